@@ -1,0 +1,53 @@
+# Thin wrapper over Meson; see README.md. Every target installs missing dependencies first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+PYTEST     ?= /usr/bin/python3 -m pytest
+
+.PHONY: all deps run test unit integration fuzz bench clean
+
+all: $(BUILD)/weir
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) --buildtype=release -Db_ndebug=false
+
+$(BUILD)/weir: deps $(BUILD)/build.ninja FORCE
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+run: $(BUILD)/weir
+	scripts/demo.sh $(BUILD)/weir
+
+unit: asan
+	meson test -C $(ASAN_BUILD) --print-errorlogs
+
+integration: asan
+	WEIR_BIN=$(abspath $(ASAN_BUILD))/weir $(PYTEST) -q tests/integration
+
+test: unit integration
+
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Dtests=disabled \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: $(BUILD)/weir
+	@scripts/install-deps.sh --bench
+	bench/proxy_bench.sh $(BUILD)/weir
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+FORCE:

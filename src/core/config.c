@@ -1,0 +1,541 @@
+/* config.c — the YAML configuration: loading, validation, the value parsers, the refcount.
+ *
+ * A load builds a whole struct config or nothing: every failure path frees what was built and
+ * leaves one message, "file:line:column: what", in the caller's cfg_error. The finished struct
+ * is never written again (workers read it without locks); sharing is by config_ref/unref.
+ *
+ * The top-level sections live here; the upstream groups and routes, which refer to each other,
+ * are in config_upstream.c. The YAML tree and its typed accessors are in config_yaml.c.
+ * Loading runs on the main thread; ref/unref from any thread. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config_yaml.h"
+
+#define MAX_WORKERS 256
+#define MAX_FILE_BYTES (16u << 20) /* a config is kilobytes; anything near this is a mistake */
+
+/* ---- value parsers ---------------------------------------------------------------------- */
+
+/* A number followed by a unit from `units`; every unit multiplies. Overflow is an error. */
+struct unit {
+    const char *suffix;
+    uint64_t mult;
+};
+
+static int parse_with_unit(const char *s, const struct unit *units, uint64_t *out)
+{
+    const char *end;
+    uint64_t v;
+
+    if (!s || yparse_u64(s, &end, &v) != 0)
+        return -1;
+    for (const struct unit *u = units; u->suffix; u++) {
+        if (strcmp(end, u->suffix) != 0)
+            continue;
+        if (v > UINT64_MAX / u->mult)
+            return -1;
+        *out = v * u->mult;
+        return 0;
+    }
+    return -1;
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *out_ms)
+{
+    static const struct unit units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+
+    return parse_with_unit(s, units, out_ms);
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    static const struct unit units[] = {
+        {"", 1},
+        {"k", 1u << 10}, {"K", 1u << 10}, {"KiB", 1u << 10},
+        {"m", 1u << 20}, {"M", 1u << 20}, {"MiB", 1u << 20},
+        {"g", 1u << 30}, {"G", 1u << 30}, {"GiB", 1u << 30},
+        {NULL, 0}};
+
+    return parse_with_unit(s, units, out);
+}
+
+/* On success out->text is a copy of s that the caller owns (a struct config frees it).
+ * On failure *out is untouched. No name resolution ever happens here. */
+int config_parse_addr(const char *s, struct cfg_addr *out, const char **why)
+{
+    struct sockaddr_storage sa;
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *h, *port, *end;
+    size_t hlen;
+    uint64_t pnum;
+    bool v6 = false;
+    socklen_t salen;
+
+    if (!s || !*s) {
+        *why = "empty address";
+        return -1;
+    }
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+
+        if (!close) {
+            *why = "missing ']' after the IPv6 address";
+            return -1;
+        }
+        if (close[1] != ':') {
+            *why = close[1] ? "expected ':' and a port after ']'" : "missing port";
+            return -1;
+        }
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        port = close + 2;
+        v6 = true;
+    } else {
+        const char *colon = strrchr(s, ':');
+
+        if (!colon) {
+            *why = "missing port (expected host:port)";
+            return -1;
+        }
+        if (memchr(s, ':', (size_t)(colon - s))) {
+            *why = "an IPv6 address must be in brackets, as in [::1]:8080";
+            return -1;
+        }
+        h = s;
+        hlen = (size_t)(colon - s);
+        port = colon + 1;
+    }
+    if (!*port) {
+        *why = "missing port";
+        return -1;
+    }
+    if (yparse_u64(port, &end, &pnum) != 0 || *end != '\0' || pnum < 1 || pnum > 65535) {
+        *why = "the port must be a number in 1..65535";
+        return -1;
+    }
+    if (hlen >= sizeof(host)) {
+        *why = "not a numeric IP address (host names are not resolved)";
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+
+    memset(&sa, 0, sizeof(sa));
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
+
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) {
+            *why = "invalid IPv6 address";
+            return -1;
+        }
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)pnum);
+        salen = sizeof(*a6);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
+
+        if (hlen == 0 || strcmp(host, "*") == 0) {
+            a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        } else if (strcasecmp(host, "localhost") == 0) {
+            a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        } else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+            *why = "not a numeric IPv4 address (host names are not resolved)";
+            return -1;
+        }
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)pnum);
+        salen = sizeof(*a4);
+    }
+    out->text = strdup(s);
+    if (!out->text) {
+        *why = "out of memory";
+        return -1;
+    }
+    out->sa = sa;
+    out->salen = salen;
+    return 0;
+}
+
+/* ---- lifetime --------------------------------------------------------------------------- */
+
+static void config_free(struct config *cfg)
+{
+    for (uint32_t i = 0; i < cfg->nlisteners; i++)
+        free(cfg->listeners[i].addr.text);
+    free(cfg->listeners);
+    for (uint32_t i = 0; i < cfg->nupstreams; i++) {
+        struct cfg_upstream *u = &cfg->upstreams[i];
+
+        for (uint32_t j = 0; j < u->nservers; j++)
+            free(u->servers[j].addr.text);
+        free(u->servers);
+        free(u->name);
+        free(u->balance);
+    }
+    free(cfg->upstreams);
+    for (uint32_t i = 0; i < cfg->nroutes; i++) {
+        struct cfg_route *r = &cfg->routes[i];
+
+        for (uint32_t j = 0; j < r->nmethods; j++)
+            free(r->methods[j]);
+        free(r->methods);
+        free(r->host);
+        free(r->path);
+        free(r->upstream_name);
+    }
+    free(cfg->routes);
+    free(cfg->log.access);
+    free(cfg->log.error);
+    free(cfg->server_name);
+    free(cfg->source);
+    free(cfg);
+}
+
+void config_ref(struct config *cfg)
+{
+    atomic_fetch_add_explicit(&cfg->refcnt, 1, memory_order_relaxed);
+}
+
+void config_unref(struct config *cfg)
+{
+    /* acq_rel: the last owner must see every other owner's reads finished before freeing. */
+    if (cfg && atomic_fetch_sub_explicit(&cfg->refcnt, 1, memory_order_acq_rel) == 1)
+        config_free(cfg);
+}
+
+/* ---- top-level sections ----------------------------------------------------------------- */
+
+bool config_is_token(const char *s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+            !strchr(tchar, c))
+            return false;
+    }
+    return true;
+}
+
+static uint32_t cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > MAX_WORKERS ? MAX_WORKERS : (uint32_t)n;
+}
+
+static int load_workers(struct ycx *cx, const struct ynode *root, struct config *cfg)
+{
+    const struct ynode *v = ymap_get(root, "workers");
+    const char *end;
+    uint64_t n;
+
+    if (!v)
+        return 0; /* the default, auto, is already resolved */
+    if (yexpect(cx, v, YNODE_SCALAR, "workers") != 0)
+        return -1;
+    if (strcmp(v->str, "auto") == 0)
+        return 0;
+    if (yparse_u64(v->str, &end, &n) != 0 || *end != '\0' || n < 1 || n > MAX_WORKERS)
+        return yerr(cx, v, "workers must be 'auto' or 1..%d, got '%.64s'", MAX_WORKERS, v->str);
+    cfg->workers = (uint32_t)n;
+    return 0;
+}
+
+static int load_server_name(struct ycx *cx, const struct ynode *root, struct config *cfg)
+{
+    const struct ynode *v = NULL;
+
+    if (yopt_str(cx, root, "server_name", &v) != 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (!config_is_token(v->str))
+        return yerr(cx, v, "server_name '%.64s' is not a valid HTTP token", v->str);
+    return ystrdup(cx, v, v->str, &cfg->server_name);
+}
+
+/* One `listen` item: "host:port" or {address: "host:port", backlog: N}. */
+static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
+                         struct cfg_listener *l)
+{
+    static const char *const keys[] = {"address", "backlog", NULL};
+    const struct ynode *addr = item;
+    const char *why;
+    char where[32];
+    uint32_t backlog = 4096;
+
+    if (item->kind == YNODE_MAP) {
+        snprintf(where, sizeof(where), "listen[%" PRIu32 "]", idx);
+        if (ymap_check(cx, item, where, keys) != 0 ||
+            !(addr = ymap_need(cx, item, where, "address")) ||
+            yopt_u32(cx, item, "backlog", 1, 65535, &backlog) != 0)
+            return -1;
+    }
+    if (addr->kind != YNODE_SCALAR)
+        return yerr(cx, addr, "expected an address or a mapping in 'listen', found %s",
+                    ynode_describe(addr));
+    if (config_parse_addr(addr->str, &l->addr, &why) != 0)
+        return yerr(cx, addr, "invalid address '%.64s': %s", addr->str, why);
+    l->backlog = (int)backlog;
+    return 0;
+}
+
+bool config_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+    /* Both were zeroed before being filled, so the padding compares equal too. */
+    return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
+static int load_listen(struct ycx *cx, const struct ynode *v, struct config *cfg)
+{
+    if (yexpect(cx, v, YNODE_SEQ, "listen") != 0)
+        return -1;
+    if (v->nitems == 0)
+        return yerr(cx, v, "'listen' must list at least one address");
+    cfg->listeners = calloc(v->nitems, sizeof(*cfg->listeners));
+    if (!cfg->listeners)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < v->nitems; i++) {
+        if (load_listener(cx, v->items[i], i, &cfg->listeners[i]) != 0)
+            return -1;
+        cfg->nlisteners = i + 1;
+        for (uint32_t j = 0; j < i; j++)
+            if (config_addr_equal(&cfg->listeners[j].addr, &cfg->listeners[i].addr))
+                return yerr(cx, v->items[i],
+                            "duplicate listen address '%.64s' (first at line %" PRIu32 ")",
+                            cfg->listeners[i].addr.text, v->items[j]->line);
+    }
+    return 0;
+}
+
+static int load_limits(struct ycx *cx, const struct ynode *v, struct cfg_limits *lim)
+{
+    static const char *const keys[] = {"max_request_line", "max_header_bytes", "max_headers",
+                                       "max_body", NULL};
+    uint64_t line = 8192, head = lim->max_header_bytes;
+
+    if (ymap_check(cx, v, "limits", keys) != 0 ||
+        yopt_size(cx, v, "max_header_bytes", 1u << 10, 1u << 20, &head) != 0)
+        return -1;
+    /* The request line is part of the head, so its default never exceeds the head's limit. */
+    if (line > head)
+        line = head;
+    if (yopt_size(cx, v, "max_request_line", 64, head, &line) != 0 ||
+        yopt_u32(cx, v, "max_headers", 1, 128, &lim->max_headers) != 0 ||
+        yopt_size(cx, v, "max_body", 0, UINT64_MAX, &lim->max_body) != 0)
+        return -1;
+    lim->max_header_bytes = (uint32_t)head;
+    lim->max_request_line = (uint32_t)line;
+    return 0;
+}
+
+static int load_timeouts(struct ycx *cx, const struct ynode *v, struct cfg_timeouts *t)
+{
+    static const char *const keys[] = {"client_header", "client_body", "client_send",
+                                       "keepalive", "shutdown", NULL};
+
+    if (ymap_check(cx, v, "timeouts", keys) != 0 ||
+        yopt_ms(cx, v, "client_header", &t->client_header_ms) != 0 ||
+        yopt_ms(cx, v, "client_body", &t->client_body_ms) != 0 ||
+        yopt_ms(cx, v, "client_send", &t->client_send_ms) != 0 ||
+        yopt_ms(cx, v, "keepalive", &t->keepalive_ms) != 0 ||
+        yopt_ms(cx, v, "shutdown", &t->shutdown_ms) != 0)
+        return -1;
+    return 0;
+}
+
+static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
+{
+    static const char *const keys[] = {"level", "access", "error", NULL};
+    static const char *const levels[] = {
+        [LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error"};
+    const struct ynode *level = NULL, *access = NULL, *error = NULL;
+
+    if (ymap_check(cx, v, "log", keys) != 0 || yopt_str(cx, v, "level", &level) != 0 ||
+        yopt_str(cx, v, "access", &access) != 0 || yopt_str(cx, v, "error", &error) != 0)
+        return -1;
+    if (level) {
+        size_t i = 0;
+
+        while (i < sizeof(levels) / sizeof(levels[0]) && strcmp(levels[i], level->str) != 0)
+            i++;
+        if (i == sizeof(levels) / sizeof(levels[0]))
+            return yerr(cx, level,
+                        "unknown log level '%.64s' (expected one of: debug, info, warn, error)",
+                        level->str);
+        log->level = (enum log_level)i;
+    }
+    if (access && strcmp(access->str, "off") != 0 &&
+        ystrdup(cx, access, access->str, &log->access) != 0)
+        return -1;
+    if (error) {
+        if (strcmp(error->str, "off") == 0 || strcmp(error->str, "stdout") == 0)
+            return yerr(cx, error, "'error' must be 'stderr' or a file path, got '%s'",
+                        error->str);
+        if (ystrdup(cx, error, error->str, &log->error) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static struct config *config_new(const char *source)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+
+    if (!cfg)
+        return NULL;
+    atomic_init(&cfg->refcnt, 1);
+    cfg->workers = cpu_count();
+    cfg->limits = (struct cfg_limits){
+        .max_request_line = 8192, .max_header_bytes = 16384, .max_headers = 100, .max_body = 0};
+    cfg->timeouts = (struct cfg_timeouts){.client_header_ms = 10000,
+                                          .client_body_ms = 60000,
+                                          .client_send_ms = 60000,
+                                          .keepalive_ms = 75000,
+                                          .shutdown_ms = 30000};
+    cfg->log.level = LOG_INFO;
+    cfg->source = strdup(source);
+    cfg->server_name = strdup("weir");
+    cfg->log.error = strdup("stderr");
+    if (!cfg->source || !cfg->server_name || !cfg->log.error) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static int load_root(struct ycx *cx, const struct ynode *root, struct config *cfg)
+{
+    static const char *const keys[] = {"workers", "server_name", "listen", "limits",
+                                       "timeouts", "log", "upstreams", "routes", NULL};
+    const struct ynode *listen, *upstreams, *routes, *v;
+
+    if (strcmp(ynode_describe(root), "an empty value") == 0)
+        return yerr(cx, root, "empty document");
+    if (ymap_check(cx, root, "", keys) != 0 || !(listen = ymap_need(cx, root, "", "listen")) ||
+        !(upstreams = ymap_need(cx, root, "", "upstreams")) ||
+        !(routes = ymap_need(cx, root, "", "routes")))
+        return -1;
+    if (load_workers(cx, root, cfg) != 0 || load_server_name(cx, root, cfg) != 0 ||
+        load_listen(cx, listen, cfg) != 0)
+        return -1;
+    if ((v = ymap_get(root, "limits")) && load_limits(cx, v, &cfg->limits) != 0)
+        return -1;
+    if ((v = ymap_get(root, "timeouts")) && load_timeouts(cx, v, &cfg->timeouts) != 0)
+        return -1;
+    if ((v = ymap_get(root, "log")) && load_log(cx, v, &cfg->log) != 0)
+        return -1;
+    /* Groups first: routes point into cfg->upstreams, which never moves afterwards. */
+    if (config_load_upstreams(cx, upstreams, cfg) != 0 || config_load_routes(cx, routes, cfg) != 0)
+        return -1;
+    return 0;
+}
+
+struct config *config_load_buffer(const char *text, size_t len, const char *name,
+                                  struct cfg_error *err)
+{
+    struct ycx cx = {.name = name, .err = err};
+    struct config *cfg;
+    struct ynode *root;
+
+    err->msg[0] = '\0';
+    root = ytree_parse(&cx, text, len);
+    if (!root)
+        return NULL;
+    cfg = config_new(name);
+    if (!cfg) {
+        yerr(&cx, NULL, "out of memory");
+    } else if (load_root(&cx, root, cfg) != 0) {
+        config_free(cfg);
+        cfg = NULL;
+    }
+    ynode_free(root);
+    return cfg;
+}
+
+struct config *config_load_file(const char *path, struct cfg_error *err)
+{
+    struct ycx cx = {.name = path, .err = err};
+    struct config *cfg = NULL;
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0, cap;
+    int fd;
+
+    err->msg[0] = '\0';
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        yerr(&cx, NULL, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) == -1) {
+        yerr(&cx, NULL, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        yerr(&cx, NULL, "cannot read: %s", strerror(EISDIR));
+        goto out;
+    }
+    /* Read to EOF rather than trusting st_size (pipes and /proc files report 0); the +1 lets
+     * a file of the announced size hit EOF without growing the buffer. */
+    cap = st.st_size > 0 && st.st_size < MAX_FILE_BYTES ? (size_t)st.st_size + 1 : 4096;
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap) {
+            char *grown;
+
+            if (cap >= MAX_FILE_BYTES) {
+                yerr(&cx, NULL, "file larger than %u bytes", MAX_FILE_BYTES);
+                goto out;
+            }
+            cap = cap > MAX_FILE_BYTES / 2 ? MAX_FILE_BYTES : cap * 2;
+            grown = realloc(text, cap);
+            if (!grown) {
+                yerr(&cx, NULL, "out of memory");
+                goto out;
+            }
+            text = grown;
+        } else if (!text && !(text = malloc(cap))) {
+            yerr(&cx, NULL, "out of memory");
+            goto out;
+        }
+        n = read(fd, text + len, cap - len);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1) {
+            yerr(&cx, NULL, "cannot read: %s", strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    cfg = config_load_buffer(text, len, path, err);
+out:
+    free(text);
+    close(fd);
+    return cfg;
+}

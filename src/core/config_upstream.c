@@ -1,0 +1,315 @@
+/* config_upstream.c — the `upstreams` and `routes` sections of the configuration.
+ *
+ * Groups are loaded first into an array sized once, so the route->upstream pointers taken
+ * while loading routes stay valid for the life of the struct config. Part of the loader:
+ * main thread only, and every error leaves partly filled arrays for config_free. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/config_yaml.h"
+
+/* The strategies src/balance implements; keep the two in step. */
+static const char *const balance_names[] = {"round_robin", "random", "least_connections",
+                                            "weighted", "hash", NULL};
+
+static int check_balance(struct ycx *cx, const struct ynode *v)
+{
+    char list[160] = "";
+    size_t off = 0;
+
+    for (const char *const *b = balance_names; *b; b++)
+        if (strcmp(*b, v->str) == 0)
+            return 0;
+    for (const char *const *b = balance_names; *b && off < sizeof(list); b++) {
+        int n = snprintf(list + off, sizeof(list) - off, "%s%s", off ? ", " : "", *b);
+
+        off += n > 0 ? (size_t)n : 0;
+    }
+    return yerr(cx, v, "unknown balance strategy '%.64s' (expected one of: %s)", v->str, list);
+}
+
+static bool is_group_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+            return false;
+    return true;
+}
+
+/* One `servers` item: "host:port" or {address, weight, backup, max_conns}. */
+static int load_server(struct ycx *cx, const struct ynode *item, const char *group,
+                       uint32_t idx, struct cfg_server *s)
+{
+    static const char *const keys[] = {"address", "weight", "backup", "max_conns", NULL};
+    const struct ynode *addr = item;
+    const char *why;
+    char where[128];
+
+    s->weight = 1;
+    if (item->kind == YNODE_MAP) {
+        snprintf(where, sizeof(where), "upstreams.%.64s.servers[%" PRIu32 "]", group, idx);
+        if (ymap_check(cx, item, where, keys) != 0 ||
+            !(addr = ymap_need(cx, item, where, "address")) ||
+            yopt_u32(cx, item, "weight", 1, 1000, &s->weight) != 0 ||
+            yopt_bool(cx, item, "backup", &s->backup) != 0 ||
+            yopt_u32(cx, item, "max_conns", 0, UINT32_MAX, &s->max_conns) != 0)
+            return -1;
+    }
+    if (addr->kind != YNODE_SCALAR)
+        return yerr(cx, addr, "expected an address or a mapping in 'servers', found %s",
+                    ynode_describe(addr));
+    if (config_parse_addr(addr->str, &s->addr, &why) != 0)
+        return yerr(cx, addr, "invalid address '%.64s': %s", addr->str, why);
+    return 0;
+}
+
+static int load_servers(struct ycx *cx, const struct ynode *v, struct cfg_upstream *u)
+{
+    bool primary = false;
+
+    if (yexpect(cx, v, YNODE_SEQ, "servers") != 0)
+        return -1;
+    if (v->nitems == 0)
+        return yerr(cx, v, "'servers' must list at least one server");
+    u->servers = calloc(v->nitems, sizeof(*u->servers));
+    if (!u->servers)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < v->nitems; i++) {
+        struct cfg_server *s = &u->servers[i];
+
+        u->nservers = i + 1;
+        if (load_server(cx, v->items[i], u->name, i, s) != 0)
+            return -1;
+        for (uint32_t j = 0; j < i; j++)
+            if (config_addr_equal(&u->servers[j].addr, &s->addr))
+                return yerr(cx, v->items[i],
+                            "duplicate server '%.64s' in '%.64s' (first at line %" PRIu32 ")",
+                            s->addr.text, u->name, v->items[j]->line);
+        primary |= !s->backup;
+    }
+    if (!primary)
+        return yerr(cx, v, "every server of '%.64s' is a backup; at least one must not be",
+                    u->name);
+    return 0;
+}
+
+static int load_group(struct ycx *cx, const struct ynode *key, const struct ynode *v,
+                      struct cfg_upstream *u)
+{
+    static const char *const keys[] = {"balance", "keepalive", "keepalive_requests", "timeouts",
+                                       "servers", NULL};
+    static const char *const tkeys[] = {"connect", "response", "idle", "keepalive", NULL};
+    const struct ynode *balance = NULL, *servers, *t;
+    char where[96];
+
+    if (!is_group_name(key->str))
+        return yerr(cx, key,
+                    "invalid upstream name '%.64s' (use letters, digits, '_', '.' and '-')",
+                    key->str);
+    *u = (struct cfg_upstream){.keepalive = 64,
+                               .connect_timeout_ms = 3000,
+                               .response_timeout_ms = 30000,
+                               .idle_timeout_ms = 60000,
+                               .keepalive_timeout_ms = 60000};
+    if (ystrdup(cx, key, key->str, &u->name) != 0)
+        return -1;
+    snprintf(where, sizeof(where), "upstreams.%.64s", key->str);
+    if (ymap_check(cx, v, where, keys) != 0 || !(servers = ymap_need(cx, v, where, "servers")) ||
+        yopt_str(cx, v, "balance", &balance) != 0 ||
+        yopt_u32(cx, v, "keepalive", 0, 65535, &u->keepalive) != 0 ||
+        yopt_u32(cx, v, "keepalive_requests", 0, UINT32_MAX, &u->keepalive_requests) != 0)
+        return -1;
+    if (balance && check_balance(cx, balance) != 0)
+        return -1;
+    if (ystrdup(cx, v, balance ? balance->str : "round_robin", &u->balance) != 0)
+        return -1;
+    if ((t = ymap_get(v, "timeouts"))) {
+        snprintf(where, sizeof(where), "upstreams.%.64s.timeouts", key->str);
+        if (ymap_check(cx, t, where, tkeys) != 0 ||
+            yopt_ms(cx, t, "connect", &u->connect_timeout_ms) != 0 ||
+            yopt_ms(cx, t, "response", &u->response_timeout_ms) != 0 ||
+            yopt_ms(cx, t, "idle", &u->idle_timeout_ms) != 0 ||
+            yopt_ms(cx, t, "keepalive", &u->keepalive_timeout_ms) != 0)
+            return -1;
+    }
+    return load_servers(cx, servers, u);
+}
+
+int config_load_upstreams(struct ycx *cx, const struct ynode *v, struct config *cfg)
+{
+    if (ymap_check(cx, v, "upstreams", NULL) != 0)
+        return -1;
+    if (v->nitems == 0)
+        return yerr(cx, v, "'upstreams' must define at least one group");
+    cfg->upstreams = calloc(v->nitems / 2, sizeof(*cfg->upstreams));
+    if (!cfg->upstreams)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < v->nitems / 2; i++) {
+        cfg->nupstreams = i + 1;
+        if (load_group(cx, v->items[2 * i], v->items[2 * i + 1], &cfg->upstreams[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "example.com", "*.example.com" or "[2001:db8::1]", stored lower-case. */
+static int load_host(struct ycx *cx, const struct ynode *v, char **out)
+{
+    const char *s = v->str, *name = s;
+    char *copy;
+
+    if (s[0] == '[') {
+        struct in6_addr a6;
+        char buf[INET6_ADDRSTRLEN + 1];
+        size_t n = v->len - 2;
+
+        if (v->len < 3 || s[v->len - 1] != ']' || n >= sizeof(buf))
+            return yerr(cx, v, "invalid host '%.64s': expected an IPv6 address in brackets", s);
+        memcpy(buf, s + 1, n);
+        buf[n] = '\0';
+        if (inet_pton(AF_INET6, buf, &a6) != 1)
+            return yerr(cx, v, "invalid host '%.64s': not an IPv6 address", s);
+    } else {
+        if (strncmp(s, "*.", 2) == 0)
+            name = s + 2;
+        for (const char *p = name;; p++) {
+            if (*p == '.' || *p == '\0') {
+                if (p == name || p[-1] == '.')
+                    return yerr(cx, v, "invalid host '%.64s': empty label", s);
+                if (!*p)
+                    break;
+            } else if (*p == ':') {
+                return yerr(cx, v, "invalid host '%.64s': a route host has no port", s);
+            } else if (*p == '*') {
+                return yerr(cx, v, "invalid host '%.64s': '*' is only allowed as a leading '*.'",
+                            s);
+            } else if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+                return yerr(cx, v, "invalid host '%.64s': unexpected character '%c'", s, *p);
+            }
+        }
+    }
+    if (ystrdup(cx, v, s, out) != 0)
+        return -1;
+    for (copy = *out; *copy; copy++)
+        *copy = (char)tolower((unsigned char)*copy);
+    return 0;
+}
+
+static int load_path(struct ycx *cx, const struct ynode *v, char **out)
+{
+    if (v->str[0] != '/')
+        return yerr(cx, v, "invalid path '%.64s': must start with '/'", v->str);
+    for (const char *p = v->str; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+            return yerr(cx, v, "invalid path '%.64s': no spaces, controls, '?' or '#'", v->str);
+    return ystrdup(cx, v, v->str, out);
+}
+
+static int load_methods(struct ycx *cx, const struct ynode *v, struct cfg_route *r)
+{
+    if (yexpect(cx, v, YNODE_SEQ, "methods") != 0)
+        return -1;
+    if (v->nitems == 0)
+        return yerr(cx, v, "'methods' is empty; leave it out to allow any method");
+    r->methods = calloc(v->nitems, sizeof(*r->methods));
+    if (!r->methods)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < v->nitems; i++) {
+        const struct ynode *m = v->items[i];
+
+        if (yscalar(cx, m, "methods") != 0)
+            return -1;
+        if (!config_is_token(m->str))
+            return yerr(cx, m, "invalid method '%.64s': not an HTTP token", m->str);
+        for (const char *p = m->str; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                return yerr(cx, m, "invalid method '%.64s': methods are upper-case", m->str);
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(r->methods[j], m->str) == 0)
+                return yerr(cx, m, "duplicate method '%.64s'", m->str);
+        r->nmethods = i + 1;
+        if (ystrdup(cx, m, m->str, &r->methods[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Two routes clash when a request could match both equally well: same host, same path and at
+ * least one method in common (no method list means every method). */
+static bool routes_clash(const struct cfg_route *a, const struct cfg_route *b)
+{
+    if ((a->host == NULL) != (b->host == NULL) || (a->host && strcmp(a->host, b->host) != 0) ||
+        strcmp(a->path, b->path) != 0)
+        return false;
+    if (!a->methods || !b->methods)
+        return true;
+    for (uint32_t i = 0; i < a->nmethods; i++)
+        for (uint32_t j = 0; j < b->nmethods; j++)
+            if (strcmp(a->methods[i], b->methods[j]) == 0)
+                return true;
+    return false;
+}
+
+static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struct config *cfg,
+                      struct cfg_route *r)
+{
+    static const char *const keys[] = {"host", "path", "methods", "upstream", "timeouts", NULL};
+    static const char *const tkeys[] = {"response", NULL};
+    const struct ynode *up, *host = NULL, *path = NULL, *m, *t;
+    char where[48];
+
+    snprintf(where, sizeof(where), "routes[%" PRIu32 "]", idx);
+    if (ymap_check(cx, v, where, keys) != 0 || !(up = ymap_need(cx, v, where, "upstream")) ||
+        yscalar(cx, up, "upstream") != 0 || yopt_str(cx, v, "host", &host) != 0 ||
+        yopt_str(cx, v, "path", &path) != 0)
+        return -1;
+    for (uint32_t i = 0; i < cfg->nupstreams && !r->upstream; i++)
+        if (strcmp(cfg->upstreams[i].name, up->str) == 0)
+            r->upstream = &cfg->upstreams[i];
+    if (!r->upstream)
+        return yerr(cx, up, "unknown upstream '%.64s' (not defined in 'upstreams')", up->str);
+    if (ystrdup(cx, up, up->str, &r->upstream_name) != 0 ||
+        (host && load_host(cx, host, &r->host) != 0) ||
+        (path ? load_path(cx, path, &r->path) : ystrdup(cx, v, "/", &r->path)) != 0)
+        return -1;
+    if ((m = ymap_get(v, "methods")) && load_methods(cx, m, r) != 0)
+        return -1;
+    if ((t = ymap_get(v, "timeouts"))) {
+        snprintf(where, sizeof(where), "routes[%" PRIu32 "].timeouts", idx);
+        if (ymap_check(cx, t, where, tkeys) != 0 ||
+            yopt_ms(cx, t, "response", &r->response_timeout_ms) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* O(routes^2) for the clash check; a config has tens or hundreds of routes. */
+int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg)
+{
+    if (yexpect(cx, v, YNODE_SEQ, "routes") != 0)
+        return -1;
+    if (v->nitems == 0)
+        return yerr(cx, v, "'routes' must list at least one route");
+    cfg->routes = calloc(v->nitems, sizeof(*cfg->routes));
+    if (!cfg->routes)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < v->nitems; i++) {
+        cfg->nroutes = i + 1;
+        if (load_route(cx, v->items[i], i, cfg, &cfg->routes[i]) != 0)
+            return -1;
+        for (uint32_t j = 0; j < i; j++)
+            if (routes_clash(&cfg->routes[j], &cfg->routes[i]))
+                return yerr(cx, v->items[i],
+                            "route clashes with the one at line %" PRIu32
+                            " (same host, path and a common method)",
+                            v->items[j]->line);
+    }
+    return 0;
+}

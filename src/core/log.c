@@ -1,0 +1,71 @@
+/* log.c — see log.h. Shared state: the fd and level, read by every thread, written only by the
+ * main thread (atomics keep the reads well-defined). */
+#include "core/log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int log_fd = 2;
+static atomic_int log_level = LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_setup(int fd, enum log_level level)
+{
+    atomic_store(&log_fd, fd);
+    atomic_store(&log_level, (int)level);
+}
+
+void log_set_level(enum log_level level)
+{
+    atomic_store(&log_level, (int)level);
+}
+
+enum log_level log_get_level(void)
+{
+    return (enum log_level)atomic_load(&log_level);
+}
+
+int log_open_target(const char *target)
+{
+    if (!target || strcmp(target, "stderr") == 0)
+        return 2;
+    if (strcmp(target, "stdout") == 0)
+        return 1;
+    return open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+void log_timestamp(char out[64])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&log_level))
+        return;
+    char line[1024];
+    char ts[64];
+    log_timestamp(ts);
+    int n = snprintf(line, sizeof(line), "%s [%s] ", ts, level_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+    ssize_t w = write(atomic_load(&log_fd), line, len);
+    (void)w; /* nowhere to report a failing error log */
+}

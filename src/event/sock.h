@@ -1,0 +1,26 @@
+/* sock.h — socket helpers: listeners, non-blocking connects, peer names.
+ * Thread-safe (no shared state); none of them blocks. */
+#ifndef WEIR_EVENT_SOCK_H
+#define WEIR_EVENT_SOCK_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT (so each worker
+ * can have its own). Returns the fd, or -1 with errno set. */
+int sock_listen(const struct sockaddr *sa, socklen_t salen, int backlog);
+
+/* Starts a non-blocking TCP connect with TCP_NODELAY. Returns the fd (connected or in
+ * progress: wait for writability, then sock_connect_result), or -1 with errno set. */
+int sock_connect(const struct sockaddr *sa, socklen_t salen);
+
+/* 0 when the pending connect succeeded, else the errno it failed with. */
+int sock_connect_result(int fd);
+
+/* Formats the address part only ("127.0.0.1", "::1") into buf. */
+void sock_ntop(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+/* Formats "ip:port" ("[::1]:80" for IPv6). */
+void sock_ntop_port(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+#endif

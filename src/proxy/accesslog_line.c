@@ -1,0 +1,41 @@
+/* accesslog_line.c — see accesslog_line.h. Keys: ts, client, method, path, status, bytes_in,
+ * bytes_out, upstream, total_ms, upstream_ms, request_id (documented in docs/operations.md). */
+#include "proxy/accesslog_line.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "event/loop.h"
+
+void accesslog_line_write(struct client *c)
+{
+    if (!accesslog_enabled())
+        return;
+    const struct exchange_log *l = &c->log;
+    /* Worst case: escaped fields (6x) plus fixed text. */
+    size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->request_id)) + 512;
+    char *p = accesslog_reserve(&c->w->alog, need);
+    if (!p)
+        return;
+    uint64_t now = ev_clock_us();
+    double total_ms = (double)(now - l->t_start_us) / 1000.0;
+    char ts[64];
+    log_timestamp(ts);
+    char *o = p;
+    o += sprintf(o, "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"", ts, c->ip);
+    o += accesslog_json_escape(o, l->method, strlen(l->method));
+    o += sprintf(o, "\",\"path\":\"");
+    o += accesslog_json_escape(o, l->path, strlen(l->path));
+    o += sprintf(o, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":", l->status,
+                 (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out);
+    if (l->upstream)
+        o += sprintf(o, "\"%s\",\"upstream_ms\":%.3f", l->upstream,
+                     l->t_upstream_us ? (double)(now - l->t_upstream_us) / 1000.0 : 0.0);
+    else
+        o += sprintf(o, "null,\"upstream_ms\":null");
+    o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
+    o += accesslog_json_escape(o, c->request_id, strlen(c->request_id));
+    o += sprintf(o, "\"}\n");
+    accesslog_commit(&c->w->alog, (size_t)(o - p));
+}

@@ -1,0 +1,482 @@
+/* client.c — see client.h. A client connection cycles CS_HEAD → (CS_CONNECT → CS_PROXY |
+ * CS_REPLY) → CS_HEAD …, and ends through CS_LINGER (write side shut, input drained so the
+ * last response is not destroyed by a reset) or an immediate close. */
+#include "proxy/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "event/sock.h"
+#include "http/h1.h"
+#include "proxy/accesslog_line.h"
+#include "proxy/dlist.h"
+#include "proxy/forward.h"
+#include "proxy/headers.h"
+#include "proxy/router.h"
+#include "proxy/worker.h"
+
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (1u << 20)
+
+static void client_run(struct client *c);
+static void client_read_head(struct client *c);
+
+/* ---- allocation ---------------------------------------------------------------------- */
+
+static uint32_t in_size(const struct config *cfg)
+{
+    uint32_t need = cfg->limits.max_header_bytes + 4096;
+    return need > WORKER_BUF_SIZE ? need : WORKER_BUF_SIZE;
+}
+
+static char *buf_alloc(struct worker *w, uint32_t size)
+{
+    return size == WORKER_BUF_SIZE ? worker_buf_get(w) : malloc(size);
+}
+
+static void buf_release(struct worker *w, struct buf *b)
+{
+    if (b->data) {
+        if (b->cap == WORKER_BUF_SIZE)
+            worker_buf_put(w, b->data);
+        else
+            free(b->data);
+    }
+    *b = (struct buf){0};
+}
+
+static int ensure_buf(struct worker *w, struct buf *b, uint32_t size)
+{
+    if (b->data)
+        return 0;
+    b->data = buf_alloc(w, size);
+    if (!b->data)
+        return -1;
+    b->cap = size;
+    b->off = b->len = 0;
+    return 0;
+}
+
+static void client_free(void *arg)
+{
+    struct client *c = arg;
+    struct worker *w = c->w;
+    if (w->nfree_clients < 1024)
+        w->free_clients[w->nfree_clients++] = c;
+    else
+        free(c);
+}
+
+/* ---- closing ------------------------------------------------------------------------- */
+
+static void client_close_now(struct client *c)
+{
+    struct worker *w = c->w;
+    if (c->state == CS_CLOSED)
+        return;
+    forward_abort(c);
+    c->state = CS_CLOSED;
+    timer_disarm(&w->loop.timers, &c->timer);
+    close(c->io.fd);
+    c->io.fd = -1;
+    buf_release(w, &c->in);
+    buf_release(w, &c->out);
+    buf_release(w, &c->uphead);
+    dlist_remove(&c->link);
+    wconf_put(c->wc);
+    c->wc = NULL;
+    if (ev_defer(&w->loop, client_free, c) == -1)
+        client_free(c); /* io.fd is -1: later events in the batch skip it */
+    worker_client_gone(w);
+}
+
+void client_abort(struct client *c)
+{
+    client_close_now(c);
+}
+
+/* Half-closes and drains input for a while so the client reads our last response before any
+ * reset (RFC 9112 §9.6). */
+static void client_linger(struct client *c)
+{
+    struct worker *w = c->w;
+    if (c->eof || c->hup || shutdown(c->io.fd, SHUT_WR) == -1) {
+        client_close_now(c);
+        return;
+    }
+    c->state = CS_LINGER;
+    c->in.off = c->in.len = 0;
+    c->req_left = 0; /* counts drained bytes from here on */
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + LINGER_MS);
+    client_run(c);
+}
+
+static void linger_drain(struct client *c)
+{
+    while (c->readable && c->in.data) {
+        ssize_t n = read(c->io.fd, c->in.data, c->in.cap);
+        if (n > 0) {
+            c->req_left += (uint64_t)n;
+            if (c->req_left > LINGER_MAX_BYTES)
+                break;
+            continue;
+        }
+        if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+            c->readable = false;
+            return;
+        }
+        break; /* EOF or error */
+    }
+    client_close_now(c);
+}
+
+void client_drain(struct client *c)
+{
+    c->closing = true;
+    if (c->state == CS_HEAD && !c->head_started)
+        client_close_now(c);
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+int client_flush_out(struct client *c)
+{
+    while (c->out.len) {
+        if (!c->writable)
+            return 1;
+        ssize_t n = write(c->io.fd, buf_head(&c->out), c->out.len);
+        if (n == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                c->writable = false;
+                continue;
+            }
+            return -1;
+        }
+        c->log.bytes_out += (uint64_t)n;
+        if ((uint32_t)n < c->out.len)
+            c->writable = false;
+        buf_consume(&c->out, (uint32_t)n);
+    }
+    return 0;
+}
+
+static void reply_progress(struct client *c)
+{
+    int r = client_flush_out(c);
+    if (r < 0) {
+        client_close_now(c);
+        return;
+    }
+    if (r > 0) {
+        const struct config *cfg = c->wc->cfg;
+        timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms + cfg->timeouts.client_send_ms);
+        return;
+    }
+    client_exchange_done(c);
+}
+
+void client_reply(struct client *c, int status, const char *detail, bool close)
+{
+    struct worker *w = c->w;
+    if (ensure_buf(w, &c->out, WORKER_BUF_SIZE) == -1) {
+        client_close_now(c);
+        return;
+    }
+    if (!c->request_id[0])
+        worker_request_id(w, c->request_id);
+    /* A request whose body was not read leaves the stream unsynchronised: close after. */
+    if (c->state == CS_HEAD || c->req_left || (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done))
+        close = true;
+    if (c->state != CS_HEAD && !c->req_done)
+        close = true;
+    if (close)
+        c->closing = true;
+    char body[512];
+    int bl = snprintf(body, sizeof(body), "%d %s: %s (request id %s)\n", status,
+                      h1_status_text(status), detail, c->request_id);
+    if (bl < 0 || (size_t)bl >= sizeof(body))
+        bl = (int)sizeof(body) - 1;
+    char head[512];
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: %d\r\nX-Request-Id: %s\r\n%s%s\r\n",
+                      status, h1_status_text(status), bl, c->request_id,
+                      status == 503 || status == 429 ? "Retry-After: 1\r\n" : "",
+                      c->closing || !c->keepalive ? "Connection: close\r\n" : "");
+    if (buf_append(&c->out, head, (size_t)hl) == -1 ||
+        (c->req.method_id != H1_M_HEAD && buf_append(&c->out, body, (size_t)bl) == -1)) {
+        client_close_now(c);
+        return;
+    }
+    timer_disarm(&w->loop.timers, &c->timer);
+    c->log.status = status;
+    c->state = CS_REPLY;
+    reply_progress(c);
+}
+
+/* ---- the request cycle ---------------------------------------------------------------- */
+
+static void reset_exchange(struct client *c)
+{
+    c->route = NULL;
+    c->up = NULL;
+    c->req_done = false;
+    c->retried = false;
+    c->req_left = 0;
+    c->req_ready = 0;
+    c->send_continue = false;
+    c->resp_head_done = c->resp_done = c->resp_decode = c->resp_head_request = false;
+    c->resp_left = 0;
+    c->resp_ready = c->resp_skip = 0;
+    c->got_response_bytes = false;
+    c->request_id[0] = '\0';
+    c->req.framing = H1_FRAME_NONE;
+    c->req.method_id = H1_M_OTHER;
+    c->log = (struct exchange_log){0};
+}
+
+static void resume_pipeline(void *arg)
+{
+    struct client *c = arg;
+    if (c->state == CS_HEAD)
+        client_read_head(c);
+}
+
+void client_exchange_done(struct client *c)
+{
+    struct worker *w = c->w;
+    if (c->log.t_start_us)
+        accesslog_line_write(c);
+    buf_release(w, &c->uphead);
+    if (c->out.len == 0)
+        buf_release(w, &c->out);
+    bool again = c->keepalive && !c->closing && !c->eof && !c->hup && !w->draining;
+    reset_exchange(c);
+    if (!again) {
+        client_linger(c);
+        return;
+    }
+    c->state = CS_HEAD;
+    c->head_started = c->in.len > 0;
+    timer_arm(&w->loop.timers, &c->timer,
+              w->loop.now_ms + (c->head_started ? c->wc->cfg->timeouts.client_header_ms
+                                                : c->wc->cfg->timeouts.keepalive_ms));
+    if (c->in.len) {
+        /* Pipelined bytes: parse them after this batch instead of recursing. */
+        if (ev_defer(&w->loop, resume_pipeline, c) == -1)
+            client_close_now(c);
+    }
+}
+
+static void copy_log_fields(struct client *c)
+{
+    struct exchange_log *l = &c->log;
+    size_t n = c->req.method.len < sizeof(l->method) - 1 ? c->req.method.len : sizeof(l->method) - 1;
+    memcpy(l->method, c->req.method.ptr, n);
+    l->method[n] = '\0';
+    n = c->req.target.len < sizeof(l->path) - 1 ? c->req.target.len : sizeof(l->path) - 1;
+    memcpy(l->path, c->req.target.ptr, n);
+    l->path[n] = '\0';
+}
+
+static void dispatch(struct client *c, uint32_t head_len)
+{
+    struct worker *w = c->w;
+    const struct config *cfg = c->wc->cfg;
+    const struct h1_request *r = &c->req;
+    c->nrequests++;
+    c->log.t_start_us = ev_clock_us();
+    c->log.bytes_in = c->log.head_bytes = head_len;
+    copy_log_fields(c);
+
+    struct str rid = headers_client_request_id(r);
+    if (rid.len) {
+        memcpy(c->request_id, rid.ptr, rid.len);
+        c->request_id[rid.len] = '\0';
+    } else {
+        worker_request_id(w, c->request_id);
+    }
+    c->keepalive = r->minor == 1 ? !(r->flags & H1F_CONN_CLOSE)
+                                 : (r->flags & H1F_CONN_KEEPALIVE) && !(r->flags & H1F_CONN_CLOSE);
+    if (w->draining)
+        c->closing = true;
+    timer_disarm(&w->loop.timers, &c->timer);
+
+    c->state = CS_CONNECT; /* past the head: client_reply now knows a body may be unread */
+    c->req_left = r->framing == H1_FRAME_LENGTH ? r->content_length : 0;
+    if (r->framing == H1_FRAME_CHUNKED)
+        h1_chunked_init(&c->req_chunk);
+    else
+        c->req_chunk.done = true;
+    c->req_done = r->framing == H1_FRAME_NONE || (r->framing == H1_FRAME_LENGTH && !c->req_left);
+
+    if (r->method_id == H1_M_CONNECT) {
+        client_reply(c, 405, "CONNECT is not supported by this gateway", true);
+        return;
+    }
+    struct str path;
+    struct str host = headers_route_host(r, &path);
+    c->route = router_match(cfg, host, path, r->method);
+    if (!c->route) {
+        client_reply(c, 404, "no route for this request", false);
+        return;
+    }
+    bool websocket = (r->flags & H1F_UPGRADE_WEBSOCKET) && (r->flags & H1F_CONN_UPGRADE) &&
+                     r->method_id == H1_M_GET && r->minor == 1;
+    c->send_continue = (r->flags & H1F_EXPECT_CONTINUE) && r->minor == 1 && !c->req_done;
+    forward_start(c, head_len, websocket);
+}
+
+static void client_read_head(struct client *c)
+{
+    struct worker *w = c->w;
+    const struct config *cfg = c->wc->cfg;
+    const struct h1_limits lim = {
+        .max_request_line = cfg->limits.max_request_line,
+        .max_header_bytes = cfg->limits.max_header_bytes,
+        .max_headers = cfg->limits.max_headers,
+        .max_body = cfg->limits.max_body,
+    };
+    for (;;) {
+        if (c->in.len) {
+            int r = h1_parse_request(buf_head(&c->in), c->in.len, &lim, &c->req);
+            if (r > 0) {
+                dispatch(c, (uint32_t)r);
+                return;
+            }
+            if (r < 0) {
+                copy_log_fields(c);
+                c->log.t_start_us = ev_clock_us();
+                client_reply(c, -r, c->req.error ? c->req.error : "malformed request", true);
+                return;
+            }
+        }
+        if (c->eof || c->hup) {
+            client_close_now(c); /* closed between requests or mid-head: nothing to answer */
+            return;
+        }
+        if (!c->readable)
+            return;
+        if (buf_room(&c->in) == 0) {
+            buf_compact(&c->in);
+            if (buf_room(&c->in) == 0) {
+                client_reply(c, 431, "request head too large", true);
+                return;
+            }
+        }
+        uint32_t room = buf_room(&c->in);
+        ssize_t n = read(c->io.fd, buf_tail(&c->in), room);
+        if (n > 0) {
+            if (!c->head_started) {
+                c->head_started = true;
+                timer_arm(&w->loop.timers, &c->timer,
+                          w->loop.now_ms + cfg->timeouts.client_header_ms);
+            }
+            c->in.len += (uint32_t)n;
+            if ((uint32_t)n < room)
+                c->readable = false;
+        } else if (n == 0) {
+            c->eof = true;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            c->readable = false;
+        } else {
+            c->hup = true;
+        }
+    }
+}
+
+static void on_client_timer(struct timer *t)
+{
+    struct client *c = container_of(t, struct client, timer);
+    switch (c->state) {
+    case CS_HEAD:
+        if (c->head_started) {
+            c->log.t_start_us = ev_clock_us();
+            client_reply(c, 408, "the request head did not arrive in time", true);
+        } else {
+            client_close_now(c);
+        }
+        break;
+    case CS_CONNECT:
+    case CS_PROXY:
+    case CS_TUNNEL:
+        forward_client_timeout(c);
+        break;
+    default:
+        client_close_now(c);
+        break;
+    }
+}
+
+static void client_run(struct client *c)
+{
+    switch (c->state) {
+    case CS_HEAD:
+        client_read_head(c);
+        break;
+    case CS_CONNECT:
+    case CS_PROXY:
+    case CS_TUNNEL:
+        forward_client_event(c);
+        break;
+    case CS_REPLY:
+        reply_progress(c);
+        break;
+    case CS_LINGER:
+        linger_drain(c);
+        break;
+    case CS_CLOSED:
+        break;
+    }
+}
+
+static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    (void)loop;
+    struct client *c = (struct client *)io;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        c->writable = true;
+    if (events & (EPOLLHUP | EPOLLERR))
+        c->hup = true;
+    client_run(c);
+}
+
+void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
+{
+    if (w->draining) {
+        close(fd);
+        return;
+    }
+    struct client *c = w->nfree_clients ? w->free_clients[--w->nfree_clients] : malloc(sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    memset(c, 0, offsetof(struct client, req));
+    c->w = w;
+    c->peer = *peer;
+    sock_ntop(peer, c->ip, sizeof(c->ip));
+    c->wc = w->wc;
+    c->state = CS_HEAD;
+    c->keepalive = true;
+    reset_exchange(c);
+    timer_init(&c->timer, on_client_timer);
+    if (ensure_buf(w, &c->in, in_size(c->wc->cfg)) == -1 ||
+        ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
+        buf_release(w, &c->in);
+        close(fd);
+        free(c);
+        return;
+    }
+    c->wc->users++;
+    dlist_push_front(&w->clients, &c->link);
+    w->nclients++;
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
+}

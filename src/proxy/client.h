@@ -1,0 +1,32 @@
+/* client.h — a client connection: reading and parsing request heads, routing, weir's own
+ * responses, keep-alive and pipelining, lingering close. The exchange with the upstream is in
+ * forward.h. All functions run on the owning worker's thread. */
+#ifndef WEIR_PROXY_CLIENT_H
+#define WEIR_PROXY_CLIENT_H
+
+#include "proxy/proxy_types.h"
+
+/* Takes ownership of an accepted, non-blocking fd. Closes it on failure. */
+void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
+
+/* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
+ * after the current response. */
+void client_drain(struct client *c);
+
+/* Closes the connection now, whatever it is doing (fast stop, drain deadline, fatal error). */
+void client_abort(struct client *c);
+
+/* Sends a response weir makes itself ("<status> <reason>: <detail> (request id …)") and then
+ * either continues with the next request or closes (close == true, or the request body was
+ * not fully read). Only valid before any response byte went to the client. */
+void client_reply(struct client *c, int status, const char *detail, bool close);
+
+/* The exchange finished (response fully written): logs it, releases its resources and moves
+ * on to the next request on the connection, or closes it. */
+void client_exchange_done(struct client *c);
+
+/* Flushes c->out to the socket. Returns 0 when empty, 1 when data remains (not writable),
+ * -1 on a write error (the caller aborts). */
+int client_flush_out(struct client *c);
+
+#endif

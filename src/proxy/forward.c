@@ -1,0 +1,701 @@
+/* forward.c — see forward.h.
+ *
+ * The pump: each call moves as many bytes as the sockets take, in four steps repeated until
+ * none makes progress: (1) request head/body up, (2) response bytes in, (3) the response head
+ * parsed and rewritten, (4) head and body down. Body bytes are never copied: they go from the
+ * buffer they were read into straight to the other socket (writev with the rewritten head).
+ * Framing is validated as bytes pass (Content-Length counted down, chunked fed through the
+ * decoder), so a peer can never make weir forward bytes past the end of a message. */
+#include "proxy/forward.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "event/sock.h"
+#include "http/h1.h"
+#include "proxy/client.h"
+#include "proxy/headers.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+
+/* Limits for response heads from upstreams (they are trusted more, but bounded). */
+static const struct h1_limits upstream_limits = {
+    .max_request_line = 8192,
+    .max_header_bytes = WORKER_BUF_SIZE - 1024,
+    .max_headers = H1_MAX_HEADERS,
+    .max_body = 0,
+};
+
+enum { STEP_IDLE = 0, STEP_PROGRESS = 1, STEP_DONE = -1 };
+
+static const struct cfg_upstream *group_of(const struct client *c)
+{
+    return c->route->upstream;
+}
+
+static uint32_t response_timeout(const struct client *c)
+{
+    return c->route->response_timeout_ms ? c->route->response_timeout_ms
+                                          : group_of(c)->response_timeout_ms;
+}
+
+static void drop_upstream(struct client *c, bool reusable)
+{
+    if (c->up) {
+        upconn_release(c->up, reusable);
+        c->up = NULL;
+    }
+}
+
+void forward_abort(struct client *c)
+{
+    drop_upstream(c, false);
+}
+
+static bool request_replayable(const struct client *c)
+{
+    return c->req.framing == H1_FRAME_NONE ||
+           (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0);
+}
+
+static void start_upstream(struct client *c, bool fresh);
+
+/* The upstream failed before any response byte: retry a body-less request once on a fresh
+ * connection when the failed one was reused (the server may have closed it as we sent), else
+ * answer `status` to the client. */
+static void upstream_failed(struct client *c, int status, const char *why)
+{
+    bool retry = c->up && c->up->reused && !c->got_response_bytes && !c->retried &&
+                 request_replayable(c) && !c->resp_head_done;
+    drop_upstream(c, false);
+    if (retry) {
+        c->retried = true;
+        c->uphead_sent = 0;
+        start_upstream(c, true);
+        return;
+    }
+    if (c->resp_head_done) {
+        client_abort(c); /* part of the response went out: only a close can tell the client */
+        return;
+    }
+    client_reply(c, status, why, false);
+}
+
+/* ---- request direction -------------------------------------------------------------- */
+
+/* Reads more request body from the client into c->in. Returns false when the client is gone
+ * (the exchange was aborted). */
+static bool read_client_body(struct client *c)
+{
+    if (!c->readable || c->eof)
+        return true;
+    if (buf_room(&c->in) == 0)
+        buf_compact(&c->in);
+    uint32_t room = buf_room(&c->in);
+    if (!room)
+        return true;
+    ssize_t n = read(c->io.fd, buf_tail(&c->in), room);
+    if (n > 0) {
+        c->in.len += (uint32_t)n;
+        if ((uint32_t)n < room)
+            c->readable = false;
+    } else if (n == 0) {
+        c->eof = true;
+    } else if (errno == EAGAIN || errno == EINTR) {
+        c->readable = false;
+    } else {
+        c->hup = true;
+        c->eof = true;
+    }
+    return true;
+}
+
+/* Marks the bytes at the front of c->in that belong to the body as ready to go up.
+ * Returns -1 when the body is malformed or too large (the exchange was ended). */
+static int prepare_request_body(struct client *c)
+{
+    if (c->req_ready || c->req_done)
+        return 0;
+    if (c->in.len == 0)
+        read_client_body(c);
+    if (c->in.len == 0)
+        return 0;
+    const struct config *cfg = c->wc->cfg;
+    if (c->req.framing == H1_FRAME_LENGTH) {
+        uint64_t k = c->in.len < c->req_left ? c->in.len : c->req_left;
+        c->req_ready = (uint32_t)k;
+        c->req_left -= k;
+    } else if (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done) {
+        ssize_t k = h1_chunked_feed(&c->req_chunk, buf_head(&c->in), c->in.len, NULL);
+        if (k < 0) {
+            upstream_failed(c, 400, "malformed chunked request body");
+            return -1;
+        }
+        c->req_ready = (uint32_t)k;
+        c->log.bytes_in += (uint64_t)k;
+        if (cfg->limits.max_body && c->log.bytes_in - c->log.head_bytes > cfg->limits.max_body) {
+            drop_upstream(c, false);
+            if (c->resp_head_done)
+                client_abort(c);
+            else
+                client_reply(c, 413, "request body too large", true);
+            return -1;
+        }
+        return 0;
+    }
+    c->log.bytes_in += c->req_ready;
+    return 0;
+}
+
+static bool request_body_complete(const struct client *c)
+{
+    return c->req.framing == H1_FRAME_CHUNKED ? c->req_chunk.done : c->req_left == 0;
+}
+
+static int step_request(struct client *c)
+{
+    struct upconn *u = c->up;
+    int progress = STEP_IDLE;
+    for (;;) {
+        if (prepare_request_body(c) < 0)
+            return STEP_DONE;
+        struct iovec iov[2];
+        int n = 0;
+        uint32_t head_left = c->uphead.len - c->uphead_sent;
+        if (head_left)
+            iov[n++] = (struct iovec){.iov_base = c->uphead.data + c->uphead_sent, .iov_len = head_left};
+        if (c->req_ready)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&c->in), .iov_len = c->req_ready};
+        if (n == 0)
+            break;
+        if (!u->writable)
+            break;
+        ssize_t w = writev(u->io.fd, iov, n);
+        if (w == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                u->writable = false;
+                break;
+            }
+            upstream_failed(c, 502, "the upstream connection failed while sending the request");
+            return STEP_DONE;
+        }
+        progress = STEP_PROGRESS;
+        size_t total = (size_t)w;
+        if ((size_t)w < iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0))
+            u->writable = false;
+        uint32_t h = total < head_left ? (uint32_t)total : head_left;
+        c->uphead_sent += h;
+        total -= h;
+        if (total) {
+            buf_consume(&c->in, (uint32_t)total);
+            c->req_ready -= (uint32_t)total;
+        }
+    }
+    if (!c->req_done && c->uphead_sent == c->uphead.len && !c->req_ready &&
+        request_body_complete(c)) {
+        c->req_done = true;
+        upconn_arm(u, response_timeout(c));
+        progress = STEP_PROGRESS;
+    }
+    if (!c->req_done && c->eof && !c->req_ready && !request_body_complete(c)) {
+        client_abort(c); /* the client went away in the middle of its body */
+        return STEP_DONE;
+    }
+    return progress;
+}
+
+/* ---- response direction ------------------------------------------------------------- */
+
+static int read_upstream(struct client *c)
+{
+    struct upconn *u = c->up;
+    if (!u->readable || u->eof)
+        return STEP_IDLE;
+    if (buf_room(&u->in) == 0 && c->resp_ready == 0 && c->resp_skip == 0)
+        buf_compact(&u->in);
+    uint32_t room = buf_room(&u->in);
+    if (!room)
+        return STEP_IDLE;
+    ssize_t n = read(u->io.fd, buf_tail(&u->in), room);
+    if (n > 0) {
+        u->in.len += (uint32_t)n;
+        c->got_response_bytes = true;
+        if ((uint32_t)n < room)
+            u->readable = false;
+        return STEP_PROGRESS;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        u->eof = true;
+        return STEP_PROGRESS;
+    }
+    u->readable = false;
+    return STEP_IDLE;
+}
+
+static void start_tunnel(struct client *c);
+
+/* Parses heads in up->in until the final one; queues each for the client. */
+static int parse_response_head(struct client *c)
+{
+    struct upconn *u = c->up;
+    for (;;) {
+        if (!u->in.len) {
+            if (u->eof) {
+                upstream_failed(c, 502, "the upstream closed the connection without responding");
+                return STEP_DONE;
+            }
+            return STEP_IDLE;
+        }
+        int r = h1_parse_response(buf_head(&u->in), u->in.len, &upstream_limits,
+                                  c->req.method_id == H1_M_HEAD, &c->resp);
+        if (r == H1_AGAIN) {
+            if (u->eof) {
+                upstream_failed(c, 502, "the upstream closed the connection mid-response");
+                return STEP_DONE;
+            }
+            return STEP_IDLE;
+        }
+        if (r < 0) {
+            c->retried = true; /* a malformed response is not a stale connection */
+            upstream_failed(c, 502, "the upstream sent a malformed response");
+            return STEP_DONE;
+        }
+        if (!c->log.t_first_byte_us)
+            c->log.t_first_byte_us = ev_clock_us();
+        uint16_t status = c->resp.status;
+        if (status == 101) {
+            if (!(c->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->req_done ||
+                headers_build_response(c, "upgrade", false) == -1) {
+                c->retried = true;
+                upstream_failed(c, 502, "unexpected protocol switch from the upstream");
+                return STEP_DONE;
+            }
+            buf_consume(&u->in, (uint32_t)r);
+            c->log.status = 101;
+            start_tunnel(c);
+            return STEP_DONE;
+        }
+        if (status < 200) {
+            /* 100 is weir's to send (it answers Expect itself); other 1xx go to 1.1 clients. */
+            if (status != 100 && c->req.minor == 1 &&
+                headers_build_response(c, NULL, false) == -1) {
+                c->retried = true;
+                upstream_failed(c, 502, "interim response too large");
+                return STEP_DONE;
+            }
+            buf_consume(&u->in, (uint32_t)r);
+            continue;
+        }
+        /* The final head. */
+        struct worker *w = c->w;
+        c->resp_framing = c->resp.framing;
+        bool chunked_out = false;
+        if (c->resp_framing == H1_FRAME_EOF || !c->req_done)
+            c->closing = true;
+        if (c->resp_framing == H1_FRAME_CHUNKED) {
+            if (c->req.minor == 0) {
+                c->resp_decode = true;
+                c->closing = true;
+            } else {
+                chunked_out = true;
+            }
+            h1_chunked_init(&c->resp_chunk);
+        }
+        c->resp_left = c->resp_framing == H1_FRAME_LENGTH ? c->resp.content_length : 0;
+        bool keep = c->keepalive && !c->closing && !w->draining;
+        const char *conn = !keep ? "close" : c->req.minor == 0 ? "keep-alive" : NULL;
+        if (!keep)
+            c->closing = true;
+        if (headers_build_response(c, conn, chunked_out) == -1) {
+            c->retried = true;
+            upstream_failed(c, 502, "the upstream response head is too large");
+            return STEP_DONE;
+        }
+        buf_consume(&u->in, (uint32_t)r);
+        c->resp_head_done = true;
+        c->log.status = status;
+        if (c->resp_framing == H1_FRAME_NONE ||
+            (c->resp_framing == H1_FRAME_LENGTH && c->resp_left == 0))
+            c->resp_done = true;
+        upconn_arm(u, group_of(c)->idle_timeout_ms);
+        return STEP_PROGRESS;
+    }
+}
+
+/* Marks response body bytes at the front of up->in as ready for the client. */
+static int prepare_response_body(struct client *c)
+{
+    struct upconn *u = c->up;
+    if (c->resp_ready || c->resp_skip || c->resp_done || !u->in.len)
+        return 0;
+    switch (c->resp_framing) {
+    case H1_FRAME_LENGTH: {
+        uint64_t k = u->in.len < c->resp_left ? u->in.len : c->resp_left;
+        c->resp_ready = (uint32_t)k;
+        c->resp_left -= k;
+        break;
+    }
+    case H1_FRAME_CHUNKED: {
+        size_t decoded = 0;
+        ssize_t k = h1_chunked_feed(&c->resp_chunk, buf_head(&u->in), u->in.len,
+                                    c->resp_decode ? &decoded : NULL);
+        if (k < 0) {
+            client_abort(c); /* the head is out: a close is the only honest signal left */
+            return -1;
+        }
+        if (c->resp_decode) {
+            c->resp_ready = (uint32_t)decoded;
+            c->resp_skip = (uint32_t)k - (uint32_t)decoded;
+        } else {
+            c->resp_ready = (uint32_t)k;
+        }
+        break;
+    }
+    case H1_FRAME_EOF:
+        c->resp_ready = u->in.len;
+        break;
+    case H1_FRAME_NONE:
+        break;
+    }
+    return 0;
+}
+
+static bool response_body_complete(const struct client *c)
+{
+    switch (c->resp_framing) {
+    case H1_FRAME_LENGTH:
+        return c->resp_left == 0;
+    case H1_FRAME_CHUNKED:
+        return c->resp_chunk.done;
+    case H1_FRAME_EOF:
+        return c->up->eof && c->up->in.len == 0;
+    case H1_FRAME_NONE:
+        return true;
+    }
+    return true;
+}
+
+static int step_response_down(struct client *c)
+{
+    struct upconn *u = c->up;
+    int progress = STEP_IDLE;
+    for (;;) {
+        if (c->resp_head_done && prepare_response_body(c) < 0)
+            return STEP_DONE;
+        struct iovec iov[2];
+        int n = 0;
+        if (c->out.len)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&c->out), .iov_len = c->out.len};
+        if (c->resp_ready)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = c->resp_ready};
+        if (n == 0 || !c->writable)
+            break;
+        ssize_t w = writev(c->io.fd, iov, n);
+        if (w == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                c->writable = false;
+                break;
+            }
+            client_abort(c);
+            return STEP_DONE;
+        }
+        progress = STEP_PROGRESS;
+        size_t total = (size_t)w;
+        c->log.bytes_out += total;
+        if (total < iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0))
+            c->writable = false;
+        uint32_t h = total < c->out.len ? (uint32_t)total : c->out.len;
+        buf_consume(&c->out, h);
+        total -= h;
+        if (total) {
+            buf_consume(&u->in, (uint32_t)total);
+            c->resp_ready -= (uint32_t)total;
+        }
+        if (!c->resp_ready && c->resp_skip) {
+            buf_consume(&u->in, c->resp_skip);
+            c->resp_skip = 0;
+        }
+    }
+    if (c->resp_head_done && !c->resp_done && !c->resp_ready && !c->resp_skip &&
+        response_body_complete(c))
+        c->resp_done = true;
+    if (c->resp_head_done && !c->resp_done && u->eof && !c->resp_ready && !u->in.len) {
+        client_abort(c); /* the upstream cut the body short */
+        return STEP_DONE;
+    }
+    return progress;
+}
+
+/* ---- the pump ------------------------------------------------------------------------ */
+
+static void finish_exchange(struct client *c)
+{
+    bool reusable = c->req_done && c->resp_framing != H1_FRAME_EOF &&
+                    !(c->resp.flags & H1F_CONN_CLOSE) &&
+                    (c->resp.minor == 1 || (c->resp.flags & H1F_CONN_KEEPALIVE));
+    drop_upstream(c, reusable);
+    client_exchange_done(c);
+}
+
+static void arm_client_timer(struct client *c)
+{
+    struct worker *w = c->w;
+    const struct cfg_timeouts *t = &c->wc->cfg->timeouts;
+    if (c->out.len || c->resp_ready)
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_send_ms);
+    else if (!c->req_done && !c->req_ready)
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_body_ms);
+    else
+        timer_disarm(&w->loop.timers, &c->timer);
+}
+
+static void pump(struct client *c)
+{
+    for (;;) {
+        int a = step_request(c);
+        if (a == STEP_DONE)
+            return;
+        int b = read_upstream(c);
+        if (!c->resp_head_done) {
+            int h = parse_response_head(c);
+            if (h == STEP_DONE)
+                return;
+            b |= h;
+        }
+        int d = step_response_down(c);
+        if (d == STEP_DONE)
+            return;
+        if (c->resp_done && !c->out.len && !c->resp_ready) {
+            finish_exchange(c);
+            return;
+        }
+        if (a == STEP_IDLE && b == STEP_IDLE && d == STEP_IDLE)
+            break;
+    }
+    if (c->resp_head_done || !c->req_done)
+        upconn_arm(c->up, group_of(c)->idle_timeout_ms);
+    arm_client_timer(c);
+}
+
+/* ---- connecting ---------------------------------------------------------------------- */
+
+static void connected(struct client *c)
+{
+    c->state = CS_PROXY;
+    c->up->connecting = false;
+    if (c->send_continue) {
+        c->send_continue = false;
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (buf_append(&c->out, cont, sizeof(cont) - 1) == -1) {
+            client_abort(c);
+            return;
+        }
+    }
+    upconn_arm(c->up, c->req_done ? response_timeout(c) : group_of(c)->idle_timeout_ms);
+    pump(c);
+}
+
+static void start_upstream(struct client *c, bool fresh)
+{
+    struct wconf *wc = c->wc;
+    const struct cfg_upstream *g = group_of(c);
+    struct wgroup *grp = &wc->groups[g - wc->cfg->upstreams];
+    struct lb_ctx ctx = {.key = STR_NULL, .rand = worker_rand(c->w)};
+    int idx = grp->lb->pick(grp->lb_state, grp->view, g->nservers, &ctx);
+    if (idx < 0) {
+        client_reply(c, 503, "no upstream server is available", false);
+        return;
+    }
+    int err = 0;
+    struct upconn *u = pool_acquire(&grp->pools[idx], c, fresh, &err);
+    c->log.upstream = g->servers[idx].addr.text;
+    if (!u) {
+        client_reply(c, err == ENOMEM ? 503 : 502,
+                     err == ECONNREFUSED ? "the upstream refused the connection"
+                                         : "cannot connect to the upstream",
+                     false);
+        return;
+    }
+    c->up = u;
+    if (!c->log.t_upstream_us)
+        c->log.t_upstream_us = ev_clock_us();
+    if (u->connecting) {
+        c->state = CS_CONNECT;
+        upconn_arm(u, g->connect_timeout_ms);
+        timer_disarm(&c->w->loop.timers, &c->timer);
+        return;
+    }
+    u->writable = true; /* an idle pooled connection has room in its send buffer */
+    connected(c);
+}
+
+void forward_start(struct client *c, uint32_t head_len, bool websocket)
+{
+    struct worker *w = c->w;
+    if (!c->uphead.data) {
+        uint32_t size = c->wc->cfg->limits.max_header_bytes + 2048;
+        if (size < WORKER_BUF_SIZE)
+            size = WORKER_BUF_SIZE;
+        c->uphead.data = size == WORKER_BUF_SIZE ? worker_buf_get(w) : malloc(size);
+        c->uphead.cap = size;
+    }
+    if (!c->out.data) {
+        c->out.data = worker_buf_get(w);
+        c->out.cap = WORKER_BUF_SIZE;
+    }
+    c->out.off = c->out.len = 0;
+    if (!c->uphead.data || !c->out.data) {
+        client_reply(c, 503, "out of memory", true);
+        return;
+    }
+    if (headers_build_request(c, websocket) == -1) {
+        client_reply(c, 431, "request head too large once forwarded", true);
+        return;
+    }
+    buf_consume(&c->in, head_len);
+    start_upstream(c, false);
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+static void tunnel_pump(struct client *c);
+
+void forward_upstream_event(struct client *c)
+{
+    if (c->state == CS_CONNECT) {
+        struct upconn *u = c->up;
+        if (!u->writable && !u->readable)
+            return;
+        int err = sock_connect_result(u->io.fd);
+        if (err) {
+            c->log.status = 502;
+            upstream_failed(c, 502,
+                            err == ECONNREFUSED ? "the upstream refused the connection"
+                                                : "cannot connect to the upstream");
+            return;
+        }
+        connected(c);
+        return;
+    }
+    if (c->state == CS_TUNNEL)
+        tunnel_pump(c);
+    else
+        pump(c);
+}
+
+void forward_client_event(struct client *c)
+{
+    if (c->state == CS_CONNECT) {
+        if (c->hup) {
+            client_abort(c);
+        }
+        return; /* body bytes wait in the socket until the upstream is there */
+    }
+    if (c->state == CS_TUNNEL)
+        tunnel_pump(c);
+    else
+        pump(c);
+}
+
+void forward_upstream_timeout(struct client *c)
+{
+    switch (c->state) {
+    case CS_CONNECT:
+        c->retried = true;
+        upstream_failed(c, 504, "connecting to the upstream timed out");
+        break;
+    case CS_PROXY:
+        if (!c->resp_head_done && c->req_done) {
+            c->retried = true;
+            upstream_failed(c, 504, "the upstream did not respond in time");
+        } else {
+            client_abort(c); /* idle in the middle of a body */
+        }
+        break;
+    default:
+        client_abort(c);
+        break;
+    }
+}
+
+void forward_client_timeout(struct client *c)
+{
+    if (c->state == CS_PROXY && !c->req_done && !c->resp_head_done) {
+        drop_upstream(c, false);
+        client_reply(c, 408, "the request body did not arrive in time", true);
+        return;
+    }
+    client_abort(c);
+}
+
+/* ---- WebSocket tunnel ---------------------------------------------------------------- */
+
+/* Moves bytes from `from` (with its buffer) to `to`. Returns progress, or -1 when a side is
+ * finished (EOF or error) and everything read from it has been delivered. */
+static int tunnel_move(int from_fd, bool *from_readable, bool *from_eof, struct buf *b, int to_fd,
+                       bool *to_writable)
+{
+    int progress = 0;
+    for (;;) {
+        if (b->len && *to_writable) {
+            ssize_t w = write(to_fd, buf_head(b), b->len);
+            if (w == -1) {
+                if (errno != EAGAIN && errno != EINTR)
+                    return -1;
+                *to_writable = false;
+            } else {
+                buf_consume(b, (uint32_t)w);
+                progress = 1;
+                if (b->len)
+                    *to_writable = false;
+            }
+        }
+        if (b->len == 0 && *from_eof)
+            return -1;
+        if (!*from_readable || *from_eof || buf_room(b) == 0)
+            break;
+        ssize_t n = read(from_fd, buf_tail(b), buf_room(b));
+        if (n > 0) {
+            b->len += (uint32_t)n;
+            progress = 1;
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            *from_eof = true;
+        } else {
+            *from_readable = false;
+        }
+        if (!b->len && !*from_eof)
+            break;
+    }
+    return progress;
+}
+
+static void tunnel_pump(struct client *c)
+{
+    struct upconn *u = c->up;
+    if (c->out.len) {
+        int r = client_flush_out(c);
+        if (r < 0) {
+            client_abort(c);
+            return;
+        }
+        if (r > 0)
+            return;
+    }
+    int a = tunnel_move(c->io.fd, &c->readable, &c->eof, &c->in, u->io.fd, &u->writable);
+    int b = tunnel_move(u->io.fd, &u->readable, &u->eof, &u->in, c->io.fd, &c->writable);
+    if (a < 0 || b < 0) {
+        client_abort(c); /* either side closed: the tunnel ends */
+        return;
+    }
+    upconn_arm(u, group_of(c)->idle_timeout_ms);
+}
+
+static void start_tunnel(struct client *c)
+{
+    c->state = CS_TUNNEL;
+    c->closing = true;
+    timer_disarm(&c->w->loop.timers, &c->timer);
+    tunnel_pump(c);
+}

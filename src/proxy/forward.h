@@ -1,0 +1,24 @@
+/* forward.h — one exchange between a client and an upstream: the request head and body go up,
+ * the response head and body come down, both streamed through fixed buffers with backpressure
+ * (a side is read only when the other side has taken the previous bytes). Also the WebSocket
+ * tunnel after a 101. Worker thread only. */
+#ifndef WEIR_PROXY_FORWARD_H
+#define WEIR_PROXY_FORWARD_H
+
+#include "proxy/proxy_types.h"
+
+/* Starts forwarding c->req (whose head is the first head_len bytes of c->in) along c->route. */
+void forward_start(struct client *c, uint32_t head_len, bool websocket);
+
+/* The client's socket or the upstream's socket has news. */
+void forward_client_event(struct client *c);
+void forward_upstream_event(struct client *c);
+
+/* The upstream connection's timer or the client's timer fired during the exchange. */
+void forward_upstream_timeout(struct client *c);
+void forward_client_timeout(struct client *c);
+
+/* Drops the upstream side of the exchange (closing the connection); for client_abort. */
+void forward_abort(struct client *c);
+
+#endif

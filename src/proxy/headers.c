@@ -1,0 +1,251 @@
+/* headers.c — see headers.h. Cost: O(fields × Connection fields) per head; both are small. */
+#include "proxy/headers.h"
+
+#include <stdio.h>
+
+#include "core/buf.h"
+#include "http/h1.h"
+
+static bool name_is(struct str name, const char *lit, size_t n)
+{
+    return name.len == n && strncasecmp(name.ptr, lit, n) == 0;
+}
+#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
+
+bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
+{
+    switch (name.len) {
+    case 2:
+        if (NAME_IS(name, "te"))
+            return true;
+        break;
+    case 7:
+        if (NAME_IS(name, "trailer") || NAME_IS(name, "upgrade"))
+            return true;
+        break;
+    case 10:
+        if (NAME_IS(name, "connection") || NAME_IS(name, "keep-alive"))
+            return true;
+        break;
+    case 17:
+        if (NAME_IS(name, "transfer-encoding"))
+            return true;
+        break;
+    default:
+        break;
+    }
+    if (name.len >= 6 && strncasecmp(name.ptr, "proxy-", 6) == 0)
+        return true;
+    for (uint32_t i = 0; i < n; i++)
+        if (NAME_IS(h[i].name, "connection") && h1_list_has_token(h[i].value, name))
+            return true;
+    return false;
+}
+
+struct str headers_client_request_id(const struct h1_request *req)
+{
+    int i = h1_find_header(req->headers, req->nheaders, STR_LIT("x-request-id"));
+    if (i < 0)
+        return STR_NULL;
+    struct str v = req->headers[i].value;
+    if (v.len == 0 || v.len > 128)
+        return STR_NULL;
+    for (size_t k = 0; k < v.len; k++)
+        if ((unsigned char)v.ptr[k] <= 0x20 || (unsigned char)v.ptr[k] >= 0x7f)
+            return STR_NULL;
+    return v;
+}
+
+static struct str strip_port(struct str host)
+{
+    if (host.len && host.ptr[0] == '[') {
+        const char *end = memchr(host.ptr, ']', host.len);
+        return end ? str_from(host.ptr, (size_t)(end - host.ptr) + 1) : host;
+    }
+    const char *colon = memchr(host.ptr, ':', host.len);
+    return colon ? str_from(host.ptr, (size_t)(colon - host.ptr)) : host;
+}
+
+struct str headers_route_host(const struct h1_request *req, struct str *path)
+{
+    struct str target = req->target;
+    if (req->flags & H1F_ABSOLUTE_FORM) {
+        const char *p = memchr(target.ptr, ':', target.len);
+        size_t skip = p ? (size_t)(p - target.ptr) + 3 : 0; /* "scheme://" */
+        if (skip > target.len)
+            skip = target.len;
+        struct str rest = str_from(target.ptr + skip, target.len - skip);
+        size_t a = 0;
+        while (a < rest.len && rest.ptr[a] != '/' && rest.ptr[a] != '?')
+            a++;
+        *path = a < rest.len ? str_from(rest.ptr + a, rest.len - a) : STR_LIT("/");
+        return strip_port(str_from(rest.ptr, a));
+    }
+    *path = target;
+    return strip_port(req->host);
+}
+
+/* Appends raw bytes; sets *ok to false once anything does not fit. */
+static void put(struct buf *b, bool *ok, const char *p, size_t n)
+{
+    if (*ok && buf_append(b, p, n) == -1)
+        *ok = false;
+}
+#define PUT_LIT(b, ok, lit) put((b), (ok), (lit), sizeof(lit) - 1)
+
+static void put_str(struct buf *b, bool *ok, struct str s)
+{
+    put(b, ok, s.ptr, s.len);
+}
+
+static void put_field(struct buf *b, bool *ok, struct str name, struct str value)
+{
+    put_str(b, ok, name);
+    PUT_LIT(b, ok, ": ");
+    put_str(b, ok, value);
+    PUT_LIT(b, ok, "\r\n");
+}
+
+/* Writes "Name: v1, v2, …, extra\r\n" joining every field called `name` with `extra`. */
+static void put_joined(struct buf *b, bool *ok, const struct h1_header *h, uint32_t n,
+                       struct str name, struct str extra)
+{
+    put_str(b, ok, name);
+    PUT_LIT(b, ok, ": ");
+    for (uint32_t i = 0; i < n; i++) {
+        if (str_eq_nocase(h[i].name, name) && h[i].value.len) {
+            put_str(b, ok, h[i].value);
+            PUT_LIT(b, ok, ", ");
+        }
+    }
+    put_str(b, ok, extra);
+    PUT_LIT(b, ok, "\r\n");
+}
+
+int headers_build_request(struct client *c, bool websocket)
+{
+    const struct h1_request *r = &c->req;
+    struct buf *b = &c->uphead;
+    const struct config *cfg = c->wc->cfg;
+    bool ok = true;
+    struct str path;
+    headers_route_host(r, &path);
+
+    b->off = b->len = 0;
+    c->uphead_sent = 0;
+    put_str(b, &ok, r->method);
+    PUT_LIT(b, &ok, " ");
+    put_str(b, &ok, path);
+    PUT_LIT(b, &ok, " HTTP/1.1\r\n");
+    bool has_host = false;
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        struct str name = r->headers[i].name;
+        if (headers_hop_by_hop(name, r->headers, r->nheaders))
+            continue;
+        switch (name.len) {
+        case 3:
+            if (NAME_IS(name, "via"))
+                continue;
+            break;
+        case 4:
+            if (NAME_IS(name, "host")) {
+                if (r->flags & H1F_ABSOLUTE_FORM)
+                    continue; /* replaced by the target's authority below */
+                has_host = true;
+            }
+            break;
+        case 6:
+            if (NAME_IS(name, "expect"))
+                continue; /* weir answers 100-continue itself */
+            break;
+        case 12:
+            if (NAME_IS(name, "x-request-id"))
+                continue;
+            break;
+        case 15:
+            if (NAME_IS(name, "x-forwarded-for"))
+                continue;
+            break;
+        case 16:
+            if (NAME_IS(name, "x-forwarded-host"))
+                continue;
+            break;
+        case 17:
+            if (NAME_IS(name, "x-forwarded-proto"))
+                continue;
+            break;
+        default:
+            break;
+        }
+        put_field(b, &ok, name, r->headers[i].value);
+    }
+    if (!has_host) {
+        if (r->flags & H1F_ABSOLUTE_FORM) {
+            /* Host keeps the port of the authority. */
+            const char *colon = memchr(r->target.ptr, ':', r->target.len);
+            size_t skip = colon ? (size_t)(colon - r->target.ptr) + 3 : 0;
+            struct str rest = str_from(r->target.ptr + skip, r->target.len - skip);
+            size_t a = 0;
+            while (a < rest.len && rest.ptr[a] != '/' && rest.ptr[a] != '?')
+                a++;
+            put_field(b, &ok, STR_LIT("Host"), str_from(rest.ptr, a));
+        } else if (r->host.len) {
+            put_field(b, &ok, STR_LIT("Host"), r->host);
+        }
+    }
+    if (r->framing == H1_FRAME_CHUNKED)
+        PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
+    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("X-Forwarded-For"), str_cstr(c->ip));
+    PUT_LIT(b, &ok, "X-Forwarded-Proto: http\r\n");
+    if (r->host.len)
+        put_field(b, &ok, STR_LIT("X-Forwarded-Host"), r->host);
+    char via[80];
+    int vn = snprintf(via, sizeof(via), "1.%u %s", r->minor, cfg->server_name);
+    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
+               str_from(via, vn > 0 && (size_t)vn < sizeof(via) ? (size_t)vn : 0));
+    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
+    if (websocket) {
+        int i = h1_find_header(r->headers, r->nheaders, STR_LIT("upgrade"));
+        PUT_LIT(b, &ok, "Connection: upgrade\r\n");
+        put_field(b, &ok, STR_LIT("Upgrade"), r->headers[i].value);
+    }
+    PUT_LIT(b, &ok, "\r\n");
+    return ok ? 0 : -1;
+}
+
+int headers_build_response(struct client *c, const char *conn, bool chunked)
+{
+    const struct h1_response *r = &c->resp;
+    struct buf *b = &c->out;
+    const struct config *cfg = c->wc->cfg;
+    bool ok = true;
+    bool upgrade = r->status == 101;
+    char status[16];
+    int sn = snprintf(status, sizeof(status), "HTTP/1.1 %03u ", r->status);
+    put(b, &ok, status, (size_t)sn);
+    put_str(b, &ok, r->reason.len ? r->reason : str_cstr(h1_status_text(r->status)));
+    PUT_LIT(b, &ok, "\r\n");
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        struct str name = r->headers[i].name;
+        if (upgrade && NAME_IS(name, "upgrade")) {
+            put_field(b, &ok, name, r->headers[i].value);
+            continue;
+        }
+        if (headers_hop_by_hop(name, r->headers, r->nheaders))
+            continue;
+        if (NAME_IS(name, "via") || NAME_IS(name, "x-request-id"))
+            continue;
+        put_field(b, &ok, name, r->headers[i].value);
+    }
+    if (chunked)
+        PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
+    char via[80];
+    int vn = snprintf(via, sizeof(via), "1.%u %s", r->minor, cfg->server_name);
+    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
+               str_from(via, vn > 0 && (size_t)vn < sizeof(via) ? (size_t)vn : 0));
+    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
+    if (conn)
+        put_field(b, &ok, STR_LIT("Connection"), str_cstr(conn));
+    PUT_LIT(b, &ok, "\r\n");
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,32 @@
+/* headers.h — rewriting heads as they cross weir (RFC 9110 §7.6).
+ *
+ * Hop-by-hop fields are dropped both ways: Connection and every field it names, Keep-Alive,
+ * TE, Trailer, Transfer-Encoding (weir frames the message itself), Upgrade (kept only for a
+ * WebSocket hand-shake), Proxy-Connection and every Proxy-* field. Requests gain
+ * X-Forwarded-For/-Proto/-Host and Via; both directions carry X-Request-Id. Worker thread. */
+#ifndef WEIR_PROXY_HEADERS_H
+#define WEIR_PROXY_HEADERS_H
+
+#include "proxy/proxy_types.h"
+
+/* The request head for the upstream, from c->req, into c->uphead.
+ * Returns 0, or -1 when it does not fit (the caller answers 431). */
+int headers_build_request(struct client *c, bool websocket);
+
+/* The response head for the client, from c->resp, appended to c->out.
+ * `conn` is the Connection value to send ("close", "keep-alive", "upgrade") or NULL.
+ * Returns 0, or -1 when it does not fit (the caller answers 502). */
+int headers_build_response(struct client *c, const char *conn, bool chunked);
+
+/* True when the head field `name` is hop-by-hop, including fields named by any Connection
+ * field among h[0..n). */
+bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n);
+
+/* The request id the client sent if it is usable (1..128 visible ASCII), else empty. */
+struct str headers_client_request_id(const struct h1_request *req);
+
+/* The host to route on: the authority of an absolute-form target, else Host; port removed.
+ * *path is set to the origin-form path (with query) of the target. */
+struct str headers_route_host(const struct h1_request *req, struct str *path);
+
+#endif

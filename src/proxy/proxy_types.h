@@ -1,0 +1,197 @@
+/* proxy_types.h — the structs of the proxy layer: worker, config generation, client
+ * connection, upstream connection and pool. Behaviour lives in the matching .c/.h files.
+ *
+ * Ownership in one line each:
+ * - a worker owns its loop, its listeners' registrations, its clients and its wconfs;
+ * - a wconf (one config generation as seen by one worker) owns the per-group balancer state and
+ *   the pools; it lives while the worker uses it as current or any client holds it;
+ * - a pool owns its idle upstream connections; a busy upstream connection is owned by the
+ *   client it serves (owner), and goes back to its pool or is closed when the exchange ends. */
+#ifndef WEIR_PROXY_PROXY_TYPES_H
+#define WEIR_PROXY_PROXY_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "balance/lb.h"
+#include "core/accesslog.h"
+#include "core/buf.h"
+#include "core/config_types.h"
+#include "event/loop.h"
+#include "http/h1_types.h"
+
+struct worker;
+struct client;
+struct pool;
+struct listener_set;
+struct server;
+
+/* Intrusive doubly linked list node; lists are headed by a struct dlist sentinel. */
+struct dlist {
+    struct dlist *next, *prev;
+};
+
+struct upconn {
+    struct ev_io io;              /* first: events carry a pointer to it */
+    struct worker *w;
+    struct pool *pool;
+    struct client *owner;         /* NULL while idle in the pool */
+    struct dlist link;            /* in pool->idle while idle */
+    struct timer timer;           /* connect timeout, or idle timeout in the pool */
+    struct buf in;                /* response bytes; allocated while busy */
+    uint32_t nrequests;
+    bool connecting;
+    bool readable, writable, eof;
+    bool reused;                  /* this exchange did not open the connection */
+    bool closed;
+};
+
+struct pool {
+    struct worker *w;
+    struct wconf *wc;
+    const struct cfg_server *server;
+    const struct cfg_upstream *group;
+    struct dlist idle;            /* most recently used first */
+    uint32_t nidle;
+    uint32_t nbusy;
+    uint64_t created, reused, closed;
+};
+
+struct wgroup {
+    const struct cfg_upstream *cfg;
+    const struct lb_ops *lb;
+    void *lb_state;
+    struct lb_server *view;       /* [cfg->nservers] */
+    struct pool *pools;           /* [cfg->nservers] */
+};
+
+struct wconf {
+    struct config *cfg;
+    struct worker *w;
+    uint32_t users;               /* clients holding it (non-atomic: worker-local) */
+    bool retired;                 /* no longer current: freed when users reaches 0 */
+    struct wconf *next_retired;
+    struct wgroup *groups;        /* [cfg->nupstreams] */
+};
+
+enum client_state {
+    CS_HEAD,      /* reading and parsing a request head */
+    CS_CONNECT,   /* waiting for an upstream connection */
+    CS_PROXY,     /* request up / response down */
+    CS_TUNNEL,    /* after 101 Switching Protocols: bytes both ways */
+    CS_REPLY,     /* writing a response weir made itself */
+    CS_LINGER,    /* response sent, write side shut: draining input before close */
+    CS_CLOSED,
+};
+
+/* Facts about the current exchange kept for the access log and error bodies. */
+struct exchange_log {
+    char method[16];
+    char path[256];
+    const char *upstream;         /* the server's address text, or NULL */
+    uint64_t t_start_us, t_upstream_us, t_first_byte_us;
+    uint64_t bytes_in, bytes_out; /* request head + body in; everything written out */
+    uint32_t head_bytes;
+    int status;
+};
+
+struct client {
+    struct ev_io io;              /* first: events carry a pointer to it */
+    struct worker *w;
+    struct wconf *wc;             /* held (users++) for the connection's lifetime */
+    struct dlist link;            /* in worker->clients */
+    struct timer timer;
+    enum client_state state;
+    bool readable, writable, eof, hup;
+    bool keepalive;               /* the connection may carry another request */
+    bool closing;                 /* close once the current response is written */
+    bool head_started;            /* some bytes of the next head arrived */
+    uint32_t nrequests;
+    struct sockaddr_storage peer;
+    char ip[48];
+    char request_id[129];
+    struct buf in;                /* bytes from the client */
+    struct buf out;               /* heads and weir's own responses to the client */
+    struct buf uphead;            /* the rewritten request head for the upstream */
+    uint32_t uphead_sent;
+
+    /* The current request. */
+    struct h1_request req;
+    const struct cfg_route *route;
+    struct upconn *up;
+    bool req_done;                /* the whole request body went upstream */
+    bool retried;                 /* used the one retry on a fresh connection */
+    uint64_t req_left;            /* LENGTH framing: body bytes still to forward */
+    struct h1_chunked req_chunk;
+    uint32_t req_ready;           /* validated body bytes at the front of `in` */
+    bool send_continue;           /* owe the client "100 Continue" once connected */
+
+    /* The current response. */
+    struct h1_response resp;
+    bool resp_head_done;
+    bool resp_done;
+    bool resp_decode;             /* de-chunk for an HTTP/1.0 client */
+    bool resp_head_request;
+    enum h1_framing resp_framing;
+    uint64_t resp_left;
+    struct h1_chunked resp_chunk;
+    uint32_t resp_ready;          /* bytes at the front of up->in ready for the client */
+    uint32_t resp_skip;           /* then bytes to drop (chunk framing when decoding) */
+    bool got_response_bytes;
+
+    struct exchange_log log;
+};
+
+enum worker_cmd {
+    WCMD_NONE = 0,
+    WCMD_RELOAD = 1,
+    WCMD_GRACEFUL = 2,
+    WCMD_FAST = 4,
+};
+
+struct worker_listener {
+    struct ev_io io;
+    struct worker *w;
+    int fd;
+};
+
+struct worker {
+    uint32_t id;
+    pthread_t thread;
+    struct ev_loop loop;
+    struct server *srv;
+
+    int cmd_fd;                   /* eventfd the main thread writes to */
+    struct ev_io cmd_io;
+    atomic_uint cmds;             /* enum worker_cmd bits */
+    struct config *_Atomic next_cfg; /* handed over by the main thread with WCMD_RELOAD */
+    const struct listener_set *pending_ls; /* written before next_cfg is published */
+    atomic_uint_fast64_t applied_generation;
+    atomic_bool exited;
+
+    struct wconf *wc;             /* current generation */
+    struct wconf *retired;        /* older generations still held by clients */
+
+    struct worker_listener *listeners;
+    uint32_t nlisteners;
+
+    struct dlist clients;
+    uint32_t nclients;
+    bool draining;
+    struct timer drain_timer;
+    struct timer flush_timer;
+    struct accesslog_shard alog;
+
+    uint64_t rng[2];
+
+    /* Free lists of exchange buffers (fixed size) and client structs. */
+    char **free_bufs;
+    uint32_t nfree_bufs;
+    struct client **free_clients;
+    uint32_t nfree_clients;
+};
+
+#endif

@@ -1,0 +1,278 @@
+/* server.c — see server.h. Shared state with the workers goes only through worker_reload /
+ * worker_post and the atomics in struct worker. */
+#include "proxy/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "balance/lb.h"
+#include "core/accesslog.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "event/sock.h"
+#include "proxy/worker.h"
+
+struct server {
+    struct config *cfg;
+    const char *config_path;
+    uint32_t nworkers;
+    struct worker *workers;
+    struct listener_set *ls;
+    uint64_t generation;
+};
+
+int server_check_config(const struct config *cfg, char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i < cfg->nupstreams; i++) {
+        if (!lb_find(cfg->upstreams[i].balance)) {
+            snprintf(err, errlen,
+                     "%s: upstream '%s': balance strategy '%s' is not available in this build "
+                     "(available: round_robin)",
+                     cfg->source, cfg->upstreams[i].name, cfg->upstreams[i].balance);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            log_warn("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+    }
+}
+
+static void lset_free(struct listener_set *ls)
+{
+    if (ls) {
+        free(ls->fds);
+        free(ls);
+    }
+}
+
+/* Builds the listener set for cfg, reusing the sockets of `old` (listening on oldcfg's
+ * addresses) where the address is the same. The fds of old that are not reused are left for
+ * the caller to close (lset_close_unused). Returns NULL with an error logged. */
+static struct listener_set *lset_build(uint32_t nworkers, const struct config *cfg,
+                                       const struct listener_set *old, const struct config *oldcfg)
+{
+    struct listener_set *ls = calloc(1, sizeof(*ls));
+    if (!ls)
+        return NULL;
+    ls->naddrs = cfg->nlisteners;
+    ls->nworkers = nworkers;
+    ls->fds = malloc(sizeof(int) * (cfg->nlisteners * nworkers + 1));
+    if (!ls->fds) {
+        free(ls);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < cfg->nlisteners * nworkers; i++)
+        ls->fds[i] = -1;
+    for (uint32_t a = 0; a < cfg->nlisteners; a++) {
+        const struct cfg_addr *addr = &cfg->listeners[a].addr;
+        bool reused = false;
+        for (uint32_t o = 0; old && o < old->naddrs; o++) {
+            const struct cfg_addr *oa = &oldcfg->listeners[o].addr;
+            if (oa->salen == addr->salen && memcmp(&oa->sa, &addr->sa, addr->salen) == 0) {
+                memcpy(&ls->fds[a * nworkers], &old->fds[o * nworkers], sizeof(int) * nworkers);
+                reused = true;
+                break;
+            }
+        }
+        if (reused)
+            continue;
+        for (uint32_t w = 0; w < nworkers; w++) {
+            int fd = sock_listen((const struct sockaddr *)&addr->sa, addr->salen,
+                                 cfg->listeners[a].backlog);
+            if (fd == -1) {
+                log_error("cannot listen on %s: %s", addr->text, strerror(errno));
+                /* Close only what this call created. */
+                for (uint32_t b = 0; b <= a; b++) {
+                    bool was_reused = false;
+                    for (uint32_t o = 0; old && o < old->naddrs; o++)
+                        if (old->fds[o * nworkers] == ls->fds[b * nworkers])
+                            was_reused = true;
+                    for (uint32_t k = 0; !was_reused && k < nworkers; k++)
+                        if (ls->fds[b * nworkers + k] >= 0)
+                            close(ls->fds[b * nworkers + k]);
+                }
+                lset_free(ls);
+                return NULL;
+            }
+            ls->fds[a * nworkers + w] = fd;
+        }
+    }
+    return ls;
+}
+
+/* Closes the fds of `old` that `now` does not use (now may be NULL: close all). */
+static void lset_close_unused(const struct listener_set *old, const struct listener_set *now)
+{
+    if (!old)
+        return;
+    for (uint32_t i = 0; i < old->naddrs * old->nworkers; i++) {
+        bool used = false;
+        for (uint32_t j = 0; now && j < now->naddrs * now->nworkers; j++)
+            if (now->fds[j] == old->fds[i])
+                used = true;
+        if (!used && old->fds[i] >= 0)
+            close(old->fds[i]);
+    }
+}
+
+static void apply_log_config(const struct config *cfg)
+{
+    int fd = log_open_target(cfg->log.error);
+    if (fd == -1)
+        log_error("cannot open error log %s: %s", cfg->log.error, strerror(errno));
+    else
+        log_setup(fd, cfg->log.level);
+    if (accesslog_open(cfg->log.access) == -1)
+        log_error("cannot open access log %s: %s", cfg->log.access, strerror(errno));
+}
+
+static void reload(struct server *srv)
+{
+    if (!srv->config_path) {
+        log_info("SIGHUP ignored: running from the command line, there is no file to re-read");
+        return;
+    }
+    struct cfg_error err;
+    struct config *cfg = config_load_file(srv->config_path, &err);
+    char msg[512];
+    if (!cfg || server_check_config(cfg, msg, sizeof(msg)) == -1) {
+        log_error("reload refused, still serving generation %llu: %s",
+                  (unsigned long long)srv->generation, cfg ? msg : err.msg);
+        if (cfg)
+            config_unref(cfg);
+        return;
+    }
+    if (cfg->workers != srv->nworkers)
+        log_warn("reload: 'workers' changes only on restart; keeping %u", srv->nworkers);
+    struct listener_set *ls = lset_build(srv->nworkers, cfg, srv->ls, srv->cfg);
+    if (!ls) {
+        log_error("reload refused, still serving generation %llu",
+                  (unsigned long long)srv->generation);
+        config_unref(cfg);
+        return;
+    }
+    cfg->generation = ++srv->generation;
+    for (uint32_t i = 0; i < srv->nworkers; i++)
+        worker_reload(&srv->workers[i], cfg, ls);
+    /* Wait until every worker runs the new generation before closing dropped listeners. */
+    for (int spins = 0; spins < 10000; spins++) {
+        uint32_t done = 0;
+        for (uint32_t i = 0; i < srv->nworkers; i++)
+            if (atomic_load(&srv->workers[i].applied_generation) >= cfg->generation ||
+                atomic_load(&srv->workers[i].exited))
+                done++;
+        if (done == srv->nworkers)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    lset_close_unused(srv->ls, ls);
+    lset_free(srv->ls);
+    srv->ls = ls;
+    config_unref(srv->cfg);
+    srv->cfg = cfg;
+    apply_log_config(cfg);
+    log_info("configuration reloaded: generation %llu (%u routes, %u upstream groups)",
+             (unsigned long long)cfg->generation, cfg->nroutes, cfg->nupstreams);
+}
+
+static bool all_exited(const struct server *srv)
+{
+    for (uint32_t i = 0; i < srv->nworkers; i++)
+        if (!atomic_load(&srv->workers[i].exited))
+            return false;
+    return true;
+}
+
+int server_run(struct config *cfg, const char *config_path)
+{
+    struct server srv = {.cfg = cfg, .config_path = config_path, .nworkers = cfg->workers};
+    char msg[512];
+    if (server_check_config(cfg, msg, sizeof(msg)) == -1) {
+        fprintf(stderr, "%s\n", msg);
+        config_unref(cfg);
+        return 1;
+    }
+    apply_log_config(cfg);
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
+
+    srv.ls = lset_build(srv.nworkers, cfg, NULL, NULL);
+    srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
+    if (!srv.ls || !srv.workers) {
+        lset_free(srv.ls);
+        free(srv.workers);
+        config_unref(cfg);
+        accesslog_close();
+        return 1;
+    }
+    cfg->generation = srv.generation = 1;
+    uint32_t started = 0;
+    for (; started < srv.nworkers; started++)
+        if (worker_start(&srv.workers[started], started, &srv, cfg, srv.ls) == -1)
+            break;
+    int code = 0;
+    if (started < srv.nworkers) {
+        for (uint32_t i = 0; i < started; i++)
+            worker_post(&srv.workers[i], WCMD_FAST);
+        code = 1;
+    } else {
+        for (uint32_t a = 0; a < cfg->nlisteners; a++)
+            log_info("weir %s listening on %s", WEIR_VERSION, cfg->listeners[a].addr.text);
+        log_info("%u workers, %u routes, %u upstream groups", srv.nworkers, cfg->nroutes,
+                 cfg->nupstreams);
+    }
+
+    bool stopping = code != 0;
+    while (!stopping || !all_exited(&srv)) {
+        siginfo_t si;
+        struct timespec tick = {.tv_nsec = 50 * 1000 * 1000};
+        int sig = sigtimedwait(&sigs, &si, &tick);
+        if (sig == SIGHUP && !stopping) {
+            reload(&srv);
+        } else if (sig == SIGTERM || sig == SIGQUIT) {
+            if (!stopping)
+                log_info("stopping gracefully (deadline %u ms)", srv.cfg->timeouts.shutdown_ms);
+            stopping = true;
+            for (uint32_t i = 0; i < started; i++)
+                worker_post(&srv.workers[i], WCMD_GRACEFUL);
+        } else if (sig == SIGINT) {
+            log_info("stopping now");
+            stopping = true;
+            for (uint32_t i = 0; i < started; i++)
+                worker_post(&srv.workers[i], WCMD_FAST);
+        }
+        if (stopping && started < srv.nworkers)
+            break;
+    }
+    for (uint32_t i = 0; i < started; i++)
+        worker_join(&srv.workers[i]);
+    lset_close_unused(srv.ls, NULL);
+    lset_free(srv.ls);
+    free(srv.workers);
+    config_unref(srv.cfg);
+    if (!code)
+        log_info("stopped");
+    accesslog_close();
+    return code;
+}

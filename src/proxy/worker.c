@@ -1,0 +1,395 @@
+/* worker.c — the worker thread: its loop, listeners, commands from the main thread, config
+ * generations and buffer free lists. See worker.h for the threading contract. */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "proxy/client.h"
+#include "proxy/dlist.h"
+#include "proxy/upstream.h"
+
+#define FREE_BUFS_MAX 256
+#define FREE_CLIENTS_MAX 1024
+
+/* ---- config generations ---------------------------------------------------------------- */
+
+static void wconf_free(struct wconf *wc)
+{
+    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        if (grp->pools)
+            for (uint32_t s = 0; s < grp->cfg->nservers; s++)
+                pool_close_idle(&grp->pools[s]);
+        if (grp->lb && grp->lb_state)
+            grp->lb->destroy(grp->lb_state);
+        free(grp->pools);
+        free(grp->view);
+    }
+    free(wc->groups);
+    config_unref(wc->cfg);
+    free(wc);
+}
+
+static struct wconf *wconf_new(struct worker *w, struct config *cfg)
+{
+    struct wconf *wc = calloc(1, sizeof(*wc));
+    if (!wc)
+        return NULL;
+    config_ref(cfg);
+    wc->cfg = cfg;
+    wc->w = w;
+    wc->groups = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*wc->groups));
+    if (!wc->groups)
+        goto fail;
+    for (uint32_t g = 0; g < cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        const struct cfg_upstream *up = &cfg->upstreams[g];
+        grp->cfg = up;
+        grp->lb = lb_find(up->balance);
+        grp->view = calloc(up->nservers, sizeof(*grp->view));
+        grp->pools = calloc(up->nservers, sizeof(*grp->pools));
+        if (!grp->lb || !grp->view || !grp->pools)
+            goto fail;
+        grp->lb_state = grp->lb->create(up);
+        if (!grp->lb_state)
+            goto fail;
+        for (uint32_t s = 0; s < up->nservers; s++) {
+            grp->view[s] = (struct lb_server){.weight = up->servers[s].weight,
+                                              .up = true,
+                                              .backup = up->servers[s].backup};
+            pool_init(&grp->pools[s], w, wc, up, &up->servers[s]);
+        }
+    }
+    return wc;
+fail:
+    wconf_free(wc);
+    return NULL;
+}
+
+void wconf_put(struct wconf *wc)
+{
+    if (--wc->users > 0 || !wc->retired)
+        return;
+    struct worker *w = wc->w;
+    for (struct wconf **p = &w->retired; *p; p = &(*p)->next_retired) {
+        if (*p == wc) {
+            *p = wc->next_retired;
+            break;
+        }
+    }
+    wconf_free(wc);
+}
+
+/* Drops the worker's own reference to wc, its former current generation. */
+static void wconf_retire(struct worker *w, struct wconf *wc)
+{
+    if (!wc)
+        return;
+    wc->retired = true;
+    if (--wc->users == 0) {
+        wconf_free(wc);
+        return;
+    }
+    /* Idle upstream connections of an old generation are not reused: close them now. */
+    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++)
+        for (uint32_t s = 0; s < wc->groups[g].cfg->nservers; s++)
+            pool_close_idle(&wc->groups[g].pools[s]);
+    wc->next_retired = w->retired;
+    w->retired = wc;
+}
+
+/* ---- buffers, ids -------------------------------------------------------------------- */
+
+char *worker_buf_get(struct worker *w)
+{
+    if (w->nfree_bufs)
+        return w->free_bufs[--w->nfree_bufs];
+    return malloc(WORKER_BUF_SIZE);
+}
+
+void worker_buf_put(struct worker *w, char *buf)
+{
+    if (!buf)
+        return;
+    if (w->nfree_bufs < FREE_BUFS_MAX)
+        w->free_bufs[w->nfree_bufs++] = buf;
+    else
+        free(buf);
+}
+
+uint64_t worker_rand(struct worker *w)
+{
+    /* xorshift128+: fast, per-worker, seeded from getrandom(); not for secrets. */
+    uint64_t s1 = w->rng[0];
+    const uint64_t s0 = w->rng[1];
+    w->rng[0] = s0;
+    s1 ^= s1 << 23;
+    w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return w->rng[1] + s0;
+}
+
+void worker_request_id(struct worker *w, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t a = worker_rand(w), b = worker_rand(w);
+    for (int i = 0; i < 16; i++) {
+        out[i] = hex[(a >> (i * 4)) & 15];
+        out[16 + i] = hex[(b >> (i * 4)) & 15];
+    }
+    out[32] = '\0';
+}
+
+/* ---- listeners ----------------------------------------------------------------------- */
+
+static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    struct worker_listener *l = (struct worker_listener *)io;
+    struct worker *w = l->w;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("worker %u: accept: %s", w->id, strerror(errno));
+            /* EMFILE/ENFILE: the edge is consumed; the next connection re-triggers it. */
+            return;
+        }
+        client_accept(w, fd, &peer);
+    }
+}
+
+static void listeners_unregister(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->nlisteners; i++) {
+        ev_io_del(&w->loop, &w->listeners[i].io);
+        w->listeners[i].io.fd = -1;
+    }
+    free(w->listeners);
+    w->listeners = NULL;
+    w->nlisteners = 0;
+}
+
+/* Registers this worker's fd of every address in ls; keeps registrations that still apply. */
+static void listeners_apply(struct worker *w, const struct listener_set *ls)
+{
+    struct worker_listener *nl = calloc(ls->naddrs ? ls->naddrs : 1, sizeof(*nl));
+    if (!nl) {
+        log_error("worker %u: out of memory applying listeners", w->id);
+        return;
+    }
+    for (uint32_t a = 0; a < ls->naddrs; a++) {
+        nl[a] = (struct worker_listener){.w = w, .fd = ls->fds[a * ls->nworkers + w->id]};
+        nl[a].io.fd = -1;
+    }
+    /* Drop registrations whose fd is gone, keep the others (re-registered below). */
+    for (uint32_t i = 0; i < w->nlisteners; i++)
+        ev_io_del(&w->loop, &w->listeners[i].io);
+    free(w->listeners);
+    w->listeners = nl;
+    w->nlisteners = ls->naddrs;
+    for (uint32_t a = 0; a < ls->naddrs; a++) {
+        if (ev_io_add(&w->loop, &nl[a].io, nl[a].fd, on_accept, false) == -1)
+            log_error("worker %u: epoll_ctl listener: %s", w->id, strerror(errno));
+        else
+            on_accept(&w->loop, &nl[a].io, EPOLLIN); /* connections queued meanwhile */
+    }
+}
+
+/* ---- stopping ------------------------------------------------------------------------ */
+
+static void maybe_finish_drain(struct worker *w)
+{
+    if (w->draining && w->nclients == 0)
+        ev_loop_stop(&w->loop);
+}
+
+void worker_client_gone(struct worker *w)
+{
+    w->nclients--;
+    maybe_finish_drain(w);
+}
+
+static void abort_all_clients(struct worker *w)
+{
+    while (!dlist_empty(&w->clients))
+        client_abort(container_of(w->clients.next, struct client, link));
+}
+
+static void on_drain_deadline(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, drain_timer);
+    if (w->nclients)
+        log_warn("worker %u: shutdown deadline reached, closing %u connections", w->id,
+                 w->nclients);
+    abort_all_clients(w);
+    ev_loop_stop(&w->loop);
+}
+
+static void start_drain(struct worker *w)
+{
+    if (w->draining)
+        return;
+    w->draining = true;
+    listeners_unregister(w);
+    /* client_drain may close (and unlink) the client: walk with a saved next pointer. */
+    for (struct dlist *n = w->clients.next, *next; n != &w->clients; n = next) {
+        next = n->next;
+        client_drain(container_of(n, struct client, link));
+    }
+    timer_arm(&w->loop.timers, &w->drain_timer, w->loop.now_ms + w->wc->cfg->timeouts.shutdown_ms);
+    maybe_finish_drain(w);
+}
+
+/* ---- commands from the main thread ---------------------------------------------------- */
+
+static void apply_reload(struct worker *w)
+{
+    struct config *cfg = atomic_exchange(&w->next_cfg, NULL);
+    if (!cfg)
+        return;
+    struct wconf *wc = wconf_new(w, cfg);
+    if (!wc) {
+        log_error("worker %u: out of memory applying configuration %llu; keeping the old one",
+                  w->id, (unsigned long long)cfg->generation);
+    } else {
+        wconf_retire(w, w->wc);
+        w->wc = wc;
+        wc->users++; /* the worker's own reference to its current generation */
+        if (!w->draining)
+            listeners_apply(w, w->pending_ls);
+    }
+    atomic_store(&w->applied_generation, cfg->generation);
+    config_unref(cfg); /* the reference worker_reload took for the hand-over */
+}
+
+static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    struct worker *w = container_of(io, struct worker, cmd_io);
+    uint64_t v;
+    while (read(w->cmd_fd, &v, sizeof(v)) > 0) {
+    }
+    unsigned cmds = atomic_exchange(&w->cmds, 0);
+    if (cmds & WCMD_FAST) {
+        abort_all_clients(w);
+        ev_loop_stop(&w->loop);
+        return;
+    }
+    if (cmds & WCMD_RELOAD)
+        apply_reload(w);
+    if (cmds & WCMD_GRACEFUL)
+        start_drain(w);
+}
+
+static void on_flush_timer(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, flush_timer);
+    accesslog_flush(&w->alog);
+    timer_arm(&w->loop.timers, t, w->loop.now_ms + 1000);
+}
+
+/* ---- thread --------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    listeners_apply(w, w->pending_ls);
+    timer_arm(&w->loop.timers, &w->flush_timer, w->loop.now_ms + 1000);
+    ev_loop_run(&w->loop);
+
+    abort_all_clients(w);
+    listeners_unregister(w);
+    accesslog_flush(&w->alog);
+    accesslog_shard_free(&w->alog);
+    atomic_store(&w->exited, true);
+    return NULL;
+}
+
+int worker_start(struct worker *w, uint32_t id, struct server *srv, struct config *cfg,
+                 const struct listener_set *ls)
+{
+    *w = (struct worker){.id = id, .srv = srv, .cmd_fd = -1};
+    dlist_init(&w->clients);
+    timer_init(&w->drain_timer, on_drain_deadline);
+    timer_init(&w->flush_timer, on_flush_timer);
+    if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
+        w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
+        w->rng[1] = 0xbf58476d1ce4e5b9ull;
+    }
+    w->free_bufs = calloc(FREE_BUFS_MAX, sizeof(char *));
+    w->free_clients = calloc(FREE_CLIENTS_MAX, sizeof(struct client *));
+    if (!w->free_bufs || !w->free_clients || ev_loop_init(&w->loop) == -1)
+        goto fail;
+    w->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->cmd_fd == -1 || ev_io_add(&w->loop, &w->cmd_io, w->cmd_fd, on_command, false) == -1)
+        goto fail;
+    w->wc = wconf_new(w, cfg);
+    if (!w->wc)
+        goto fail;
+    w->wc->users++;
+    w->pending_ls = ls;
+    atomic_store(&w->applied_generation, cfg->generation);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        goto fail;
+    return 0;
+fail:
+    log_error("worker %u: cannot start: %s", id, strerror(errno));
+    return -1;
+}
+
+void worker_reload(struct worker *w, struct config *cfg, const struct listener_set *ls)
+{
+    config_ref(cfg);
+    w->pending_ls = ls;
+    struct config *old = atomic_exchange(&w->next_cfg, cfg);
+    if (old)
+        config_unref(old);
+    worker_post(w, WCMD_RELOAD);
+}
+
+void worker_post(struct worker *w, unsigned cmd)
+{
+    atomic_fetch_or(&w->cmds, cmd);
+    uint64_t one = 1;
+    ssize_t n = write(w->cmd_fd, &one, sizeof(one));
+    (void)n; /* a full eventfd counter still wakes the worker */
+}
+
+void worker_join(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+    struct config *pending = atomic_exchange(&w->next_cfg, NULL);
+    if (pending)
+        config_unref(pending);
+    if (w->wc) {
+        wconf_retire(w, w->wc);
+        w->wc = NULL;
+    }
+    while (w->retired) {
+        struct wconf *wc = w->retired;
+        w->retired = wc->next_retired;
+        wconf_free(wc);
+    }
+    for (uint32_t i = 0; i < w->nfree_bufs; i++)
+        free(w->free_bufs[i]);
+    for (uint32_t i = 0; i < w->nfree_clients; i++)
+        free(w->free_clients[i]);
+    free(w->free_bufs);
+    free(w->free_clients);
+    if (w->cmd_fd != -1)
+        close(w->cmd_fd);
+    ev_loop_destroy(&w->loop);
+}

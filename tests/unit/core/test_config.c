@@ -1,0 +1,677 @@
+/* test_config.c — the YAML configuration loader: every key into the struct, the defaults,
+ * every class of error with its exact "t.yaml:line:col:" position, and the value parsers.
+ * Runs under ASan/LSan, so each failing load also proves its error path frees everything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+
+#ifndef WEIR_SOURCE_ROOT
+#define WEIR_SOURCE_ROOT "."
+#endif
+
+/* Enough to load: every other test adds or breaks one thing after these three lines. */
+#define REST "upstreams: {b: {servers: [127.0.0.1:9001]}}\nroutes: [{upstream: b}]\n"
+#define BASE "listen: [127.0.0.1:8080]\n" REST
+
+static struct config *load(const char *yaml, struct cfg_error *err)
+{
+    return config_load_buffer(yaml, strlen(yaml), "t.yaml", err);
+}
+
+static void expect_error(const char *yaml, const char *msg)
+{
+    struct cfg_error err;
+    struct config *cfg = load(yaml, &err);
+
+    if (cfg || strcmp(err.msg, msg) != 0)
+        print_error("input:\n%s\n", yaml);
+    assert_null(cfg);
+    assert_string_equal(err.msg, msg);
+}
+
+static struct config *expect_ok(const char *yaml)
+{
+    struct cfg_error err;
+    struct config *cfg = load(yaml, &err);
+
+    if (!cfg)
+        print_error("unexpected error: %s\ninput:\n%s\n", err.msg, yaml);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void assert_addr(const struct cfg_addr *a, int family, const char *ip, unsigned port)
+{
+    char buf[INET6_ADDRSTRLEN];
+
+    assert_int_equal(a->sa.ss_family, family);
+    if (family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
+
+        assert_int_equal(a->salen, sizeof(*in));
+        assert_int_equal(ntohs(in->sin_port), port);
+        inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+
+        assert_int_equal(a->salen, sizeof(*in6));
+        assert_int_equal(ntohs(in6->sin6_port), port);
+        inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+    }
+    assert_string_equal(buf, ip);
+}
+
+static const char full_yaml[] =
+    "# every key, none at its default\n"
+    "workers: 3\n"
+    "server_name: edge-1\n"
+    "listen:\n"
+    "  - 127.0.0.1:8080\n"
+    "  - {address: \"[::1]:8443\", backlog: 128}\n"
+    "limits: {max_request_line: 4k, max_header_bytes: 32KiB, max_headers: 50, max_body: 1m}\n"
+    "timeouts: {client_header: 5s, client_body: 30s, client_send: 45s, keepalive: 2m,\n"
+    "           shutdown: 1h}\n"
+    "log: {level: debug, access: /var/log/weir/access.log, error: /var/log/weir/error.log}\n"
+    "upstreams:\n"
+    "  backend:\n"
+    "    balance: least_connections\n"
+    "    keepalive: 16\n"
+    "    keepalive_requests: 1000\n"
+    "    timeouts: {connect: 500ms, response: 10s, idle: 20s, keepalive: 90s}\n"
+    "    servers:\n"
+    "      - 127.0.0.1:9001\n"
+    "      - {address: \"10.0.0.2:9002\", weight: 5, backup: false, max_conns: 100}\n"
+    "      - {address: \"10.0.0.3:9003\", backup: true}\n"
+    "  static.v2:\n"
+    "    balance: hash\n"
+    "    servers: [\"[::1]:9100\"]\n"
+    "routes:\n"
+    "  - host: \"*.Example.COM\"\n"
+    "    path: /api/\n"
+    "    methods: [GET, HEAD]\n"
+    "    upstream: backend\n"
+    "    timeouts: {response: 5s}\n"
+    "  - host: \"[2001:DB8::1]\"\n"
+    "    upstream: static.v2\n";
+
+static void test_full_config(void **state)
+{
+    struct config *cfg = expect_ok(full_yaml);
+    const struct cfg_upstream *u;
+    const struct cfg_route *r;
+
+    (void)state;
+    assert_int_equal(atomic_load(&cfg->refcnt), 1);
+    assert_string_equal(cfg->source, "t.yaml");
+    assert_int_equal(cfg->generation, 0);
+    assert_int_equal(cfg->workers, 3);
+    assert_string_equal(cfg->server_name, "edge-1");
+
+    assert_int_equal(cfg->nlisteners, 2);
+    assert_string_equal(cfg->listeners[0].addr.text, "127.0.0.1:8080");
+    assert_addr(&cfg->listeners[0].addr, AF_INET, "127.0.0.1", 8080);
+    assert_int_equal(cfg->listeners[0].backlog, 4096);
+    assert_string_equal(cfg->listeners[1].addr.text, "[::1]:8443");
+    assert_addr(&cfg->listeners[1].addr, AF_INET6, "::1", 8443);
+    assert_int_equal(cfg->listeners[1].backlog, 128);
+
+    assert_int_equal(cfg->limits.max_request_line, 4096);
+    assert_int_equal(cfg->limits.max_header_bytes, 32768);
+    assert_int_equal(cfg->limits.max_headers, 50);
+    assert_int_equal(cfg->limits.max_body, 1 << 20);
+
+    assert_int_equal(cfg->timeouts.client_header_ms, 5000);
+    assert_int_equal(cfg->timeouts.client_body_ms, 30000);
+    assert_int_equal(cfg->timeouts.client_send_ms, 45000);
+    assert_int_equal(cfg->timeouts.keepalive_ms, 120000);
+    assert_int_equal(cfg->timeouts.shutdown_ms, 3600000);
+
+    assert_int_equal(cfg->log.level, LOG_DEBUG);
+    assert_string_equal(cfg->log.access, "/var/log/weir/access.log");
+    assert_string_equal(cfg->log.error, "/var/log/weir/error.log");
+
+    assert_int_equal(cfg->nupstreams, 2);
+    u = &cfg->upstreams[0];
+    assert_string_equal(u->name, "backend");
+    assert_string_equal(u->balance, "least_connections");
+    assert_int_equal(u->keepalive, 16);
+    assert_int_equal(u->keepalive_requests, 1000);
+    assert_int_equal(u->connect_timeout_ms, 500);
+    assert_int_equal(u->response_timeout_ms, 10000);
+    assert_int_equal(u->idle_timeout_ms, 20000);
+    assert_int_equal(u->keepalive_timeout_ms, 90000);
+    assert_int_equal(u->nservers, 3);
+    assert_addr(&u->servers[0].addr, AF_INET, "127.0.0.1", 9001);
+    assert_int_equal(u->servers[0].weight, 1);
+    assert_false(u->servers[0].backup);
+    assert_int_equal(u->servers[0].max_conns, 0);
+    assert_string_equal(u->servers[1].addr.text, "10.0.0.2:9002");
+    assert_addr(&u->servers[1].addr, AF_INET, "10.0.0.2", 9002);
+    assert_int_equal(u->servers[1].weight, 5);
+    assert_false(u->servers[1].backup);
+    assert_int_equal(u->servers[1].max_conns, 100);
+    assert_addr(&u->servers[2].addr, AF_INET, "10.0.0.3", 9003);
+    assert_true(u->servers[2].backup);
+    u = &cfg->upstreams[1];
+    assert_string_equal(u->name, "static.v2");
+    assert_string_equal(u->balance, "hash");
+    assert_int_equal(u->nservers, 1);
+    assert_addr(&u->servers[0].addr, AF_INET6, "::1", 9100);
+
+    assert_int_equal(cfg->nroutes, 2);
+    r = &cfg->routes[0];
+    assert_string_equal(r->host, "*.example.com");
+    assert_string_equal(r->path, "/api/");
+    assert_int_equal(r->nmethods, 2);
+    assert_string_equal(r->methods[0], "GET");
+    assert_string_equal(r->methods[1], "HEAD");
+    assert_string_equal(r->upstream_name, "backend");
+    assert_ptr_equal(r->upstream, &cfg->upstreams[0]);
+    assert_int_equal(r->response_timeout_ms, 5000);
+    r = &cfg->routes[1];
+    assert_string_equal(r->host, "[2001:db8::1]");
+    assert_string_equal(r->path, "/");
+    assert_null(r->methods);
+    assert_int_equal(r->nmethods, 0);
+    assert_ptr_equal(r->upstream, &cfg->upstreams[1]);
+    assert_int_equal(r->response_timeout_ms, 0);
+    config_unref(cfg);
+}
+
+static void test_defaults(void **state)
+{
+    struct config *cfg = expect_ok(BASE);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const struct cfg_upstream *u;
+
+    (void)state;
+    assert_int_equal(cfg->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
+    assert_string_equal(cfg->server_name, "weir");
+    assert_int_equal(cfg->nlisteners, 1);
+    assert_int_equal(cfg->listeners[0].backlog, 4096);
+    assert_int_equal(cfg->limits.max_request_line, 8192);
+    assert_int_equal(cfg->limits.max_header_bytes, 16384);
+    assert_int_equal(cfg->limits.max_headers, 100);
+    assert_int_equal(cfg->limits.max_body, 0);
+    assert_int_equal(cfg->timeouts.client_header_ms, 10000);
+    assert_int_equal(cfg->timeouts.client_body_ms, 60000);
+    assert_int_equal(cfg->timeouts.client_send_ms, 60000);
+    assert_int_equal(cfg->timeouts.keepalive_ms, 75000);
+    assert_int_equal(cfg->timeouts.shutdown_ms, 30000);
+    assert_int_equal(cfg->log.level, LOG_INFO);
+    assert_null(cfg->log.access);
+    assert_string_equal(cfg->log.error, "stderr");
+    u = &cfg->upstreams[0];
+    assert_string_equal(u->balance, "round_robin");
+    assert_int_equal(u->keepalive, 64);
+    assert_int_equal(u->keepalive_requests, 0);
+    assert_int_equal(u->connect_timeout_ms, 3000);
+    assert_int_equal(u->response_timeout_ms, 30000);
+    assert_int_equal(u->idle_timeout_ms, 60000);
+    assert_int_equal(u->keepalive_timeout_ms, 60000);
+    assert_int_equal(u->servers[0].weight, 1);
+    assert_false(u->servers[0].backup);
+    assert_int_equal(u->servers[0].max_conns, 0);
+    assert_null(cfg->routes[0].host);
+    assert_string_equal(cfg->routes[0].path, "/");
+    assert_null(cfg->routes[0].methods);
+    assert_ptr_equal(cfg->routes[0].upstream, u);
+    assert_int_equal(cfg->routes[0].response_timeout_ms, 0);
+    config_unref(cfg);
+
+    /* Partial sections keep the defaults of the keys they leave out. */
+    cfg = expect_ok(BASE "limits: {max_headers: 10}\ntimeouts: {shutdown: 1s}\nlog: {}\n");
+    assert_int_equal(cfg->limits.max_headers, 10);
+    assert_int_equal(cfg->limits.max_header_bytes, 16384);
+    assert_int_equal(cfg->timeouts.shutdown_ms, 1000);
+    assert_int_equal(cfg->timeouts.keepalive_ms, 75000);
+    assert_string_equal(cfg->log.error, "stderr");
+    config_unref(cfg);
+
+    /* A smaller head limit lowers the request line's default with it. */
+    cfg = expect_ok(BASE "limits: {max_header_bytes: 4k}\n");
+    assert_int_equal(cfg->limits.max_request_line, 4096);
+    config_unref(cfg);
+}
+
+static void test_values(void **state)
+{
+    struct config *cfg;
+
+    (void)state;
+    cfg = expect_ok("workers: auto\n" BASE);
+    assert_true(cfg->workers >= 1 && cfg->workers <= 256);
+    config_unref(cfg);
+    cfg = expect_ok("workers: 256\n" BASE "log: {access: stdout}\n");
+    assert_int_equal(cfg->workers, 256);
+    assert_string_equal(cfg->log.access, "stdout");
+    config_unref(cfg);
+    cfg = expect_ok(BASE "log: {access: off, level: error}\n");
+    assert_null(cfg->log.access);
+    assert_int_equal(cfg->log.level, LOG_ERROR);
+    config_unref(cfg);
+    /* Bare numbers are milliseconds and bytes; integers are accepted where sizes are. */
+    cfg = expect_ok(BASE "timeouts: {client_header: 1500}\nlimits: {max_request_line: 64,"
+                         " max_header_bytes: 1048576, max_body: 3GiB}\n");
+    assert_int_equal(cfg->timeouts.client_header_ms, 1500);
+    assert_int_equal(cfg->limits.max_request_line, 64);
+    assert_int_equal(cfg->limits.max_header_bytes, 1 << 20);
+    assert_int_equal(cfg->limits.max_body, 3ull << 30);
+    config_unref(cfg);
+    /* An upstream no route uses is fine; listen items may be mappings without a backlog. */
+    cfg = expect_ok("listen: [{address: ':80'}, '*:81', 'localhost:82']\n"
+                    "upstreams: {a: {servers: [1.2.3.4:5]}, unused: {servers: [1.2.3.4:6]}}\n"
+                    "routes: [{upstream: a, path: /x, methods: [GET]},\n"
+                    "         {upstream: a, path: /x, methods: [POST]},\n"
+                    "         {upstream: a, path: /x, host: a.example}]\n");
+    assert_int_equal(cfg->nupstreams, 2);
+    assert_addr(&cfg->listeners[0].addr, AF_INET, "0.0.0.0", 80);
+    assert_addr(&cfg->listeners[1].addr, AF_INET, "0.0.0.0", 81);
+    assert_addr(&cfg->listeners[2].addr, AF_INET, "127.0.0.1", 82);
+    config_unref(cfg);
+}
+
+static void test_refcount(void **state)
+{
+    struct config *cfg = expect_ok(BASE);
+
+    (void)state;
+    config_ref(cfg);
+    config_ref(cfg);
+    assert_int_equal(atomic_load(&cfg->refcnt), 3);
+    config_unref(cfg);
+    config_unref(cfg);
+    assert_int_equal(atomic_load(&cfg->refcnt), 1);
+    config_unref(cfg); /* LSan reports anything this leaves behind */
+    config_unref(NULL);
+}
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    expect_error("foo: 1\n" BASE, "t.yaml:1:1: unknown key 'foo' at the top level");
+    expect_error(BASE "limits: {max_body: 1, foo: 2}\n",
+                 "t.yaml:4:23: unknown key 'foo' in 'limits'");
+    expect_error(BASE "timeouts:\n  client_header: 1s\n  idle: 2s\n",
+                 "t.yaml:6:3: unknown key 'idle' in 'timeouts'");
+    expect_error(BASE "log: {file: x}\n", "t.yaml:4:7: unknown key 'file' in 'log'");
+    expect_error("listen: [{address: ':80', reuseport: true}]\n" REST,
+                 "t.yaml:1:27: unknown key 'reuseport' in 'listen[0]'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5], retries: 3}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:39: unknown key 'retries' in 'upstreams.b'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5], timeouts: {read: 1s}}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:50: unknown key 'read' in 'upstreams.b.timeouts'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5, {address: 1.2.3.4:6, "
+                 "down: true}]}}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:59: unknown key 'down' in 'upstreams.b.servers[1]'");
+    expect_error(BASE "routes: [{upstream: b, prefix: /}]\n",
+                 "t.yaml:4:1: duplicate key 'routes' at the top level (first at line 3)");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                 "routes:\n  - upstream: b\n  - upstream: b\n    prefix: /x\n",
+                 "t.yaml:6:5: unknown key 'prefix' in 'routes[1]'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                 "routes: [{upstream: b, timeouts: {connect: 1s}}]\n",
+                 "t.yaml:3:35: unknown key 'connect' in 'routes[0].timeouts'");
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    expect_error("- a\n- b\n", "t.yaml:1:1: expected a mapping at the top level, found a list");
+    expect_error(BASE "limits: [1]\n",
+                 "t.yaml:4:9: expected a mapping for 'limits', found a list");
+    expect_error(BASE "limits:\n",
+                 "t.yaml:4:8: expected a mapping for 'limits', found an empty value");
+    expect_error("listen: 127.0.0.1:80\n" REST,
+                 "t.yaml:1:9: expected a list for 'listen', found a scalar");
+    expect_error(BASE "server_name: [a]\n",
+                 "t.yaml:4:14: expected a scalar for 'server_name', found a list");
+    expect_error(BASE "workers: {n: 1}\n",
+                 "t.yaml:4:10: expected a scalar for 'workers', found a mapping");
+    expect_error("listen: [[':80']]\n" REST,
+                 "t.yaml:1:10: expected an address or a mapping in 'listen', found a list");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [[1.2.3.4:5]]}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:27: expected an address or a mapping in 'servers', found a list");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: 1.2.3.4:5}}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:26: expected a list for 'servers', found a scalar");
+    expect_error("listen: [':80']\nupstreams: [b]\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:12: expected a mapping for 'upstreams', found a list");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: {upstream: b}\n",
+                 "t.yaml:3:9: expected a list for 'routes', found a mapping");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: [b]\n",
+                 "t.yaml:3:10: expected a mapping for 'routes[0]', found a scalar");
+    expect_error(BASE "? [a]\n: 1\n",
+                 "t.yaml:4:3: expected a scalar as a key at the top level, found a list");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                 "routes: [{upstream: b, methods: GET}]\n",
+                 "t.yaml:3:33: expected a list for 'methods', found a scalar");
+    expect_error(BASE "log: {level: ''}\n", "t.yaml:4:14: 'level' must not be empty");
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    expect_error("workers: 0\n" BASE, "t.yaml:1:10: workers must be 'auto' or 1..256, got '0'");
+    expect_error("workers: 257\n" BASE, "t.yaml:1:10: workers must be 'auto' or 1..256, got '257'");
+    expect_error("workers: many\n" BASE,
+                 "t.yaml:1:10: workers must be 'auto' or 1..256, got 'many'");
+    expect_error("server_name: \"we ir\"\n" BASE,
+                 "t.yaml:1:14: server_name 'we ir' is not a valid HTTP token");
+    expect_error(BASE "timeouts: {client_header: 10x}\n",
+                 "t.yaml:4:27: invalid duration '10x' for 'client_header' "
+                 "(use e.g. 250ms, 10s, 2m, 1h)");
+    expect_error(BASE "timeouts: {keepalive: 0s}\n",
+                 "t.yaml:4:23: 'keepalive' must be more than 0 and less than 24h, got '0s'");
+    expect_error(BASE "timeouts: {shutdown: 24h}\n",
+                 "t.yaml:4:22: 'shutdown' must be more than 0 and less than 24h, got '24h'");
+    expect_error(BASE "limits: {max_body: 1x}\n",
+                 "t.yaml:4:20: invalid size '1x' for 'max_body' (use e.g. 512, 16k, 1m)");
+    expect_error(BASE "limits: {max_header_bytes: 2m}\n",
+                 "t.yaml:4:28: 'max_header_bytes' must be 1k..1m, got '2m'");
+    expect_error(BASE "limits: {max_header_bytes: 1000}\n",
+                 "t.yaml:4:28: 'max_header_bytes' must be 1k..1m, got '1000'");
+    expect_error(BASE "limits: {max_request_line: 63}\n",
+                 "t.yaml:4:28: 'max_request_line' must be 64..16k, got '63'");
+    expect_error(BASE "limits: {max_header_bytes: 8k, max_request_line: 9k}\n",
+                 "t.yaml:4:50: 'max_request_line' must be 64..8k, got '9k'");
+    expect_error(BASE "limits: {max_headers: 129}\n",
+                 "t.yaml:4:23: 'max_headers' must be an integer in 1..128, got '129'");
+    expect_error(BASE "limits: {max_headers: 1k}\n",
+                 "t.yaml:4:23: 'max_headers' must be an integer in 1..128, got '1k'");
+    expect_error(BASE "log: {level: verbose}\n",
+                 "t.yaml:4:14: unknown log level 'verbose' "
+                 "(expected one of: debug, info, warn, error)");
+    expect_error(BASE "log: {error: off}\n",
+                 "t.yaml:4:14: 'error' must be 'stderr' or a file path, got 'off'");
+    expect_error("listen: ['127.0.0.1:99999']\n" REST,
+                 "t.yaml:1:10: invalid address '127.0.0.1:99999': "
+                 "the port must be a number in 1..65535");
+    expect_error("listen: [{address: 'example.com:80', backlog: 0}]\n" REST,
+                 "t.yaml:1:47: 'backlog' must be an integer in 1..65535, got '0'");
+    expect_error("listen: [{address: 'example.com:80'}]\n" REST,
+                 "t.yaml:1:20: invalid address 'example.com:80': "
+                 "not a numeric IPv4 address (host names are not resolved)");
+    expect_error("listen: [':80']\nupstreams: {b: {balance: fastest, servers: [1.2.3.4:5]}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:26: unknown balance strategy 'fastest' (expected one of: "
+                 "round_robin, random, least_connections, weighted, hash)");
+    expect_error("listen: [':80']\nupstreams: {b: {keepalive: 65536, servers: [1.2.3.4:5]}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:28: 'keepalive' must be an integer in 0..65535, got '65536'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [{address: 1.2.3.4:5, weight: 1001}]}}"
+                 "\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:56: 'weight' must be an integer in 1..1000, got '1001'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [{address: 1.2.3.4:5, backup: yes}]}}"
+                 "\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:56: 'backup' must be true or false, got 'yes'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [{address: '::1:5'}]}}"
+                 "\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:37: invalid address '::1:5': "
+                 "an IPv6 address must be in brackets, as in [::1]:8080");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [{address: 1.2.3.4:5, backup: true}]}}"
+                 "\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:26: every server of 'b' is a backup; at least one must not be");
+    expect_error("listen: [':80']\nupstreams: {'b/c': {servers: [1.2.3.4:5]}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:13: invalid upstream name 'b/c' "
+                 "(use letters, digits, '_', '.' and '-')");
+}
+
+static void test_bad_routes(void **state)
+{
+    (void)state;
+#define ROUTE(r) "listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: [" r "]\n"
+    expect_error(ROUTE("{upstream: b, host: 'a.example:8080'}"),
+                 "t.yaml:3:30: invalid host 'a.example:8080': a route host has no port");
+    expect_error(ROUTE("{upstream: b, host: 'a.*.example'}"),
+                 "t.yaml:3:30: invalid host 'a.*.example': '*' is only allowed as a leading '*.'");
+    expect_error(ROUTE("{upstream: b, host: 'a..example'}"),
+                 "t.yaml:3:30: invalid host 'a..example': empty label");
+    expect_error(ROUTE("{upstream: b, host: '*.'}"), "t.yaml:3:30: invalid host '*.': empty label");
+    expect_error(ROUTE("{upstream: b, host: 'a/b'}"),
+                 "t.yaml:3:30: invalid host 'a/b': unexpected character '/'");
+    expect_error(ROUTE("{upstream: b, host: '[zz]'}"),
+                 "t.yaml:3:30: invalid host '[zz]': not an IPv6 address");
+    expect_error(ROUTE("{upstream: b, path: api}"),
+                 "t.yaml:3:30: invalid path 'api': must start with '/'");
+    expect_error(ROUTE("{upstream: b, path: '/a b'}"),
+                 "t.yaml:3:30: invalid path '/a b': no spaces, controls, '?' or '#'");
+    expect_error(ROUTE("{upstream: b, methods: [get]}"),
+                 "t.yaml:3:34: invalid method 'get': methods are upper-case");
+    expect_error(ROUTE("{upstream: b, methods: ['GE T']}"),
+                 "t.yaml:3:34: invalid method 'GE T': not an HTTP token");
+    expect_error(ROUTE("{upstream: b, methods: [GET, PUT, GET]}"),
+                 "t.yaml:3:44: duplicate method 'GET'");
+    expect_error(ROUTE("{upstream: b, methods: []}"),
+                 "t.yaml:3:33: 'methods' is empty; leave it out to allow any method");
+    expect_error(ROUTE("{upstream: b, timeouts: {response: 1d}}"),
+                 "t.yaml:3:45: invalid duration '1d' for 'response' (use e.g. 250ms, 10s, 2m, 1h)");
+    expect_error(ROUTE("{upstream: b, path: /a}, {upstream: b, path: /a, methods: [GET]}"),
+                 "t.yaml:3:35: route clashes with the one at line 3 "
+                 "(same host, path and a common method)");
+    expect_error(ROUTE("{upstream: b, host: X.example}, {upstream: b, host: x.EXAMPLE}"),
+                 "t.yaml:3:42: route clashes with the one at line 3 "
+                 "(same host, path and a common method)");
+#undef ROUTE
+}
+
+static void test_missing_and_unknown_refs(void **state)
+{
+    (void)state;
+    expect_error("upstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:1:1: missing required key 'listen' at the top level");
+    expect_error("listen: [':80']\nroutes: [{upstream: b}]\n",
+                 "t.yaml:1:1: missing required key 'upstreams' at the top level");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n",
+                 "t.yaml:1:1: missing required key 'routes' at the top level");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                 "routes:\n  - path: /\n    host: a\n",
+                 "t.yaml:4:5: missing required key 'upstream' in 'routes[0]'");
+    expect_error("listen: [':80']\nupstreams:\n  b:\n    balance: random\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:4:5: missing required key 'servers' in 'upstreams.b'");
+    expect_error("listen: [{backlog: 5}]\n" REST,
+                 "t.yaml:1:10: missing required key 'address' in 'listen[0]'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [{weight: 2}]}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:27: missing required key 'address' in 'upstreams.b.servers[0]'");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                 "routes:\n  - upstream: b\n  - path: /x\n    upstream: c\n",
+                 "t.yaml:6:15: unknown upstream 'c' (not defined in 'upstreams')");
+    expect_error("listen: []\n" REST, "t.yaml:1:9: 'listen' must list at least one address");
+    expect_error("listen: [':80']\nupstreams: {}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:12: 'upstreams' must define at least one group");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: []}}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:2:26: 'servers' must list at least one server");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: []\n",
+                 "t.yaml:3:9: 'routes' must list at least one route");
+}
+
+static void test_duplicates(void **state)
+{
+    (void)state;
+    expect_error(BASE "limits:\n  max_body: 1\n  max_body: 2\n",
+                 "t.yaml:6:3: duplicate key 'max_body' in 'limits' (first at line 5)");
+    expect_error("listen:\n  - 127.0.0.1:80\n  - {address: 127.0.0.1:80, backlog: 5}\n"
+                 "upstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:3:5: duplicate listen address '127.0.0.1:80' (first at line 2)");
+    expect_error("listen: ['*:80', '0.0.0.0:80']\n" REST,
+                 "t.yaml:1:18: duplicate listen address '0.0.0.0:80' (first at line 1)");
+    expect_error("listen: [':80']\nupstreams:\n  b: {servers: [1.2.3.4:5]}\n"
+                 "  b: {servers: [1.2.3.4:6]}\nroutes: [{upstream: b}]\n",
+                 "t.yaml:4:3: duplicate key 'b' in 'upstreams' (first at line 3)");
+    expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5, '1.2.3.4:5']}}\n"
+                 "routes: [{upstream: b}]\n",
+                 "t.yaml:2:38: duplicate server '1.2.3.4:5' in 'b' (first at line 2)");
+}
+
+static void test_yaml_errors(void **state)
+{
+    struct cfg_error err;
+
+    (void)state;
+    expect_error("", "t.yaml:1:1: empty document");
+    expect_error("# nothing here\n\n", "t.yaml:3:1: empty document");
+    expect_error("---\n", "t.yaml:2:1: empty document");
+    expect_error("~\n", "t.yaml:1:1: empty document");
+    expect_error("listen: [a\n", "t.yaml:2:1: did not find expected ',' or ']' "
+                                 "(while parsing a flow sequence at line 1)");
+    expect_error("a: b: c\n", "t.yaml:1:5: mapping values are not allowed in this context");
+    expect_error("a: 'x\n", "t.yaml:2:1: found unexpected end of stream "
+                            "(while scanning a quoted scalar at line 1)");
+    expect_error("a: 1\n b: 2\n", "t.yaml:2:3: mapping values are not allowed in this context");
+    expect_error("a: \"\xff\"\n", "t.yaml:1:5: invalid leading UTF-8 octet (0xff)");
+    expect_error("listen:\n  - *:80\n" REST,
+                 "t.yaml:2:6: did not find expected alphabetic or numeric character (while "
+                 "scanning an alias at line 2); "
+                 "quote a value that starts with '*', as in \"*:80\"");
+    expect_error("\tlisten: [':80']\n" REST,
+                 "t.yaml:1:1: found character that cannot start any token (while scanning for "
+                 "the next token at line 1); YAML does not allow tabs for indentation");
+    expect_error("a: 1\nb:\n\t- c\n",
+                 "t.yaml:3:1: found character that cannot start any token (while scanning for "
+                 "the next token at line 3); YAML does not allow tabs for indentation");
+    expect_error("a: \"\x01\"\n", "t.yaml:1:5: control characters are not allowed (0x01)");
+    expect_error(BASE "---\nworkers: 1\n", "t.yaml:4:1: only one YAML document is allowed");
+    expect_error("server_name: \"a\\0b\"\n" BASE,
+                 "t.yaml:1:14: a NUL byte in a scalar is not allowed");
+    /* Aliases are refused where they stand, recursive or not, so nothing can loop or blow up. */
+    expect_error("x: &t {client_header: 1s}\ntimeouts: *t\n" BASE,
+                 "t.yaml:2:11: YAML aliases are not supported ('*t')");
+    expect_error("a: &x [*x]\n", "t.yaml:1:8: YAML aliases are not supported ('*x')");
+    /* Anchors alone are harmless. */
+    config_unref(expect_ok("server_name: &n weir\n" BASE));
+
+    char deep[200] = "a: ";
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "[");
+    expect_error(deep, "t.yaml:1:35: nesting deeper than 32 levels");
+
+    /* A whole buffer without a terminating NUL loads as its length says. */
+    assert_null(config_load_buffer("listen: [", 9, "t.yaml", &err));
+    assert_string_equal(err.msg, "t.yaml:2:1: did not find expected node content "
+                                 "(while parsing a flow node at line 2)");
+}
+
+/* Every prefix of a valid file either loads or fails with a positioned message: no crash, no
+ * leak, no message without its place. */
+static void test_every_prefix(void **state)
+{
+    size_t len = strlen(full_yaml);
+
+    (void)state;
+    for (size_t i = 0; i <= len; i++) {
+        struct cfg_error err;
+        struct config *cfg = config_load_buffer(full_yaml, i, "t.yaml", &err);
+
+        if (cfg) {
+            config_unref(cfg);
+            continue;
+        }
+        if (strncmp(err.msg, "t.yaml:", 7) != 0 || !strchr(err.msg + 7, ':'))
+            fail_msg("prefix %zu: bad message '%s'", i, err.msg);
+    }
+}
+
+static void test_files(void **state)
+{
+    char path[] = "/tmp/weir-test-config-XXXXXX";
+    struct cfg_error err;
+    struct config *cfg;
+    int fd;
+
+    (void)state;
+    assert_null(config_load_file("/nonexistent/weir.yaml", &err));
+    assert_string_equal(err.msg, "/nonexistent/weir.yaml: cannot open: No such file or directory");
+    assert_null(config_load_file("/tmp", &err));
+    assert_string_equal(err.msg, "/tmp: cannot read: Is a directory");
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, BASE "workers: 2\n", strlen(BASE) + 11), strlen(BASE) + 11);
+    close(fd);
+    cfg = config_load_file(path, &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->source, path);
+    assert_int_equal(cfg->workers, 2);
+    config_unref(cfg);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, BASE "limits: 1\n", strlen(BASE) + 10), strlen(BASE) + 10);
+    close(fd);
+    assert_null(config_load_file(path, &err));
+    char want[128];
+    snprintf(want, sizeof(want), "%s:4:9: expected a mapping for 'limits', found a scalar", path);
+    assert_string_equal(err.msg, want);
+    unlink(path);
+}
+
+static void test_examples(void **state)
+{
+    struct cfg_error err;
+    struct config *cfg;
+
+    (void)state;
+    cfg = config_load_file(WEIR_SOURCE_ROOT "/examples/weir.yaml", &err);
+    if (!cfg)
+        fail_msg("%s", err.msg);
+    config_unref(cfg);
+
+    cfg = config_load_file(WEIR_SOURCE_ROOT "/examples/demo.yaml", &err);
+    if (!cfg)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg->nlisteners, 1);
+    assert_addr(&cfg->listeners[0].addr, AF_INET, "127.0.0.1", 8080);
+    assert_int_equal(cfg->nupstreams, 2);
+    assert_string_equal(cfg->upstreams[0].name, "demo");
+    assert_int_equal(cfg->upstreams[0].nservers, 3);
+    assert_addr(&cfg->upstreams[0].servers[2].addr, AF_INET, "127.0.0.1", 9003);
+    assert_string_equal(cfg->upstreams[1].name, "api");
+    assert_int_equal(cfg->upstreams[1].nservers, 1);
+    assert_int_equal(cfg->nroutes, 2);
+    for (uint32_t i = 0; i < cfg->nroutes; i++) {
+        const struct cfg_route *r = &cfg->routes[i];
+
+        assert_ptr_equal(r->upstream, &cfg->upstreams[strcmp(r->path, "/") == 0 ? 0 : 1]);
+    }
+    assert_string_equal(cfg->log.access, "stderr");
+    config_unref(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_bad_routes),
+        cmocka_unit_test(test_missing_and_unknown_refs),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_examples),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
