@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test) {
-        printf("%s: ok\n", path);
+        fprintf(stderr, "%s: ok\n", path);
         config_unref(cfg);
         return 0;
     }

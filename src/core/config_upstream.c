@@ -248,8 +248,10 @@ static bool routes_clash(const struct cfg_route *a, const struct cfg_route *b)
     if ((a->host == NULL) != (b->host == NULL) || (a->host && strcmp(a->host, b->host) != 0) ||
         strcmp(a->path, b->path) != 0)
         return false;
+    /* A route listing methods wins over one that lists none: only two method-less routes,
+     * or two listing a common method, are ambiguous. */
     if (!a->methods || !b->methods)
-        return true;
+        return !a->methods && !b->methods;
     for (uint32_t i = 0; i < a->nmethods; i++)
         for (uint32_t j = 0; j < b->nmethods; j++)
             if (strcmp(a->methods[i], b->methods[j]) == 0)

@@ -34,8 +34,11 @@ int ev_loop_init(struct ev_loop *loop)
     return 0;
 }
 
+static void run_deferred(struct ev_loop *loop);
+
 void ev_loop_destroy(struct ev_loop *loop)
 {
+    run_deferred(loop); /* frees queued after the last iteration */
     if (loop->epfd != -1)
         close(loop->epfd);
     loop->epfd = -1;

@@ -46,6 +46,7 @@ struct ev_loop {
 
 /* Returns 0, or -1 with errno set. */
 int ev_loop_init(struct ev_loop *loop);
+/* Runs what is still deferred, then releases the loop. */
 void ev_loop_destroy(struct ev_loop *loop);
 
 /* Runs until ev_loop_stop(); before_poll (if set) runs before every wait. */

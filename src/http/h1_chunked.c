@@ -78,7 +78,7 @@ void h1_chunked_init(struct h1_chunked *c)
 
 ssize_t h1_chunked_feed(struct h1_chunked *c, char *buf, size_t len, size_t *decoded)
 {
-    const char *p = buf, *end = buf + len;
+    const char *p = buf, *end = len ? buf + len : buf; /* buf may be NULL when len is 0 */
     size_t out = 0;
     uint8_t st = c->state;
 

@@ -130,6 +130,19 @@ static bool eq_lower(const char *s, const char *lit, size_t n)
 
 #define NAME_IS(s, lit) ((s).len == sizeof(lit) - 1 && eq_lower((s).ptr, lit, sizeof(lit) - 1))
 
+/* Field names only: s is made of tchars (already validated) and lit of lowercase letters and '-'.
+ * For those, OR-ing 0x20 folds case exactly: among tchars only 'A'-'Z' map onto 'a'-'z', and
+ * only '-' maps onto '-'. Branch-free per byte, unlike eq_lower. */
+static inline bool token_eq_lower(const char *s, const char *lit, size_t n)
+{
+    unsigned diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= ((unsigned char)s[i] | 0x20u) ^ (unsigned char)lit[i];
+    return diff == 0;
+}
+
+#define FIELD_IS(s, lit) token_eq_lower((s).ptr, lit, sizeof(lit) - 1)
+
 /* ---- shared pieces of both heads --------------------------------------------------------- */
 
 /* Matches "HTTP/1.0" or "HTTP/1.1" at p (exactly; RFC 9112 §2.3). Returns 1 and sets *minor on a
@@ -139,6 +152,8 @@ static int match_version(const char *p, const char *end, uint8_t *minor)
     static const char lit[] = "HTTP/1.";
     size_t avail = (size_t)(end - p);
     size_t k = avail < 7 ? avail : 7;
+    if (avail == 0)
+        return 0; /* p may be a NULL buffer of length 0: no memcmp on it */
     if (memcmp(p, lit, k) != 0)
         return -1;
     if (avail < 8)
@@ -234,47 +249,63 @@ static int parse_fields(const char **pp, const char *end, struct h1_header *hdrs
 
 enum hdr_id { HDR_OTHER, HDR_HOST, HDR_CL, HDR_TE, HDR_CONNECTION, HDR_UPGRADE, HDR_EXPECT };
 
-/* Names are compared by length first: most headers fall through the switch untouched. */
+/* Names are compared by length first (the switch), so most headers cost no comparison at all. */
 static enum hdr_id classify(struct str name)
 {
     switch (name.len) {
     case 4:
-        return NAME_IS(name, "host") ? HDR_HOST : HDR_OTHER;
+        return FIELD_IS(name, "host") ? HDR_HOST : HDR_OTHER;
     case 6:
-        return NAME_IS(name, "expect") ? HDR_EXPECT : HDR_OTHER;
+        return FIELD_IS(name, "expect") ? HDR_EXPECT : HDR_OTHER;
     case 7:
-        return NAME_IS(name, "upgrade") ? HDR_UPGRADE : HDR_OTHER;
+        return FIELD_IS(name, "upgrade") ? HDR_UPGRADE : HDR_OTHER;
     case 10:
-        return NAME_IS(name, "connection") ? HDR_CONNECTION : HDR_OTHER;
+        return FIELD_IS(name, "connection") ? HDR_CONNECTION : HDR_OTHER;
     case 14:
-        return NAME_IS(name, "content-length") ? HDR_CL : HDR_OTHER;
+        return FIELD_IS(name, "content-length") ? HDR_CL : HDR_OTHER;
     case 17:
-        return NAME_IS(name, "transfer-encoding") ? HDR_TE : HDR_OTHER;
+        return FIELD_IS(name, "transfer-encoding") ? HDR_TE : HDR_OTHER;
     default:
         return HDR_OTHER;
     }
 }
 
-static uint32_t connection_flags(struct str v)
+/* ORs fn(el) over each non-empty, OWS-trimmed element of a comma-separated list. One pass,
+ * where testing several tokens with h1_list_has_token would scan the value once per token. */
+static uint32_t list_flags(struct str v, uint32_t (*fn)(struct str el))
 {
+    const char *p = v.ptr, *e = v.ptr + v.len;
     uint32_t f = 0;
-    if (h1_list_has_token(v, STR_LIT("close")))
-        f |= H1F_CONN_CLOSE;
-    if (h1_list_has_token(v, STR_LIT("keep-alive")))
-        f |= H1F_CONN_KEEPALIVE;
-    if (h1_list_has_token(v, STR_LIT("upgrade")))
-        f |= H1F_CONN_UPGRADE;
+    while (p < e) {
+        const char *s = p;
+        while (p < e && *p != ',')
+            p++;
+        struct str el = str_trim_ows(str_from(s, (size_t)(p - s)));
+        if (el.len)
+            f |= fn(el);
+        p++;
+    }
     return f;
 }
 
-static uint32_t upgrade_flags(struct str v)
+static uint32_t connection_token(struct str el)
 {
-    uint32_t f = H1F_UPGRADE;
-    if (h1_list_has_token(v, STR_LIT("websocket")))
-        f |= H1F_UPGRADE_WEBSOCKET;
-    if (h1_list_has_token(v, STR_LIT("h2c")))
-        f |= H1F_UPGRADE_H2C;
-    return f;
+    if (NAME_IS(el, "close"))
+        return H1F_CONN_CLOSE;
+    if (NAME_IS(el, "keep-alive"))
+        return H1F_CONN_KEEPALIVE;
+    if (NAME_IS(el, "upgrade"))
+        return H1F_CONN_UPGRADE;
+    return 0;
+}
+
+static uint32_t upgrade_token(struct str el)
+{
+    if (NAME_IS(el, "websocket"))
+        return H1F_UPGRADE_WEBSOCKET;
+    if (NAME_IS(el, "h2c"))
+        return H1F_UPGRADE_H2C;
+    return 0;
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no inner space, no list, at most 2^62. */
@@ -439,10 +470,10 @@ static int finish_request(struct h1_request *req, const struct h1_limits *lim)
             te_add(&te, h->value);
             break;
         case HDR_CONNECTION:
-            req->flags |= connection_flags(h->value);
+            req->flags |= list_flags(h->value, connection_token);
             break;
         case HDR_UPGRADE:
-            req->flags |= upgrade_flags(h->value);
+            req->flags |= H1F_UPGRADE | list_flags(h->value, upgrade_token);
             break;
         case HDR_EXPECT:
             if (NAME_IS(h->value, "100-continue"))
@@ -494,7 +525,8 @@ int h1_parse_request(const char *buf, size_t len, const struct h1_limits *lim,
                      struct h1_request *req)
 {
     size_t max_head = lim->max_header_bytes < INT_MAX ? lim->max_header_bytes : INT_MAX;
-    const char *p = buf, *end = buf + (len < max_head ? len : max_head);
+    size_t scan = len < max_head ? len : max_head;
+    const char *p = buf, *end = scan ? buf + scan : buf; /* buf may be NULL when len is 0 */
     const char *line = p, *target;
     uint32_t max_fields = lim->max_headers < H1_MAX_HEADERS ? lim->max_headers : H1_MAX_HEADERS;
     int rc;
@@ -629,10 +661,10 @@ static int finish_response(struct h1_response *resp, bool head_request)
             te_add(&te, h->value);
             break;
         case HDR_CONNECTION:
-            resp->flags |= connection_flags(h->value);
+            resp->flags |= list_flags(h->value, connection_token);
             break;
         case HDR_UPGRADE:
-            resp->flags |= upgrade_flags(h->value);
+            resp->flags |= H1F_UPGRADE | list_flags(h->value, upgrade_token);
             break;
         case HDR_HOST:
         case HDR_EXPECT:
@@ -674,7 +706,8 @@ int h1_parse_response(const char *buf, size_t len, const struct h1_limits *lim,
                       bool head_request, struct h1_response *resp)
 {
     size_t max_head = lim->max_header_bytes < INT_MAX ? lim->max_header_bytes : INT_MAX;
-    const char *p = buf, *end = buf + (len < max_head ? len : max_head);
+    size_t scan = len < max_head ? len : max_head;
+    const char *p = buf, *end = scan ? buf + scan : buf; /* buf may be NULL when len is 0 */
     uint32_t max_fields = lim->max_headers < H1_MAX_HEADERS ? lim->max_headers : H1_MAX_HEADERS;
     int rc;
 

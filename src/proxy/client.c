@@ -4,6 +4,8 @@
 #include "proxy/client.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -277,10 +279,12 @@ static void copy_log_fields(struct client *c)
 {
     struct exchange_log *l = &c->log;
     size_t n = c->req.method.len < sizeof(l->method) - 1 ? c->req.method.len : sizeof(l->method) - 1;
-    memcpy(l->method, c->req.method.ptr, n);
+    if (n)
+        memcpy(l->method, c->req.method.ptr, n);
     l->method[n] = '\0';
     n = c->req.target.len < sizeof(l->path) - 1 ? c->req.target.len : sizeof(l->path) - 1;
-    memcpy(l->path, c->req.target.ptr, n);
+    if (n)
+        memcpy(l->path, c->req.target.ptr, n);
     l->path[n] = '\0';
 }
 
@@ -307,6 +311,9 @@ static void dispatch(struct client *c, uint32_t head_len)
         c->closing = true;
     timer_disarm(&w->loop.timers, &c->timer);
 
+    /* Consumed now whatever happens next; the slices in c->req stay valid until c->in is
+     * read into again (buf_consume only moves the offset). */
+    buf_consume(&c->in, head_len);
     c->state = CS_CONNECT; /* past the head: client_reply now knows a body may be unread */
     c->req_left = r->framing == H1_FRAME_LENGTH ? r->content_length : 0;
     if (r->framing == H1_FRAME_CHUNKED)
@@ -329,7 +336,7 @@ static void dispatch(struct client *c, uint32_t head_len)
     bool websocket = (r->flags & H1F_UPGRADE_WEBSOCKET) && (r->flags & H1F_CONN_UPGRADE) &&
                      r->method_id == H1_M_GET && r->minor == 1;
     c->send_continue = (r->flags & H1F_EXPECT_CONTINUE) && r->minor == 1 && !c->req_done;
-    forward_start(c, head_len, websocket);
+    forward_start(c, websocket);
 }
 
 static void client_read_head(struct client *c)
@@ -378,7 +385,7 @@ static void client_read_head(struct client *c)
                           w->loop.now_ms + cfg->timeouts.client_header_ms);
             }
             c->in.len += (uint32_t)n;
-            if ((uint32_t)n < room)
+            if ((uint32_t)n < room && !c->rdhup)
                 c->readable = false;
         } else if (n == 0) {
             c->eof = true;
@@ -445,6 +452,8 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
         c->writable = true;
     if (events & (EPOLLHUP | EPOLLERR))
         c->hup = true;
+    if (events & EPOLLRDHUP)
+        c->rdhup = true;
     client_run(c);
 }
 
@@ -459,6 +468,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
         close(fd);
         return;
     }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     memset(c, 0, offsetof(struct client, req));
     c->w = w;
     c->peer = *peer;

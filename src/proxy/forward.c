@@ -99,7 +99,7 @@ static bool read_client_body(struct client *c)
     ssize_t n = read(c->io.fd, buf_tail(&c->in), room);
     if (n > 0) {
         c->in.len += (uint32_t)n;
-        if ((uint32_t)n < room)
+        if ((uint32_t)n < room && !c->rdhup)
             c->readable = false;
     } else if (n == 0) {
         c->eof = true;
@@ -222,7 +222,7 @@ static int read_upstream(struct client *c)
     if (n > 0) {
         u->in.len += (uint32_t)n;
         c->got_response_bytes = true;
-        if ((uint32_t)n < room)
+        if ((uint32_t)n < room && !u->rdhup)
             u->readable = false;
         return STEP_PROGRESS;
     }
@@ -531,7 +531,7 @@ static void start_upstream(struct client *c, bool fresh)
     connected(c);
 }
 
-void forward_start(struct client *c, uint32_t head_len, bool websocket)
+void forward_start(struct client *c, bool websocket)
 {
     struct worker *w = c->w;
     if (!c->uphead.data) {
@@ -554,7 +554,6 @@ void forward_start(struct client *c, uint32_t head_len, bool websocket)
         client_reply(c, 431, "request head too large once forwarded", true);
         return;
     }
-    buf_consume(&c->in, head_len);
     start_upstream(c, false);
 }
 

@@ -7,8 +7,9 @@
 
 #include "proxy/proxy_types.h"
 
-/* Starts forwarding c->req (whose head is the first head_len bytes of c->in) along c->route. */
-void forward_start(struct client *c, uint32_t head_len, bool websocket);
+/* Starts forwarding c->req along c->route. Its head has just been consumed from c->in (the
+ * slices still point into it); body bytes, if any, follow at the front of c->in. */
+void forward_start(struct client *c, bool websocket);
 
 /* The client's socket or the upstream's socket has news. */
 void forward_client_event(struct client *c);

@@ -1,8 +1,6 @@
 /* headers.c — see headers.h. Cost: O(fields × Connection fields) per head; both are small. */
 #include "proxy/headers.h"
 
-#include <stdio.h>
-
 #include "core/buf.h"
 #include "http/h1.h"
 
@@ -12,7 +10,22 @@ static bool name_is(struct str name, const char *lit, size_t n)
 }
 #define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
 
-bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
+/* Indices of the Connection fields among h[0..n), at most 8 (more are folded into the last
+ * check by scanning, which never happens with sane peers). */
+struct conn_fields {
+    uint32_t n;
+    uint32_t idx[8];
+};
+
+static void find_connection_fields(const struct h1_header *h, uint32_t n, struct conn_fields *cf)
+{
+    cf->n = 0;
+    for (uint32_t i = 0; i < n && cf->n < 8; i++)
+        if (h[i].name.len == 10 && strncasecmp(h[i].name.ptr, "connection", 10) == 0)
+            cf->idx[cf->n++] = i;
+}
+
+static bool is_hop_by_hop(struct str name, const struct h1_header *h, const struct conn_fields *cf)
 {
     switch (name.len) {
     case 2:
@@ -36,10 +49,17 @@ bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
     }
     if (name.len >= 6 && strncasecmp(name.ptr, "proxy-", 6) == 0)
         return true;
-    for (uint32_t i = 0; i < n; i++)
-        if (NAME_IS(h[i].name, "connection") && h1_list_has_token(h[i].value, name))
+    for (uint32_t i = 0; i < cf->n; i++)
+        if (h1_list_has_token(h[cf->idx[i]].value, name))
             return true;
     return false;
+}
+
+bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
+{
+    struct conn_fields cf;
+    find_connection_fields(h, n, &cf);
+    return is_hop_by_hop(name, h, &cf);
 }
 
 struct str headers_client_request_id(const struct h1_request *req)
@@ -58,7 +78,9 @@ struct str headers_client_request_id(const struct h1_request *req)
 
 static struct str strip_port(struct str host)
 {
-    if (host.len && host.ptr[0] == '[') {
+    if (!host.len)
+        return host;
+    if (host.ptr[0] == '[') {
         const char *end = memchr(host.ptr, ']', host.len);
         return end ? str_from(host.ptr, (size_t)(end - host.ptr) + 1) : host;
     }
@@ -122,6 +144,20 @@ static void put_joined(struct buf *b, bool *ok, const struct h1_header *h, uint3
     PUT_LIT(b, ok, "\r\n");
 }
 
+/* "1.<minor> <server_name>" for Via, truncated to the buffer. */
+static struct str via_token(char *buf, size_t cap, unsigned minor, const char *server_name)
+{
+    size_t n = strlen(server_name);
+    if (n > cap - 4)
+        n = cap - 4;
+    buf[0] = '1';
+    buf[1] = '.';
+    buf[2] = (char)('0' + (minor & 1));
+    buf[3] = ' ';
+    memcpy(buf + 4, server_name, n);
+    return str_from(buf, n + 4);
+}
+
 int headers_build_request(struct client *c, bool websocket)
 {
     const struct h1_request *r = &c->req;
@@ -138,9 +174,11 @@ int headers_build_request(struct client *c, bool websocket)
     put_str(b, &ok, path);
     PUT_LIT(b, &ok, " HTTP/1.1\r\n");
     bool has_host = false;
+    struct conn_fields cf;
+    find_connection_fields(r->headers, r->nheaders, &cf);
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
-        if (headers_hop_by_hop(name, r->headers, r->nheaders))
+        if (is_hop_by_hop(name, r->headers, &cf))
             continue;
         switch (name.len) {
         case 3:
@@ -200,9 +238,8 @@ int headers_build_request(struct client *c, bool websocket)
     if (r->host.len)
         put_field(b, &ok, STR_LIT("X-Forwarded-Host"), r->host);
     char via[80];
-    int vn = snprintf(via, sizeof(via), "1.%u %s", r->minor, cfg->server_name);
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
-               str_from(via, vn > 0 && (size_t)vn < sizeof(via) ? (size_t)vn : 0));
+               via_token(via, sizeof(via), r->minor, cfg->server_name));
     put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
     if (websocket) {
         int i = h1_find_header(r->headers, r->nheaders, STR_LIT("upgrade"));
@@ -220,18 +257,22 @@ int headers_build_response(struct client *c, const char *conn, bool chunked)
     const struct config *cfg = c->wc->cfg;
     bool ok = true;
     bool upgrade = r->status == 101;
-    char status[16];
-    int sn = snprintf(status, sizeof(status), "HTTP/1.1 %03u ", r->status);
-    put(b, &ok, status, (size_t)sn);
+    char status[13] = "HTTP/1.1 000 ";
+    status[9] = (char)('0' + r->status / 100 % 10);
+    status[10] = (char)('0' + r->status / 10 % 10);
+    status[11] = (char)('0' + r->status % 10);
+    put(b, &ok, status, sizeof(status));
     put_str(b, &ok, r->reason.len ? r->reason : str_cstr(h1_status_text(r->status)));
     PUT_LIT(b, &ok, "\r\n");
+    struct conn_fields cf;
+    find_connection_fields(r->headers, r->nheaders, &cf);
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (upgrade && NAME_IS(name, "upgrade")) {
             put_field(b, &ok, name, r->headers[i].value);
             continue;
         }
-        if (headers_hop_by_hop(name, r->headers, r->nheaders))
+        if (is_hop_by_hop(name, r->headers, &cf))
             continue;
         if (NAME_IS(name, "via") || NAME_IS(name, "x-request-id"))
             continue;
@@ -240,9 +281,8 @@ int headers_build_response(struct client *c, const char *conn, bool chunked)
     if (chunked)
         PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
     char via[80];
-    int vn = snprintf(via, sizeof(via), "1.%u %s", r->minor, cfg->server_name);
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
-               str_from(via, vn > 0 && (size_t)vn < sizeof(via) ? (size_t)vn : 0));
+               via_token(via, sizeof(via), r->minor, cfg->server_name));
     put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
     if (conn)
         put_field(b, &ok, STR_LIT("Connection"), str_cstr(conn));

@@ -45,6 +45,7 @@ struct upconn {
     uint32_t nrequests;
     bool connecting;
     bool readable, writable, eof;
+    bool rdhup;                   /* the peer shut its side: read on until EOF */
     bool reused;                  /* this exchange did not open the connection */
     bool closed;
 };
@@ -106,6 +107,7 @@ struct client {
     struct timer timer;
     enum client_state state;
     bool readable, writable, eof, hup;
+    bool rdhup;                   /* the peer shut its side: read on until EOF */
     bool keepalive;               /* the connection may carry another request */
     bool closing;                 /* close once the current response is written */
     bool head_started;            /* some bytes of the next head arrived */

@@ -33,7 +33,7 @@ static bool method_ok(const struct cfg_route *r, struct str method)
 const struct cfg_route *router_match(const struct config *cfg, struct str host, struct str path,
                                      struct str method)
 {
-    const char *q = memchr(path.ptr, '?', path.len);
+    const char *q = path.len ? memchr(path.ptr, '?', path.len) : NULL;
     if (q)
         path.len = (size_t)(q - path.ptr);
     const struct cfg_route *best = NULL;

@@ -63,6 +63,8 @@ static void on_upconn_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         u->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        u->rdhup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         u->writable = true;
     forward_upstream_event(u->owner);

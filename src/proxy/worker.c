@@ -383,6 +383,8 @@ void worker_join(struct worker *w)
         w->retired = wc->next_retired;
         wconf_free(wc);
     }
+    /* Deferred frees put clients and buffers back on the free lists: run them first. */
+    ev_loop_destroy(&w->loop);
     for (uint32_t i = 0; i < w->nfree_bufs; i++)
         free(w->free_bufs[i]);
     for (uint32_t i = 0; i < w->nfree_clients; i++)
@@ -391,5 +393,4 @@ void worker_join(struct worker *w)
     free(w->free_clients);
     if (w->cmd_fd != -1)
         close(w->cmd_fd);
-    ev_loop_destroy(&w->loop);
 }

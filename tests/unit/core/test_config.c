@@ -461,8 +461,9 @@ static void test_bad_routes(void **state)
                  "t.yaml:3:33: 'methods' is empty; leave it out to allow any method");
     expect_error(ROUTE("{upstream: b, timeouts: {response: 1d}}"),
                  "t.yaml:3:45: invalid duration '1d' for 'response' (use e.g. 250ms, 10s, 2m, 1h)");
-    expect_error(ROUTE("{upstream: b, path: /a}, {upstream: b, path: /a, methods: [GET]}"),
-                 "t.yaml:3:35: route clashes with the one at line 3 "
+    expect_error(ROUTE("{upstream: b, path: /a, methods: [PUT, GET]}, "
+                       "{upstream: b, path: /a, methods: [GET]}"),
+                 "t.yaml:3:56: route clashes with the one at line 3 "
                  "(same host, path and a common method)");
     expect_error(ROUTE("{upstream: b, host: X.example}, {upstream: b, host: x.EXAMPLE}"),
                  "t.yaml:3:42: route clashes with the one at line 3 "

@@ -171,10 +171,12 @@ static void content_length_max(void **state)
 {
     (void)state;
     struct h1_request req;
-    static const char r[] = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4611686018427387904\r\n\r\n";
+    static const char r[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 4611686018427387904\r\n\r\n";
     assert_int_equal(parse(RAW(r), &req), (int)sizeof(r) - 1);
     assert_int_equal(req.content_length, UINT64_C(1) << 62);
-    static const char z[] = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 00000000000000000000007\r\n\r\n";
+    static const char z[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 00000000000000000000007\r\n\r\n";
     assert_int_equal(parse(RAW(z), &req), (int)sizeof(z) - 1);
     assert_int_equal(req.content_length, 7);
 }
@@ -217,7 +219,8 @@ static void transfer_codings_before_chunked(void **state)
 {
     (void)state;
     struct h1_request req;
-    static const char a[] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+    static const char a[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Transfer-Encoding: gzip, chunked\r\n\r\n";
     assert_int_equal(parse(RAW(a), &req), (int)sizeof(a) - 1);
     assert_int_equal(req.framing, H1_FRAME_CHUNKED);
     static const char b[] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
@@ -335,7 +338,8 @@ static void connection_and_upgrade_flags(void **state)
                               "upgrade: foo/2, h2c\r\nConnection: CLOSE\r\n\r\n";
     assert_true(parse(RAW(h2c), &req) > 0);
     assert_int_equal(req.flags, H1F_CONN_UPGRADE | H1F_CONN_CLOSE | H1F_UPGRADE | H1F_UPGRADE_H2C);
-    static const char none[] = "GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, xkeep-alive\r\n\r\n";
+    static const char none[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+                               "Connection: closed, xkeep-alive\r\n\r\n";
     assert_true(parse(RAW(none), &req) > 0);
     assert_int_equal(req.flags, 0);
 }
@@ -363,6 +367,21 @@ static void value_bytes_allowed(void **state)
     assert_str(req.headers[1].value, "caf\xc3\xa9");
     assert_str(req.headers[2].value, "a\tb");
     check_every_split(RAW(r), (int)sizeof(r) - 1);
+}
+
+/* An empty read buffer may have no storage yet: NULL with length 0 is just "need more". */
+static void null_empty_buffer(void **state)
+{
+    (void)state;
+    struct h1_request req;
+    struct h1_response resp;
+    struct h1_chunked c;
+    size_t dec = 1;
+    assert_int_equal(h1_parse_request(NULL, 0, &lim, &req), H1_AGAIN);
+    assert_int_equal(h1_parse_response(NULL, 0, &lim, false, &resp), H1_AGAIN);
+    h1_chunked_init(&c);
+    assert_int_equal(h1_chunked_feed(&c, NULL, 0, &dec), 0);
+    assert_int_equal(dec, 0);
 }
 
 /* ---- limits ------------------------------------------------------------------------------ */
@@ -477,6 +496,7 @@ int main(void)
         cmocka_unit_test(connection_and_upgrade_flags),
         cmocka_unit_test(expect_continue),
         cmocka_unit_test(value_bytes_allowed),
+        cmocka_unit_test(null_empty_buffer),
         cmocka_unit_test(request_line_limit),
         cmocka_unit_test(request_line_limit_leading_crlf),
         cmocka_unit_test(header_bytes_limit),

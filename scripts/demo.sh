@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# demo.sh — weir in front of three demo backends, in the foreground (`make run`).
+#
+# Usage: scripts/demo.sh BIN [CONFIG]
+#   BIN     the weir binary (make run passes build/weir)
+#   CONFIG  defaults to examples/demo.yaml (weir on 127.0.0.1:8080; / -> 9001-9003, /api/ -> 9001)
+#
+# Starts tests/integration/backend.py on 127.0.0.1:9001, :9002, :9003 (names a, b, c), then weir.
+# Ctrl-C stops weir; the backends are stopped on any exit (trap).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+BIN=${1:?usage: scripts/demo.sh BIN [CONFIG]}
+CONFIG=${2:-examples/demo.yaml}
+BACKEND=tests/integration/backend.py
+LISTEN=127.0.0.1:8080
+PORTS=(9001 9002 9003)
+NAMES=(a b c)
+PYTHON=${PYTHON:-python3}
+
+die() { echo "demo: $*" >&2; exit 1; }
+
+[[ -x "$BIN" ]] || die "no weir binary at $BIN (build it with: make)"
+[[ -f "$CONFIG" ]] || die "no config at $CONFIG"
+command -v "$PYTHON" >/dev/null || die "python3 is needed for the demo backends"
+
+# Is something already listening on 127.0.0.1:PORT? (bash's /dev/tcp: no extra tools needed)
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+busy=()
+for p in "${PORTS[@]}" "${LISTEN##*:}"; do
+    if port_busy "$p"; then busy+=("$p"); fi
+done
+if [[ ${#busy[@]} -gt 0 ]]; then
+    echo "demo: port(s) ${busy[*]} on 127.0.0.1 are already in use." >&2
+    echo "demo: the demo needs 9001, 9002, 9003 (backends) and 8080 (weir) free;" >&2
+    echo "demo: stop whatever listens there (e.g. a previous demo: ss -ltnp | grep -E ':(8080|900[123])')." >&2
+    exit 1
+fi
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    echo "demo: backends stopped." >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for i in "${!PORTS[@]}"; do
+    "$PYTHON" "$BACKEND" --port "${PORTS[$i]}" --name "${NAMES[$i]}" &
+    pids+=($!)
+done
+
+# Wait (up to ~5 s) until every backend accepts connections.
+for p in "${PORTS[@]}"; do
+    for _ in $(seq 50); do
+        port_busy "$p" && break
+        sleep 0.1
+    done
+    port_busy "$p" || die "backend on 127.0.0.1:$p did not start"
+done
+
+cat >&2 <<EOF
+
+demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN ($CONFIG)
+demo: try, from another terminal:
+    curl -i http://$LISTEN/                       # round robin over a, b, c (see "name")
+    curl -i http://$LISTEN/api/users              # always backend a
+    curl -i 'http://$LISTEN/chunked?n=3&size=10'  # chunked response
+    curl -s -o /dev/null -w '%{size_download} bytes\\n' 'http://$LISTEN/bytes?n=100000000'
+    curl --data-binary 'hello' http://$LISTEN/echo
+    curl -i http://$LISTEN/slow?ms=500
+    # WebSocket echo (needs a client such as websocat):  websocat ws://$LISTEN/ws
+    # or the handshake alone:
+    curl -i -N -H 'Connection: Upgrade' -H 'Upgrade: websocket' \\
+         -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \\
+         http://$LISTEN/ws
+demo: reload the config with: kill -HUP <weir pid>; stop with Ctrl-C.
+
+EOF
+
+# weir in the foreground (not exec: the EXIT trap must still stop the backends).
+"$BIN" -c "$CONFIG" &
+weir_pid=$!
+pids=("$weir_pid" "${pids[@]}")
+echo "demo: weir pid $weir_pid" >&2
+set +e
+wait "$weir_pid"
+status=$?
+set -e
+echo "demo: weir exited with status $status" >&2
+exit "$status"
