@@ -1,5 +1,5 @@
-/* lb_round_robin.c — plain rotation over the usable servers; backups only when no primary is
- * up. O(n) in the worst case (skipping down servers), O(1) when all are up. */
+/* lb_round_robin.c — plain rotation over the usable servers, weights ignored. O(1) when every
+ * server is usable, O(n) in the worst case (skipping unusable ones). */
 #include <stdlib.h>
 
 #include "balance/lb.h"
@@ -8,29 +8,39 @@ struct rr_state {
     uint32_t next;
 };
 
-static void *rr_create(const struct cfg_upstream *group)
+static void *rr_create(struct lb_server *const *s, uint32_t n)
 {
-    (void)group;
-    return calloc(1, sizeof(struct rr_state));
+    (void)s;
+    struct rr_state *st = calloc(1, sizeof(*st));
+    /* Workers start at different places, so the first requests of each do not all land on
+     * server 0 (the state's address is as good a seed as any and costs nothing). */
+    if (st && n)
+        st->next = (uint32_t)(((uintptr_t)st >> 4) * 0x9e3779b97f4a7c15ull >> 40) % n;
+    return st;
 }
 
-static int rr_pick_class(struct rr_state *st, const struct lb_server *s, uint32_t n, bool backup)
+static int rr_scan(struct rr_state *st, struct lb_server *const *s, uint32_t n, bool backup,
+                   int exclude)
 {
+    int fallback = -1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t idx = (st->next + i) % n;
-        if (s[idx].up && s[idx].backup == backup) {
-            st->next = idx + 1;
-            return (int)idx;
+        if (s[idx]->backup != backup || !lb_usable(s[idx]))
+            continue;
+        if ((int)idx == exclude) {
+            fallback = (int)idx;
+            continue;
         }
+        st->next = idx + 1;
+        return (int)idx;
     }
-    return -1;
+    return fallback;
 }
 
-static int rr_pick(void *state, const struct lb_server *s, uint32_t n, const struct lb_ctx *ctx)
+static int rr_pick(void *state, struct lb_server *const *s, uint32_t n, const struct lb_ctx *ctx)
 {
-    (void)ctx;
-    int idx = rr_pick_class(state, s, n, false);
-    return idx >= 0 ? idx : rr_pick_class(state, s, n, true);
+    int idx = rr_scan(state, s, n, false, ctx->exclude);
+    return idx >= 0 ? idx : rr_scan(state, s, n, true, ctx->exclude);
 }
 
 static void rr_destroy(void *state)

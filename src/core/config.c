@@ -5,7 +5,8 @@
  * is never written again (workers read it without locks); sharing is by config_ref/unref.
  *
  * The top-level sections live here; the upstream groups and routes, which refer to each other,
- * are in config_upstream.c. The YAML tree and its typed accessors are in config_yaml.c.
+ * are in config_upstream.c, their `health` sections in config_health.c. The YAML tree and its
+ * typed accessors are in config_yaml.c.
  * Loading runs on the main thread; ref/unref from any thread. */
 #include "core/config.h"
 
@@ -184,6 +185,11 @@ static void config_free(struct config *cfg)
         free(u->servers);
         free(u->name);
         free(u->balance);
+        free(u->hash_name);
+        free(u->sticky_cookie);
+        free(u->active.method);
+        free(u->active.path);
+        free(u->active.host);
     }
     free(cfg->upstreams);
     for (uint32_t i = 0; i < cfg->nroutes; i++) {

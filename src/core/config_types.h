@@ -26,20 +26,63 @@ struct cfg_server {
     struct cfg_addr addr;
     uint32_t weight;              /* default 1 */
     bool backup;                  /* default false */
-    uint32_t max_conns;           /* 0 = unlimited */
+    uint32_t max_conns;           /* connections to it across all workers; 0 = unlimited */
+};
+
+/* Where a `hash` strategy (and nothing else) takes its key from. */
+enum cfg_hash_source {
+    CFG_HASH_CLIENT_IP = 0, /* default */
+    CFG_HASH_HEADER,        /* hash.header: the value of that request header */
+    CFG_HASH_COOKIE,        /* hash.cookie: the value of that cookie */
+};
+
+struct cfg_pool {
+    uint32_t max_idle;            /* idle connections kept per server per worker; default 64 */
+    uint32_t min_idle;            /* connections kept open and warm per server per worker; 0 */
+    uint32_t max_requests;        /* requests per connection, then closed; 0 = unlimited */
+    uint32_t idle_timeout_ms;     /* an idle pooled connection is closed after it; 60000 */
+    uint32_t max_lifetime_ms;     /* a connection is not reused after it; 0 = unlimited */
+    uint32_t acquire_timeout_ms;  /* wait for a free connection when at max_conns; 1000 */
+};
+
+struct cfg_health_active {
+    bool enabled;                 /* true when the `active` mapping is present */
+    uint32_t interval_ms;         /* default 2000 */
+    uint32_t timeout_ms;          /* default 1000 */
+    char *method;                 /* default "GET" */
+    char *path;                   /* default "/" */
+    char *host;                   /* Host header; NULL = the server's address */
+    uint16_t status_min;          /* expected status range, default 200..399 */
+    uint16_t status_max;
+    uint32_t rise;                /* consecutive passes to mark up; default 2 */
+    uint32_t fall;                /* consecutive failures to mark down; default 3 */
+};
+
+struct cfg_health_passive {
+    bool enabled;                 /* default true */
+    uint32_t failures;            /* consecutive failures within window; default 5 */
+    uint32_t window_ms;           /* default 10000 */
+    uint32_t cooldown_ms;         /* down for at least this long; default 10000 */
+    bool on_5xx;                  /* count 5xx responses as failures; default false */
 };
 
 struct cfg_upstream {
     char *name;
     char *balance;                /* strategy name, default "round_robin" */
+    enum cfg_hash_source hash_source;
+    char *hash_name;              /* header or cookie name for CFG_HASH_HEADER/COOKIE */
+    char *sticky_cookie;          /* cookie pinning a client to a server; NULL = off */
+    uint32_t sticky_ttl_s;        /* its Max-Age; 0 = session cookie (default) */
+    uint32_t slow_start_ms;       /* weight ramp after a server comes back; 0 = off */
     struct cfg_server *servers;
     uint32_t nservers;
-    uint32_t keepalive;           /* idle connections kept per server per worker; default 64 */
-    uint32_t keepalive_requests;  /* requests per upstream connection; 0 = unlimited (default) */
+    struct cfg_pool pool;
+    struct cfg_health_active active;
+    struct cfg_health_passive passive;
     uint32_t connect_timeout_ms;  /* default 3000 */
     uint32_t response_timeout_ms; /* response head after request sent; default 30000 */
     uint32_t idle_timeout_ms;     /* between body bytes either way; default 60000 */
-    uint32_t keepalive_timeout_ms;/* idle pooled connection lifetime; default 60000 */
+    uint32_t total_timeout_ms;    /* whole exchange until the response head; default 60000 */
 };
 
 struct cfg_route {
@@ -50,6 +93,7 @@ struct cfg_route {
     char *upstream_name;
     struct cfg_upstream *upstream;/* resolved by the loader */
     uint32_t response_timeout_ms; /* 0 = the upstream's */
+    uint32_t total_timeout_ms;    /* 0 = the upstream's */
 };
 
 struct cfg_limits {

@@ -1,8 +1,9 @@
 /* config_upstream.c — the `upstreams` and `routes` sections of the configuration.
  *
  * Groups are loaded first into an array sized once, so the route->upstream pointers taken
- * while loading routes stay valid for the life of the struct config. Part of the loader:
- * main thread only, and every error leaves partly filled arrays for config_free. */
+ * while loading routes stay valid for the life of the struct config. A group's `health`
+ * section is in config_health.c. Part of the loader: main thread only, and every error leaves
+ * partly filled arrays for config_free. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/config_health.h"
 #include "core/config_yaml.h"
 
 /* The strategies src/balance implements; keep the two in step. */
@@ -100,45 +102,210 @@ static int load_servers(struct ycx *cx, const struct ynode *v, struct cfg_upstre
     return 0;
 }
 
+/* Keys that used to be accepted where they now are not: each points to its new home. */
+struct moved_key {
+    const char *key, *to;
+};
+
+/* Run before ymap_check, so an old file gets the hint rather than a bare "unknown key". */
+static int check_moved(struct ycx *cx, const struct ynode *map, const char *where,
+                       const struct moved_key *moved)
+{
+    if (map->kind != YNODE_MAP)
+        return 0; /* ymap_check reports it */
+    for (uint32_t i = 0; i < map->nitems; i += 2) {
+        const struct ynode *key = map->items[i];
+
+        if (key->kind != YNODE_SCALAR)
+            continue;
+        for (const struct moved_key *m = moved; m->key; m++)
+            if (strcmp(key->str, m->key) == 0)
+                return yerr(cx, key, "unknown key '%s' in '%s' (moved to %s)", m->key, where,
+                            m->to);
+    }
+    return 0;
+}
+
+/* An optional duration that may be 0, up to max_ms; `range` words the limit for messages. */
+static int yopt_ms0(struct ycx *cx, const struct ynode *map, const char *key, uint64_t max_ms,
+                    const char *range, uint64_t *out)
+{
+    const struct ynode *v = ymap_get(map, key);
+    uint64_t ms;
+
+    if (!v)
+        return 0;
+    if (yscalar(cx, v, key) != 0)
+        return -1;
+    if (config_parse_duration_ms(v->str, &ms) != 0)
+        return yerr(cx, v, "invalid duration '%.64s' for '%s' (use e.g. 250ms, 10s, 2m, 1h)",
+                    v->str, key);
+    if (ms > max_ms)
+        return yerr(cx, v, "'%s' must be %s, got '%.64s'", key, range, v->str);
+    *out = ms;
+    return 0;
+}
+
+#define DAY_MS (24u * 3600u * 1000u)
+#define STICKY_TTL_MAX_S (400u * 24u * 3600u) /* browsers cap Max-Age at 400 days */
+
+/* `hash: client_ip | header:NAME | cookie:NAME`; only with balance: hash. */
+static int load_hash(struct ycx *cx, const struct ynode *v, struct cfg_upstream *u)
+{
+    const char *name, *kind;
+
+    if (strcmp(u->balance, "hash") != 0)
+        return yerr(cx, v, "'hash' is only used with balance: hash");
+    if (strcmp(v->str, "client_ip") == 0) {
+        u->hash_source = CFG_HASH_CLIENT_IP;
+        return 0;
+    }
+    if (strncmp(v->str, "header:", 7) == 0) {
+        u->hash_source = CFG_HASH_HEADER;
+        kind = "header";
+    } else if (strncmp(v->str, "cookie:", 7) == 0) {
+        u->hash_source = CFG_HASH_COOKIE;
+        kind = "cookie";
+    } else {
+        return yerr(cx, v,
+                    "invalid hash '%.64s' (expected client_ip, header:NAME or cookie:NAME)",
+                    v->str);
+    }
+    name = v->str + 7;
+    if (!*name)
+        return yerr(cx, v, "invalid hash '%.64s': the %s name is missing", v->str, kind);
+    if (!config_is_token(name))
+        return yerr(cx, v, "invalid hash '%.64s': '%.64s' is not a valid %s name", v->str, name,
+                    kind);
+    return ystrdup(cx, v, name, &u->hash_name);
+}
+
+/* `sticky_cookie: NAME`, `sticky_cookie: {name: NAME, ttl: DURATION}` or `sticky_cookie: off`. */
+static int load_sticky(struct ycx *cx, const struct ynode *v, const char *group,
+                       struct cfg_upstream *u)
+{
+    static const char *const keys[] = {"name", "ttl", NULL};
+    const struct ynode *name = v;
+    uint64_t ttl_ms = 0;
+    char where[96];
+
+    if (v->kind == YNODE_MAP) {
+        snprintf(where, sizeof(where), "upstreams.%.64s.sticky_cookie", group);
+        if (ymap_check(cx, v, where, keys) != 0 ||
+            !(name = ymap_need(cx, v, where, "name")) || yscalar(cx, name, "name") != 0 ||
+            yopt_ms0(cx, v, "ttl", (uint64_t)STICKY_TTL_MAX_S * 1000, "0..9600h (400 days)",
+                     &ttl_ms) != 0)
+            return -1;
+        if (ttl_ms % 1000 != 0) {
+            const struct ynode *ttl = ymap_get(v, "ttl");
+
+            return yerr(cx, ttl, "'ttl' must be a whole number of seconds, got '%.64s'",
+                        ttl->str);
+        }
+    } else if (v->kind != YNODE_SCALAR) {
+        return yerr(cx, v, "expected a cookie name or a mapping for 'sticky_cookie', found %s",
+                    ynode_describe(v));
+    } else if (yscalar(cx, v, "sticky_cookie") != 0) {
+        return -1;
+    } else if (strcmp(v->str, "off") == 0) {
+        return 0;
+    }
+    if (!config_is_token(name->str))
+        return yerr(cx, name, "invalid cookie name '%.64s': not an HTTP token", name->str);
+    u->sticky_ttl_s = (uint32_t)(ttl_ms / 1000);
+    return ystrdup(cx, name, name->str, &u->sticky_cookie);
+}
+
+static int load_pool(struct ycx *cx, const struct ynode *v, const char *group,
+                     struct cfg_pool *p)
+{
+    static const char *const keys[] = {"max_idle",     "min_idle",     "max_requests",
+                                       "idle_timeout", "max_lifetime", "acquire_timeout",
+                                       NULL};
+    uint64_t lifetime = p->max_lifetime_ms;
+    char where[96];
+
+    snprintf(where, sizeof(where), "upstreams.%.64s.pool", group);
+    if (ymap_check(cx, v, where, keys) != 0 ||
+        yopt_u32(cx, v, "max_idle", 0, 65535, &p->max_idle) != 0 ||
+        yopt_u32(cx, v, "min_idle", 0, 65535, &p->min_idle) != 0 ||
+        yopt_u32(cx, v, "max_requests", 0, UINT32_MAX, &p->max_requests) != 0 ||
+        yopt_ms(cx, v, "idle_timeout", &p->idle_timeout_ms) != 0 ||
+        yopt_ms0(cx, v, "max_lifetime", DAY_MS - 1, "0 or less than 24h", &lifetime) != 0 ||
+        yopt_ms(cx, v, "acquire_timeout", &p->acquire_timeout_ms) != 0)
+        return -1;
+    if (p->min_idle > p->max_idle)
+        return yerr(cx, ymap_get(v, "min_idle"),
+                    "'min_idle' (%" PRIu32 ") must not be more than 'max_idle' (%" PRIu32 ")",
+                    p->min_idle, p->max_idle);
+    p->max_lifetime_ms = (uint32_t)lifetime;
+    return 0;
+}
+
+static int load_group_timeouts(struct ycx *cx, const struct ynode *t, const char *group,
+                               struct cfg_upstream *u)
+{
+    static const char *const keys[] = {"connect", "response", "idle", "total", NULL};
+    static const struct moved_key moved[] = {{"keepalive", "pool.idle_timeout"}, {NULL, NULL}};
+    char where[96];
+
+    snprintf(where, sizeof(where), "upstreams.%.64s.timeouts", group);
+    if (check_moved(cx, t, where, moved) != 0 || ymap_check(cx, t, where, keys) != 0 ||
+        yopt_ms(cx, t, "connect", &u->connect_timeout_ms) != 0 ||
+        yopt_ms(cx, t, "response", &u->response_timeout_ms) != 0 ||
+        yopt_ms(cx, t, "idle", &u->idle_timeout_ms) != 0 ||
+        yopt_ms(cx, t, "total", &u->total_timeout_ms) != 0)
+        return -1;
+    return 0;
+}
+
 static int load_group(struct ycx *cx, const struct ynode *key, const struct ynode *v,
                       struct cfg_upstream *u)
 {
-    static const char *const keys[] = {"balance", "keepalive", "keepalive_requests", "timeouts",
-                                       "servers", NULL};
-    static const char *const tkeys[] = {"connect", "response", "idle", "keepalive", NULL};
-    const struct ynode *balance = NULL, *servers, *t;
+    static const char *const keys[] = {"balance", "hash",     "sticky_cookie", "slow_start",
+                                       "servers", "pool",     "timeouts",      "health",
+                                       NULL};
+    static const struct moved_key moved[] = {{"keepalive", "pool.max_idle"},
+                                             {"keepalive_requests", "pool.max_requests"},
+                                             {NULL, NULL}};
+    const struct ynode *balance = NULL, *hash = NULL, *servers, *t;
+    uint64_t slow_start = 0;
     char where[96];
 
     if (!is_group_name(key->str))
         return yerr(cx, key,
                     "invalid upstream name '%.64s' (use letters, digits, '_', '.' and '-')",
                     key->str);
-    *u = (struct cfg_upstream){.keepalive = 64,
+    *u = (struct cfg_upstream){.pool = {.max_idle = 64,
+                                        .idle_timeout_ms = 60000,
+                                        .acquire_timeout_ms = 1000},
                                .connect_timeout_ms = 3000,
                                .response_timeout_ms = 30000,
                                .idle_timeout_ms = 60000,
-                               .keepalive_timeout_ms = 60000};
+                               .total_timeout_ms = 60000};
     if (ystrdup(cx, key, key->str, &u->name) != 0)
         return -1;
     snprintf(where, sizeof(where), "upstreams.%.64s", key->str);
-    if (ymap_check(cx, v, where, keys) != 0 || !(servers = ymap_need(cx, v, where, "servers")) ||
-        yopt_str(cx, v, "balance", &balance) != 0 ||
-        yopt_u32(cx, v, "keepalive", 0, 65535, &u->keepalive) != 0 ||
-        yopt_u32(cx, v, "keepalive_requests", 0, UINT32_MAX, &u->keepalive_requests) != 0)
+    if (check_moved(cx, v, where, moved) != 0 || ymap_check(cx, v, where, keys) != 0 ||
+        !(servers = ymap_need(cx, v, where, "servers")) ||
+        yopt_str(cx, v, "balance", &balance) != 0 || yopt_str(cx, v, "hash", &hash) != 0 ||
+        yopt_ms0(cx, v, "slow_start", DAY_MS - 1, "0 or less than 24h", &slow_start) != 0)
         return -1;
+    u->slow_start_ms = (uint32_t)slow_start;
     if (balance && check_balance(cx, balance) != 0)
         return -1;
     if (ystrdup(cx, v, balance ? balance->str : "round_robin", &u->balance) != 0)
         return -1;
-    if ((t = ymap_get(v, "timeouts"))) {
-        snprintf(where, sizeof(where), "upstreams.%.64s.timeouts", key->str);
-        if (ymap_check(cx, t, where, tkeys) != 0 ||
-            yopt_ms(cx, t, "connect", &u->connect_timeout_ms) != 0 ||
-            yopt_ms(cx, t, "response", &u->response_timeout_ms) != 0 ||
-            yopt_ms(cx, t, "idle", &u->idle_timeout_ms) != 0 ||
-            yopt_ms(cx, t, "keepalive", &u->keepalive_timeout_ms) != 0)
-            return -1;
-    }
+    if (hash && load_hash(cx, hash, u) != 0)
+        return -1;
+    if ((t = ymap_get(v, "sticky_cookie")) && load_sticky(cx, t, u->name, u) != 0)
+        return -1;
+    if ((t = ymap_get(v, "pool")) && load_pool(cx, t, u->name, &u->pool) != 0)
+        return -1;
+    if ((t = ymap_get(v, "timeouts")) && load_group_timeouts(cx, t, u->name, u) != 0)
+        return -1;
+    if (config_load_health(cx, v, u) != 0)
+        return -1;
     return load_servers(cx, servers, u);
 }
 
@@ -263,7 +430,7 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
                       struct cfg_route *r)
 {
     static const char *const keys[] = {"host", "path", "methods", "upstream", "timeouts", NULL};
-    static const char *const tkeys[] = {"response", NULL};
+    static const char *const tkeys[] = {"response", "total", NULL};
     const struct ynode *up, *host = NULL, *path = NULL, *m, *t;
     char where[48];
 
@@ -286,7 +453,8 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
     if ((t = ymap_get(v, "timeouts"))) {
         snprintf(where, sizeof(where), "routes[%" PRIu32 "].timeouts", idx);
         if (ymap_check(cx, t, where, tkeys) != 0 ||
-            yopt_ms(cx, t, "response", &r->response_timeout_ms) != 0)
+            yopt_ms(cx, t, "response", &r->response_timeout_ms) != 0 ||
+            yopt_ms(cx, t, "total", &r->total_timeout_ms) != 0)
             return -1;
     }
     return 0;

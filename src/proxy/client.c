@@ -478,6 +478,10 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     c->state = CS_HEAD;
     c->keepalive = true;
     reset_exchange(c);
+    c->total_timer = (struct timer){0};
+    c->waiting = c->counted = false;
+    c->grp = NULL;
+    c->server = -1;
     timer_init(&c->timer, on_client_timer);
     if (ensure_buf(w, &c->in, in_size(c->wc->cfg)) == -1 ||
         ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {

@@ -26,6 +26,14 @@ static inline void dlist_push_front(struct dlist *head, struct dlist *node)
     head->next = node;
 }
 
+static inline void dlist_push_back(struct dlist *head, struct dlist *node)
+{
+    node->prev = head->prev;
+    node->next = head;
+    head->prev->next = node;
+    head->prev = node;
+}
+
 static inline void dlist_remove(struct dlist *node)
 {
     node->prev->next = node->next;

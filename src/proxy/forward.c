@@ -9,13 +9,17 @@
 #include "proxy/forward.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "event/sock.h"
 #include "http/h1.h"
+#include "balance/sticky.h"
 #include "proxy/client.h"
+#include "proxy/dlist.h"
 #include "proxy/headers.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -49,8 +53,30 @@ static void drop_upstream(struct client *c, bool reusable)
     }
 }
 
+/* Ends the current attempt's claim on its server: in-flight count and the passive health
+ * report (`failed`: the server's fault). */
+static void release_server(struct client *c, bool failed)
+{
+    if (!c->counted)
+        return;
+    struct server_state *st = c->grp->states[c->server];
+    atomic_fetch_sub_explicit(&st->lb.inflight, 1, memory_order_relaxed);
+    health_report(st, c->grp->cfg, failed, c->w->loop.now_ms);
+    c->counted = false;
+}
+
+static void stop_waiting(struct client *c)
+{
+    if (c->waiting)
+        pool_unwait(&c->grp->pools[c->server], c);
+}
+
 void forward_abort(struct client *c)
 {
+    stop_waiting(c);
+    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    /* A client gone mid-exchange says nothing about the server. */
+    release_server(c, false);
     drop_upstream(c, false);
 }
 
@@ -62,24 +88,43 @@ static bool request_replayable(const struct client *c)
 
 static void start_upstream(struct client *c, bool fresh);
 
-/* The upstream failed before any response byte: retry a body-less request once on a fresh
- * connection when the failed one was reused (the server may have closed it as we sent), else
- * answer `status` to the client. */
-static void upstream_failed(struct client *c, int status, const char *why)
+enum fail_kind {
+    FAIL_CONNECT,  /* the request never reached the server: another server may take it */
+    FAIL_SERVER,   /* timeout, malformed or missing response: the server's fault, no retry */
+    FAIL_CLIENT,   /* the client's fault (bad body): not held against the server */
+};
+
+/* Most servers one request tries when connects fail (the request never reached them). */
+#define MAX_CONNECT_ATTEMPTS 3
+
+/* The upstream side failed before the response head was complete. A body-less request that
+ * failed on a reused connection before any response byte is retried once on a fresh one (the
+ * server may have closed it as we sent); a request whose connect failed goes to another server
+ * when there is one; otherwise the client gets `status`. */
+static void upstream_failed(struct client *c, enum fail_kind kind, int status, const char *why)
 {
-    bool retry = c->up && c->up->reused && !c->got_response_bytes && !c->retried &&
-                 request_replayable(c) && !c->resp_head_done;
+    bool stale = kind != FAIL_CLIENT && c->up && c->up->reused && !c->got_response_bytes &&
+                 !c->retried && request_replayable(c) && !c->resp_head_done;
     drop_upstream(c, false);
-    if (retry) {
+    if (stale) {
+        release_server(c, false);
         c->retried = true;
         c->uphead_sent = 0;
         start_upstream(c, true);
         return;
     }
+    release_server(c, kind != FAIL_CLIENT);
     if (c->resp_head_done) {
         client_abort(c); /* part of the response went out: only a close can tell the client */
         return;
     }
+    uint32_t n = c->grp->cfg->nservers;
+    if (kind == FAIL_CONNECT && c->uphead_sent == 0 && c->attempts < n &&
+        c->attempts < MAX_CONNECT_ATTEMPTS) {
+        start_upstream(c, false); /* excludes the server that just failed */
+        return;
+    }
+    timer_disarm(&c->w->loop.timers, &c->total_timer);
     client_reply(c, status, why, false);
 }
 
@@ -130,13 +175,13 @@ static int prepare_request_body(struct client *c)
     } else if (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done) {
         ssize_t k = h1_chunked_feed(&c->req_chunk, buf_head(&c->in), c->in.len, NULL);
         if (k < 0) {
-            upstream_failed(c, 400, "malformed chunked request body");
+            upstream_failed(c, FAIL_CLIENT, 400, "malformed chunked request body");
             return -1;
         }
         c->req_ready = (uint32_t)k;
         c->log.bytes_in += (uint64_t)k;
         if (cfg->limits.max_body && c->log.bytes_in - c->log.head_bytes > cfg->limits.max_body) {
-            drop_upstream(c, false);
+            forward_abort(c);
             if (c->resp_head_done)
                 client_abort(c);
             else
@@ -178,7 +223,8 @@ static int step_request(struct client *c)
                 u->writable = false;
                 break;
             }
-            upstream_failed(c, 502, "the upstream connection failed while sending the request");
+            upstream_failed(c, c->uphead_sent ? FAIL_SERVER : FAIL_CONNECT, 502,
+                            "the upstream connection failed while sending the request");
             return STEP_DONE;
         }
         progress = STEP_PROGRESS;
@@ -243,7 +289,8 @@ static int parse_response_head(struct client *c)
     for (;;) {
         if (!u->in.len) {
             if (u->eof) {
-                upstream_failed(c, 502, "the upstream closed the connection without responding");
+                upstream_failed(c, FAIL_SERVER, 502,
+                                "the upstream closed the connection without responding");
                 return STEP_DONE;
             }
             return STEP_IDLE;
@@ -252,14 +299,15 @@ static int parse_response_head(struct client *c)
                                   c->req.method_id == H1_M_HEAD, &c->resp);
         if (r == H1_AGAIN) {
             if (u->eof) {
-                upstream_failed(c, 502, "the upstream closed the connection mid-response");
+                upstream_failed(c, FAIL_SERVER, 502,
+                                "the upstream closed the connection mid-response");
                 return STEP_DONE;
             }
             return STEP_IDLE;
         }
         if (r < 0) {
             c->retried = true; /* a malformed response is not a stale connection */
-            upstream_failed(c, 502, "the upstream sent a malformed response");
+            upstream_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed response");
             return STEP_DONE;
         }
         if (!c->log.t_first_byte_us)
@@ -267,9 +315,9 @@ static int parse_response_head(struct client *c)
         uint16_t status = c->resp.status;
         if (status == 101) {
             if (!(c->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->req_done ||
-                headers_build_response(c, "upgrade", false) == -1) {
+                headers_build_response(c, "upgrade", false, NULL) == -1) {
                 c->retried = true;
-                upstream_failed(c, 502, "unexpected protocol switch from the upstream");
+                upstream_failed(c, FAIL_SERVER, 502, "unexpected protocol switch from the upstream");
                 return STEP_DONE;
             }
             buf_consume(&u->in, (uint32_t)r);
@@ -280,9 +328,9 @@ static int parse_response_head(struct client *c)
         if (status < 200) {
             /* 100 is weir's to send (it answers Expect itself); other 1xx go to 1.1 clients. */
             if (status != 100 && c->req.minor == 1 &&
-                headers_build_response(c, NULL, false) == -1) {
+                headers_build_response(c, NULL, false, NULL) == -1) {
                 c->retried = true;
-                upstream_failed(c, 502, "interim response too large");
+                upstream_failed(c, FAIL_SERVER, 502, "interim response too large");
                 return STEP_DONE;
             }
             buf_consume(&u->in, (uint32_t)r);
@@ -308,9 +356,26 @@ static int parse_response_head(struct client *c)
         const char *conn = !keep ? "close" : c->req.minor == 0 ? "keep-alive" : NULL;
         if (!keep)
             c->closing = true;
-        if (headers_build_response(c, conn, chunked_out) == -1) {
+        char cookie[256];
+        const char *extra = NULL;
+        if (c->set_sticky) {
+            const struct cfg_upstream *g = group_of(c);
+            char token[LB_STICKY_TOKEN_LEN + 1];
+            lb_sticky_token(c->grp->servers[c->server]->id, token);
+            int n = snprintf(cookie, sizeof(cookie), "Set-Cookie: %s=%s; Path=/; HttpOnly",
+                             g->sticky_cookie, token);
+            if (g->sticky_ttl_s && n > 0 && (size_t)n < sizeof(cookie))
+                n += snprintf(cookie + n, sizeof(cookie) - (size_t)n, "; Max-Age=%u",
+                              g->sticky_ttl_s);
+            if (n > 0 && (size_t)n < sizeof(cookie) - 2) {
+                memcpy(cookie + n, "\r\n", 3);
+                extra = cookie;
+            }
+        }
+        timer_disarm(&w->loop.timers, &c->total_timer);
+        if (headers_build_response(c, conn, chunked_out, extra) == -1) {
             c->retried = true;
-            upstream_failed(c, 502, "the upstream response head is too large");
+            upstream_failed(c, FAIL_SERVER, 502, "the upstream response head is too large");
             return STEP_DONE;
         }
         buf_consume(&u->in, (uint32_t)r);
@@ -342,7 +407,15 @@ static int prepare_response_body(struct client *c)
         ssize_t k = h1_chunked_feed(&c->resp_chunk, buf_head(&u->in), u->in.len,
                                     c->resp_decode ? &decoded : NULL);
         if (k < 0) {
-            client_abort(c); /* the head is out: a close is the only honest signal left */
+            if (c->log.bytes_out == 0) {
+                /* Nothing reached the client yet: take the queued head back and say 502. */
+                c->out.off = c->out.len = 0;
+                c->resp_head_done = false;
+                c->retried = true;
+                upstream_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed chunked body");
+            } else {
+                client_abort(c); /* the head is out: a close is the only honest signal left */
+            }
             return -1;
         }
         if (c->resp_decode) {
@@ -435,6 +508,7 @@ static void finish_exchange(struct client *c)
     bool reusable = c->req_done && c->resp_framing != H1_FRAME_EOF &&
                     !(c->resp.flags & H1F_CONN_CLOSE) &&
                     (c->resp.minor == 1 || (c->resp.flags & H1F_CONN_KEEPALIVE));
+    release_server(c, c->grp->cfg->passive.on_5xx && c->resp.status >= 500);
     drop_upstream(c, reusable);
     client_exchange_done(c);
 }
@@ -497,30 +571,60 @@ static void connected(struct client *c)
     pump(c);
 }
 
-static void start_upstream(struct client *c, bool fresh)
+/* Chooses the server for this attempt: the sticky one when the client carries a valid token
+ * for a usable server, else the group's strategy (avoiding the server a failed attempt used). */
+static int choose_server(struct client *c)
 {
-    struct wconf *wc = c->wc;
-    const struct cfg_upstream *g = group_of(c);
-    struct wgroup *grp = &wc->groups[g - wc->cfg->upstreams];
-    struct lb_ctx ctx = {.key = STR_NULL, .rand = worker_rand(c->w)};
-    int idx = grp->lb->pick(grp->lb_state, grp->view, g->nservers, &ctx);
-    if (idx < 0) {
-        client_reply(c, 503, "no upstream server is available", false);
-        return;
+    struct wgroup *grp = c->grp;
+    uint32_t n = grp->cfg->nservers;
+    if (c->sticky[0] && c->attempts == 0) {
+        int idx = lb_sticky_find(grp->servers, n, str_cstr(c->sticky));
+        if (idx >= 0 && lb_usable(grp->servers[idx]))
+            return idx;
     }
+    struct lb_ctx ctx = {
+        .key = str_from(c->lb_key, c->lb_key_len),
+        .rand = worker_rand(c->w),
+        .exclude = c->server,
+    };
+    int idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
+    if (idx >= 0 && grp->cfg->sticky_cookie)
+        c->set_sticky = true;
+    return idx;
+}
+
+/* Takes a connection to c->server (claimed in inflight); waits for a slot when the server is
+ * at max_conns. */
+static void acquire_connection(struct client *c, bool fresh)
+{
+    const struct cfg_upstream *g = group_of(c);
+    struct pool *p = &c->grp->pools[c->server];
     int err = 0;
-    struct upconn *u = pool_acquire(&grp->pools[idx], c, fresh, &err);
-    c->log.upstream = g->servers[idx].addr.text;
+    struct upconn *u = pool_acquire(p, c, fresh, &err);
     if (!u) {
-        client_reply(c, err == ENOMEM ? 503 : 502,
-                     err == ECONNREFUSED ? "the upstream refused the connection"
-                                         : "cannot connect to the upstream",
-                     false);
+        if (err == EAGAIN) {
+            if (!c->wait_deadline_ms)
+                c->wait_deadline_ms = c->w->loop.now_ms + g->pool.acquire_timeout_ms;
+            c->state = CS_CONNECT;
+            pool_wait(p, c);
+            /* Woken at once by a local release; polled for slots other workers free. */
+            uint64_t next = c->w->loop.now_ms + 10;
+            timer_arm(&c->w->loop.timers, &c->timer,
+                      next < c->wait_deadline_ms ? next : c->wait_deadline_ms);
+            return;
+        }
+        if (err == ENOMEM) {
+            release_server(c, false);
+            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            client_reply(c, 503, "out of memory", false);
+            return;
+        }
+        upstream_failed(c, FAIL_CONNECT, 502,
+                        err == ECONNREFUSED ? "the upstream refused the connection"
+                                            : "cannot connect to the upstream");
         return;
     }
     c->up = u;
-    if (!c->log.t_upstream_us)
-        c->log.t_upstream_us = ev_clock_us();
     if (u->connecting) {
         c->state = CS_CONNECT;
         upconn_arm(u, g->connect_timeout_ms);
@@ -529,6 +633,100 @@ static void start_upstream(struct client *c, bool fresh)
     }
     u->writable = true; /* an idle pooled connection has room in its send buffer */
     connected(c);
+}
+
+static void start_upstream(struct client *c, bool fresh)
+{
+    if (!fresh) {
+        int idx = choose_server(c);
+        if (idx < 0) {
+            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            client_reply(c, 503, "no upstream server is available", false);
+            return;
+        }
+        c->server = idx;
+        c->attempts++;
+    }
+    struct server_state *st = c->grp->states[c->server];
+    atomic_fetch_add_explicit(&st->lb.inflight, 1, memory_order_relaxed);
+    c->counted = true;
+    c->log.upstream = c->grp->cfg->servers[c->server].addr.text;
+    if (!c->log.t_upstream_us)
+        c->log.t_upstream_us = ev_clock_us();
+    c->wait_deadline_ms = 0;
+    acquire_connection(c, fresh);
+}
+
+static void copy_key(struct client *c, struct str v)
+{
+    size_t n = v.len < sizeof(c->lb_key) ? v.len : sizeof(c->lb_key);
+    if (n)
+        memcpy(c->lb_key, v.ptr, n);
+    c->lb_key_len = (uint32_t)n;
+}
+
+/* The value of cookie `name` among the request's Cookie fields, or empty. */
+static struct str request_cookie(const struct h1_request *r, const char *name)
+{
+    struct str n = str_cstr(name);
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        if (r->headers[i].name.len == 6 && strncasecmp(r->headers[i].name.ptr, "cookie", 6) == 0) {
+            struct str v = lb_cookie_value(r->headers[i].value, n);
+            if (v.len)
+                return v;
+        }
+    }
+    return STR_NULL;
+}
+
+/* Copies what balancing needs from the request head while its slices are valid: the hash key
+ * (hash strategy only) and the sticky token. */
+static void copy_balance_keys(struct client *c)
+{
+    const struct cfg_upstream *g = c->grp->cfg;
+    const struct h1_request *r = &c->req;
+    c->lb_key_len = 0;
+    c->sticky[0] = '\0';
+    if (c->grp->lb == &lb_hash) {
+        switch (g->hash_source) {
+        case CFG_HASH_CLIENT_IP:
+            copy_key(c, str_cstr(c->ip));
+            break;
+        case CFG_HASH_HEADER: {
+            int i = h1_find_header(r->headers, r->nheaders, str_cstr(g->hash_name));
+            if (i >= 0)
+                copy_key(c, r->headers[i].value);
+            break;
+        }
+        case CFG_HASH_COOKIE:
+            copy_key(c, request_cookie(r, g->hash_name));
+            break;
+        }
+    }
+    if (g->sticky_cookie) {
+        struct str v = request_cookie(r, g->sticky_cookie);
+        if (v.len == LB_STICKY_TOKEN_LEN) {
+            memcpy(c->sticky, v.ptr, v.len);
+            c->sticky[v.len] = '\0';
+        }
+    }
+}
+
+void forward_slot_ready(struct client *c)
+{
+    acquire_connection(c, false);
+}
+
+static void on_total_timeout(struct timer *t)
+{
+    struct client *c = container_of(t, struct client, total_timer);
+    if (c->resp_head_done || c->state == CS_TUNNEL)
+        return;
+    bool waited_on_server = c->up && !c->up->connecting && c->req_done;
+    stop_waiting(c);
+    drop_upstream(c, false);
+    release_server(c, waited_on_server);
+    client_reply(c, 504, "the request exceeded its total timeout", false);
 }
 
 void forward_start(struct client *c, bool websocket)
@@ -554,6 +752,17 @@ void forward_start(struct client *c, bool websocket)
         client_reply(c, 431, "request head too large once forwarded", true);
         return;
     }
+    const struct cfg_upstream *g = c->route->upstream;
+    c->grp = &c->wc->groups[g - c->wc->cfg->upstreams];
+    copy_balance_keys(c);
+    c->server = -1;
+    c->attempts = 0;
+    c->set_sticky = false;
+    uint32_t total = c->route->total_timeout_ms ? c->route->total_timeout_ms : g->total_timeout_ms;
+    if (total) {
+        timer_init(&c->total_timer, on_total_timeout);
+        timer_arm(&w->loop.timers, &c->total_timer, w->loop.now_ms + total);
+    }
     start_upstream(c, false);
 }
 
@@ -570,7 +779,7 @@ void forward_upstream_event(struct client *c)
         int err = sock_connect_result(u->io.fd);
         if (err) {
             c->log.status = 502;
-            upstream_failed(c, 502,
+            upstream_failed(c, FAIL_CONNECT, 502,
                             err == ECONNREFUSED ? "the upstream refused the connection"
                                                 : "cannot connect to the upstream");
             return;
@@ -603,12 +812,12 @@ void forward_upstream_timeout(struct client *c)
     switch (c->state) {
     case CS_CONNECT:
         c->retried = true;
-        upstream_failed(c, 504, "connecting to the upstream timed out");
+        upstream_failed(c, FAIL_CONNECT, 504, "connecting to the upstream timed out");
         break;
     case CS_PROXY:
         if (!c->resp_head_done && c->req_done) {
             c->retried = true;
-            upstream_failed(c, 504, "the upstream did not respond in time");
+            upstream_failed(c, FAIL_SERVER, 504, "the upstream did not respond in time");
         } else {
             client_abort(c); /* idle in the middle of a body */
         }
@@ -621,8 +830,22 @@ void forward_upstream_timeout(struct client *c)
 
 void forward_client_timeout(struct client *c)
 {
+    if (c->waiting) {
+        /* Polling for a slot another worker may have freed (waiters here are woken at once). */
+        struct pool *p = &c->grp->pools[c->server];
+        pool_unwait(p, c);
+        if (c->w->loop.now_ms >= c->wait_deadline_ms) {
+            p->acquire_timeouts++;
+            release_server(c, false);
+            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            client_reply(c, 503, "no upstream connection became free in time", false);
+            return;
+        }
+        forward_slot_ready(c);
+        return;
+    }
     if (c->state == CS_PROXY && !c->req_done && !c->resp_head_done) {
-        drop_upstream(c, false);
+        forward_abort(c);
         client_reply(c, 408, "the request body did not arrive in time", true);
         return;
     }
@@ -693,6 +916,8 @@ static void tunnel_pump(struct client *c)
 
 static void start_tunnel(struct client *c)
 {
+    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    release_server(c, false); /* a tunnel is not an in-flight request */
     c->state = CS_TUNNEL;
     c->closing = true;
     timer_disarm(&c->w->loop.timers, &c->timer);

@@ -19,6 +19,9 @@ void forward_upstream_event(struct client *c);
 void forward_upstream_timeout(struct client *c);
 void forward_client_timeout(struct client *c);
 
+/* A connection slot may be free for c, which waits in a pool's queue (pool.c calls this). */
+void forward_slot_ready(struct client *c);
+
 /* Drops the upstream side of the exchange (closing the connection); for client_abort. */
 void forward_abort(struct client *c);
 

@@ -250,7 +250,7 @@ int headers_build_request(struct client *c, bool websocket)
     return ok ? 0 : -1;
 }
 
-int headers_build_response(struct client *c, const char *conn, bool chunked)
+int headers_build_response(struct client *c, const char *conn, bool chunked, const char *extra)
 {
     const struct h1_response *r = &c->resp;
     struct buf *b = &c->out;
@@ -286,6 +286,8 @@ int headers_build_response(struct client *c, const char *conn, bool chunked)
     put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
     if (conn)
         put_field(b, &ok, STR_LIT("Connection"), str_cstr(conn));
+    if (extra)
+        put_str(b, &ok, str_cstr(extra));
     PUT_LIT(b, &ok, "\r\n");
     return ok ? 0 : -1;
 }

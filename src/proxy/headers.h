@@ -14,9 +14,10 @@
 int headers_build_request(struct client *c, bool websocket);
 
 /* The response head for the client, from c->resp, appended to c->out.
- * `conn` is the Connection value to send ("close", "keep-alive", "upgrade") or NULL.
+ * `conn` is the Connection value to send ("close", "keep-alive", "upgrade") or NULL;
+ * `extra` is NULL or complete header lines ("Name: value\r\n"…) weir adds.
  * Returns 0, or -1 when it does not fit (the caller answers 502). */
-int headers_build_response(struct client *c, const char *conn, bool chunked);
+int headers_build_response(struct client *c, const char *conn, bool chunked, const char *extra);
 
 /* True when the head field `name` is hop-by-hop, including fields named by any Connection
  * field among h[0..n). */

@@ -22,6 +22,8 @@
 #include "core/config_types.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
+#include "resilience/health.h"
+#include "resilience/probe.h"
 
 struct worker;
 struct client;
@@ -43,6 +45,7 @@ struct upconn {
     struct timer timer;           /* connect timeout, or idle timeout in the pool */
     struct buf in;                /* response bytes; allocated while busy */
     uint32_t nrequests;
+    uint64_t created_ms;
     bool connecting;
     bool readable, writable, eof;
     bool rdhup;                   /* the peer shut its side: read on until EOF */
@@ -50,23 +53,42 @@ struct upconn {
     bool closed;
 };
 
+/* Why pooled connections were closed (figures for the metrics issue). */
+enum pool_close_reason {
+    POOL_CLOSE_PEER = 0,      /* the server closed it, or sent unsolicited bytes, while idle */
+    POOL_CLOSE_IDLE_TIMEOUT,
+    POOL_CLOSE_MAX_REQUESTS,
+    POOL_CLOSE_MAX_LIFETIME,
+    POOL_CLOSE_POOL_FULL,     /* more idle than max_idle, or a slot wanted elsewhere */
+    POOL_CLOSE_ERROR,         /* failed or not reusable after an exchange */
+    POOL_CLOSE_RETIRED,       /* its config generation was replaced, or shutdown */
+    POOL_CLOSE_REASONS
+};
+
 struct pool {
     struct worker *w;
     struct wconf *wc;
     const struct cfg_server *server;
     const struct cfg_upstream *group;
+    struct server_state *st;      /* shared: connection count, health */
     struct dlist idle;            /* most recently used first */
+    struct dlist waiters;         /* clients waiting for a connection slot, oldest first */
     uint32_t nidle;
     uint32_t nbusy;
-    uint64_t created, reused, closed;
+    uint32_t nconnecting_warm;    /* warm-up connects in flight (no owner) */
+    uint32_t nwaiters;
+    uint64_t created, reused, acquire_timeouts;
+    uint64_t closed[POOL_CLOSE_REASONS];
 };
 
 struct wgroup {
     const struct cfg_upstream *cfg;
     const struct lb_ops *lb;
     void *lb_state;
-    struct lb_server *view;       /* [cfg->nservers] */
+    struct server_state **states; /* [cfg->nservers], shared across workers */
+    struct lb_server **servers;   /* [cfg->nservers]: &states[i]->lb, what strategies see */
     struct pool *pools;           /* [cfg->nservers] */
+    struct health_probe **probes; /* [cfg->nservers]; non-NULL where this worker checks */
 };
 
 struct wconf {
@@ -123,6 +145,18 @@ struct client {
     /* The current request. */
     struct h1_request req;
     const struct cfg_route *route;
+    struct wgroup *grp;
+    int server;                   /* index in the group of the current attempt, -1 = none */
+    uint32_t attempts;            /* servers tried for this request */
+    bool counted;                 /* counted in the server's inflight */
+    bool waiting;                 /* queued for a connection slot (in pool->waiters) */
+    bool set_sticky;              /* add the sticky cookie to the response */
+    struct dlist wait_link;
+    uint64_t wait_deadline_ms;
+    struct timer total_timer;     /* the exchange's total timeout, until the response head */
+    char lb_key[128];             /* hash key copied at dispatch */
+    uint32_t lb_key_len;
+    char sticky[17];              /* sticky token from the request cookie, "" = none */
     struct upconn *up;
     bool req_done;                /* the whole request body went upstream */
     bool retried;                 /* used the one retry on a fresh connection */
@@ -185,6 +219,8 @@ struct worker {
     bool draining;
     struct timer drain_timer;
     struct timer flush_timer;
+    struct timer health_timer;    /* checks' bookkeeping, warm pools, slow start */
+    uint32_t nworkers;
     struct accesslog_shard alog;
 
     uint64_t rng[2];

@@ -33,8 +33,8 @@ int server_check_config(const struct config *cfg, char *err, size_t errlen)
         if (!lb_find(cfg->upstreams[i].balance)) {
             snprintf(err, errlen,
                      "%s: upstream '%s': balance strategy '%s' is not available in this build "
-                     "(available: round_robin)",
-                     cfg->source, cfg->upstreams[i].name, cfg->upstreams[i].balance);
+                     "(available: %s)",
+                     cfg->source, cfg->upstreams[i].name, cfg->upstreams[i].balance, lb_names());
             return -1;
         }
     }

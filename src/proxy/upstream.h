@@ -4,28 +4,39 @@
  * it, or sent bytes nobody asked for) closes it, so a request is never written to a connection
  * already known dead. The remaining race (the FIN arrives after the pick) is covered by
  * forward.c retrying a body-less request once on a fresh connection.
- * Worker thread only. */
+ *
+ * `max_conns` of a server bounds its connections across all workers (an atomic count in its
+ * shared state); a request that finds no idle connection and no free slot waits in the pool's
+ * queue up to `pool.acquire_timeout`, then gets 503. Worker thread only. */
 #ifndef WEIR_PROXY_UPSTREAM_H
 #define WEIR_PROXY_UPSTREAM_H
 
 #include "proxy/proxy_types.h"
 
 void pool_init(struct pool *p, struct worker *w, struct wconf *wc, const struct cfg_upstream *g,
-               const struct cfg_server *s);
-/* Closes every idle connection (reload, shutdown). */
+               const struct cfg_server *s, struct server_state *st);
+/* Closes every idle or warming connection (reload, shutdown). Waiters must be gone. */
 void pool_close_idle(struct pool *p);
 
 /* Gives `owner` a connection: an idle one (u->reused) or a new one whose connect is in flight
- * (u->connecting) unless `fresh` is set, in which case a new one always. Returns NULL with
- * *err = errno when a connect fails at once or memory runs out. The connection's in-buffer is
- * allocated. */
+ * (u->connecting); `fresh` forces a new one. Returns NULL with *err = errno when a connect
+ * fails at once, ENOMEM, or EAGAIN when the server is at max_conns (the caller waits with
+ * pool_wait). The connection's in-buffer is allocated. */
 struct upconn *pool_acquire(struct pool *p, struct client *owner, bool fresh, int *err);
 
-/* The exchange no longer needs u: back to the idle list when reusable (and the pool has room
- * and its generation is current), otherwise closed. */
+/* The exchange no longer needs u: back to the idle list when reusable (and the pool has room,
+ * its generation is current and no limit says otherwise), otherwise closed. */
 void upconn_release(struct upconn *u, bool reusable);
 
 /* Arms u's timer for its owner's phase (connect, response, idle). */
 void upconn_arm(struct upconn *u, uint32_t ms);
+
+/* Queues c for a connection slot of p (c->wait_deadline_ms set by the caller). */
+void pool_wait(struct pool *p, struct client *c);
+/* Removes c from its pool's queue (no-op when not waiting). */
+void pool_unwait(struct pool *p, struct client *c);
+
+/* Opens connections until min_idle are idle or warming (health timer). */
+void pool_warm(struct pool *p);
 
 #endif

@@ -14,6 +14,8 @@
 #include "proxy/client.h"
 #include "proxy/dlist.h"
 #include "proxy/upstream.h"
+#include "resilience/health.h"
+#include "resilience/probe.h"
 
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
@@ -24,17 +26,45 @@ static void wconf_free(struct wconf *wc)
 {
     for (uint32_t g = 0; g < wc->cfg->nupstreams; g++) {
         struct wgroup *grp = &wc->groups[g];
-        if (grp->pools)
-            for (uint32_t s = 0; s < grp->cfg->nservers; s++)
+        for (uint32_t s = 0; grp->cfg && s < grp->cfg->nservers; s++) {
+            if (grp->probes && grp->probes[s]) {
+                probe_stop(grp->probes[s]);
+                free(grp->probes[s]);
+            }
+            if (grp->pools)
                 pool_close_idle(&grp->pools[s]);
+            if (grp->states)
+                health_put(grp->states[s]);
+        }
         if (grp->lb && grp->lb_state)
             grp->lb->destroy(grp->lb_state);
+        free(grp->probes);
         free(grp->pools);
-        free(grp->view);
+        free(grp->servers);
+        free(grp->states);
     }
     free(wc->groups);
     config_unref(wc->cfg);
     free(wc);
+}
+
+static void wconf_free_deferred(void *arg)
+{
+    wconf_free(arg);
+}
+
+/* Frees wc after the current event batch: a probe or pool connection of it may still be
+ * named by a pending event. */
+static void wconf_release(struct worker *w, struct wconf *wc)
+{
+    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        for (uint32_t s = 0; grp->probes && s < grp->cfg->nservers; s++)
+            if (grp->probes[s])
+                probe_stop(grp->probes[s]);
+    }
+    if (w->loop.stop || ev_defer(&w->loop, wconf_free_deferred, wc) == -1)
+        wconf_free(wc);
 }
 
 static struct wconf *wconf_new(struct worker *w, struct config *cfg)
@@ -53,24 +83,51 @@ static struct wconf *wconf_new(struct worker *w, struct config *cfg)
         const struct cfg_upstream *up = &cfg->upstreams[g];
         grp->cfg = up;
         grp->lb = lb_find(up->balance);
-        grp->view = calloc(up->nservers, sizeof(*grp->view));
+        grp->states = calloc(up->nservers, sizeof(*grp->states));
+        grp->servers = calloc(up->nservers, sizeof(*grp->servers));
         grp->pools = calloc(up->nservers, sizeof(*grp->pools));
-        if (!grp->lb || !grp->view || !grp->pools)
-            goto fail;
-        grp->lb_state = grp->lb->create(up);
-        if (!grp->lb_state)
+        grp->probes = calloc(up->nservers, sizeof(*grp->probes));
+        if (!grp->lb || !grp->states || !grp->servers || !grp->pools || !grp->probes)
             goto fail;
         for (uint32_t s = 0; s < up->nservers; s++) {
-            grp->view[s] = (struct lb_server){.weight = up->servers[s].weight,
-                                              .up = true,
-                                              .backup = up->servers[s].backup};
-            pool_init(&grp->pools[s], w, wc, up, &up->servers[s]);
+            grp->states[s] = health_get(up->name, &up->servers[s]);
+            if (!grp->states[s])
+                goto fail;
+            grp->servers[s] = &grp->states[s]->lb;
+            pool_init(&grp->pools[s], w, wc, up, &up->servers[s], grp->states[s]);
         }
+        grp->lb_state = grp->lb->create(grp->servers, up->nservers);
+        if (!grp->lb_state)
+            goto fail;
     }
     return wc;
 fail:
     wconf_free(wc);
     return NULL;
+}
+
+/* Starts the active checks this worker is responsible for in its current generation. */
+static void wconf_start_probes(struct worker *w, struct wconf *wc)
+{
+    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        if (!grp->cfg->active.enabled)
+            continue;
+        for (uint32_t s = 0; s < grp->cfg->nservers; s++) {
+            if (health_checker_of(grp->states[s], w->nworkers) != w->id)
+                continue;
+            grp->probes[s] = malloc(sizeof(struct health_probe));
+            if (!grp->probes[s]) {
+                log_error("worker %u: out of memory for the health check of %s", w->id,
+                          grp->states[s]->key);
+                continue;
+            }
+            /* Spread first checks over the interval instead of firing them all at once. */
+            uint32_t delay = (uint32_t)(worker_rand(w) % (grp->cfg->active.interval_ms / 4 + 1));
+            probe_start(grp->probes[s], &w->loop, grp->states[s], grp->cfg,
+                        &grp->cfg->servers[s], delay);
+        }
+    }
 }
 
 void wconf_put(struct wconf *wc)
@@ -84,7 +141,7 @@ void wconf_put(struct wconf *wc)
             break;
         }
     }
-    wconf_free(wc);
+    wconf_release(w, wc);
 }
 
 /* Drops the worker's own reference to wc, its former current generation. */
@@ -94,13 +151,19 @@ static void wconf_retire(struct worker *w, struct wconf *wc)
         return;
     wc->retired = true;
     if (--wc->users == 0) {
-        wconf_free(wc);
+        wconf_release(w, wc);
         return;
     }
-    /* Idle upstream connections of an old generation are not reused: close them now. */
-    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++)
-        for (uint32_t s = 0; s < wc->groups[g].cfg->nservers; s++)
-            pool_close_idle(&wc->groups[g].pools[s]);
+    /* Idle upstream connections of an old generation are not reused: close them now, and
+     * only the current generation runs health checks. */
+    for (uint32_t g = 0; g < wc->cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        for (uint32_t s = 0; s < grp->cfg->nservers; s++) {
+            pool_close_idle(&grp->pools[s]);
+            if (grp->probes[s])
+                probe_stop(grp->probes[s]);
+        }
+    }
     wc->next_retired = w->retired;
     w->retired = wc;
 }
@@ -170,13 +233,16 @@ static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     }
 }
 
-static void listeners_unregister(struct worker *w)
+/* Unregisters the current listeners and frees their array after the event batch (an accept
+ * event for them may still be queued). */
+static void listeners_drop(struct worker *w)
 {
     for (uint32_t i = 0; i < w->nlisteners; i++) {
         ev_io_del(&w->loop, &w->listeners[i].io);
         w->listeners[i].io.fd = -1;
     }
-    free(w->listeners);
+    if (w->listeners && (w->loop.stop || ev_defer(&w->loop, free, w->listeners) == -1))
+        free(w->listeners);
     w->listeners = NULL;
     w->nlisteners = 0;
 }
@@ -193,10 +259,8 @@ static void listeners_apply(struct worker *w, const struct listener_set *ls)
         nl[a] = (struct worker_listener){.w = w, .fd = ls->fds[a * ls->nworkers + w->id]};
         nl[a].io.fd = -1;
     }
-    /* Drop registrations whose fd is gone, keep the others (re-registered below). */
-    for (uint32_t i = 0; i < w->nlisteners; i++)
-        ev_io_del(&w->loop, &w->listeners[i].io);
-    free(w->listeners);
+    /* Drop every registration; the ones still wanted are registered again below. */
+    listeners_drop(w);
     w->listeners = nl;
     w->nlisteners = ls->naddrs;
     for (uint32_t a = 0; a < ls->naddrs; a++) {
@@ -242,7 +306,7 @@ static void start_drain(struct worker *w)
     if (w->draining)
         return;
     w->draining = true;
-    listeners_unregister(w);
+    listeners_drop(w);
     /* client_drain may close (and unlink) the client: walk with a saved next pointer. */
     for (struct dlist *n = w->clients.next, *next; n != &w->clients; n = next) {
         next = n->next;
@@ -267,6 +331,7 @@ static void apply_reload(struct worker *w)
         wconf_retire(w, w->wc);
         w->wc = wc;
         wc->users++; /* the worker's own reference to its current generation */
+        wconf_start_probes(w, wc);
         if (!w->draining)
             listeners_apply(w, w->pending_ls);
     }
@@ -294,6 +359,25 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         start_drain(w);
 }
 
+/* Every 250 ms: passive cool-offs and slow start for the servers this worker checks, warm
+ * connections for every pool of the current generation. */
+static void on_health_timer(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, health_timer);
+    struct wconf *wc = w->wc;
+    uint64_t now = w->loop.now_ms;
+    for (uint32_t g = 0; wc && g < wc->cfg->nupstreams; g++) {
+        struct wgroup *grp = &wc->groups[g];
+        for (uint32_t s = 0; s < grp->cfg->nservers; s++) {
+            if (health_checker_of(grp->states[s], w->nworkers) == w->id)
+                health_tick(grp->states[s], grp->cfg, now);
+            if (grp->cfg->pool.min_idle)
+                pool_warm(&grp->pools[s]);
+        }
+    }
+    timer_arm(&w->loop.timers, t, now + 250);
+}
+
 static void on_flush_timer(struct timer *t)
 {
     struct worker *w = container_of(t, struct worker, flush_timer);
@@ -307,11 +391,13 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     listeners_apply(w, w->pending_ls);
+    wconf_start_probes(w, w->wc);
     timer_arm(&w->loop.timers, &w->flush_timer, w->loop.now_ms + 1000);
+    timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 250);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);
-    listeners_unregister(w);
+    listeners_drop(w);
     accesslog_flush(&w->alog);
     accesslog_shard_free(&w->alog);
     atomic_store(&w->exited, true);
@@ -325,6 +411,8 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     dlist_init(&w->clients);
     timer_init(&w->drain_timer, on_drain_deadline);
     timer_init(&w->flush_timer, on_flush_timer);
+    timer_init(&w->health_timer, on_health_timer);
+    w->nworkers = cfg->workers;
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;

@@ -457,6 +457,7 @@ class Client:
         self.sock.settimeout(timeout)
         self.buf = bytearray()
         self.eof = False
+        self.received = 0  # bytes read from the socket so far
 
     def close(self):
         try:
@@ -505,6 +506,7 @@ class Client:
         if not data:
             self.eof = True
             raise Closed("connection closed")
+        self.received += len(data)
         self.buf += data
 
     def _line(self):
@@ -599,6 +601,7 @@ class Client:
             if got == 0:
                 self.eof = True
                 raise Closed("connection closed with %d body bytes missing" % n)
+            self.received += got
             put(mv[:got])
             n -= got
 

@@ -14,7 +14,8 @@ def env(module_launcher):
     limits = {"max_request_line": "1k", "max_header_bytes": "4k", "max_headers": 20,
               "max_body": "1k"}
     w = module_launcher.weir(make_config(None, {"be": [a.port]}, [{"path": "/", "upstream": "be"}],
-                                         limits=limits, timeouts={"client_header": "1s"}))
+                                         limits=limits, timeouts={"client_header": "1s", "client_body": "1s",
+                                                   "keepalive": "1s"}))
     return SimpleNamespace(weir=w, port=w.port, a=a)
 
 
@@ -98,3 +99,35 @@ def test_client_header_timeout_closes(env):
         assert took < 4.0, "weir kept a stalled request head open for %.1fs" % took
         if raw:
             assert raw.startswith(b"HTTP/1.1 408"), raw[:100]
+
+
+def test_413_with_expect_100_continue(env):
+    """A body that is going to be refused is not asked for: the final 413 comes (a 100 before
+    it is tolerated) without the client sending the body."""
+    with Client(env.port, timeout=5) as c:
+        c.send(b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+               b"Expect: 100-continue\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 413
+        assert c.closed_by_peer(3.0)
+
+
+def test_client_body_timeout_closes(env):
+    before = env.a.stats()["requests"]
+    with Client(env.port, timeout=6) as c:
+        c.send(b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        t0 = time.monotonic()
+        raw = c.read_all(timeout=6)
+        took = time.monotonic() - t0
+        assert took < 4.0, "weir waited %.1fs for a stalled body (client_body: 1s)" % took
+        if raw:
+            assert raw.startswith(b"HTTP/1.1 408") or raw.startswith(b"HTTP/1.1 400"), raw[:100]
+    assert env.a.stats()["requests"] - before <= 1
+
+
+def test_keepalive_timeout_closes_idle_connection(env):
+    with Client(env.port, timeout=6) as c:
+        assert c.get("/ka").status == 200
+        t0 = time.monotonic()
+        assert c.closed_by_peer(5.0), "idle keep-alive connection not closed (keepalive: 1s)"
+        assert 0.5 < time.monotonic() - t0 < 4.0

@@ -217,6 +217,32 @@ def test_close_delimited_upstream_response(env):
             assert c.get("/after-eof").status == 200
 
 
+@pytest.mark.parametrize("n", [10, 100000, 3000000])
+def test_close_delimited_upstream_response_after_keepalive_request(env, n):
+    """The client connection already carried a request (so the upstream connection comes from
+    the pool): the close-delimited body must still arrive whole and the connection end."""
+    with client(env, timeout=5) as c:
+        assert c.get("/before-eof").status == 200
+        r = c.get("/eof?n=%d" % n)
+        assert r.status == 200
+        assert len(r.body) == n
+        if r.eof_delimited or (r.header("connection") or "").lower() == "close":
+            assert c.closed_by_peer(3.0)
+        else:
+            assert c.get("/after-eof").status == 200
+
+
+def test_http10_keepalive_with_unknown_length_closes(env):
+    with client(env) as c:
+        c.send(b"GET /chunked?n=3&size=5 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert not r.chunked
+        assert r.body == b"aaaaabbbbbccccc"
+        if r.header("content-length") is None:
+            assert c.closed_by_peer(3.0), "close-delimited body but the connection stayed open"
+
+
 # ---- 100-continue ------------------------------------------------------------------------
 
 def test_expect_100_continue(env):

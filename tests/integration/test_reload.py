@@ -172,6 +172,42 @@ def test_reload_under_load_zero_failures(env):
     assert "[error]" in env.weir.stderr_text()
 
 
+def test_reload_while_new_connections_arrive(env):
+    """Reloads race with accepts: every new connection must still be served."""
+    stop = threading.Event()
+    failures, ok = [], [0]
+
+    def connector():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                with Client(env.port, timeout=5) as c:
+                    r = c.get("/conn/%d" % n, headers={"Connection": "close"})
+                    if r.status == 200:
+                        ok[0] += 1
+                    else:
+                        failures.append((n, r.status))
+            except Exception as e:
+                failures.append((n, repr(e)))
+
+    threads = [threading.Thread(target=connector, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(10):
+            time.sleep(0.15)
+            env.weir.reload(env.cfg(new_route=bool(i % 2)))
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert env.weir.alive(), "weir died during reloads:\n" + env.weir.stderr_text()[-3000:]
+    assert not failures, "%d failures (%d ok): %r" % (len(failures), ok[0], failures[:5])
+    assert ok[0] > 50
+
+
 def test_reload_then_sigterm_exits_clean(env):
     env.weir.reload(env.cfg(new_route=True))
     wait_route(env.port, "/new/x", "b")

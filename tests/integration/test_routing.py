@@ -114,3 +114,18 @@ def test_route_with_methods_beats_same_route_without(launcher):
         assert c.request("POST", "/m/1", body=b"x").json()["name"] == "a"
         assert c.get("/m/1").json()["name"] == "b"
         assert c.request("PUT", "/m/1", body=b"x").json()["name"] == "b"
+
+
+def test_pipelined_404_then_proxied(env):
+    """weir's own 404 and a proxied response, pipelined in one write, come back in order."""
+    with Client(env.port) as c:
+        c.send(b"GET /nothing HTTP/1.1\r\nHost: other.test\r\n\r\n"
+               b"GET /static/p HTTP/1.1\r\nHost: other.test\r\n\r\n"
+               b"GET /nothing2 HTTP/1.1\r\nHost: other.test\r\n\r\n"
+               b"GET /static/img/q HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        r1, r2, r3, r4 = (c.read_response() for _ in range(4))
+        assert r1.status == 404 and "404 Not Found" in r1.text()
+        assert r2.status == 200 and r2.json()["path"] == "/static/p"
+        assert r3.status == 404
+        assert r4.status == 200 and r4.json()["name"] == "d"
+        assert not c.closed_by_peer(0.2)

@@ -86,23 +86,39 @@ static const char full_yaml[] =
     "log: {level: debug, access: /var/log/weir/access.log, error: /var/log/weir/error.log}\n"
     "upstreams:\n"
     "  backend:\n"
-    "    balance: least_connections\n"
-    "    keepalive: 16\n"
-    "    keepalive_requests: 1000\n"
-    "    timeouts: {connect: 500ms, response: 10s, idle: 20s, keepalive: 90s}\n"
+    "    balance: hash\n"
+    "    hash: \"header:X-User-Id\"\n"
+    "    sticky_cookie: {name: weir_srv, ttl: 1h}\n"
+    "    slow_start: 30s\n"
+    "    pool: {max_idle: 16, min_idle: 4, max_requests: 1000, idle_timeout: 90s,\n"
+    "           max_lifetime: 10m, acquire_timeout: 250ms}\n"
+    "    timeouts: {connect: 500ms, response: 10s, idle: 20s, total: 45s}\n"
+    "    health:\n"
+    "      active:\n"
+    "        interval: 5s\n"
+    "        timeout: 2s\n"
+    "        method: HEAD\n"
+    "        path: /healthz?full=1\n"
+    "        host: api.internal:8080\n"
+    "        expect: 2xx\n"
+    "        rise: 4\n"
+    "        fall: 6\n"
+    "      passive: {failures: 10, window: 30s, cooldown: 1m, on_5xx: true}\n"
     "    servers:\n"
     "      - 127.0.0.1:9001\n"
     "      - {address: \"10.0.0.2:9002\", weight: 5, backup: false, max_conns: 100}\n"
     "      - {address: \"10.0.0.3:9003\", backup: true}\n"
     "  static.v2:\n"
-    "    balance: hash\n"
+    "    balance: least_connections\n"
+    "    sticky_cookie: srv\n"
+    "    health: {active: off, passive: off}\n"
     "    servers: [\"[::1]:9100\"]\n"
     "routes:\n"
     "  - host: \"*.Example.COM\"\n"
     "    path: /api/\n"
     "    methods: [GET, HEAD]\n"
     "    upstream: backend\n"
-    "    timeouts: {response: 5s}\n"
+    "    timeouts: {response: 5s, total: 8s}\n"
     "  - host: \"[2001:DB8::1]\"\n"
     "    upstream: static.v2\n";
 
@@ -145,13 +161,37 @@ static void test_full_config(void **state)
     assert_int_equal(cfg->nupstreams, 2);
     u = &cfg->upstreams[0];
     assert_string_equal(u->name, "backend");
-    assert_string_equal(u->balance, "least_connections");
-    assert_int_equal(u->keepalive, 16);
-    assert_int_equal(u->keepalive_requests, 1000);
+    assert_string_equal(u->balance, "hash");
+    assert_int_equal(u->hash_source, CFG_HASH_HEADER);
+    assert_string_equal(u->hash_name, "X-User-Id");
+    assert_string_equal(u->sticky_cookie, "weir_srv");
+    assert_int_equal(u->sticky_ttl_s, 3600);
+    assert_int_equal(u->slow_start_ms, 30000);
+    assert_int_equal(u->pool.max_idle, 16);
+    assert_int_equal(u->pool.min_idle, 4);
+    assert_int_equal(u->pool.max_requests, 1000);
+    assert_int_equal(u->pool.idle_timeout_ms, 90000);
+    assert_int_equal(u->pool.max_lifetime_ms, 600000);
+    assert_int_equal(u->pool.acquire_timeout_ms, 250);
     assert_int_equal(u->connect_timeout_ms, 500);
     assert_int_equal(u->response_timeout_ms, 10000);
     assert_int_equal(u->idle_timeout_ms, 20000);
-    assert_int_equal(u->keepalive_timeout_ms, 90000);
+    assert_int_equal(u->total_timeout_ms, 45000);
+    assert_true(u->active.enabled);
+    assert_int_equal(u->active.interval_ms, 5000);
+    assert_int_equal(u->active.timeout_ms, 2000);
+    assert_string_equal(u->active.method, "HEAD");
+    assert_string_equal(u->active.path, "/healthz?full=1");
+    assert_string_equal(u->active.host, "api.internal:8080");
+    assert_int_equal(u->active.status_min, 200);
+    assert_int_equal(u->active.status_max, 299);
+    assert_int_equal(u->active.rise, 4);
+    assert_int_equal(u->active.fall, 6);
+    assert_true(u->passive.enabled);
+    assert_int_equal(u->passive.failures, 10);
+    assert_int_equal(u->passive.window_ms, 30000);
+    assert_int_equal(u->passive.cooldown_ms, 60000);
+    assert_true(u->passive.on_5xx);
     assert_int_equal(u->nservers, 3);
     assert_addr(&u->servers[0].addr, AF_INET, "127.0.0.1", 9001);
     assert_int_equal(u->servers[0].weight, 1);
@@ -166,7 +206,13 @@ static void test_full_config(void **state)
     assert_true(u->servers[2].backup);
     u = &cfg->upstreams[1];
     assert_string_equal(u->name, "static.v2");
-    assert_string_equal(u->balance, "hash");
+    assert_string_equal(u->balance, "least_connections");
+    assert_int_equal(u->hash_source, CFG_HASH_CLIENT_IP);
+    assert_null(u->hash_name);
+    assert_string_equal(u->sticky_cookie, "srv");
+    assert_int_equal(u->sticky_ttl_s, 0);
+    assert_false(u->active.enabled);
+    assert_false(u->passive.enabled);
     assert_int_equal(u->nservers, 1);
     assert_addr(&u->servers[0].addr, AF_INET6, "::1", 9100);
 
@@ -180,6 +226,7 @@ static void test_full_config(void **state)
     assert_string_equal(r->upstream_name, "backend");
     assert_ptr_equal(r->upstream, &cfg->upstreams[0]);
     assert_int_equal(r->response_timeout_ms, 5000);
+    assert_int_equal(r->total_timeout_ms, 8000);
     r = &cfg->routes[1];
     assert_string_equal(r->host, "[2001:db8::1]");
     assert_string_equal(r->path, "/");
@@ -187,7 +234,47 @@ static void test_full_config(void **state)
     assert_int_equal(r->nmethods, 0);
     assert_ptr_equal(r->upstream, &cfg->upstreams[1]);
     assert_int_equal(r->response_timeout_ms, 0);
+    assert_int_equal(r->total_timeout_ms, 0);
     config_unref(cfg);
+}
+
+/* Every field of a group written as just `servers: [...]`. */
+static void assert_default_upstream(const struct cfg_upstream *u)
+{
+    assert_string_equal(u->name, "b");
+    assert_string_equal(u->balance, "round_robin");
+    assert_int_equal(u->hash_source, CFG_HASH_CLIENT_IP);
+    assert_null(u->hash_name);
+    assert_null(u->sticky_cookie);
+    assert_int_equal(u->sticky_ttl_s, 0);
+    assert_int_equal(u->slow_start_ms, 0);
+    assert_int_equal(u->nservers, 1);
+    assert_non_null(u->servers);
+    assert_int_equal(u->pool.max_idle, 64);
+    assert_int_equal(u->pool.min_idle, 0);
+    assert_int_equal(u->pool.max_requests, 0);
+    assert_int_equal(u->pool.idle_timeout_ms, 60000);
+    assert_int_equal(u->pool.max_lifetime_ms, 0);
+    assert_int_equal(u->pool.acquire_timeout_ms, 1000);
+    assert_false(u->active.enabled);
+    assert_int_equal(u->active.interval_ms, 2000);
+    assert_int_equal(u->active.timeout_ms, 1000);
+    assert_string_equal(u->active.method, "GET");
+    assert_string_equal(u->active.path, "/");
+    assert_null(u->active.host);
+    assert_int_equal(u->active.status_min, 200);
+    assert_int_equal(u->active.status_max, 399);
+    assert_int_equal(u->active.rise, 2);
+    assert_int_equal(u->active.fall, 3);
+    assert_true(u->passive.enabled);
+    assert_int_equal(u->passive.failures, 5);
+    assert_int_equal(u->passive.window_ms, 10000);
+    assert_int_equal(u->passive.cooldown_ms, 10000);
+    assert_false(u->passive.on_5xx);
+    assert_int_equal(u->connect_timeout_ms, 3000);
+    assert_int_equal(u->response_timeout_ms, 30000);
+    assert_int_equal(u->idle_timeout_ms, 60000);
+    assert_int_equal(u->total_timeout_ms, 60000);
 }
 
 static void test_defaults(void **state)
@@ -214,13 +301,7 @@ static void test_defaults(void **state)
     assert_null(cfg->log.access);
     assert_string_equal(cfg->log.error, "stderr");
     u = &cfg->upstreams[0];
-    assert_string_equal(u->balance, "round_robin");
-    assert_int_equal(u->keepalive, 64);
-    assert_int_equal(u->keepalive_requests, 0);
-    assert_int_equal(u->connect_timeout_ms, 3000);
-    assert_int_equal(u->response_timeout_ms, 30000);
-    assert_int_equal(u->idle_timeout_ms, 60000);
-    assert_int_equal(u->keepalive_timeout_ms, 60000);
+    assert_default_upstream(u);
     assert_int_equal(u->servers[0].weight, 1);
     assert_false(u->servers[0].backup);
     assert_int_equal(u->servers[0].max_conns, 0);
@@ -229,6 +310,7 @@ static void test_defaults(void **state)
     assert_null(cfg->routes[0].methods);
     assert_ptr_equal(cfg->routes[0].upstream, u);
     assert_int_equal(cfg->routes[0].response_timeout_ms, 0);
+    assert_int_equal(cfg->routes[0].total_timeout_ms, 0);
     config_unref(cfg);
 
     /* Partial sections keep the defaults of the keys they leave out. */
@@ -410,9 +492,6 @@ static void test_bad_values(void **state)
                  "routes: [{upstream: b}]\n",
                  "t.yaml:2:26: unknown balance strategy 'fastest' (expected one of: "
                  "round_robin, random, least_connections, weighted, hash)");
-    expect_error("listen: [':80']\nupstreams: {b: {keepalive: 65536, servers: [1.2.3.4:5]}}\n"
-                 "routes: [{upstream: b}]\n",
-                 "t.yaml:2:28: 'keepalive' must be an integer in 0..65535, got '65536'");
     expect_error("listen: [':80']\nupstreams: {b: {servers: [{address: 1.2.3.4:5, weight: 1001}]}}"
                  "\nroutes: [{upstream: b}]\n",
                  "t.yaml:2:56: 'weight' must be an integer in 1..1000, got '1001'");
@@ -431,6 +510,306 @@ static void test_bad_values(void **state)
                  "t.yaml:2:13: invalid upstream name 'b/c' "
                  "(use letters, digits, '_', '.' and '-')");
 }
+
+/* One group `b` with one server; g adds lines at its level (4 spaces in), from line 5. */
+#define GROUP(g)                                                                               \
+    "listen: [':80']\nupstreams:\n  b:\n    servers: [1.2.3.4:5]\n" g "routes: [{upstream: b}]\n"
+/* Keys of health.active, the first of them at column 23 of line 5. */
+#define ACTIVE(a) GROUP("    health: {active: {" a "}}\n")
+
+static void test_upstream_values(void **state)
+{
+    static const struct {
+        const char *expect;
+        unsigned lo, hi;
+    } statuses[] = {
+        {"200", 200, 200}, {"200-399", 200, 399}, {"5XX", 500, 599}, {"1xx", 100, 199},
+        {"100-599", 100, 599}, {"404-404", 404, 404}, {"0204", 204, 204},
+    };
+    static const char *const hosts[] = {"api.internal", "10.0.0.1:8080", "'[::1]'",
+                                        "'[::1]:8080'", "a_b-c.d"};
+    struct config *cfg;
+    const struct cfg_upstream *u;
+
+    (void)state;
+    cfg = expect_ok(GROUP("    balance: hash\n    hash: client_ip\n"));
+    u = &cfg->upstreams[0];
+    assert_int_equal(u->hash_source, CFG_HASH_CLIENT_IP);
+    assert_null(u->hash_name);
+    config_unref(cfg);
+    /* Unquoted, in block style, the colon is part of the scalar. */
+    cfg = expect_ok(GROUP("    balance: hash\n    hash: cookie:session\n"));
+    u = &cfg->upstreams[0];
+    assert_int_equal(u->hash_source, CFG_HASH_COOKIE);
+    assert_string_equal(u->hash_name, "session");
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    balance: hash\n    hash: 'header:x-user'\n"
+                          "    sticky_cookie: {name: s}\n    slow_start: 0\n"));
+    u = &cfg->upstreams[0];
+    assert_int_equal(u->hash_source, CFG_HASH_HEADER);
+    assert_string_equal(u->hash_name, "x-user");
+    assert_string_equal(u->sticky_cookie, "s");
+    assert_int_equal(u->sticky_ttl_s, 0);
+    assert_int_equal(u->slow_start_ms, 0);
+    config_unref(cfg);
+
+    cfg = expect_ok(GROUP("    sticky_cookie: off\n    slow_start: 1500\n"));
+    assert_null(cfg->upstreams[0].sticky_cookie);
+    assert_int_equal(cfg->upstreams[0].slow_start_ms, 1500);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    sticky_cookie: {name: a, ttl: 9600h}\n"));
+    assert_string_equal(cfg->upstreams[0].sticky_cookie, "a");
+    assert_int_equal(cfg->upstreams[0].sticky_ttl_s, 9600u * 3600u);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    sticky_cookie: {name: a, ttl: 0}\n"));
+    assert_int_equal(cfg->upstreams[0].sticky_ttl_s, 0);
+    config_unref(cfg);
+
+    cfg = expect_ok(GROUP("    pool: {max_idle: 0, max_lifetime: 0, max_requests: 4294967295}\n"));
+    u = &cfg->upstreams[0];
+    assert_int_equal(u->pool.max_idle, 0);
+    assert_int_equal(u->pool.min_idle, 0);
+    assert_int_equal(u->pool.max_requests, UINT32_MAX);
+    assert_int_equal(u->pool.max_lifetime_ms, 0);
+    assert_int_equal(u->pool.idle_timeout_ms, 60000);
+    assert_int_equal(u->pool.acquire_timeout_ms, 1000);
+    config_unref(cfg);
+    cfg = expect_ok(
+        GROUP("    pool: {max_idle: 65535, min_idle: 65535, max_lifetime: 86399999}\n"));
+    assert_int_equal(cfg->upstreams[0].pool.min_idle, 65535);
+    assert_int_equal(cfg->upstreams[0].pool.max_lifetime_ms, 86399999);
+    config_unref(cfg);
+
+    /* No cross-checks between the group's timeouts: total may be below connect. */
+    cfg = expect_ok(GROUP("    timeouts: {total: 1s, connect: 5s}\n"));
+    assert_int_equal(cfg->upstreams[0].total_timeout_ms, 1000);
+    assert_int_equal(cfg->upstreams[0].connect_timeout_ms, 5000);
+    assert_int_equal(cfg->upstreams[0].response_timeout_ms, 30000);
+    config_unref(cfg);
+
+    /* An empty `active` mapping turns checks on with every default. */
+    cfg = expect_ok(GROUP("    health: {active: {}}\n"));
+    u = &cfg->upstreams[0];
+    assert_true(u->active.enabled);
+    assert_int_equal(u->active.interval_ms, 2000);
+    assert_int_equal(u->active.timeout_ms, 1000);
+    assert_string_equal(u->active.method, "GET");
+    assert_string_equal(u->active.path, "/");
+    assert_null(u->active.host);
+    assert_int_equal(u->active.status_min, 200);
+    assert_int_equal(u->active.status_max, 399);
+    assert_int_equal(u->active.rise, 2);
+    assert_int_equal(u->active.fall, 3);
+    assert_true(u->passive.enabled);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    health: {}\n"));
+    assert_default_upstream(&cfg->upstreams[0]);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    health: {active: off, passive: {}}\n"));
+    assert_default_upstream(&cfg->upstreams[0]);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    health:\n      passive: off\n"));
+    u = &cfg->upstreams[0];
+    assert_false(u->passive.enabled);
+    assert_int_equal(u->passive.failures, 5);
+    assert_int_equal(u->passive.window_ms, 10000);
+    assert_int_equal(u->passive.cooldown_ms, 10000);
+    assert_false(u->passive.on_5xx);
+    config_unref(cfg);
+    cfg = expect_ok(ACTIVE("interval: 500ms, timeout: 499ms, rise: 100, fall: 1"));
+    u = &cfg->upstreams[0];
+    assert_int_equal(u->active.interval_ms, 500);
+    assert_int_equal(u->active.timeout_ms, 499);
+    assert_int_equal(u->active.rise, 100);
+    assert_int_equal(u->active.fall, 1);
+    config_unref(cfg);
+    cfg = expect_ok(GROUP("    health: {passive: {failures: 1000, on_5xx: false}}\n"));
+    assert_int_equal(cfg->upstreams[0].passive.failures, 1000);
+    config_unref(cfg);
+
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        char yaml[256];
+
+        snprintf(yaml, sizeof(yaml), ACTIVE("expect: %s"), statuses[i].expect);
+        cfg = expect_ok(yaml);
+        assert_int_equal(cfg->upstreams[0].active.status_min, statuses[i].lo);
+        assert_int_equal(cfg->upstreams[0].active.status_max, statuses[i].hi);
+        config_unref(cfg);
+    }
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        char yaml[256];
+
+        snprintf(yaml, sizeof(yaml), ACTIVE("host: %s"), hosts[i]);
+        cfg = expect_ok(yaml);
+        assert_non_null(cfg->upstreams[0].active.host);
+        config_unref(cfg);
+    }
+
+    /* A route's total overrides the group's; its response stays the group's. */
+    cfg = expect_ok("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
+                    "routes: [{upstream: b, timeouts: {total: 2s}}]\n");
+    assert_int_equal(cfg->routes[0].total_timeout_ms, 2000);
+    assert_int_equal(cfg->routes[0].response_timeout_ms, 0);
+    config_unref(cfg);
+}
+
+static void test_bad_upstreams(void **state)
+{
+    (void)state;
+    /* Unknown keys at every level, and the keys that moved say where to. */
+    expect_error(GROUP("    pool: {max_idle: 5, size: 3}\n"),
+                 "t.yaml:5:25: unknown key 'size' in 'upstreams.b.pool'");
+    expect_error(GROUP("    health: {active: {}, aggressive: true}\n"),
+                 "t.yaml:5:26: unknown key 'aggressive' in 'upstreams.b.health'");
+    expect_error(GROUP("    health:\n      active:\n        interval: 1s\n        port: 80\n"),
+                 "t.yaml:8:9: unknown key 'port' in 'upstreams.b.health.active'");
+    expect_error(GROUP("    health: {passive: {failures: 2, timeout: 1s}}\n"),
+                 "t.yaml:5:37: unknown key 'timeout' in 'upstreams.b.health.passive'");
+    expect_error(GROUP("    sticky_cookie: {name: s, path: /}\n"),
+                 "t.yaml:5:30: unknown key 'path' in 'upstreams.b.sticky_cookie'");
+    expect_error(GROUP("    timeouts: {connect: 1s, keepalive: 60s}\n"),
+                 "t.yaml:5:29: unknown key 'keepalive' in 'upstreams.b.timeouts' "
+                 "(moved to pool.idle_timeout)");
+    expect_error(GROUP("    keepalive: 64\n"),
+                 "t.yaml:5:5: unknown key 'keepalive' in 'upstreams.b' (moved to pool.max_idle)");
+    expect_error(GROUP("    keepalive_requests: 100\n"),
+                 "t.yaml:5:5: unknown key 'keepalive_requests' in 'upstreams.b' "
+                 "(moved to pool.max_requests)");
+
+    /* Wrong kinds. */
+    expect_error(GROUP("    health: off\n"),
+                 "t.yaml:5:13: expected a mapping for 'upstreams.b.health', found a scalar");
+    expect_error(GROUP("    health: {active: on}\n"),
+                 "t.yaml:5:22: expected a mapping or 'off' for 'upstreams.b.health.active', "
+                 "found a scalar");
+    expect_error(GROUP("    health: {passive: []}\n"),
+                 "t.yaml:5:23: expected a mapping or 'off' for 'upstreams.b.health.passive', "
+                 "found a list");
+    expect_error(GROUP("    pool: [1]\n"),
+                 "t.yaml:5:11: expected a mapping for 'upstreams.b.pool', found a list");
+    expect_error(GROUP("    sticky_cookie: [a]\n"),
+                 "t.yaml:5:20: expected a cookie name or a mapping for 'sticky_cookie', "
+                 "found a list");
+    expect_error(GROUP("    sticky_cookie: ''\n"),
+                 "t.yaml:5:20: 'sticky_cookie' must not be empty");
+
+    /* balance and hash. */
+    expect_error(GROUP("    balance: random\n    hash: client_ip\n"),
+                 "t.yaml:6:11: 'hash' is only used with balance: hash");
+    expect_error(GROUP("    hash: client_ip\n"),
+                 "t.yaml:5:11: 'hash' is only used with balance: hash");
+    expect_error(GROUP("    balance: hash\n    hash: ip\n"),
+                 "t.yaml:6:11: invalid hash 'ip' (expected client_ip, header:NAME or cookie:NAME)");
+    expect_error(GROUP("    balance: hash\n    hash: 'Header:X'\n"),
+                 "t.yaml:6:11: invalid hash 'Header:X' "
+                 "(expected client_ip, header:NAME or cookie:NAME)");
+    expect_error(GROUP("    balance: hash\n    hash: 'header:'\n"),
+                 "t.yaml:6:11: invalid hash 'header:': the header name is missing");
+    expect_error(GROUP("    balance: hash\n    hash: 'header:X User'\n"),
+                 "t.yaml:6:11: invalid hash 'header:X User': 'X User' is not a valid header name");
+    expect_error(GROUP("    balance: hash\n    hash: 'cookie:a=b'\n"),
+                 "t.yaml:6:11: invalid hash 'cookie:a=b': 'a=b' is not a valid cookie name");
+
+    /* sticky_cookie and slow_start. */
+    expect_error(GROUP("    sticky_cookie: 'a;b'\n"),
+                 "t.yaml:5:20: invalid cookie name 'a;b': not an HTTP token");
+    expect_error(GROUP("    sticky_cookie: {name: 'a b'}\n"),
+                 "t.yaml:5:27: invalid cookie name 'a b': not an HTTP token");
+    expect_error(GROUP("    sticky_cookie: {ttl: 1h}\n"),
+                 "t.yaml:5:20: missing required key 'name' in 'upstreams.b.sticky_cookie'");
+    expect_error(GROUP("    sticky_cookie: {name: s, ttl: 1500ms}\n"),
+                 "t.yaml:5:35: 'ttl' must be a whole number of seconds, got '1500ms'");
+    expect_error(GROUP("    sticky_cookie: {name: s, ttl: 9601h}\n"),
+                 "t.yaml:5:35: 'ttl' must be 0..9600h (400 days), got '9601h'");
+    expect_error(GROUP("    slow_start: 24h\n"),
+                 "t.yaml:5:17: 'slow_start' must be 0 or less than 24h, got '24h'");
+    expect_error(GROUP("    slow_start: 1d\n"),
+                 "t.yaml:5:17: invalid duration '1d' for 'slow_start' "
+                 "(use e.g. 250ms, 10s, 2m, 1h)");
+
+    /* pool. */
+    expect_error(GROUP("    pool: {max_idle: 5, min_idle: 6}\n"),
+                 "t.yaml:5:35: 'min_idle' (6) must not be more than 'max_idle' (5)");
+    expect_error(GROUP("    pool: {min_idle: 65}\n"),
+                 "t.yaml:5:22: 'min_idle' (65) must not be more than 'max_idle' (64)");
+    expect_error(GROUP("    pool: {max_idle: 65536}\n"),
+                 "t.yaml:5:22: 'max_idle' must be an integer in 0..65535, got '65536'");
+    expect_error(GROUP("    pool: {acquire_timeout: 0}\n"),
+                 "t.yaml:5:29: 'acquire_timeout' must be more than 0 and less than 24h, got '0'");
+    expect_error(GROUP("    pool: {max_lifetime: 24h}\n"),
+                 "t.yaml:5:26: 'max_lifetime' must be 0 or less than 24h, got '24h'");
+    expect_error(GROUP("    pool: {idle_timeout: 0s}\n"),
+                 "t.yaml:5:26: 'idle_timeout' must be more than 0 and less than 24h, got '0s'");
+    expect_error(GROUP("    timeouts: {total: 0s}\n"),
+                 "t.yaml:5:23: 'total' must be more than 0 and less than 24h, got '0s'");
+
+    /* health.active. */
+    expect_error(ACTIVE("expect: 600"), "t.yaml:5:31: invalid expect '600': statuses are 100..599");
+    expect_error(ACTIVE("expect: 99-200"),
+                 "t.yaml:5:31: invalid expect '99-200': statuses are 100..599");
+    expect_error(ACTIVE("expect: 300-200"),
+                 "t.yaml:5:31: invalid expect '300-200': 300 is more than 200");
+    expect_error(ACTIVE("expect: 2x"),
+                 "t.yaml:5:31: invalid expect '2x' (use a status like 200, a range like 200-399 "
+                 "or a class like 2xx)");
+    expect_error(ACTIVE("expect: 6xx"),
+                 "t.yaml:5:31: invalid expect '6xx' (use a status like 200, a range like 200-399 "
+                 "or a class like 2xx)");
+    expect_error(ACTIVE("expect: 2xx-3xx"),
+                 "t.yaml:5:31: invalid expect '2xx-3xx' (use a status like 200, a range like "
+                 "200-399 or a class like 2xx)");
+    expect_error(ACTIVE("expect: '200-'"),
+                 "t.yaml:5:31: invalid expect '200-' (use a status like 200, a range like 200-399 "
+                 "or a class like 2xx)");
+    expect_error(ACTIVE("interval: 1s, timeout: 1s"),
+                 "t.yaml:5:46: 'timeout' must be less than 'interval' (1000ms >= 1000ms)");
+    /* The default timeout (1s) against a shorter interval: reported at the interval. */
+    expect_error(ACTIVE("interval: 500ms"),
+                 "t.yaml:5:33: 'timeout' must be less than 'interval' (1000ms >= 500ms)");
+    expect_error(ACTIVE("method: get"),
+                 "t.yaml:5:31: invalid method 'get': methods are upper-case");
+    expect_error(ACTIVE("method: 'G T'"), "t.yaml:5:31: invalid method 'G T': not an HTTP token");
+    expect_error(ACTIVE("path: healthz"),
+                 "t.yaml:5:29: invalid path 'healthz': must start with '/'");
+    expect_error(ACTIVE("path: '/a b'"),
+                 "t.yaml:5:29: invalid path '/a b': no spaces, control or non-ASCII characters, "
+                 "or '#'");
+    expect_error(ACTIVE("path: '/a#b'"),
+                 "t.yaml:5:29: invalid path '/a#b': no spaces, control or non-ASCII characters, "
+                 "or '#'");
+    expect_error(ACTIVE("host: 'a/b'"),
+                 "t.yaml:5:29: invalid host 'a/b': unexpected character '/'");
+    expect_error(ACTIVE("host: 'a:0'"),
+                 "t.yaml:5:29: invalid host 'a:0': the port must be a number in 1..65535");
+    expect_error(ACTIVE("host: 'a:'"),
+                 "t.yaml:5:29: invalid host 'a:': the port must be a number in 1..65535");
+    expect_error(ACTIVE("host: ':80'"), "t.yaml:5:29: invalid host ':80': empty host name");
+    expect_error(ACTIVE("host: '[zz]:80'"),
+                 "t.yaml:5:29: invalid host '[zz]:80': not an IPv6 address");
+    expect_error(ACTIVE("host: '[::1'"),
+                 "t.yaml:5:29: invalid host '[::1': expected an IPv6 address in brackets");
+    expect_error(ACTIVE("rise: 0"), "t.yaml:5:29: 'rise' must be an integer in 1..100, got '0'");
+    expect_error(ACTIVE("fall: 101"),
+                 "t.yaml:5:29: 'fall' must be an integer in 1..100, got '101'");
+    expect_error(ACTIVE("interval: 0"),
+                 "t.yaml:5:33: 'interval' must be more than 0 and less than 24h, got '0'");
+
+    /* health.passive. */
+    expect_error(GROUP("    health: {passive: {failures: 0}}\n"),
+                 "t.yaml:5:34: 'failures' must be an integer in 1..1000, got '0'");
+    expect_error(GROUP("    health: {passive: {on_5xx: yes}}\n"),
+                 "t.yaml:5:32: 'on_5xx' must be true or false, got 'yes'");
+    expect_error(GROUP("    health: {passive: {cooldown: 10x}}\n"),
+                 "t.yaml:5:34: invalid duration '10x' for 'cooldown' "
+                 "(use e.g. 250ms, 10s, 2m, 1h)");
+
+    /* The group-level checks still hold with the new keys around them. */
+    expect_error("listen: [':80']\nupstreams:\n  b:\n    pool: {max_idle: 1}\n"
+                 "    servers: [{address: 1.2.3.4:5, backup: true}]\nroutes: [{upstream: b}]\n",
+                 "t.yaml:5:14: every server of 'b' is a backup; at least one must not be");
+}
+#undef ACTIVE
+#undef GROUP
 
 static void test_bad_routes(void **state)
 {
@@ -461,6 +840,10 @@ static void test_bad_routes(void **state)
                  "t.yaml:3:33: 'methods' is empty; leave it out to allow any method");
     expect_error(ROUTE("{upstream: b, timeouts: {response: 1d}}"),
                  "t.yaml:3:45: invalid duration '1d' for 'response' (use e.g. 250ms, 10s, 2m, 1h)");
+    expect_error(ROUTE("{upstream: b, timeouts: {total: 0}}"),
+                 "t.yaml:3:42: 'total' must be more than 0 and less than 24h, got '0'");
+    expect_error(ROUTE("{upstream: b, timeouts: {total: 1s, idle: 1s}}"),
+                 "t.yaml:3:46: unknown key 'idle' in 'routes[0].timeouts'");
     expect_error(ROUTE("{upstream: b, path: /a, methods: [PUT, GET]}, "
                        "{upstream: b, path: /a, methods: [GET]}"),
                  "t.yaml:3:56: route clashes with the one at line 3 "
@@ -632,6 +1015,16 @@ static void test_examples(void **state)
     cfg = config_load_file(WEIR_SOURCE_ROOT "/examples/weir.yaml", &err);
     if (!cfg)
         fail_msg("%s", err.msg);
+    /* It shows the group features off: weights, a backup, health checks, the pool. */
+    assert_string_equal(cfg->upstreams[0].balance, "weighted");
+    assert_int_equal(cfg->upstreams[0].servers[1].weight, 3);
+    assert_true(cfg->upstreams[0].servers[2].backup);
+    assert_true(cfg->upstreams[0].active.enabled);
+    assert_string_equal(cfg->upstreams[0].active.path, "/healthz");
+    assert_true(cfg->upstreams[0].passive.enabled);
+    assert_string_equal(cfg->upstreams[0].sticky_cookie, "weir_srv");
+    assert_int_equal(cfg->upstreams[0].pool.max_idle, 64);
+    assert_int_equal(cfg->upstreams[1].hash_source, CFG_HASH_HEADER);
     config_unref(cfg);
 
     cfg = config_load_file(WEIR_SOURCE_ROOT "/examples/demo.yaml", &err);
@@ -665,6 +1058,8 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_upstream_values),
+        cmocka_unit_test(test_bad_upstreams),
         cmocka_unit_test(test_bad_routes),
         cmocka_unit_test(test_missing_and_unknown_refs),
         cmocka_unit_test(test_duplicates),
