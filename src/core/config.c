@@ -5,8 +5,9 @@
  * is never written again (workers read it without locks); sharing is by config_ref/unref.
  *
  * The top-level sections live here; the upstream groups and routes, which refer to each other,
- * are in config_upstream.c, their `health` sections in config_health.c. The YAML tree and its
- * typed accessors are in config_yaml.c.
+ * are in config_upstream.c, their `health` sections in config_health.c, the resilience
+ * sections (and the load-shedding keys of `limits`) in config_resilience.c. The YAML tree and
+ * its typed accessors are in config_yaml.c.
  * Loading runs on the main thread; ref/unref from any thread. */
 #include "core/config.h"
 
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config_resilience.h"
 #include "core/config_yaml.h"
 
 #define MAX_WORKERS 256
@@ -201,6 +203,7 @@ static void config_free(struct config *cfg)
         free(r->host);
         free(r->path);
         free(r->upstream_name);
+        config_route_resilience_free(r);
     }
     free(cfg->routes);
     free(cfg->log.access);
@@ -337,7 +340,7 @@ static int load_listen(struct ycx *cx, const struct ynode *v, struct config *cfg
 static int load_limits(struct ycx *cx, const struct ynode *v, struct cfg_limits *lim)
 {
     static const char *const keys[] = {"max_request_line", "max_header_bytes", "max_headers",
-                                       "max_body", NULL};
+                                       "max_body", "shed_loop_lag", "shed_inflight", NULL};
     uint64_t line = 8192, head = lim->max_header_bytes;
 
     if (ymap_check(cx, v, "limits", keys) != 0 ||
@@ -348,7 +351,8 @@ static int load_limits(struct ycx *cx, const struct ynode *v, struct cfg_limits 
         line = head;
     if (yopt_size(cx, v, "max_request_line", 64, head, &line) != 0 ||
         yopt_u32(cx, v, "max_headers", 1, 128, &lim->max_headers) != 0 ||
-        yopt_size(cx, v, "max_body", 0, UINT64_MAX, &lim->max_body) != 0)
+        yopt_size(cx, v, "max_body", 0, UINT64_MAX, &lim->max_body) != 0 ||
+        config_load_shedding(cx, v, lim) != 0)
         return -1;
     lim->max_header_bytes = (uint32_t)head;
     lim->max_request_line = (uint32_t)line;
@@ -414,8 +418,12 @@ static struct config *config_new(const char *source)
         return NULL;
     atomic_init(&cfg->refcnt, 1);
     cfg->workers = cpu_count();
-    cfg->limits = (struct cfg_limits){
-        .max_request_line = 8192, .max_header_bytes = 16384, .max_headers = 100, .max_body = 0};
+    cfg->limits = (struct cfg_limits){.max_request_line = 8192,
+                                      .max_header_bytes = 16384,
+                                      .max_headers = 100,
+                                      .max_body = 0,
+                                      .shed_loop_lag_ms = 500,
+                                      .shed_inflight = 0};
     cfg->timeouts = (struct cfg_timeouts){.client_header_ms = 10000,
                                           .client_body_ms = 60000,
                                           .client_send_ms = 60000,

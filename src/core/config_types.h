@@ -66,6 +66,49 @@ struct cfg_health_passive {
     bool on_5xx;                  /* count 5xx responses as failures; default false */
 };
 
+/* Retries (issue 4): only when safe, see docs/config.md. */
+struct cfg_retry {
+    uint32_t attempts;            /* total tries including the first; default 2; 1 = off */
+    uint32_t backoff_base_ms;     /* full-jitter exponential backoff base; default 25 */
+    uint32_t backoff_max_ms;      /* cap of one backoff; default 1000 */
+    uint32_t statuses_mask[4];    /* bit (status - 500) set: retried status; default 502,503,504 */
+    bool on_connect_error;        /* refused / connect timeout; default true */
+    bool on_timeout;              /* response timeout, idempotent requests only; default true */
+    uint64_t max_body;            /* request bodies are buffered for replay up to this; 64 KiB */
+    uint32_t budget_ratio_pct;    /* retries may add this % of the group's requests; default 20 */
+    uint32_t budget_window_ms;    /* sliding window of the budget; default 10000 */
+    uint32_t budget_min_per_s;    /* retries always allowed per second; default 3 */
+};
+
+enum cfg_breaker_window { CFG_BREAKER_COUNT = 0, CFG_BREAKER_TIME };
+
+/* Circuit breaker with Resilience4j's semantics (issue 4). */
+struct cfg_breaker {
+    bool enabled;                 /* true when the mapping is present */
+    enum cfg_breaker_window window; /* default count */
+    uint32_t window_size;         /* calls (count) or seconds (time); default 100 / 60 */
+    uint32_t min_calls;           /* calls before rates are evaluated; default 20 */
+    uint32_t failure_rate_pct;    /* open at or above; default 50 */
+    uint32_t slow_rate_pct;       /* open at or above; default 100 (off in practice) */
+    uint32_t slow_call_ms;        /* a call slower than this is slow; default 5000 */
+    uint32_t open_ms;             /* wait in open before half-open; default 30000 */
+    uint32_t half_open_calls;     /* trial calls in half-open; default 5 */
+    bool on_connect_error;        /* default true */
+    bool on_timeout;              /* default true */
+    uint8_t status_classes;       /* bit k: kxx counts as failure; default 1<<5 (5xx) */
+    bool per_server;              /* a breaker per server as well as the group's; default true */
+};
+
+/* Concurrency limit / bulkhead per group (issue 4). */
+struct cfg_concurrency {
+    uint32_t max;                 /* in-flight requests to the group, all workers; 0 = off */
+    uint32_t queue;               /* requests waiting beyond max; default 0 */
+    uint32_t queue_timeout_ms;    /* max wait in the queue; default 1000 */
+    bool adaptive;                /* find the limit from latency (gradient); default false */
+    uint32_t min_limit;           /* adaptive floor; default 1 */
+    uint32_t max_limit;           /* adaptive ceiling; default 1000 */
+};
+
 struct cfg_upstream {
     char *name;
     char *balance;                /* strategy name, default "round_robin" */
@@ -83,6 +126,32 @@ struct cfg_upstream {
     uint32_t response_timeout_ms; /* response head after request sent; default 30000 */
     uint32_t idle_timeout_ms;     /* between body bytes either way; default 60000 */
     uint32_t total_timeout_ms;    /* whole exchange until the response head; default 60000 */
+    struct cfg_retry retry;
+    struct cfg_breaker breaker;
+    struct cfg_concurrency concurrency;
+};
+
+enum cfg_ratelimit_key { CFG_RL_CLIENT_IP = 0, CFG_RL_HEADER, CFG_RL_ROUTE };
+
+/* Rate limit on a route (issue 4): GCRA, `rate` requests per `period`, `burst` extra. */
+struct cfg_ratelimit {
+    bool enabled;
+    enum cfg_ratelimit_key key;   /* default client_ip */
+    char *header;                 /* for CFG_RL_HEADER */
+    uint32_t rate;                /* requests per period, >= 1 */
+    uint32_t period_ms;           /* default 1000 */
+    uint32_t burst;               /* extra requests allowed at once; default 0 */
+    uint32_t max_keys;            /* tracked keys per worker before the oldest are dropped; 100000 */
+};
+
+/* Idempotency keys on a route (issue 4). */
+struct cfg_idempotency {
+    bool enabled;
+    char *header;                 /* default "Idempotency-Key" */
+    uint32_t ttl_ms;              /* stored responses live this long; default 86400000 (24h) */
+    uint64_t max_body;            /* responses larger than this are not stored; default 1 MiB */
+    uint32_t wait_ms;             /* a duplicate of an in-flight request waits this long, then 409; 5000 */
+    uint32_t max_entries;         /* stored responses before the oldest are evicted; 10000 */
 };
 
 struct cfg_route {
@@ -94,6 +163,8 @@ struct cfg_route {
     struct cfg_upstream *upstream;/* resolved by the loader */
     uint32_t response_timeout_ms; /* 0 = the upstream's */
     uint32_t total_timeout_ms;    /* 0 = the upstream's */
+    struct cfg_ratelimit ratelimit;
+    struct cfg_idempotency idempotency;
 };
 
 struct cfg_limits {
@@ -101,6 +172,9 @@ struct cfg_limits {
     uint32_t max_header_bytes;    /* default 16384 -> 431 */
     uint32_t max_headers;         /* default 100 -> 431 */
     uint64_t max_body;            /* default 0 = unlimited -> 413 */
+    uint32_t shed_loop_lag_ms;    /* a worker whose loop lags more sheds new requests; 0 = off;
+                                     default 500 */
+    uint32_t shed_inflight;       /* per worker: in-flight requests above this are shed; 0 = off */
 };
 
 struct cfg_timeouts {

@@ -2,7 +2,8 @@
  *
  * Groups are loaded first into an array sized once, so the route->upstream pointers taken
  * while loading routes stay valid for the life of the struct config. A group's `health`
- * section is in config_health.c. Part of the loader: main thread only, and every error leaves
+ * section is in config_health.c; the resilience sections of groups and routes (`retry`,
+ * `circuit_breaker`, `concurrency`, `rate_limit`, `idempotency`) in config_resilience.c. Part of the loader: main thread only, and every error leaves
  * partly filled arrays for config_free. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -13,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/config_health.h"
+#include "core/config_resilience.h"
 #include "core/config_yaml.h"
 
 /* The strategies src/balance implements; keep the two in step. */
@@ -262,9 +264,10 @@ static int load_group_timeouts(struct ycx *cx, const struct ynode *t, const char
 static int load_group(struct ycx *cx, const struct ynode *key, const struct ynode *v,
                       struct cfg_upstream *u)
 {
-    static const char *const keys[] = {"balance", "hash",     "sticky_cookie", "slow_start",
-                                       "servers", "pool",     "timeouts",      "health",
-                                       NULL};
+    static const char *const keys[] = {"balance",     "hash",     "sticky_cookie",
+                                       "slow_start",  "servers",  "pool",
+                                       "timeouts",    "health",   "retry",
+                                       "circuit_breaker", "concurrency", NULL};
     static const struct moved_key moved[] = {{"keepalive", "pool.max_idle"},
                                              {"keepalive_requests", "pool.max_requests"},
                                              {NULL, NULL}};
@@ -304,7 +307,7 @@ static int load_group(struct ycx *cx, const struct ynode *key, const struct ynod
         return -1;
     if ((t = ymap_get(v, "timeouts")) && load_group_timeouts(cx, t, u->name, u) != 0)
         return -1;
-    if (config_load_health(cx, v, u) != 0)
+    if (config_load_health(cx, v, u) != 0 || config_load_group_resilience(cx, v, u) != 0)
         return -1;
     return load_servers(cx, servers, u);
 }
@@ -429,7 +432,8 @@ static bool routes_clash(const struct cfg_route *a, const struct cfg_route *b)
 static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struct config *cfg,
                       struct cfg_route *r)
 {
-    static const char *const keys[] = {"host", "path", "methods", "upstream", "timeouts", NULL};
+    static const char *const keys[] = {"host",     "path",       "methods",     "upstream",
+                                       "timeouts", "rate_limit", "idempotency", NULL};
     static const char *const tkeys[] = {"response", "total", NULL};
     const struct ynode *up, *host = NULL, *path = NULL, *m, *t;
     char where[48];
@@ -457,7 +461,7 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
             yopt_ms(cx, t, "total", &r->total_timeout_ms) != 0)
             return -1;
     }
-    return 0;
+    return config_load_route_resilience(cx, v, idx, r);
 }
 
 /* O(routes^2) for the clash check; a config has tens or hundreds of routes. */

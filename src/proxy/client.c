@@ -151,7 +151,7 @@ int client_flush_out(struct client *c)
     while (c->out.len) {
         if (!c->writable)
             return 1;
-        ssize_t n = write(c->io.fd, buf_head(&c->out), c->out.len);
+        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -184,6 +184,12 @@ static void reply_progress(struct client *c)
 
 void client_reply(struct client *c, int status, const char *detail, bool close)
 {
+    client_reply_ex(c, status, detail, close, NULL);
+}
+
+void client_reply_ex(struct client *c, int status, const char *detail, bool close,
+                     const char *extra)
+{
     struct worker *w = c->w;
     if (ensure_buf(w, &c->out, WORKER_BUF_SIZE) == -1) {
         client_close_now(c);
@@ -203,13 +209,20 @@ void client_reply(struct client *c, int status, const char *detail, bool close)
                       h1_status_text(status), detail, c->request_id);
     if (bl < 0 || (size_t)bl >= sizeof(body))
         bl = (int)sizeof(body) - 1;
-    char head[512];
+    bool own_retry_after = extra && strstr(extra, "Retry-After:");
+    char head[1024];
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Length: %d\r\nX-Request-Id: %s\r\n%s%s\r\n",
+                      "Content-Length: %d\r\nX-Request-Id: %s\r\n%s%s%s\r\n",
                       status, h1_status_text(status), bl, c->request_id,
-                      status == 503 || status == 429 ? "Retry-After: 1\r\n" : "",
+                      (status == 503 || status == 429) && !own_retry_after ? "Retry-After: 1\r\n"
+                                                                           : "",
+                      extra ? extra : "",
                       c->closing || !c->keepalive ? "Connection: close\r\n" : "");
+    if (hl < 0 || (size_t)hl >= sizeof(head)) {
+        client_close_now(c);
+        return;
+    }
     if (buf_append(&c->out, head, (size_t)hl) == -1 ||
         (c->req.method_id != H1_M_HEAD && buf_append(&c->out, body, (size_t)bl) == -1)) {
         client_close_now(c);
@@ -237,6 +250,22 @@ static void reset_exchange(struct client *c)
     c->resp_ready = c->resp_skip = 0;
     c->got_response_bytes = false;
     c->request_id[0] = '\0';
+    /* Resilience state: released by forward_end; plain values here (a new client is not
+     * zeroed beyond the head of the struct). */
+    c->rs = NULL;
+    c->idempotent = c->admitted = c->limited = c->queued = false;
+    c->group_permit = c->server_permit = c->budget_granted = c->buffering = false;
+    c->server_breaker = NULL;
+    c->body = NULL;
+    c->body_len = c->body_sent = c->body_filled = 0;
+    c->body_streamed = false;
+    c->idem_owner = c->idem_waiting = false;
+    c->idem_key = NULL;
+    c->idem_key_len = 0;
+    c->capture = NULL;
+    c->capture_len = c->capture_cap = 0;
+    c->capture_overflow = false;
+    c->rl_headers[0] = '\0';
     c->req.framing = H1_FRAME_NONE;
     c->req.method_id = H1_M_OTHER;
     c->log = (struct exchange_log){0};
@@ -249,9 +278,24 @@ static void resume_pipeline(void *arg)
         client_read_head(c);
 }
 
+void client_send_buffer(struct client *c, char *buf, uint32_t len, int status)
+{
+    struct worker *w = c->w;
+    buf_release(w, &c->out);
+    c->out = (struct buf){.data = buf, .cap = len, .len = len};
+    if (c->state != CS_HEAD && !c->req_done && c->req_left)
+        c->closing = true;
+    timer_disarm(&w->loop.timers, &c->timer);
+    c->log.status = status;
+    c->state = CS_REPLY;
+    reply_progress(c);
+}
+
 void client_exchange_done(struct client *c)
 {
     struct worker *w = c->w;
+    if (c->state != CS_HEAD)
+        forward_end(c);
     if (c->log.t_start_us)
         accesslog_line_write(c);
     buf_release(w, &c->uphead);
@@ -377,7 +421,7 @@ static void client_read_head(struct client *c)
             }
         }
         uint32_t room = buf_room(&c->in);
-        ssize_t n = read(c->io.fd, buf_tail(&c->in), room);
+        ssize_t n = recv(c->io.fd, buf_tail(&c->in), room, 0);
         if (n > 0) {
             if (!c->head_started) {
                 c->head_started = true;
@@ -409,6 +453,8 @@ static void on_client_timer(struct timer *t)
             client_close_now(c);
         }
         break;
+    case CS_ADMIT:
+    case CS_BACKOFF:
     case CS_CONNECT:
     case CS_PROXY:
     case CS_TUNNEL:
@@ -426,6 +472,8 @@ static void client_run(struct client *c)
     case CS_HEAD:
         client_read_head(c);
         break;
+    case CS_ADMIT:
+    case CS_BACKOFF:
     case CS_CONNECT:
     case CS_PROXY:
     case CS_TUNNEL:

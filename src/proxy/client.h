@@ -20,6 +20,14 @@ void client_abort(struct client *c);
  * either continues with the next request or closes (close == true, or the request body was
  * not fully read). Only valid before any response byte went to the client. */
 void client_reply(struct client *c, int status, const char *detail, bool close);
+/* The same with `extra` header lines ("Name: value\r\n"…); a Retry-After among them replaces
+ * the default one of 429/503. */
+void client_reply_ex(struct client *c, int status, const char *detail, bool close,
+                     const char *extra);
+
+/* Sends a complete response held in `buf` (malloc'd, taken over) and ends the exchange as
+ * client_reply does; `status` is for the access log. */
+void client_send_buffer(struct client *c, char *buf, uint32_t len, int status);
 
 /* The exchange finished (response fully written): logs it, releases its resources and moves
  * on to the next request on the connection, or closes it. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "http/h1.h"
 #include "balance/sticky.h"
 #include "proxy/client.h"
+#include "proxy/exchange.h"
 #include "proxy/dlist.h"
 #include "proxy/headers.h"
 #include "proxy/upstream.h"
@@ -34,98 +36,12 @@ static const struct h1_limits upstream_limits = {
 
 enum { STEP_IDLE = 0, STEP_PROGRESS = 1, STEP_DONE = -1 };
 
-static const struct cfg_upstream *group_of(const struct client *c)
+/* send() for one buffer (the common case: no VFS layer, no iovec import), writev() for two. */
+static inline ssize_t send_iov(int fd, const struct iovec *iov, int n)
 {
-    return c->route->upstream;
-}
-
-static uint32_t response_timeout(const struct client *c)
-{
-    return c->route->response_timeout_ms ? c->route->response_timeout_ms
-                                          : group_of(c)->response_timeout_ms;
-}
-
-static void drop_upstream(struct client *c, bool reusable)
-{
-    if (c->up) {
-        upconn_release(c->up, reusable);
-        c->up = NULL;
-    }
-}
-
-/* Ends the current attempt's claim on its server: in-flight count and the passive health
- * report (`failed`: the server's fault). */
-static void release_server(struct client *c, bool failed)
-{
-    if (!c->counted)
-        return;
-    struct server_state *st = c->grp->states[c->server];
-    atomic_fetch_sub_explicit(&st->lb.inflight, 1, memory_order_relaxed);
-    health_report(st, c->grp->cfg, failed, c->w->loop.now_ms);
-    c->counted = false;
-}
-
-static void stop_waiting(struct client *c)
-{
-    if (c->waiting)
-        pool_unwait(&c->grp->pools[c->server], c);
-}
-
-void forward_abort(struct client *c)
-{
-    stop_waiting(c);
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
-    /* A client gone mid-exchange says nothing about the server. */
-    release_server(c, false);
-    drop_upstream(c, false);
-}
-
-static bool request_replayable(const struct client *c)
-{
-    return c->req.framing == H1_FRAME_NONE ||
-           (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0);
-}
-
-static void start_upstream(struct client *c, bool fresh);
-
-enum fail_kind {
-    FAIL_CONNECT,  /* the request never reached the server: another server may take it */
-    FAIL_SERVER,   /* timeout, malformed or missing response: the server's fault, no retry */
-    FAIL_CLIENT,   /* the client's fault (bad body): not held against the server */
-};
-
-/* Most servers one request tries when connects fail (the request never reached them). */
-#define MAX_CONNECT_ATTEMPTS 3
-
-/* The upstream side failed before the response head was complete. A body-less request that
- * failed on a reused connection before any response byte is retried once on a fresh one (the
- * server may have closed it as we sent); a request whose connect failed goes to another server
- * when there is one; otherwise the client gets `status`. */
-static void upstream_failed(struct client *c, enum fail_kind kind, int status, const char *why)
-{
-    bool stale = kind != FAIL_CLIENT && c->up && c->up->reused && !c->got_response_bytes &&
-                 !c->retried && request_replayable(c) && !c->resp_head_done;
-    drop_upstream(c, false);
-    if (stale) {
-        release_server(c, false);
-        c->retried = true;
-        c->uphead_sent = 0;
-        start_upstream(c, true);
-        return;
-    }
-    release_server(c, kind != FAIL_CLIENT);
-    if (c->resp_head_done) {
-        client_abort(c); /* part of the response went out: only a close can tell the client */
-        return;
-    }
-    uint32_t n = c->grp->cfg->nservers;
-    if (kind == FAIL_CONNECT && c->uphead_sent == 0 && c->attempts < n &&
-        c->attempts < MAX_CONNECT_ATTEMPTS) {
-        start_upstream(c, false); /* excludes the server that just failed */
-        return;
-    }
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
-    client_reply(c, status, why, false);
+    if (n == 1)
+        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    return writev(fd, iov, n);
 }
 
 /* ---- request direction -------------------------------------------------------------- */
@@ -141,7 +57,7 @@ static bool read_client_body(struct client *c)
     uint32_t room = buf_room(&c->in);
     if (!room)
         return true;
-    ssize_t n = read(c->io.fd, buf_tail(&c->in), room);
+    ssize_t n = recv(c->io.fd, buf_tail(&c->in), room, 0);
     if (n > 0) {
         c->in.len += (uint32_t)n;
         if ((uint32_t)n < room && !c->rdhup)
@@ -161,7 +77,7 @@ static bool read_client_body(struct client *c)
  * Returns -1 when the body is malformed or too large (the exchange was ended). */
 static int prepare_request_body(struct client *c)
 {
-    if (c->req_ready || c->req_done)
+    if (c->req_ready || c->req_done || c->body)
         return 0;
     if (c->in.len == 0)
         read_client_body(c);
@@ -175,7 +91,7 @@ static int prepare_request_body(struct client *c)
     } else if (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done) {
         ssize_t k = h1_chunked_feed(&c->req_chunk, buf_head(&c->in), c->in.len, NULL);
         if (k < 0) {
-            upstream_failed(c, FAIL_CLIENT, 400, "malformed chunked request body");
+            attempt_failed(c, FAIL_CLIENT, 400, "malformed chunked request body");
             return -1;
         }
         c->req_ready = (uint32_t)k;
@@ -196,6 +112,8 @@ static int prepare_request_body(struct client *c)
 
 static bool request_body_complete(const struct client *c)
 {
+    if (c->body)
+        return c->body_sent == c->body_len;
     return c->req.framing == H1_FRAME_CHUNKED ? c->req_chunk.done : c->req_left == 0;
 }
 
@@ -211,19 +129,22 @@ static int step_request(struct client *c)
         uint32_t head_left = c->uphead.len - c->uphead_sent;
         if (head_left)
             iov[n++] = (struct iovec){.iov_base = c->uphead.data + c->uphead_sent, .iov_len = head_left};
-        if (c->req_ready)
+        if (c->body && c->body_sent < c->body_len)
+            iov[n++] = (struct iovec){.iov_base = c->body + c->body_sent,
+                                      .iov_len = c->body_len - c->body_sent};
+        else if (c->req_ready)
             iov[n++] = (struct iovec){.iov_base = buf_head(&c->in), .iov_len = c->req_ready};
         if (n == 0)
             break;
         if (!u->writable)
             break;
-        ssize_t w = writev(u->io.fd, iov, n);
+        ssize_t w = send_iov(u->io.fd, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 u->writable = false;
                 break;
             }
-            upstream_failed(c, c->uphead_sent ? FAIL_SERVER : FAIL_CONNECT, 502,
+            attempt_failed(c, c->uphead_sent ? FAIL_SERVER : FAIL_CONNECT, 502,
                             "the upstream connection failed while sending the request");
             return STEP_DONE;
         }
@@ -234,9 +155,12 @@ static int step_request(struct client *c)
         uint32_t h = total < head_left ? (uint32_t)total : head_left;
         c->uphead_sent += h;
         total -= h;
-        if (total) {
+        if (total && c->body) {
+            c->body_sent += (uint32_t)total;
+        } else if (total) {
             buf_consume(&c->in, (uint32_t)total);
             c->req_ready -= (uint32_t)total;
+            c->body_streamed = true;
         }
     }
     if (!c->req_done && c->uphead_sent == c->uphead.len && !c->req_ready &&
@@ -245,7 +169,7 @@ static int step_request(struct client *c)
         upconn_arm(u, response_timeout(c));
         progress = STEP_PROGRESS;
     }
-    if (!c->req_done && c->eof && !c->req_ready && !request_body_complete(c)) {
+    if (!c->req_done && !c->body && c->eof && !c->req_ready && !request_body_complete(c)) {
         client_abort(c); /* the client went away in the middle of its body */
         return STEP_DONE;
     }
@@ -264,7 +188,7 @@ static int read_upstream(struct client *c)
     uint32_t room = buf_room(&u->in);
     if (!room)
         return STEP_IDLE;
-    ssize_t n = read(u->io.fd, buf_tail(&u->in), room);
+    ssize_t n = recv(u->io.fd, buf_tail(&u->in), room, 0);
     if (n > 0) {
         u->in.len += (uint32_t)n;
         c->got_response_bytes = true;
@@ -280,7 +204,24 @@ static int read_upstream(struct client *c)
     return STEP_IDLE;
 }
 
-static void start_tunnel(struct client *c);
+/* The final head as the idempotency record keeps it: without its Connection field, which
+ * belongs to the connection it was first sent on. */
+static void capture_head(struct client *c, const char *head, size_t len)
+{
+    static const char field[] = "\r\nConnection: ";
+    const char *p = memmem(head, len, field, sizeof(field) - 1);
+    if (!p) {
+        idempotency_capture(c, head, len);
+        return;
+    }
+    const char *eol = memmem(p + 2, len - (size_t)(p + 2 - head), "\r\n", 2);
+    if (!eol) {
+        idempotency_capture(c, head, len);
+        return;
+    }
+    idempotency_capture(c, head, (size_t)(p - head));
+    idempotency_capture(c, eol, len - (size_t)(eol - head));
+}
 
 /* Parses heads in up->in until the final one; queues each for the client. */
 static int parse_response_head(struct client *c)
@@ -289,7 +230,7 @@ static int parse_response_head(struct client *c)
     for (;;) {
         if (!u->in.len) {
             if (u->eof) {
-                upstream_failed(c, FAIL_SERVER, 502,
+                attempt_failed(c, FAIL_SERVER, 502,
                                 "the upstream closed the connection without responding");
                 return STEP_DONE;
             }
@@ -299,7 +240,7 @@ static int parse_response_head(struct client *c)
                                   c->req.method_id == H1_M_HEAD, &c->resp);
         if (r == H1_AGAIN) {
             if (u->eof) {
-                upstream_failed(c, FAIL_SERVER, 502,
+                attempt_failed(c, FAIL_SERVER, 502,
                                 "the upstream closed the connection mid-response");
                 return STEP_DONE;
             }
@@ -307,22 +248,20 @@ static int parse_response_head(struct client *c)
         }
         if (r < 0) {
             c->retried = true; /* a malformed response is not a stale connection */
-            upstream_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed response");
+            attempt_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed response");
             return STEP_DONE;
         }
-        if (!c->log.t_first_byte_us)
-            c->log.t_first_byte_us = ev_clock_us();
         uint16_t status = c->resp.status;
         if (status == 101) {
             if (!(c->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->req_done ||
                 headers_build_response(c, "upgrade", false, NULL) == -1) {
                 c->retried = true;
-                upstream_failed(c, FAIL_SERVER, 502, "unexpected protocol switch from the upstream");
+                attempt_failed(c, FAIL_SERVER, 502, "unexpected protocol switch from the upstream");
                 return STEP_DONE;
             }
             buf_consume(&u->in, (uint32_t)r);
             c->log.status = 101;
-            start_tunnel(c);
+            tunnel_start(c);
             return STEP_DONE;
         }
         if (status < 200) {
@@ -330,7 +269,7 @@ static int parse_response_head(struct client *c)
             if (status != 100 && c->req.minor == 1 &&
                 headers_build_response(c, NULL, false, NULL) == -1) {
                 c->retried = true;
-                upstream_failed(c, FAIL_SERVER, 502, "interim response too large");
+                attempt_failed(c, FAIL_SERVER, 502, "interim response too large");
                 return STEP_DONE;
             }
             buf_consume(&u->in, (uint32_t)r);
@@ -338,6 +277,17 @@ static int parse_response_head(struct client *c)
         }
         /* The final head. */
         struct worker *w = c->w;
+        if (status >= 500 && retry_status(&group_of(c)->retry, status) &&
+            attempt_may_retry(c, FAIL_STATUS) &&
+            retry_budget_try(&c->grp->gs->budget, &group_of(c)->retry, w->loop.now_ms)) {
+            c->budget_granted = true;
+            c->retried = true;
+            char why[64];
+            snprintf(why, sizeof(why), "the upstream answered %u", status);
+            attempt_failed(c, FAIL_STATUS, status, why);
+            return STEP_DONE;
+        }
+        attempt_headed(c, status);
         c->resp_framing = c->resp.framing;
         bool chunked_out = false;
         if (c->resp_framing == H1_FRAME_EOF || !c->req_done)
@@ -356,31 +306,42 @@ static int parse_response_head(struct client *c)
         const char *conn = !keep ? "close" : c->req.minor == 0 ? "keep-alive" : NULL;
         if (!keep)
             c->closing = true;
-        char cookie[256];
-        const char *extra = NULL;
+        char extra[512];
+        size_t elen = 0;
+        extra[0] = '\0';
         if (c->set_sticky) {
             const struct cfg_upstream *g = group_of(c);
             char token[LB_STICKY_TOKEN_LEN + 1];
             lb_sticky_token(c->grp->servers[c->server]->id, token);
-            int n = snprintf(cookie, sizeof(cookie), "Set-Cookie: %s=%s; Path=/; HttpOnly",
+            int n = snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Path=/; HttpOnly",
                              g->sticky_cookie, token);
-            if (g->sticky_ttl_s && n > 0 && (size_t)n < sizeof(cookie))
-                n += snprintf(cookie + n, sizeof(cookie) - (size_t)n, "; Max-Age=%u",
+            if (g->sticky_ttl_s && n > 0 && (size_t)n < sizeof(extra))
+                n += snprintf(extra + n, sizeof(extra) - (size_t)n, "; Max-Age=%u",
                               g->sticky_ttl_s);
-            if (n > 0 && (size_t)n < sizeof(cookie) - 2) {
-                memcpy(cookie + n, "\r\n", 3);
-                extra = cookie;
+            if (n > 0 && (size_t)n < sizeof(extra) - 3) {
+                memcpy(extra + n, "\r\n", 3);
+                elen = (size_t)n + 2;
+            } else {
+                extra[0] = '\0';
             }
         }
+        size_t rl = strlen(c->rl_headers);
+        if (rl && elen + rl < sizeof(extra)) {
+            memcpy(extra + elen, c->rl_headers, rl + 1);
+            elen += rl;
+        }
         timer_disarm(&w->loop.timers, &c->total_timer);
-        if (headers_build_response(c, conn, chunked_out, extra) == -1) {
+        uint32_t head_at = c->out.off + c->out.len;
+        if (headers_build_response(c, conn, chunked_out, elen ? extra : NULL) == -1) {
             c->retried = true;
-            upstream_failed(c, FAIL_SERVER, 502, "the upstream response head is too large");
+            attempt_failed(c, FAIL_SERVER, 502, "the upstream response head is too large");
             return STEP_DONE;
         }
         buf_consume(&u->in, (uint32_t)r);
         c->resp_head_done = true;
         c->log.status = status;
+        if (c->idem_owner)
+            capture_head(c, c->out.data + head_at, c->out.off + c->out.len - head_at);
         if (c->resp_framing == H1_FRAME_NONE ||
             (c->resp_framing == H1_FRAME_LENGTH && c->resp_left == 0))
             c->resp_done = true;
@@ -412,7 +373,7 @@ static int prepare_response_body(struct client *c)
                 c->out.off = c->out.len = 0;
                 c->resp_head_done = false;
                 c->retried = true;
-                upstream_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed chunked body");
+                attempt_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed chunked body");
             } else {
                 client_abort(c); /* the head is out: a close is the only honest signal left */
             }
@@ -465,7 +426,7 @@ static int step_response_down(struct client *c)
             iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = c->resp_ready};
         if (n == 0 || !c->writable)
             break;
-        ssize_t w = writev(c->io.fd, iov, n);
+        ssize_t w = send_iov(c->io.fd, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -483,6 +444,8 @@ static int step_response_down(struct client *c)
         buf_consume(&c->out, h);
         total -= h;
         if (total) {
+            if (c->idem_owner)
+                idempotency_capture(c, buf_head(&u->in), total);
             buf_consume(&u->in, (uint32_t)total);
             c->resp_ready -= (uint32_t)total;
         }
@@ -508,8 +471,8 @@ static void finish_exchange(struct client *c)
     bool reusable = c->req_done && c->resp_framing != H1_FRAME_EOF &&
                     !(c->resp.flags & H1F_CONN_CLOSE) &&
                     (c->resp.minor == 1 || (c->resp.flags & H1F_CONN_KEEPALIVE));
-    release_server(c, c->grp->cfg->passive.on_5xx && c->resp.status >= 500);
-    drop_upstream(c, reusable);
+    attempt_release_server(c, c->grp->cfg->passive.on_5xx && c->resp.status >= 500);
+    exchange_drop_upstream(c, reusable);
     client_exchange_done(c);
 }
 
@@ -525,7 +488,7 @@ static void arm_client_timer(struct client *c)
         timer_disarm(&w->loop.timers, &c->timer);
 }
 
-static void pump(struct client *c)
+void exchange_pump(struct client *c)
 {
     for (;;) {
         int a = step_request(c);
@@ -555,7 +518,7 @@ static void pump(struct client *c)
 
 /* ---- connecting ---------------------------------------------------------------------- */
 
-static void connected(struct client *c)
+void exchange_connected(struct client *c)
 {
     c->state = CS_PROXY;
     c->up->connecting = false;
@@ -568,93 +531,7 @@ static void connected(struct client *c)
         }
     }
     upconn_arm(c->up, c->req_done ? response_timeout(c) : group_of(c)->idle_timeout_ms);
-    pump(c);
-}
-
-/* Chooses the server for this attempt: the sticky one when the client carries a valid token
- * for a usable server, else the group's strategy (avoiding the server a failed attempt used). */
-static int choose_server(struct client *c)
-{
-    struct wgroup *grp = c->grp;
-    uint32_t n = grp->cfg->nservers;
-    if (c->sticky[0] && c->attempts == 0) {
-        int idx = lb_sticky_find(grp->servers, n, str_cstr(c->sticky));
-        if (idx >= 0 && lb_usable(grp->servers[idx]))
-            return idx;
-    }
-    struct lb_ctx ctx = {
-        .key = str_from(c->lb_key, c->lb_key_len),
-        .rand = worker_rand(c->w),
-        .exclude = c->server,
-    };
-    int idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
-    if (idx >= 0 && grp->cfg->sticky_cookie)
-        c->set_sticky = true;
-    return idx;
-}
-
-/* Takes a connection to c->server (claimed in inflight); waits for a slot when the server is
- * at max_conns. */
-static void acquire_connection(struct client *c, bool fresh)
-{
-    const struct cfg_upstream *g = group_of(c);
-    struct pool *p = &c->grp->pools[c->server];
-    int err = 0;
-    struct upconn *u = pool_acquire(p, c, fresh, &err);
-    if (!u) {
-        if (err == EAGAIN) {
-            if (!c->wait_deadline_ms)
-                c->wait_deadline_ms = c->w->loop.now_ms + g->pool.acquire_timeout_ms;
-            c->state = CS_CONNECT;
-            pool_wait(p, c);
-            /* Woken at once by a local release; polled for slots other workers free. */
-            uint64_t next = c->w->loop.now_ms + 10;
-            timer_arm(&c->w->loop.timers, &c->timer,
-                      next < c->wait_deadline_ms ? next : c->wait_deadline_ms);
-            return;
-        }
-        if (err == ENOMEM) {
-            release_server(c, false);
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
-            client_reply(c, 503, "out of memory", false);
-            return;
-        }
-        upstream_failed(c, FAIL_CONNECT, 502,
-                        err == ECONNREFUSED ? "the upstream refused the connection"
-                                            : "cannot connect to the upstream");
-        return;
-    }
-    c->up = u;
-    if (u->connecting) {
-        c->state = CS_CONNECT;
-        upconn_arm(u, g->connect_timeout_ms);
-        timer_disarm(&c->w->loop.timers, &c->timer);
-        return;
-    }
-    u->writable = true; /* an idle pooled connection has room in its send buffer */
-    connected(c);
-}
-
-static void start_upstream(struct client *c, bool fresh)
-{
-    if (!fresh) {
-        int idx = choose_server(c);
-        if (idx < 0) {
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
-            client_reply(c, 503, "no upstream server is available", false);
-            return;
-        }
-        c->server = idx;
-        c->attempts++;
-    }
-    struct server_state *st = c->grp->states[c->server];
-    atomic_fetch_add_explicit(&st->lb.inflight, 1, memory_order_relaxed);
-    c->counted = true;
-    c->log.upstream = c->grp->cfg->servers[c->server].addr.text;
-    if (!c->log.t_upstream_us)
-        c->log.t_upstream_us = ev_clock_us();
-    c->wait_deadline_ms = 0;
-    acquire_connection(c, fresh);
+    exchange_pump(c);
 }
 
 static void copy_key(struct client *c, struct str v)
@@ -712,23 +589,6 @@ static void copy_balance_keys(struct client *c)
     }
 }
 
-void forward_slot_ready(struct client *c)
-{
-    acquire_connection(c, false);
-}
-
-static void on_total_timeout(struct timer *t)
-{
-    struct client *c = container_of(t, struct client, total_timer);
-    if (c->resp_head_done || c->state == CS_TUNNEL)
-        return;
-    bool waited_on_server = c->up && !c->up->connecting && c->req_done;
-    stop_waiting(c);
-    drop_upstream(c, false);
-    release_server(c, waited_on_server);
-    client_reply(c, 504, "the request exceeded its total timeout", false);
-}
-
 void forward_start(struct client *c, bool websocket)
 {
     struct worker *w = c->w;
@@ -758,17 +618,22 @@ void forward_start(struct client *c, bool websocket)
     c->server = -1;
     c->attempts = 0;
     c->set_sticky = false;
-    uint32_t total = c->route->total_timeout_ms ? c->route->total_timeout_ms : g->total_timeout_ms;
-    if (total) {
-        timer_init(&c->total_timer, on_total_timeout);
-        timer_arm(&w->loop.timers, &c->total_timer, w->loop.now_ms + total);
-    }
-    start_upstream(c, false);
+    admission_start(c);
+}
+
+void forward_end(struct client *c)
+{
+    exchange_release(c, c->log.status);
+}
+
+bool exchange_replayable(const struct client *c)
+{
+    return c->req.framing == H1_FRAME_NONE ||
+           (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0) ||
+           (c->body && !c->buffering) || !c->body_streamed;
 }
 
 /* ---- events ---------------------------------------------------------------------------- */
-
-static void tunnel_pump(struct client *c);
 
 void forward_upstream_event(struct client *c)
 {
@@ -779,23 +644,27 @@ void forward_upstream_event(struct client *c)
         int err = sock_connect_result(u->io.fd);
         if (err) {
             c->log.status = 502;
-            upstream_failed(c, FAIL_CONNECT, 502,
+            attempt_failed(c, FAIL_CONNECT, 502,
                             err == ECONNREFUSED ? "the upstream refused the connection"
                                                 : "cannot connect to the upstream");
             return;
         }
-        connected(c);
+        exchange_connected(c);
         return;
     }
     if (c->state == CS_TUNNEL)
         tunnel_pump(c);
     else
-        pump(c);
+        exchange_pump(c);
 }
 
 void forward_client_event(struct client *c)
 {
-    if (c->state == CS_CONNECT) {
+    if (c->state == CS_ADMIT) {
+        admission_client_event(c);
+        return;
+    }
+    if (c->state == CS_CONNECT || c->state == CS_BACKOFF) {
         if (c->hup) {
             client_abort(c);
         }
@@ -804,122 +673,5 @@ void forward_client_event(struct client *c)
     if (c->state == CS_TUNNEL)
         tunnel_pump(c);
     else
-        pump(c);
-}
-
-void forward_upstream_timeout(struct client *c)
-{
-    switch (c->state) {
-    case CS_CONNECT:
-        c->retried = true;
-        upstream_failed(c, FAIL_CONNECT, 504, "connecting to the upstream timed out");
-        break;
-    case CS_PROXY:
-        if (!c->resp_head_done && c->req_done) {
-            c->retried = true;
-            upstream_failed(c, FAIL_SERVER, 504, "the upstream did not respond in time");
-        } else {
-            client_abort(c); /* idle in the middle of a body */
-        }
-        break;
-    default:
-        client_abort(c);
-        break;
-    }
-}
-
-void forward_client_timeout(struct client *c)
-{
-    if (c->waiting) {
-        /* Polling for a slot another worker may have freed (waiters here are woken at once). */
-        struct pool *p = &c->grp->pools[c->server];
-        pool_unwait(p, c);
-        if (c->w->loop.now_ms >= c->wait_deadline_ms) {
-            p->acquire_timeouts++;
-            release_server(c, false);
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
-            client_reply(c, 503, "no upstream connection became free in time", false);
-            return;
-        }
-        forward_slot_ready(c);
-        return;
-    }
-    if (c->state == CS_PROXY && !c->req_done && !c->resp_head_done) {
-        forward_abort(c);
-        client_reply(c, 408, "the request body did not arrive in time", true);
-        return;
-    }
-    client_abort(c);
-}
-
-/* ---- WebSocket tunnel ---------------------------------------------------------------- */
-
-/* Moves bytes from `from` (with its buffer) to `to`. Returns progress, or -1 when a side is
- * finished (EOF or error) and everything read from it has been delivered. */
-static int tunnel_move(int from_fd, bool *from_readable, bool *from_eof, struct buf *b, int to_fd,
-                       bool *to_writable)
-{
-    int progress = 0;
-    for (;;) {
-        if (b->len && *to_writable) {
-            ssize_t w = write(to_fd, buf_head(b), b->len);
-            if (w == -1) {
-                if (errno != EAGAIN && errno != EINTR)
-                    return -1;
-                *to_writable = false;
-            } else {
-                buf_consume(b, (uint32_t)w);
-                progress = 1;
-                if (b->len)
-                    *to_writable = false;
-            }
-        }
-        if (b->len == 0 && *from_eof)
-            return -1;
-        if (!*from_readable || *from_eof || buf_room(b) == 0)
-            break;
-        ssize_t n = read(from_fd, buf_tail(b), buf_room(b));
-        if (n > 0) {
-            b->len += (uint32_t)n;
-            progress = 1;
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            *from_eof = true;
-        } else {
-            *from_readable = false;
-        }
-        if (!b->len && !*from_eof)
-            break;
-    }
-    return progress;
-}
-
-static void tunnel_pump(struct client *c)
-{
-    struct upconn *u = c->up;
-    if (c->out.len) {
-        int r = client_flush_out(c);
-        if (r < 0) {
-            client_abort(c);
-            return;
-        }
-        if (r > 0)
-            return;
-    }
-    int a = tunnel_move(c->io.fd, &c->readable, &c->eof, &c->in, u->io.fd, &u->writable);
-    int b = tunnel_move(u->io.fd, &u->readable, &u->eof, &u->in, c->io.fd, &c->writable);
-    if (a < 0 || b < 0) {
-        client_abort(c); /* either side closed: the tunnel ends */
-        return;
-    }
-    upconn_arm(u, group_of(c)->idle_timeout_ms);
-}
-
-static void start_tunnel(struct client *c)
-{
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
-    release_server(c, false); /* a tunnel is not an in-flight request */
-    c->state = CS_TUNNEL;
-    c->closing = true;
-    timer_disarm(&c->w->loop.timers, &c->timer);
-    tunnel_pump(c);
+        exchange_pump(c);
 }

@@ -22,6 +22,10 @@ void forward_client_timeout(struct client *c);
 /* A connection slot may be free for c, which waits in a pool's queue (pool.c calls this). */
 void forward_slot_ready(struct client *c);
 
+/* The exchange is over (response written or weir's own reply sent): releases what admission
+ * and the attempts held (concurrency slot, idempotency record, buffered body). */
+void forward_end(struct client *c);
+
 /* Drops the upstream side of the exchange (closing the connection); for client_abort. */
 void forward_abort(struct client *c);
 

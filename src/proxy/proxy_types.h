@@ -24,6 +24,7 @@
 #include "http/h1_types.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
+#include "resilience/shared_state.h"
 
 struct worker;
 struct client;
@@ -89,6 +90,9 @@ struct wgroup {
     struct lb_server **servers;   /* [cfg->nservers]: &states[i]->lb, what strategies see */
     struct pool *pools;           /* [cfg->nservers] */
     struct health_probe **probes; /* [cfg->nservers]; non-NULL where this worker checks */
+    struct group_state *gs;       /* shared: retry budget, breaker, concurrency limit */
+    struct breaker **breakers;    /* [cfg->nservers]: per-server breakers, or NULLs */
+    struct dlist queue;           /* this worker's clients waiting for a concurrency slot */
 };
 
 struct wconf {
@@ -98,10 +102,14 @@ struct wconf {
     bool retired;                 /* no longer current: freed when users reaches 0 */
     struct wconf *next_retired;
     struct wgroup *groups;        /* [cfg->nupstreams] */
+    struct route_state **routes;  /* [cfg->nroutes]: rate limits, idempotency records */
 };
 
 enum client_state {
     CS_HEAD,      /* reading and parsing a request head */
+    CS_ADMIT,     /* between the head and the first attempt: buffering the body, queued for a
+                     concurrency slot, or waiting for a duplicate idempotent request */
+    CS_BACKOFF,   /* waiting before a retry */
     CS_CONNECT,   /* waiting for an upstream connection */
     CS_PROXY,     /* request up / response down */
     CS_TUNNEL,    /* after 101 Switching Protocols: bytes both ways */
@@ -115,7 +123,7 @@ struct exchange_log {
     char method[16];
     char path[256];
     const char *upstream;         /* the server's address text, or NULL */
-    uint64_t t_start_us, t_upstream_us, t_first_byte_us;
+    uint64_t t_start_us, t_upstream_us;
     uint64_t bytes_in, bytes_out; /* request head + body in; everything written out */
     uint32_t head_bytes;
     int status;
@@ -158,6 +166,34 @@ struct client {
     uint32_t lb_key_len;
     char sticky[17];              /* sticky token from the request cookie, "" = none */
     struct upconn *up;
+
+    /* Resilience (issue 4). */
+    struct route_state *rs;
+    bool idempotent;              /* safe to send twice: method, or a key on an idempotent route */
+    bool admitted;                /* counted in the worker's in-flight requests */
+    bool limited;                 /* holds a concurrency slot of the group */
+    bool queued;                  /* waiting for one (in grp->queue) */
+    bool group_permit, server_permit; /* breaker permits to record for this attempt */
+    bool budget_granted;          /* the retry budget already approved the next retry */
+    bool buffering;               /* reading the request body into `body` */
+    uint32_t body_filled;
+    struct breaker *server_breaker;
+    uint64_t admit_deadline_ms;   /* queue / idempotency wait deadline */
+    uint64_t attempt_start_us;
+    uint64_t admit_start_us;
+    struct dlist queue_link;
+    char *body;                   /* the whole request body, kept for replay (NULL: streamed) */
+    uint32_t body_len, body_sent;
+    bool body_streamed;           /* some body bytes went to an upstream straight from `in` */
+    bool idem_owner;              /* this request claimed its idempotency key */
+    bool idem_waiting;            /* waiting for the first request with the same key */
+    char *idem_key;
+    uint32_t idem_key_len;
+    uint64_t idem_body_hash;
+    char *capture;                /* the response as sent, for the idempotency record */
+    uint32_t capture_len, capture_cap;
+    bool capture_overflow;
+    char rl_headers[160];         /* RateLimit fields for the response, "" = none */
     bool req_done;                /* the whole request body went upstream */
     bool retried;                 /* used the one retry on a fresh connection */
     uint64_t req_left;            /* LENGTH framing: body bytes still to forward */
@@ -221,6 +257,10 @@ struct worker {
     struct timer flush_timer;
     struct timer health_timer;    /* checks' bookkeeping, warm pools, slow start */
     uint32_t nworkers;
+    uint64_t health_due_ms;       /* when health_timer should have fired: loop lag */
+    uint32_t loop_lag_ms;         /* last measured event-loop lag */
+    uint32_t inflight;            /* admitted requests on this worker (load shedding) */
+    uint64_t shed;                /* requests shed */
     struct accesslog_shard alog;
 
     uint64_t rng[2];

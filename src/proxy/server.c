@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "event/sock.h"
 #include "proxy/worker.h"
+#include "resilience/shared_state.h"
 
 struct server {
     struct config *cfg;
@@ -271,6 +272,7 @@ int server_run(struct config *cfg, const char *config_path)
     lset_free(srv.ls);
     free(srv.workers);
     config_unref(srv.cfg);
+    shared_state_shutdown();
     if (!code)
         log_info("stopped");
     accesslog_close();

@@ -16,6 +16,7 @@
 #include "proxy/upstream.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
+#include "resilience/shared_state.h"
 
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
@@ -38,11 +39,16 @@ static void wconf_free(struct wconf *wc)
         }
         if (grp->lb && grp->lb_state)
             grp->lb->destroy(grp->lb_state);
+        group_state_put(grp->gs);
+        free(grp->breakers);
         free(grp->probes);
         free(grp->pools);
         free(grp->servers);
         free(grp->states);
     }
+    for (uint32_t r = 0; wc->routes && r < wc->cfg->nroutes; r++)
+        route_state_put(wc->routes[r]);
+    free(wc->routes);
     free(wc->groups);
     config_unref(wc->cfg);
     free(wc);
@@ -87,19 +93,32 @@ static struct wconf *wconf_new(struct worker *w, struct config *cfg)
         grp->servers = calloc(up->nservers, sizeof(*grp->servers));
         grp->pools = calloc(up->nservers, sizeof(*grp->pools));
         grp->probes = calloc(up->nservers, sizeof(*grp->probes));
-        if (!grp->lb || !grp->states || !grp->servers || !grp->pools || !grp->probes)
+        grp->breakers = calloc(up->nservers, sizeof(*grp->breakers));
+        dlist_init(&grp->queue);
+        if (!grp->lb || !grp->states || !grp->servers || !grp->pools || !grp->probes ||
+            !grp->breakers)
+            goto fail;
+        grp->gs = group_state_get(up);
+        if (!grp->gs)
             goto fail;
         for (uint32_t s = 0; s < up->nservers; s++) {
             grp->states[s] = health_get(up->name, &up->servers[s]);
             if (!grp->states[s])
                 goto fail;
             grp->servers[s] = &grp->states[s]->lb;
+            grp->breakers[s] = server_breaker_get(grp->states[s], up);
             pool_init(&grp->pools[s], w, wc, up, &up->servers[s], grp->states[s]);
         }
         grp->lb_state = grp->lb->create(grp->servers, up->nservers);
         if (!grp->lb_state)
             goto fail;
     }
+    wc->routes = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*wc->routes));
+    if (!wc->routes)
+        goto fail;
+    for (uint32_t r = 0; r < cfg->nroutes; r++)
+        if (!(wc->routes[r] = route_state_get(&cfg->routes[r])))
+            goto fail;
     return wc;
 fail:
     wconf_free(wc);
@@ -366,6 +385,9 @@ static void on_health_timer(struct timer *t)
     struct worker *w = container_of(t, struct worker, health_timer);
     struct wconf *wc = w->wc;
     uint64_t now = w->loop.now_ms;
+    /* How late this timer fired is the loop's lag: what load shedding watches. */
+    w->loop_lag_ms = w->health_due_ms && now > w->health_due_ms ? (uint32_t)(now - w->health_due_ms)
+                                                                  : 0;
     for (uint32_t g = 0; wc && g < wc->cfg->nupstreams; g++) {
         struct wgroup *grp = &wc->groups[g];
         for (uint32_t s = 0; s < grp->cfg->nservers; s++) {
@@ -375,7 +397,8 @@ static void on_health_timer(struct timer *t)
                 pool_warm(&grp->pools[s]);
         }
     }
-    timer_arm(&w->loop.timers, t, now + 250);
+    w->health_due_ms = now + 250;
+    timer_arm(&w->loop.timers, t, w->health_due_ms);
 }
 
 static void on_flush_timer(struct timer *t)

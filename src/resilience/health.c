@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "resilience/breaker.h"
 
 static struct {
     pthread_mutex_t lock;
@@ -18,6 +19,8 @@ static struct {
 
 static void state_free(struct server_state *st)
 {
+    if (st->breaker)
+        breaker_free(st->breaker);
     free(st->key);
     free(st->group);
     free(st->address);

@@ -19,6 +19,8 @@
 #include "balance/lb.h"
 #include "core/config_types.h"
 
+struct breaker;
+
 enum health_down_reason {
     HEALTH_UP = 0,
     HEALTH_DOWN_ACTIVE,   /* failed `fall` active checks in a row */
@@ -40,6 +42,10 @@ struct server_state {
     atomic_uint_fast64_t fail_window_start_ms;
     atomic_uint_fast64_t down_until_ms; /* passive cool-off end */
     atomic_uint_fast64_t up_since_ms;   /* for slow start; 0 = full weight */
+
+    /* Its own circuit breaker (shared_state.c manages it under the registry lock). */
+    struct breaker *breaker;
+    struct cfg_breaker breaker_cfg;
 
     /* Written only by the checker worker. */
     uint32_t check_ok_streak;

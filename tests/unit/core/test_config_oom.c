@@ -68,9 +68,13 @@ static const char yaml[] =
     "      active: {method: HEAD, path: /health, host: b.internal, expect: 2xx}\n"
     "      passive: {failures: 3}\n"
     "    servers: [1.2.3.4:7]\n"
+    "    retry: {attempts: 3, on_status: [503], budget: {ratio: 10%}}\n"
+    "    circuit_breaker: {window: time, failure_on: [5xx]}\n"
+    "    concurrency: {max: 10}\n"
     "routes:\n"
-    "  - {upstream: a, host: '*.Example.com', path: /x, methods: [GET, HEAD]}\n"
-    "  - {upstream: b, timeouts: {response: 1s}}\n";
+    "  - {upstream: a, host: '*.Example.com', path: /x, methods: [GET, HEAD],\n"
+    "     rate_limit: {rate: 5, key: 'header:X-Key'}, idempotency: {header: X-Idem}}\n"
+    "  - {upstream: b, timeouts: {response: 1s}, rate_limit: 10/s, idempotency: on}\n";
 
 static void test_every_allocation_fails(void **state)
 {

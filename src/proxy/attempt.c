@@ -1,0 +1,403 @@
+/* attempt.c — one try of an exchange against one server, and what follows when it fails.
+ *
+ * An attempt: pick a server (the sticky one, or the group's strategy away from the server that
+ * just failed), pass its breakers, claim it (in-flight count), get a connection (pooled, new, or
+ * wait for a slot under max_conns). When it fails before its response head reached the client,
+ * the retry policy decides: a request that never reached the server (connect refused or timed
+ * out) may go again whatever its method; after a response timeout or a retryable status only an
+ * idempotent request may (an idempotent method, or an Idempotency-Key on a route that handles
+ * them); the body must be replayable; attempts are capped; the group's retry budget must allow
+ * it; and a full-jitter backoff separates attempts, all inside the total timeout. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "balance/sticky.h"
+#include "http/h1.h"
+#include "proxy/client.h"
+#include "proxy/dlist.h"
+#include "proxy/exchange.h"
+#include "proxy/forward.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+
+void exchange_drop_upstream(struct client *c, bool reusable)
+{
+    if (c->up) {
+        upconn_release(c->up, reusable);
+        c->up = NULL;
+    }
+}
+
+void attempt_release_server(struct client *c, bool failed)
+{
+    if (!c->counted)
+        return;
+    struct server_state *st = c->grp->states[c->server];
+    atomic_fetch_sub_explicit(&st->lb.inflight, 1, memory_order_relaxed);
+    health_report(st, c->grp->cfg, failed, c->w->loop.now_ms);
+    c->counted = false;
+}
+
+static void stop_waiting(struct client *c)
+{
+    if (c->waiting)
+        pool_unwait(&c->grp->pools[c->server], c);
+}
+
+/* ---- breakers --------------------------------------------------------------------------- */
+
+static bool breaker_counts(const struct cfg_breaker *b, enum fail_kind kind, int status)
+{
+    switch (kind) {
+    case FAIL_CONNECT:
+        return b->on_connect_error;
+    case FAIL_TIMEOUT:
+        return b->on_timeout;
+    case FAIL_SERVER:
+        return true;
+    case FAIL_STATUS:
+        return status >= 100 && status < 600 && (b->status_classes & (1u << (status / 100)));
+    case FAIL_CLIENT:
+        return false;
+    }
+    return false;
+}
+
+/* Records (or cancels) the attempt's breaker permits exactly once. */
+static void record_breakers(struct client *c, bool cancel, bool failure)
+{
+    if (!c->group_permit && !c->server_permit)
+        return;
+    uint64_t now_us = ev_clock_us();
+    uint32_t dur_ms = (uint32_t)((now_us - c->attempt_start_us) / 1000);
+    struct breaker *gb = c->grp->gs ? c->grp->gs->breaker : NULL;
+    if (c->group_permit && gb) {
+        if (cancel)
+            breaker_cancel(gb);
+        else
+            breaker_record(gb, c->w->loop.now_ms, failure, dur_ms);
+    }
+    if (c->server_permit && c->server_breaker) {
+        if (cancel)
+            breaker_cancel(c->server_breaker);
+        else
+            breaker_record(c->server_breaker, c->w->loop.now_ms, failure, dur_ms);
+    }
+    c->group_permit = c->server_permit = false;
+}
+
+void attempt_headed(struct client *c, int status)
+{
+    record_breakers(c, false, breaker_counts(&group_of(c)->breaker, FAIL_STATUS, status));
+}
+
+/* ---- retry policy ----------------------------------------------------------------------- */
+
+bool attempt_may_retry(const struct client *c, enum fail_kind kind)
+{
+    const struct cfg_retry *r = &group_of(c)->retry;
+    if (c->attempts >= r->attempts || c->resp_head_done || c->log.bytes_out ||
+        !exchange_replayable(c))
+        return false;
+    switch (kind) {
+    case FAIL_CONNECT:
+        return r->on_connect_error;
+    case FAIL_TIMEOUT:
+        return r->on_timeout && c->idempotent;
+    case FAIL_SERVER:
+    case FAIL_STATUS:
+        return c->idempotent;
+    case FAIL_CLIENT:
+        return false;
+    }
+    return false;
+}
+
+static void on_backoff_done(struct client *c)
+{
+    attempt_start(c);
+}
+
+void attempt_failed(struct client *c, enum fail_kind kind, int status, const char *why)
+{
+    struct worker *w = c->w;
+    /* A body-less request that failed on a reused connection before any response byte is the
+     * stale keep-alive race, not the server's fault: once, on a fresh connection. */
+    bool stale = kind != FAIL_CLIENT && kind != FAIL_STATUS && c->up && c->up->reused &&
+                 !c->got_response_bytes && !c->retried && exchange_replayable(c) &&
+                 !c->resp_head_done;
+    exchange_drop_upstream(c, false);
+    if (stale) {
+        record_breakers(c, true, false);
+        attempt_release_server(c, false);
+        c->retried = true;
+        c->uphead_sent = 0;
+        c->body_sent = 0;
+        c->attempts--; /* the same attempt, again */
+        attempt_start(c);
+        return;
+    }
+    record_breakers(c, false, breaker_counts(&group_of(c)->breaker, kind, status));
+    attempt_release_server(c, kind != FAIL_CLIENT);
+    if (c->resp_head_done) {
+        client_abort(c); /* part of the response went out: only a close can tell the client */
+        return;
+    }
+    const struct cfg_upstream *g = group_of(c);
+    bool granted = c->budget_granted;
+    c->budget_granted = false;
+    if (attempt_may_retry(c, kind) &&
+        (granted || retry_budget_try(&c->grp->gs->budget, &g->retry, w->loop.now_ms))) {
+        c->uphead_sent = 0;
+        c->body_sent = 0;
+        c->got_response_bytes = false;
+        c->retried = false;
+        c->req_done = c->req.framing == H1_FRAME_NONE ||
+                      (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0);
+        uint32_t backoff = retry_backoff_ms(&g->retry, c->attempts + 1, worker_rand(w));
+        if (backoff == 0) {
+            attempt_start(c);
+            return;
+        }
+        c->state = CS_BACKOFF;
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + backoff);
+        return;
+    }
+    timer_disarm(&w->loop.timers, &c->total_timer);
+    client_reply(c, status, why, false);
+}
+
+/* ---- choosing a server ------------------------------------------------------------------ */
+
+/* Takes the per-server breaker's permit for idx; false when it is open. */
+static bool server_permit(struct client *c, int idx)
+{
+    struct breaker *b = c->grp->breakers ? c->grp->breakers[idx] : NULL;
+    c->server_breaker = b;
+    if (!b)
+        return true;
+    uint32_t retry_after;
+    if (!breaker_allow(b, c->w->loop.now_ms, &retry_after))
+        return false;
+    c->server_permit = true;
+    return true;
+}
+
+/* The sticky server when the client carries a valid token for a usable one, else the group's
+ * strategy (avoiding the server a failed attempt used); servers whose breaker is open are
+ * skipped. -1 when none can take the request. */
+static int choose_server(struct client *c)
+{
+    struct wgroup *grp = c->grp;
+    uint32_t n = grp->cfg->nservers;
+    if (c->sticky[0] && c->attempts == 0) {
+        int idx = lb_sticky_find(grp->servers, n, str_cstr(c->sticky));
+        if (idx >= 0 && lb_usable(grp->servers[idx]) && server_permit(c, idx))
+            return idx;
+    }
+    struct lb_ctx ctx = {
+        .key = str_from(c->lb_key, c->lb_key_len),
+        .rand = worker_rand(c->w),
+        .exclude = c->server,
+    };
+    int idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
+    if (idx >= 0 && !server_permit(c, idx)) {
+        /* Its breaker is open: the first other usable server whose breaker admits us. */
+        int found = -1;
+        for (uint32_t k = 1; k < n && found < 0; k++) {
+            int j = (int)((uint32_t)(idx + (int)k) % n);
+            if (lb_usable(grp->servers[j]) && server_permit(c, j))
+                found = j;
+        }
+        idx = found;
+    }
+    if (idx >= 0 && grp->cfg->sticky_cookie)
+        c->set_sticky = true;
+    return idx;
+}
+
+/* ---- connecting ------------------------------------------------------------------------- */
+
+static void acquire_connection(struct client *c, bool fresh)
+{
+    const struct cfg_upstream *g = group_of(c);
+    struct pool *p = &c->grp->pools[c->server];
+    int err = 0;
+    struct upconn *u = pool_acquire(p, c, fresh, &err);
+    if (!u) {
+        if (err == EAGAIN) {
+            if (!c->wait_deadline_ms)
+                c->wait_deadline_ms = c->w->loop.now_ms + g->pool.acquire_timeout_ms;
+            c->state = CS_CONNECT;
+            pool_wait(p, c);
+            /* Woken at once by a local release; polled for slots other workers free. */
+            uint64_t next = c->w->loop.now_ms + 10;
+            timer_arm(&c->w->loop.timers, &c->timer,
+                      next < c->wait_deadline_ms ? next : c->wait_deadline_ms);
+            return;
+        }
+        if (err == ENOMEM) {
+            record_breakers(c, true, false);
+            attempt_release_server(c, false);
+            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            client_reply(c, 503, "out of memory", false);
+            return;
+        }
+        attempt_failed(c, FAIL_CONNECT, 502,
+                       err == ECONNREFUSED ? "the upstream refused the connection"
+                                           : "cannot connect to the upstream");
+        return;
+    }
+    c->up = u;
+    if (u->connecting) {
+        c->state = CS_CONNECT;
+        upconn_arm(u, g->connect_timeout_ms);
+        timer_disarm(&c->w->loop.timers, &c->timer);
+        return;
+    }
+    u->writable = true; /* an idle pooled connection has room in its send buffer */
+    exchange_connected(c);
+}
+
+void attempt_start(struct client *c)
+{
+    struct worker *w = c->w;
+    struct breaker *gb = c->grp->gs ? c->grp->gs->breaker : NULL;
+    if (gb) {
+        uint32_t retry_after_ms = 0;
+        if (!breaker_allow(gb, w->loop.now_ms, &retry_after_ms)) {
+            atomic_fetch_add_explicit(&c->grp->gs->breaker_rejected, 1, memory_order_relaxed);
+            timer_disarm(&w->loop.timers, &c->total_timer);
+            char extra[48];
+            snprintf(extra, sizeof(extra), "Retry-After: %u\r\n",
+                     retry_after_ms ? (retry_after_ms + 999) / 1000 : 1);
+            client_reply_ex(c, 503, "the circuit breaker of the upstream group is open", false,
+                            extra);
+            return;
+        }
+        c->group_permit = true;
+    }
+    if (!c->retried || c->server < 0) {
+        int idx = choose_server(c);
+        if (idx < 0) {
+            record_breakers(c, true, false);
+            timer_disarm(&w->loop.timers, &c->total_timer);
+            bool breakers = c->grp->breakers && c->grp->breakers[0];
+            client_reply(c, 503,
+                         breakers ? "no upstream server is available (down or circuit open)"
+                                  : "no upstream server is available",
+                         false);
+            return;
+        }
+        c->server = idx;
+    }
+    c->attempts++;
+    c->attempt_start_us = ev_clock_us();
+    struct server_state *st = c->grp->states[c->server];
+    atomic_fetch_add_explicit(&st->lb.inflight, 1, memory_order_relaxed);
+    c->counted = true;
+    c->log.upstream = c->grp->cfg->servers[c->server].addr.text;
+    if (!c->log.t_upstream_us) /* the first pick follows the head at once: no clock read */
+        c->log.t_upstream_us = c->attempt_start_us;
+    c->wait_deadline_ms = 0;
+    acquire_connection(c, c->retried);
+}
+
+void forward_slot_ready(struct client *c)
+{
+    acquire_connection(c, false);
+}
+
+void forward_abort(struct client *c)
+{
+    stop_waiting(c);
+    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    record_breakers(c, true, false);
+    /* A client gone mid-exchange says nothing about the server. */
+    attempt_release_server(c, false);
+    exchange_drop_upstream(c, false);
+    exchange_release(c, 0);
+}
+
+/* ---- timeouts of the attempt ------------------------------------------------------------ */
+
+void forward_upstream_timeout(struct client *c)
+{
+    switch (c->state) {
+    case CS_CONNECT:
+        c->retried = true; /* a connect timeout is not a stale connection */
+        attempt_failed(c, FAIL_CONNECT, 504, "connecting to the upstream timed out");
+        break;
+    case CS_PROXY:
+        if (!c->resp_head_done && c->req_done) {
+            c->retried = true;
+            attempt_failed(c, FAIL_TIMEOUT, 504, "the upstream did not respond in time");
+        } else {
+            client_abort(c); /* idle in the middle of a body */
+        }
+        break;
+    default:
+        client_abort(c);
+        break;
+    }
+}
+
+void forward_client_timeout(struct client *c)
+{
+    if (c->state == CS_ADMIT || c->state == CS_BACKOFF) {
+        if (c->state == CS_BACKOFF) {
+            on_backoff_done(c);
+            return;
+        }
+        admission_timeout(c);
+        return;
+    }
+    if (c->waiting) {
+        /* Polling for a slot another worker may have freed (waiters here are woken at once). */
+        struct pool *p = &c->grp->pools[c->server];
+        pool_unwait(p, c);
+        if (c->w->loop.now_ms >= c->wait_deadline_ms) {
+            p->acquire_timeouts++;
+            record_breakers(c, true, false);
+            attempt_release_server(c, false);
+            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            client_reply(c, 503, "no upstream connection became free in time", false);
+            return;
+        }
+        forward_slot_ready(c);
+        return;
+    }
+    if (c->state == CS_PROXY && !c->req_done && !c->resp_head_done) {
+        forward_abort(c);
+        client_reply(c, 408, "the request body did not arrive in time", true);
+        return;
+    }
+    client_abort(c);
+}
+
+static void on_total_timeout(struct timer *t)
+{
+    struct client *c = container_of(t, struct client, total_timer);
+    if (c->resp_head_done || c->state == CS_TUNNEL)
+        return;
+    bool waited_on_server = c->up && !c->up->connecting && c->req_done;
+    stop_waiting(c);
+    exchange_drop_upstream(c, false);
+    record_breakers(c, !waited_on_server, waited_on_server);
+    attempt_release_server(c, waited_on_server);
+    if (c->state == CS_BACKOFF || c->state == CS_ADMIT)
+        timer_disarm(&c->w->loop.timers, &c->timer);
+    client_reply(c, 504, "the request exceeded its total timeout", false);
+}
+
+void exchange_arm_total(struct client *c)
+{
+    const struct cfg_upstream *g = group_of(c);
+    uint32_t total = c->route->total_timeout_ms ? c->route->total_timeout_ms : g->total_timeout_ms;
+    if (total) {
+        timer_init(&c->total_timer, on_total_timeout);
+        timer_arm(&c->w->loop.timers, &c->total_timer, c->w->loop.now_ms + total);
+    }
+}
