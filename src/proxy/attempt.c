@@ -203,6 +203,13 @@ static int choose_server(struct client *c)
         .exclude = c->server,
     };
     int idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
+    if (idx >= 0 && n > 1 &&
+        !health_ramp_admits(grp->states[idx], grp->cfg, c->w->loop.now_ms, worker_rand(c->w))) {
+        /* In slow start and not drawn this time: one more pick away from it. */
+        ctx.exclude = idx;
+        ctx.rand = worker_rand(c->w);
+        idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
+    }
     if (idx >= 0 && !server_permit(c, idx)) {
         /* Its breaker is open: the first other usable server whose breaker admits us. */
         int found = -1;
@@ -294,7 +301,10 @@ void attempt_start(struct client *c)
         c->server = idx;
     }
     c->attempts++;
-    c->attempt_start_us = ev_clock_us();
+    /* Breakers judge an attempt's duration; without them the head's time stands in. */
+    c->attempt_start_us = (gb || c->grp->breakers[c->server] || c->attempts > 1)
+                              ? ev_clock_us()
+                              : c->log.t_start_us;
     struct server_state *st = c->grp->states[c->server];
     atomic_fetch_add_explicit(&st->lb.inflight, 1, memory_order_relaxed);
     c->counted = true;

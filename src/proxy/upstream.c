@@ -268,6 +268,13 @@ void pool_unwait(struct pool *p, struct client *c)
         atomic_fetch_sub(&p->st->wanted, 1);
 }
 
+void pool_yield(struct pool *p)
+{
+    if (p->nidle && dlist_empty(&p->waiters) &&
+        atomic_load_explicit(&p->st->wanted, memory_order_relaxed))
+        upconn_close(container_of(p->idle.prev, struct upconn, link), POOL_CLOSE_POOL_FULL);
+}
+
 void pool_warm(struct pool *p)
 {
     const struct cfg_pool *cp = &p->group->pool;

@@ -36,6 +36,10 @@ void pool_wait(struct pool *p, struct client *c);
 /* Removes c from its pool's queue (no-op when not waiting). */
 void pool_unwait(struct pool *p, struct client *c);
 
+/* Closes idle connections while another worker waits for a slot of this server and none
+ * waits here (health timer): idle connections must not starve other workers. */
+void pool_yield(struct pool *p);
+
 /* Opens connections until min_idle are idle or warming (health timer). */
 void pool_warm(struct pool *p);
 

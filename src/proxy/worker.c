@@ -378,7 +378,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         start_drain(w);
 }
 
-/* Every 250 ms: passive cool-offs and slow start for the servers this worker checks, warm
+/* Every 100 ms: passive cool-offs and slow start for the servers this worker checks, warm
  * connections for every pool of the current generation. */
 static void on_health_timer(struct timer *t)
 {
@@ -395,9 +395,10 @@ static void on_health_timer(struct timer *t)
                 health_tick(grp->states[s], grp->cfg, now);
             if (grp->cfg->pool.min_idle)
                 pool_warm(&grp->pools[s]);
+            pool_yield(&grp->pools[s]);
         }
     }
-    w->health_due_ms = now + 250;
+    w->health_due_ms = now + 100;
     timer_arm(&w->loop.timers, t, w->health_due_ms);
 }
 
@@ -416,7 +417,7 @@ static void *worker_main(void *arg)
     listeners_apply(w, w->pending_ls);
     wconf_start_probes(w, w->wc);
     timer_arm(&w->loop.timers, &w->flush_timer, w->loop.now_ms + 1000);
-    timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 250);
+    timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 100);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);

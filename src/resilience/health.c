@@ -113,14 +113,10 @@ bool health_set_up(struct server_state *st, const struct cfg_upstream *g, uint64
 {
     if (atomic_load(&st->lb.up))
         return false;
-    /* Ramp from a small weight when slow start is on; the checker's tick raises it. */
-    if (g->slow_start_ms) {
-        atomic_store(&st->up_since_ms, now_ms ? now_ms : 1);
-        atomic_store(&st->lb.weight_now, 1);
-    } else {
-        atomic_store(&st->up_since_ms, 0);
-        atomic_store(&st->lb.weight_now, st->lb.weight);
-    }
+    /* Slow start: picks are thinned in proportion to the time since coming up
+     * (health_ramp_admits), which works for every strategy and any weight. */
+    atomic_store(&st->up_since_ms, g->slow_start_ms ? (now_ms ? now_ms : 1) : 0);
+    atomic_store(&st->lb.weight_now, st->lb.weight);
     atomic_store(&st->fails, 0);
     if (atomic_exchange(&st->lb.up, true))
         return false; /* another worker won the race and logged it */
@@ -209,14 +205,20 @@ void health_tick(struct server_state *st, const struct cfg_upstream *g, uint64_t
         return;
     }
     uint64_t since = atomic_load(&st->up_since_ms);
-    if (since && g->slow_start_ms) {
-        uint64_t elapsed = now_ms > since ? now_ms - since : 0;
-        if (elapsed >= g->slow_start_ms) {
-            atomic_store(&st->lb.weight_now, st->lb.weight);
-            atomic_store(&st->up_since_ms, 0);
-        } else {
-            uint64_t w = (uint64_t)st->lb.weight * elapsed / g->slow_start_ms;
-            atomic_store(&st->lb.weight_now, (unsigned)(w ? w : 1));
-        }
-    }
+    if (since && (!g->slow_start_ms || now_ms - since >= g->slow_start_ms))
+        atomic_store(&st->up_since_ms, 0);
+}
+
+bool health_ramp_admits(const struct server_state *st, const struct cfg_upstream *g,
+                        uint64_t now_ms, uint64_t rand)
+{
+    uint64_t since = atomic_load_explicit(&st->up_since_ms, memory_order_relaxed);
+    if (!since || !g->slow_start_ms)
+        return true;
+    uint64_t elapsed = now_ms > since ? now_ms - since : 0;
+    if (elapsed >= g->slow_start_ms)
+        return true;
+    /* Admit a share growing linearly from 5 % to 100 % over the slow start. */
+    uint64_t share = 50 + 950 * elapsed / g->slow_start_ms;
+    return rand % 1000 < share;
 }

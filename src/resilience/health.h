@@ -81,8 +81,13 @@ void health_check_result(struct server_state *st, const struct cfg_upstream *g, 
 
 /* Periodic work for a server on its checker worker: ends a passive cool-off when no active
  * check will (the server gets one trial request: a single failure marks it down again), and
- * ramps weight_now during slow start. */
+ * ends slow start when its time is over. */
 void health_tick(struct server_state *st, const struct cfg_upstream *g, uint64_t now_ms);
+
+/* Slow start: should a pick of st be kept (true) or re-drawn elsewhere (false)? True outside
+ * a ramp; during one, with a probability growing linearly with the time since st came up. */
+bool health_ramp_admits(const struct server_state *st, const struct cfg_upstream *g,
+                        uint64_t now_ms, uint64_t rand);
 
 /* Marks st up or down; returns true when this call changed the state (and logged it). */
 bool health_set_up(struct server_state *st, const struct cfg_upstream *g, uint64_t now_ms,

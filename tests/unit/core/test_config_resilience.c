@@ -809,6 +809,8 @@ static void test_example(void **state)
         if (strcmp(cfg->routes[i].path, "/pay/") == 0)
             pay = &cfg->routes[i];
     assert_non_null(pay);
+    if (!pay) /* cmocka's assert is not visible to the optimizer */
+        return;
     assert_true(pay->ratelimit.enabled);
     assert_int_equal(pay->ratelimit.key, CFG_RL_HEADER);
     assert_string_equal(pay->ratelimit.header, "X-Api-Key");
