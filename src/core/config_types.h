@@ -193,6 +193,14 @@ struct cfg_log {
     char *error;                  /* path or "stderr" (default) */
 };
 
+/* The admin listener (issue 5): metrics, status, dashboard; never shed. */
+struct cfg_admin {
+    bool enabled;                 /* default true */
+    bool explicit_listen;         /* `admin` was written in the file (a bind failure is fatal) */
+    struct cfg_addr listen;       /* default 127.0.0.1:9901 */
+    char *token;                  /* bearer token required on every endpoint; NULL = none */
+};
+
 struct config {
     atomic_uint refcnt;
     char *source;                 /* file path, or "<command line>" */
@@ -204,6 +212,7 @@ struct config {
     struct cfg_limits limits;
     struct cfg_timeouts timeouts;
     struct cfg_log log;
+    struct cfg_admin admin;
     struct cfg_upstream *upstreams;
     uint32_t nupstreams;
     struct cfg_route *routes;

@@ -18,7 +18,7 @@ void accesslog_line_write(struct client *c)
     char *p = accesslog_reserve(&c->w->alog, need);
     if (!p)
         return;
-    uint64_t now = ev_clock_us();
+    uint64_t now = c->t_end_us;
     double total_ms = (double)(now - l->t_start_us) / 1000.0;
     char ts[64];
     log_timestamp(ts);

@@ -45,6 +45,7 @@ static bool check_rate_limit(struct client *c)
     if (r.allowed)
         return true;
     atomic_fetch_add_explicit(&c->rs->rate_limited, 1, memory_order_relaxed);
+    mc_add(&c->rs->m[c->w->id].rate_limited, 1);
     char extra[sizeof(c->rl_headers) + 32];
     snprintf(extra, sizeof(extra), "Retry-After: %u\r\n%s", r.retry_after_s, c->rl_headers);
     c->rl_headers[0] = '\0';
@@ -204,7 +205,7 @@ static bool shed(struct client *c)
         why = "this gateway worker is falling behind";
     if (!why)
         return false;
-    w->shed++;
+    mc_add(&w->metrics.shed, 1);
     client_reply(c, 503, why, false);
     return true;
 }

@@ -141,6 +141,8 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
     }
     record_breakers(c, false, breaker_counts(&group_of(c)->breaker, kind, status));
     attempt_release_server(c, kind != FAIL_CLIENT);
+    if (kind != FAIL_CLIENT)
+        mc_add(&c->grp->gs->m[w->id].failures, 1);
     if (c->resp_head_done) {
         client_abort(c); /* part of the response went out: only a close can tell the client */
         return;
@@ -301,6 +303,13 @@ void attempt_start(struct client *c)
         c->server = idx;
     }
     c->attempts++;
+    struct group_shard *gm = &c->grp->gs->m[w->id];
+    mc_add(&gm->attempts, 1);
+    if (c->attempts > 1)
+        mc_add(&gm->retries, 1);
+    else
+        mc_add(&gm->requests, 1);
+    mc_add(&c->grp->states[c->server]->m[w->id].requests, 1);
     /* Breakers judge an attempt's duration; without them the head's time stands in. */
     c->attempt_start_us = (gb || c->grp->breakers[c->server] || c->attempts > 1)
                               ? ev_clock_us()
@@ -370,6 +379,7 @@ void forward_client_timeout(struct client *c)
         pool_unwait(p, c);
         if (c->w->loop.now_ms >= c->wait_deadline_ms) {
             p->acquire_timeouts++;
+            mc_add(&p->m->pool_acquire_timeouts, 1);
             record_breakers(c, true, false);
             attempt_release_server(c, false);
             timer_disarm(&c->w->loop.timers, &c->total_timer);

@@ -250,6 +250,7 @@ static void reset_exchange(struct client *c)
     c->resp_ready = c->resp_skip = 0;
     c->got_response_bytes = false;
     c->request_id[0] = '\0';
+    c->grp = NULL;
     /* Resilience state: released by forward_end; plain values here (a new client is not
      * zeroed beyond the head of the struct). */
     c->rs = NULL;
@@ -278,6 +279,34 @@ static void resume_pipeline(void *arg)
         client_read_head(c);
 }
 
+/* One exchange into the worker's shards: worker, route, group (relaxed stores, no lock). */
+static void record_metrics(struct client *c)
+{
+    struct worker *w = c->w;
+    const struct exchange_log *l = &c->log;
+    uint64_t total_us = c->t_end_us - l->t_start_us;
+    unsigned cls = l->status >= 100 && l->status < 600 ? (unsigned)l->status / 100 : 0;
+    struct worker_shard *ws = &w->metrics;
+    mc_add(&ws->requests, 1);
+    mc_add(&ws->status[cls], 1);
+    mc_add(&ws->bytes_in, l->bytes_in);
+    mc_add(&ws->bytes_out, l->bytes_out);
+    hist_record(&ws->total, total_us);
+    if (c->rs) {
+        struct route_shard *rm = &c->rs->m[w->id];
+        mc_add(&rm->requests, 1);
+        mc_add(&rm->methods[metrics_method_class(c->req.method_id)], 1);
+        mc_add(&rm->status[cls], 1);
+        mc_add(&rm->bytes_in, l->bytes_in);
+        mc_add(&rm->bytes_out, l->bytes_out);
+        hist_record(&rm->total, total_us);
+        if (l->upstream && l->t_upstream_us)
+            hist_record(&rm->upstream, c->t_end_us - l->t_upstream_us);
+    }
+    if (c->grp && c->grp->gs && l->upstream && l->t_upstream_us)
+        hist_record(&c->grp->gs->m[w->id].upstream, c->t_end_us - l->t_upstream_us);
+}
+
 void client_send_buffer(struct client *c, char *buf, uint32_t len, int status)
 {
     struct worker *w = c->w;
@@ -296,8 +325,11 @@ void client_exchange_done(struct client *c)
     struct worker *w = c->w;
     if (c->state != CS_HEAD)
         forward_end(c);
-    if (c->log.t_start_us)
+    if (c->log.t_start_us) {
+        c->t_end_us = ev_clock_us();
+        record_metrics(c);
         accesslog_line_write(c);
+    }
     buf_release(w, &c->uphead);
     if (c->out.len == 0)
         buf_release(w, &c->out);
@@ -541,5 +573,6 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     c->wc->users++;
     dlist_push_front(&w->clients, &c->link);
     w->nclients++;
+    mc_add(&w->metrics.accepted, 1);
     timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
 }

@@ -22,6 +22,7 @@
 #include "core/config_types.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
+#include "metrics/metrics.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
@@ -72,6 +73,7 @@ struct pool {
     const struct cfg_server *server;
     const struct cfg_upstream *group;
     struct server_state *st;      /* shared: connection count, health */
+    struct server_shard *m;       /* this worker's figures of the server */
     struct dlist idle;            /* most recently used first */
     struct dlist waiters;         /* clients waiting for a connection slot, oldest first */
     uint32_t nidle;
@@ -215,6 +217,7 @@ struct client {
     bool got_response_bytes;
 
     struct exchange_log log;
+    uint64_t t_end_us;            /* when the exchange ended (metrics and access log) */
 };
 
 enum worker_cmd {
@@ -260,7 +263,7 @@ struct worker {
     uint64_t health_due_ms;       /* when health_timer should have fired: loop lag */
     uint32_t loop_lag_ms;         /* last measured event-loop lag */
     uint32_t inflight;            /* admitted requests on this worker (load shedding) */
-    uint64_t shed;                /* requests shed */
+    struct worker_shard metrics;  /* this worker's figures (metrics.h), read by the admin */
     struct accesslog_shard alog;
 
     uint64_t rng[2];

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "event/sock.h"
+#include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
 
@@ -208,6 +209,7 @@ int server_run(struct config *cfg, const char *config_path)
         return 1;
     }
     apply_log_config(cfg);
+    metrics_set_workers(srv.nworkers);
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     sigset_t sigs;

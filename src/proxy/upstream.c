@@ -13,7 +13,8 @@
 void pool_init(struct pool *p, struct worker *w, struct wconf *wc, const struct cfg_upstream *g,
                const struct cfg_server *s, struct server_state *st)
 {
-    *p = (struct pool){.w = w, .wc = wc, .group = g, .server = s, .st = st};
+    *p = (struct pool){.w = w, .wc = wc, .group = g, .server = s, .st = st,
+                       .m = w->id < metrics_workers() ? &st->m[w->id] : &st->m[0]};
     dlist_init(&p->idle);
     dlist_init(&p->waiters);
 }
@@ -67,6 +68,8 @@ static void upconn_close(struct upconn *u, enum pool_close_reason why)
         p->nidle--;
     }
     p->closed[why]++;
+    mc_add(&p->m->pool_closed[why], 1);
+    mc_add(&w->metrics.upstream_conns, (uint64_t)-1);
     close(u->io.fd);
     u->io.fd = -1;
     atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
@@ -174,6 +177,8 @@ static struct upconn *upconn_open(struct pool *p, int *err)
     dlist_init(&u->link);
     timer_init(&u->timer, on_upconn_timer);
     p->created++;
+    mc_add(&p->m->pool_created, 1);
+    mc_add(&w->metrics.upstream_conns, 1);
     return u;
 }
 
@@ -190,6 +195,7 @@ struct upconn *pool_acquire(struct pool *p, struct client *owner, bool fresh, in
         dlist_remove(&cand->link);
         p->nidle--;
         p->reused++;
+        mc_add(&p->m->pool_reused, 1);
         timer_disarm(&w->loop.timers, &cand->timer);
         cand->reused = true;
         u = cand;
@@ -266,6 +272,13 @@ void pool_unwait(struct pool *p, struct client *c)
     c->waiting = false;
     if (--p->nwaiters == 0)
         atomic_fetch_sub(&p->st->wanted, 1);
+}
+
+void pool_publish(struct pool *p)
+{
+    mc_set(&p->m->pool_idle, p->nidle);
+    mc_set(&p->m->pool_busy, p->nbusy);
+    mc_set(&p->m->pool_waiters, p->nwaiters);
 }
 
 void pool_yield(struct pool *p)

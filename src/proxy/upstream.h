@@ -40,6 +40,9 @@ void pool_unwait(struct pool *p, struct client *c);
  * waits here (health timer): idle connections must not starve other workers. */
 void pool_yield(struct pool *p);
 
+/* Publishes the pool's sizes into its metrics shard (health timer). */
+void pool_publish(struct pool *p);
+
 /* Opens connections until min_idle are idle or warming (health timer). */
 void pool_warm(struct pool *p);
 

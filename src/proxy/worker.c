@@ -388,6 +388,8 @@ static void on_health_timer(struct timer *t)
     /* How late this timer fired is the loop's lag: what load shedding watches. */
     w->loop_lag_ms = w->health_due_ms && now > w->health_due_ms ? (uint32_t)(now - w->health_due_ms)
                                                                   : 0;
+    mc_set(&w->metrics.loop_lag_ms, w->loop_lag_ms);
+    mc_set(&w->metrics.active_clients, w->nclients);
     for (uint32_t g = 0; wc && g < wc->cfg->nupstreams; g++) {
         struct wgroup *grp = &wc->groups[g];
         for (uint32_t s = 0; s < grp->cfg->nservers; s++) {
@@ -396,6 +398,7 @@ static void on_health_timer(struct timer *t)
             if (grp->cfg->pool.min_idle)
                 pool_warm(&grp->pools[s]);
             pool_yield(&grp->pools[s]);
+            pool_publish(&grp->pools[s]);
         }
     }
     w->health_due_ms = now + 100;

@@ -21,6 +21,7 @@ static void state_free(struct server_state *st)
 {
     if (st->breaker)
         breaker_free(st->breaker);
+    free(st->m);
     free(st->key);
     free(st->group);
     free(st->address);
@@ -36,7 +37,8 @@ static struct server_state *state_new(const char *group, const struct cfg_server
     st->key = malloc(klen);
     st->group = strdup(group);
     st->address = strdup(srv->addr.text);
-    if (!st->key || !st->group || !st->address) {
+    st->m = metrics_server_shards();
+    if (!st->key || !st->group || !st->address || !st->m) {
         state_free(st);
         return NULL;
     }
@@ -84,6 +86,14 @@ struct server_state *health_get(const char *group, const struct cfg_server *srv)
 out:
     pthread_mutex_unlock(&reg.lock);
     return st;
+}
+
+void health_foreach(void (*fn)(struct server_state *st, void *arg), void *arg)
+{
+    pthread_mutex_lock(&reg.lock);
+    for (uint32_t i = 0; i < reg.n; i++)
+        fn(reg.items[i], arg);
+    pthread_mutex_unlock(&reg.lock);
 }
 
 void health_put(struct server_state *st)

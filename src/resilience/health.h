@@ -18,6 +18,7 @@
 
 #include "balance/lb.h"
 #include "core/config_types.h"
+#include "metrics/metrics.h"
 
 struct breaker;
 
@@ -51,6 +52,8 @@ struct server_state {
     uint32_t check_ok_streak;
     uint32_t check_fail_streak;
 
+    struct server_shard *m;         /* [metrics_workers()] per-worker figures */
+
     /* Figures (relaxed atomics). */
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t failures;
@@ -63,6 +66,9 @@ struct server_state {
  * taken. weight/backup are refreshed from the config. NULL on out of memory. Any thread. */
 struct server_state *health_get(const char *group, const struct cfg_server *srv);
 void health_put(struct server_state *st);
+
+/* Calls fn for every server state under the registry lock (admin thread: keep fn short). */
+void health_foreach(void (*fn)(struct server_state *st, void *arg), void *arg);
 
 /* Which worker (0..nworkers-1) runs the active checks of st. */
 static inline uint32_t health_checker_of(const struct server_state *st, uint32_t nworkers)

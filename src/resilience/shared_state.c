@@ -82,7 +82,9 @@ struct group_state *group_state_get(const struct cfg_upstream *g)
         if (grow((void ***)&reg.groups, reg.ngroups, &reg.cap_groups) == -1)
             goto out;
         gs = calloc(1, sizeof(*gs));
-        if (!gs || !(gs->name = strdup(g->name))) {
+        if (!gs || !(gs->name = strdup(g->name)) || !(gs->m = metrics_group_shards())) {
+            if (gs)
+                free(gs->name);
             free(gs);
             gs = NULL;
             goto out;
@@ -122,6 +124,7 @@ void group_state_put(struct group_state *gs)
             retire(free_breaker, gs->breaker);
         if (gs->limiter)
             retire(free_limiter, gs->limiter);
+        free(gs->m);
         free(gs->name);
         free(gs);
     }
@@ -156,6 +159,41 @@ static char *route_key(const struct cfg_route *r)
     return k;
 }
 
+/* "host/path" ("*" for any host), with " [GET,HEAD]" when the route lists methods. */
+static char *route_label(const struct cfg_route *r)
+{
+    size_t len = (r->host ? strlen(r->host) : 1) + strlen(r->path) + 4;
+    for (uint32_t i = 0; i < r->nmethods; i++)
+        len += strlen(r->methods[i]) + 1;
+    char *l = malloc(len);
+    if (!l)
+        return NULL;
+    size_t off = (size_t)snprintf(l, len, "%s%s", r->host ? r->host : "*", r->path);
+    for (uint32_t i = 0; i < r->nmethods && off < len; i++)
+        off += (size_t)snprintf(l + off, len - off, "%s%s", i ? "," : " [", r->methods[i]);
+    if (r->nmethods && off + 1 < len) {
+        l[off++] = ']';
+        l[off] = '\0';
+    }
+    return l;
+}
+
+void group_state_foreach(void (*fn)(struct group_state *gs, void *arg), void *arg)
+{
+    pthread_mutex_lock(&reg.lock);
+    for (uint32_t i = 0; i < reg.ngroups; i++)
+        fn(reg.groups[i], arg);
+    pthread_mutex_unlock(&reg.lock);
+}
+
+void route_state_foreach(void (*fn)(struct route_state *rs, void *arg), void *arg)
+{
+    pthread_mutex_lock(&reg.lock);
+    for (uint32_t i = 0; i < reg.nroutes; i++)
+        fn(reg.routes[i], arg);
+    pthread_mutex_unlock(&reg.lock);
+}
+
 struct route_state *route_state_get(const struct cfg_route *r)
 {
     char *key = route_key(r);
@@ -170,8 +208,13 @@ struct route_state *route_state_get(const struct cfg_route *r)
         if (grow((void ***)&reg.routes, reg.nroutes, &reg.cap_routes) == -1)
             goto out;
         rs = calloc(1, sizeof(*rs));
-        if (!rs)
+        if (!rs || !(rs->m = metrics_route_shards()) || !(rs->label = route_label(r))) {
+            if (rs)
+                free(rs->m);
+            free(rs);
+            rs = NULL;
             goto out;
+        }
         rs->key = key;
         key = NULL;
         reg.routes[reg.nroutes++] = rs;
@@ -209,6 +252,8 @@ void route_state_put(struct route_state *rs)
             retire(free_ratelimit, rs->ratelimit);
         if (rs->store)
             rs->store_ops->close(rs->store);
+        free(rs->m);
+        free(rs->label);
         free(rs->key);
         free(rs);
     }

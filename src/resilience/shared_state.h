@@ -31,6 +31,7 @@ struct group_state {
     struct cfg_concurrency limiter_cfg;
     atomic_uint queued;             /* requests waiting for a concurrency slot, all workers */
     atomic_uint_fast64_t limit_rejected, queue_timeouts, breaker_rejected;
+    struct group_shard *m;          /* [metrics_workers()] per-worker figures */
 };
 
 struct route_state {
@@ -41,6 +42,8 @@ struct route_state {
     const struct store_ops *store_ops;
     void *store;                    /* idempotency records; NULL when off */
     atomic_uint_fast64_t rate_limited;
+    char *label;                    /* for metrics: "host/path" ("*" for any host) + " [METHODS]" */
+    struct route_shard *m;          /* [metrics_workers()] per-worker figures */
 };
 
 /* NULL on out of memory. A reference is taken. */
@@ -52,6 +55,11 @@ struct breaker *server_breaker_get(struct server_state *st, const struct cfg_ups
 
 struct route_state *route_state_get(const struct cfg_route *r);
 void route_state_put(struct route_state *rs);
+
+/* Call fn for every group / route state under the registry lock (admin thread; keep fn short:
+ * it blocks reloads meanwhile, never traffic). */
+void group_state_foreach(void (*fn)(struct group_state *gs, void *arg), void *arg);
+void route_state_foreach(void (*fn)(struct route_state *rs, void *arg), void *arg);
 
 /* Frees every retired object (at exit, after all workers stopped). */
 void shared_state_shutdown(void);
