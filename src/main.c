@@ -11,7 +11,7 @@ static void usage(FILE *out)
     fputs("usage: weir -c FILE            run with a YAML configuration\n"
           "       weir -t -c FILE         check a configuration and exit (0 ok, 1 bad)\n"
           "       weir proxy --listen ADDR --to ADDR [--to ADDR ...] [--workers N]\n"
-          "                  [--access-log off|stderr|stdout|PATH]\n"
+          "                  [--access-log off|stderr|stdout|PATH] [--metrics on|off]\n"
           "       weir --version\n",
           out);
 }
@@ -29,7 +29,7 @@ static bool plain_arg(const char *s)
 
 static int run_proxy(int argc, char **argv)
 {
-    const char *listen = NULL, *workers = "auto", *access = "off";
+    const char *listen = NULL, *workers = "auto", *access = "off", *metrics = "true";
     char to[4096] = "";
     size_t tolen = 0;
     for (int i = 2; i < argc; i++) {
@@ -53,6 +53,8 @@ static int run_proxy(int argc, char **argv)
             workers = val;
         } else if (strcmp(opt, "--access-log") == 0) {
             access = val;
+        } else if (strcmp(opt, "--metrics") == 0) {
+            metrics = strcmp(val, "off") == 0 || strcmp(val, "false") == 0 ? "false" : "true";
         } else {
             fprintf(stderr, "weir proxy: unknown option %s\n", opt);
             usage(stderr);
@@ -66,6 +68,7 @@ static int run_proxy(int argc, char **argv)
     char yaml[8192];
     snprintf(yaml, sizeof(yaml),
              "workers: %s\n"
+             "metrics: %s\n"
              "listen: [\"%s\"]\n"
              "log: {access: \"%s\"}\n"
              "upstreams:\n"
@@ -73,7 +76,7 @@ static int run_proxy(int argc, char **argv)
              "    servers:\n%s"
              "routes:\n"
              "  - {path: /, upstream: default}\n",
-             workers, listen, access, to);
+             workers, metrics, listen, access, to);
     struct cfg_error err;
     struct config *cfg = config_load_buffer(yaml, strlen(yaml), "<command line>", &err);
     if (!cfg) {

@@ -208,6 +208,8 @@ static void config_free(struct config *cfg)
     free(cfg->routes);
     free(cfg->log.access);
     free(cfg->log.error);
+    free(cfg->admin.listen.text);
+    free(cfg->admin.token);
     free(cfg->server_name);
     free(cfg->source);
     free(cfg);
@@ -408,6 +410,54 @@ static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
     return 0;
 }
 
+/* `admin: off`, or {listen: address, token: secret}. Writing the section makes the listen
+ * address explicit: failing to bind it is then fatal rather than a warning. */
+static int load_admin(struct ycx *cx, const struct ynode *v, struct config *cfg)
+{
+    static const char *const keys[] = {"listen", "token", NULL};
+    struct cfg_admin *adm = &cfg->admin;
+    const struct ynode *listen = NULL, *token = NULL;
+    const char *why;
+
+    adm->explicit_listen = true;
+    if (v->kind == YNODE_SCALAR && strcmp(v->str, "off") == 0) {
+        adm->enabled = false;
+        return 0;
+    }
+    if (v->kind != YNODE_MAP)
+        return yerr(cx, v, "expected 'off' or a mapping for 'admin', found %s",
+                    ynode_describe(v));
+    if (ymap_check(cx, v, "admin", keys) != 0 || yopt_str(cx, v, "listen", &listen) != 0 ||
+        yopt_str(cx, v, "token", &token) != 0)
+        return -1;
+    if (listen) {
+        struct cfg_addr addr;
+
+        memset(&addr, 0, sizeof(addr));
+        if (config_parse_addr(listen->str, &addr, &why) != 0)
+            return yerr(cx, listen, "invalid address '%.64s': %s", listen->str, why);
+        free(adm->listen.text);
+        adm->listen = addr;
+        for (uint32_t i = 0; i < cfg->nlisteners; i++)
+            if (config_addr_equal(&cfg->listeners[i].addr, &adm->listen))
+                return yerr(cx, listen, "admin listen address '%.64s' is also in 'listen'",
+                            listen->str);
+    }
+    if (token) {
+        size_t n = strlen(token->str);
+
+        for (const char *p = token->str; *p; p++)
+            if (*p < 0x21 || *p > 0x7e)
+                n = 0;
+        if (n < 1 || n > 256)
+            return yerr(cx, token,
+                        "'token' must be 1 to 256 visible ASCII characters, without spaces");
+        if (ystrdup(cx, token, token->str, &adm->token) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- loading ---------------------------------------------------------------------------- */
 
 static struct config *config_new(const char *source)
@@ -430,10 +480,13 @@ static struct config *config_new(const char *source)
                                           .keepalive_ms = 75000,
                                           .shutdown_ms = 30000};
     cfg->log.level = LOG_INFO;
+    cfg->metrics = true;
     cfg->source = strdup(source);
     cfg->server_name = strdup("weir");
     cfg->log.error = strdup("stderr");
-    if (!cfg->source || !cfg->server_name || !cfg->log.error) {
+    cfg->admin.enabled = true;
+    if (!cfg->source || !cfg->server_name || !cfg->log.error ||
+        config_parse_addr("127.0.0.1:9901", &cfg->admin.listen, &(const char *){NULL}) != 0) {
         config_free(cfg);
         return NULL;
     }
@@ -442,8 +495,8 @@ static struct config *config_new(const char *source)
 
 static int load_root(struct ycx *cx, const struct ynode *root, struct config *cfg)
 {
-    static const char *const keys[] = {"workers", "server_name", "listen", "limits",
-                                       "timeouts", "log", "upstreams", "routes", NULL};
+    static const char *const keys[] = {"workers", "server_name", "metrics", "listen", "limits",
+                                       "timeouts", "log", "admin", "upstreams", "routes", NULL};
     const struct ynode *listen, *upstreams, *routes, *v;
 
     if (strcmp(ynode_describe(root), "an empty value") == 0)
@@ -453,13 +506,15 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
         !(routes = ymap_need(cx, root, "", "routes")))
         return -1;
     if (load_workers(cx, root, cfg) != 0 || load_server_name(cx, root, cfg) != 0 ||
-        load_listen(cx, listen, cfg) != 0)
+        yopt_bool(cx, root, "metrics", &cfg->metrics) != 0 || load_listen(cx, listen, cfg) != 0)
         return -1;
     if ((v = ymap_get(root, "limits")) && load_limits(cx, v, &cfg->limits) != 0)
         return -1;
     if ((v = ymap_get(root, "timeouts")) && load_timeouts(cx, v, &cfg->timeouts) != 0)
         return -1;
     if ((v = ymap_get(root, "log")) && load_log(cx, v, &cfg->log) != 0)
+        return -1;
+    if ((v = ymap_get(root, "admin")) && load_admin(cx, v, cfg) != 0)
         return -1;
     /* Groups first: routes point into cfg->upstreams, which never moves afterwards. */
     if (config_load_upstreams(cx, upstreams, cfg) != 0 || config_load_routes(cx, routes, cfg) != 0)

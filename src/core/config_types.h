@@ -207,6 +207,8 @@ struct config {
     uint64_t generation;          /* set by the owner when installed */
     uint32_t workers;             /* 0 in the file = "auto" = CPU count, resolved by the loader */
     char *server_name;            /* token used in Via, default "weir" */
+    bool metrics;                 /* record per-request metrics; default true (off: for
+                                     measuring their cost) */
     struct cfg_listener *listeners;
     uint32_t nlisteners;
     struct cfg_limits limits;

@@ -327,7 +327,8 @@ void client_exchange_done(struct client *c)
         forward_end(c);
     if (c->log.t_start_us) {
         c->t_end_us = ev_clock_us();
-        record_metrics(c);
+        if (c->wc->cfg->metrics)
+            record_metrics(c);
         accesslog_line_write(c);
     }
     buf_release(w, &c->uphead);
