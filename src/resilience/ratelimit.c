@@ -28,6 +28,8 @@
  * so a client choosing keys cannot predict which stripe or slot they land in. */
 #include "resilience/ratelimit.h"
 
+#include "core/siphash.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,59 +90,9 @@ static uint64_t ceil_s(uint64_t us)
     return us / 1000000u + (us % 1000000u != 0);
 }
 
-/* ---- SipHash-1-3 ----------------------------------------------------------------------- */
-
-static inline uint64_t rotl64(uint64_t x, unsigned b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-static inline void sip_round(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = rotl64(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = rotl64(v[0], 32);
-    v[2] += v[3];
-    v[3] = rotl64(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = rotl64(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = rotl64(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = rotl64(v[2], 32);
-}
-
 static uint64_t rl_hash(const struct ratelimiter *rl, const unsigned char *p, size_t len)
 {
-    uint64_t v[4] = {
-        rl->k0 ^ UINT64_C(0x736f6d6570736575),
-        rl->k1 ^ UINT64_C(0x646f72616e646f6d),
-        rl->k0 ^ UINT64_C(0x6c7967656e657261),
-        rl->k1 ^ UINT64_C(0x7465646279746573),
-    };
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (unsigned j = 0; j < 8; j++)
-            m |= (uint64_t)p[i + j] << (8 * j);
-        v[3] ^= m;
-        sip_round(v);
-        v[0] ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (unsigned j = 0; i + j < len; j++)
-        b |= (uint64_t)p[i + j] << (8 * j);
-    v[3] ^= b;
-    sip_round(v);
-    v[0] ^= b;
-    v[2] ^= 0xff;
-    sip_round(v);
-    sip_round(v);
-    sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return siphash13(p, len, rl->k0, rl->k1);
 }
 
 /* ---- one stripe: hash table + recency list, caller holds the lock ---------------------- */
@@ -265,16 +217,7 @@ static uint32_t insert(struct rl_stripe *st, uint64_t hash, const char *key, uin
 
 static void seed_key(struct ratelimiter *rl)
 {
-    uint64_t k[2];
-    if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-        /* No entropy yet (early boot): still unpredictable enough to spread keys. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        k[0] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)(uintptr_t)rl;
-        k[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&ts;
-    }
-    rl->k0 = k[0];
-    rl->k1 = k[1];
+    siphash_random_key(&rl->k0, &rl->k1);
 }
 
 struct ratelimiter *ratelimit_new(const struct cfg_ratelimit *cfg)

@@ -38,6 +38,8 @@
  * Every function may be called from any thread, except that close() must not race with others. */
 #include "state/store.h"
 
+#include "core/siphash.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -81,60 +83,6 @@ struct mem_store {
     struct rec *done_head, *done_tail; /* oldest completion first */
 };
 
-/* ---- SipHash-1-3 (Aumasson & Bernstein); only needs to be stable within one process ---- */
-
-static inline uint64_t rotl64(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-static inline void sip_round(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = rotl64(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = rotl64(v[0], 32);
-    v[2] += v[3];
-    v[3] = rotl64(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = rotl64(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = rotl64(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = rotl64(v[2], 32);
-}
-
-static uint64_t siphash13(const void *data, size_t len, uint64_t k0, uint64_t k1)
-{
-    const unsigned char *p = data;
-    uint64_t v[4] = {
-        UINT64_C(0x736f6d6570736575) ^ k0,
-        UINT64_C(0x646f72616e646f6d) ^ k1,
-        UINT64_C(0x6c7967656e657261) ^ k0,
-        UINT64_C(0x7465646279746573) ^ k1,
-    };
-    size_t whole = len - len % 8;
-    for (size_t i = 0; i < whole; i += 8) {
-        uint64_t m;
-        memcpy(&m, p + i, 8);
-        v[3] ^= m;
-        sip_round(v);
-        v[0] ^= m;
-    }
-    uint64_t last = (uint64_t)len << 56;
-    for (size_t i = 0; i < len % 8; i++)
-        last |= (uint64_t)p[whole + i] << (8 * i);
-    v[3] ^= last;
-    sip_round(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    sip_round(v);
-    sip_round(v);
-    sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
 
 /* ---- expiry heap ---- */
 
@@ -297,19 +245,6 @@ static bool make_room(struct mem_store *m, uint64_t now_ms)
 
 /* ---- ops ---- */
 
-static void random_key(uint64_t *k0, uint64_t *k1)
-{
-    uint64_t k[2];
-    if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-        /* No entropy this early (rare): still per process and per store, just guessable. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        k[0] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)ts.tv_sec;
-        k[1] = (uint64_t)(uintptr_t)k ^ UINT64_C(0xd1b54a32d192ed03);
-    }
-    *k0 = k[0];
-    *k1 = k[1];
-}
 
 /* NULL when max_entries is 0 or memory is short. The caller owns the store until close(). */
 static void *mem_open(uint32_t max_entries)
@@ -330,7 +265,7 @@ static void *mem_open(uint32_t max_entries)
         free(m);
         return NULL;
     }
-    random_key(&m->sip_k0, &m->sip_k1);
+    siphash_random_key(&m->sip_k0, &m->sip_k1);
     return m;
 }
 
