@@ -5,12 +5,16 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 PYTEST     ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test unit integration fuzz bench clean
+.PHONY: all deps browser-deps run test unit integration dashboard fuzz bench clean
 
 all: $(BUILD)/weir
 
 deps:
 	@scripts/install-deps.sh
+
+# Debian's chromium (+ Node.js/npm when missing) and tests/dashboard's playwright-core
+browser-deps:
+	@scripts/install-deps.sh --browser
 
 $(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) --buildtype=release -Db_ndebug=false
@@ -30,8 +34,21 @@ run: $(BUILD)/weir
 unit: asan
 	meson test -C $(ASAN_BUILD) --print-errorlogs
 
+# Integration tests with real processes; the dashboard test in real headless Chromium joins the
+# same pytest run (one summary line) when browser-deps could install Chromium and playwright-core.
 integration: asan
-	WEIR_BIN=$(abspath $(ASAN_BUILD))/weir $(PYTEST) -q tests/integration
+	@scripts/install-deps.sh --browser || echo "integration: installing the browser deps failed" >&2
+	@if [ -x /usr/bin/chromium ] && [ -d tests/dashboard/node_modules/playwright-core ]; then \
+	    extra=tests/dashboard; \
+	else \
+	    echo "dashboard: SKIPPED, no /usr/bin/chromium or tests/dashboard/node_modules/playwright-core (make browser-deps)"; \
+	    extra=; \
+	fi; \
+	WEIR_BIN=$(abspath $(ASAN_BUILD))/weir $(PYTEST) -q tests/integration $$extra
+
+# Only the dashboard test.
+dashboard: asan browser-deps
+	WEIR_BIN=$(abspath $(ASAN_BUILD))/weir $(PYTEST) -q tests/dashboard
 
 test: unit integration
 

@@ -1,23 +1,59 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages weir needs to build, test and benchmark. Idempotent.
-# Usage: scripts/install-deps.sh [--bench]
+# Usage: scripts/install-deps.sh [--bench] [--browser]
+#   --bench    also wrk, nginx and haproxy for bench/proxy_bench.sh
+#   --browser  also Debian's chromium (and Node.js + npm when missing) for the dashboard test,
+#              then playwright-core into tests/dashboard/node_modules from its package-lock.json
+#              (`npm ci`; skipped when the pinned version is already there). Playwright never
+#              downloads a browser: the test drives /usr/bin/chromium.
 set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bench=0
+browser=0
+for arg in "$@"; do
+    case "$arg" in
+        --bench) bench=1 ;;
+        --browser) browser=1 ;;
+        *) echo "usage: $0 [--bench] [--browser]" >&2; exit 2 ;;
+    esac
+done
 
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       clang libclang-rt-14-dev python3 python3-pytest)
-if [[ "${1:-}" == "--bench" ]]; then
+if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy)
+fi
+if [[ $browser -eq 1 ]]; then
+    pkgs+=(chromium)
+    # A Node.js from elsewhere (with its own npm) counts: Debian's npm would conflict with it.
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 
 missing=()
 for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
 
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-[[ $(id -u) -ne 0 ]] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ $browser -eq 1 ]]; then
+    dash="$root/tests/dashboard"
+    pw=node_modules/playwright-core
+    want=$(node -p "require('$dash/package-lock.json').packages['$pw'].version")
+    have=$(node -p "try { require('$dash/$pw/package.json').version } catch (e) { '' }")
+    if [[ "$want" != "$have" ]]; then
+        echo "install-deps: npm ci in tests/dashboard (playwright-core $want)" >&2
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dash" --prefer-offline \
+            --no-audit --no-fund --loglevel=error
+    fi
+fi

@@ -269,8 +269,11 @@ void admission_start(struct client *c)
             return;
         }
     }
-    if (c->idem_key && c->req.framing != H1_FRAME_NONE && c->req.content_length != 0) {
-        /* A keyed request whose body cannot be kept: it goes through unprotected. */
+    bool has_body = c->req.framing == H1_FRAME_CHUNKED ||
+                    (c->req.framing == H1_FRAME_LENGTH && c->req.content_length > 0);
+    if (c->idem_key && has_body) {
+        /* A keyed request whose body was not kept (chunked, or over the limit) cannot be
+         * hashed: it goes through unprotected, as if it had no key. */
         free(c->idem_key);
         c->idem_key = NULL;
         c->idempotent = retry_method_idempotent(c->req.method_id);

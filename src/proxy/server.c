@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "balance/lb.h"
 #include "core/accesslog.h"
 #include "core/config.h"
@@ -27,6 +28,8 @@ struct server {
     struct worker *workers;
     struct listener_set *ls;
     uint64_t generation;
+    struct admin_view view;       /* what the admin thread reads (admin.h) */
+    struct admin *admin;          /* NULL when off or when it could not start */
 };
 
 int server_check_config(const struct config *cfg, char *err, size_t errlen)
@@ -142,6 +145,39 @@ static void apply_log_config(const struct config *cfg)
         log_error("cannot open access log %s: %s", cfg->log.access, strerror(errno));
 }
 
+static bool admin_changed(const struct cfg_admin *a, const struct cfg_admin *b)
+{
+    return a->enabled != b->enabled || strcmp(a->listen.text, b->listen.text) != 0 ||
+           (a->token == NULL) != (b->token == NULL) || (a->token && strcmp(a->token, b->token));
+}
+
+/* Starts the admin listener once the workers run. A bind failure is fatal only when the
+ * address was written in the config; the default one may be taken (another weir). */
+static int start_admin(struct server *srv)
+{
+    const struct cfg_admin *ac = &srv->cfg->admin;
+    if (!ac->enabled)
+        return 0;
+    srv->view.nworkers = srv->nworkers;
+    srv->view.workers = calloc(srv->nworkers, sizeof(*srv->view.workers));
+    if (!srv->view.workers) {
+        log_error("admin: out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < srv->nworkers; i++)
+        srv->view.workers[i] = &srv->workers[i].metrics;
+    char err[256];
+    srv->admin = admin_start(ac, &srv->view, err, sizeof(err));
+    if (srv->admin)
+        return 0;
+    if (ac->explicit_listen) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_warn("%s; running without the admin listener", err);
+    return 0;
+}
+
 static void reload(struct server *srv)
 {
     if (!srv->config_path) {
@@ -156,6 +192,7 @@ static void reload(struct server *srv)
                   (unsigned long long)srv->generation, cfg ? msg : err.msg);
         if (cfg)
             config_unref(cfg);
+        atomic_fetch_add(&srv->view.reloads_failed, 1);
         return;
     }
     if (cfg->workers != srv->nworkers)
@@ -165,6 +202,7 @@ static void reload(struct server *srv)
         log_error("reload refused, still serving generation %llu",
                   (unsigned long long)srv->generation);
         config_unref(cfg);
+        atomic_fetch_add(&srv->view.reloads_failed, 1);
         return;
     }
     cfg->generation = ++srv->generation;
@@ -184,9 +222,13 @@ static void reload(struct server *srv)
     lset_close_unused(srv->ls, ls);
     lset_free(srv->ls);
     srv->ls = ls;
+    if (admin_changed(&srv->cfg->admin, &cfg->admin))
+        log_warn("reload: 'admin' changes only on restart");
     config_unref(srv->cfg);
     srv->cfg = cfg;
     apply_log_config(cfg);
+    atomic_store(&srv->view.generation, cfg->generation);
+    atomic_fetch_add(&srv->view.reloads_ok, 1);
     log_info("configuration reloaded: generation %llu (%u routes, %u upstream groups)",
              (unsigned long long)cfg->generation, cfg->nroutes, cfg->nupstreams);
 }
@@ -230,6 +272,12 @@ int server_run(struct config *cfg, const char *config_path)
         return 1;
     }
     cfg->generation = srv.generation = 1;
+    atomic_init(&srv.view.generation, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    srv.view.start_wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    srv.view.start_mono_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)
         if (worker_start(&srv.workers[started], started, &srv, cfg, srv.ls) == -1)
@@ -244,6 +292,11 @@ int server_run(struct config *cfg, const char *config_path)
             log_info("weir %s listening on %s", WEIR_VERSION, cfg->listeners[a].addr.text);
         log_info("%u workers, %u routes, %u upstream groups", srv.nworkers, cfg->nroutes,
                  cfg->nupstreams);
+        if (start_admin(&srv) == -1) {
+            for (uint32_t i = 0; i < started; i++)
+                worker_post(&srv.workers[i], WCMD_FAST);
+            code = 1;
+        }
     }
 
     bool stopping = code != 0;
@@ -270,6 +323,8 @@ int server_run(struct config *cfg, const char *config_path)
     }
     for (uint32_t i = 0; i < started; i++)
         worker_join(&srv.workers[i]);
+    admin_stop(srv.admin); /* it reads the workers' shards and the registries: before both go */
+    free(srv.view.workers);
     lset_close_unused(srv.ls, NULL);
     lset_free(srv.ls);
     free(srv.workers);

@@ -10,6 +10,9 @@
 #include "proxy/forward.h"
 #include "proxy/worker.h"
 
+/* admin/collect.c names these reasons in the same order, and shards keep 8 slots. */
+_Static_assert(POOL_CLOSE_REASONS == 7, "update admin_pool_reason in admin/collect.c");
+
 void pool_init(struct pool *p, struct worker *w, struct wconf *wc, const struct cfg_upstream *g,
                const struct cfg_server *s, struct server_state *st)
 {

@@ -1048,6 +1048,63 @@ static void test_examples(void **state)
     config_unref(cfg);
 }
 
+static void test_admin_section(void **state)
+{
+    struct config *cfg;
+
+    (void)state;
+    /* Absent: on, at 127.0.0.1:9901, not explicit (a bind failure is then only a warning). */
+    cfg = expect_ok(BASE);
+    assert_true(cfg->admin.enabled);
+    assert_false(cfg->admin.explicit_listen);
+    assert_string_equal(cfg->admin.listen.text, "127.0.0.1:9901");
+    assert_addr(&cfg->admin.listen, AF_INET, "127.0.0.1", 9901);
+    assert_null(cfg->admin.token);
+    config_unref(cfg);
+
+    cfg = expect_ok(BASE "admin: {listen: \"[::1]:9000\", token: s3cr3t-T0ken}\n");
+    assert_true(cfg->admin.enabled);
+    assert_true(cfg->admin.explicit_listen);
+    assert_addr(&cfg->admin.listen, AF_INET6, "::1", 9000);
+    assert_string_equal(cfg->admin.token, "s3cr3t-T0ken");
+    config_unref(cfg);
+
+    /* Present but empty: the defaults, made explicit. */
+    cfg = expect_ok(BASE "admin: {}\n");
+    assert_true(cfg->admin.enabled);
+    assert_true(cfg->admin.explicit_listen);
+    assert_string_equal(cfg->admin.listen.text, "127.0.0.1:9901");
+    config_unref(cfg);
+
+    cfg = expect_ok(BASE "admin:\n  token: abc\n");
+    assert_string_equal(cfg->admin.token, "abc");
+    assert_string_equal(cfg->admin.listen.text, "127.0.0.1:9901");
+    config_unref(cfg);
+
+    cfg = expect_ok(BASE "admin: off\n");
+    assert_false(cfg->admin.enabled);
+    config_unref(cfg);
+}
+
+static void test_admin_errors(void **state)
+{
+    (void)state;
+    expect_error(BASE "admin: on\n",
+                 "t.yaml:4:8: expected 'off' or a mapping for 'admin', found a scalar");
+    expect_error(BASE "admin: [x]\n",
+                 "t.yaml:4:8: expected 'off' or a mapping for 'admin', found a list");
+    expect_error(BASE "admin: {port: 1}\n", "t.yaml:4:9: unknown key 'port' in 'admin'");
+    expect_error(BASE "admin: {listen: localhost}\n",
+                 "t.yaml:4:17: invalid address 'localhost': missing port (expected host:port)");
+    expect_error(BASE "admin: {listen: 127.0.0.1:8080}\n",
+                 "t.yaml:4:17: admin listen address '127.0.0.1:8080' is also in 'listen'");
+    expect_error(BASE "admin: {token: \"a b\"}\n",
+                 "t.yaml:4:16: 'token' must be 1 to 256 visible ASCII characters, without "
+                 "spaces");
+    expect_error(BASE "admin: {listen: 127.0.0.1:1, listen: 127.0.0.1:2}\n",
+                 "t.yaml:4:30: duplicate key 'listen' in 'admin' (first at line 4)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1067,6 +1124,8 @@ int main(void)
         cmocka_unit_test(test_every_prefix),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_admin_section),
+        cmocka_unit_test(test_admin_errors),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
