@@ -83,6 +83,11 @@ demo: try, from another terminal:
     curl -i -N -H 'Connection: Upgrade' -H 'Upgrade: websocket' \\
          -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \\
          http://$LISTEN/ws
+
+    # monitoring (the admin listener):
+    open http://127.0.0.1:9901/                   # live dashboard in a browser
+    curl http://127.0.0.1:9901/metrics            # Prometheus metrics
+    curl http://127.0.0.1:9901/status             # the same figures as JSON
 demo: reload the config with: kill -HUP <weir pid>; stop with Ctrl-C.
 
 EOF
