@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "config_test_util.h"
 
 #ifndef WEIR_SOURCE_ROOT
 #define WEIR_SOURCE_ROOT "."
@@ -24,33 +25,6 @@
 /* Enough to load: every other test adds or breaks one thing after these three lines. */
 #define REST "upstreams: {b: {servers: [127.0.0.1:9001]}}\nroutes: [{upstream: b}]\n"
 #define BASE "listen: [127.0.0.1:8080]\n" REST
-
-static struct config *load(const char *yaml, struct cfg_error *err)
-{
-    return config_load_buffer(yaml, strlen(yaml), "t.yaml", err);
-}
-
-static void expect_error(const char *yaml, const char *msg)
-{
-    struct cfg_error err;
-    struct config *cfg = load(yaml, &err);
-
-    if (cfg || strcmp(err.msg, msg) != 0)
-        print_error("input:\n%s\n", yaml);
-    assert_null(cfg);
-    assert_string_equal(err.msg, msg);
-}
-
-static struct config *expect_ok(const char *yaml)
-{
-    struct cfg_error err;
-    struct config *cfg = load(yaml, &err);
-
-    if (!cfg)
-        print_error("unexpected error: %s\ninput:\n%s\n", err.msg, yaml);
-    assert_non_null(cfg);
-    return cfg;
-}
 
 static void assert_addr(const struct cfg_addr *a, int family, const char *ip, unsigned port)
 {

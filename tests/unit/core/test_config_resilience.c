@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "config_test_util.h"
 
 #ifndef WEIR_SOURCE_ROOT
 #define WEIR_SOURCE_ROOT "."
@@ -31,33 +32,6 @@
     "listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\nroutes:\n  - upstream: b\n" r
 /* The `limits` mapping is on line 4; its first key at column 10. */
 #define LIMITS(l) BASE "limits: {" l "}\n"
-
-static struct config *load(const char *yaml, struct cfg_error *err)
-{
-    return config_load_buffer(yaml, strlen(yaml), "t.yaml", err);
-}
-
-static void expect_error(const char *yaml, const char *msg)
-{
-    struct cfg_error err;
-    struct config *cfg = load(yaml, &err);
-
-    if (cfg || strcmp(err.msg, msg) != 0)
-        print_error("input:\n%s\n", yaml);
-    assert_null(cfg);
-    assert_string_equal(err.msg, msg);
-}
-
-static struct config *expect_ok(const char *yaml)
-{
-    struct cfg_error err;
-    struct config *cfg = load(yaml, &err);
-
-    if (!cfg)
-        print_error("unexpected error: %s\ninput:\n%s\n", err.msg, yaml);
-    assert_non_null(cfg);
-    return cfg;
-}
 
 static bool status_set(const struct cfg_retry *r, unsigned status)
 {
