@@ -515,6 +515,8 @@ static void server_cb(struct server_state *st, void *arg)
         s->pool_created += mc_get(&sh->pool_created);
         s->pool_reused += mc_get(&sh->pool_reused);
         s->pool_timeouts += mc_get(&sh->pool_acquire_timeouts);
+        s->pool_waits += mc_get(&sh->pool_waits);
+        s->pool_wait_ms += mc_get(&sh->pool_wait_ms);
         for (uint32_t k = 0; k < ADMIN_POOL_REASONS; k++)
             s->pool_closed[k] += mc_get(&sh->pool_closed[k]);
     }

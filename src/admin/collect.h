@@ -86,6 +86,7 @@ struct m_server {
     uint32_t inflight, conns;
     uint64_t requests, failures, checks, checks_failed, transitions;
     uint64_t pool_idle, pool_busy, pool_waiters, pool_created, pool_reused, pool_timeouts;
+    uint64_t pool_waits, pool_wait_ms;
     uint64_t pool_closed[ADMIN_POOL_REASONS];
     struct m_breaker breaker;
 };

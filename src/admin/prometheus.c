@@ -342,6 +342,17 @@ static void render_servers(struct abuf *b, const struct model *m)
     server_u64(b, m, "weir_pool_acquire_timeouts_total", "counter",
                "Requests that waited pool.acquire_timeout for a connection and got 503.",
                offsetof(struct m_server, pool_timeouts));
+    server_u64(b, m, "weir_pool_waits_total", "counter",
+               "Requests that had to wait for a connection (the server was at max_conns).",
+               offsetof(struct m_server, pool_waits));
+    family(b, "weir_pool_wait_seconds_total", "counter",
+           "Total time requests waited for a connection; divide by weir_pool_waits_total.");
+    for (uint32_t i = 0; i < m->nservers; i++) {
+        const struct m_server *s = &m->servers[i];
+        s_num(b, "weir_pool_wait_seconds_total",
+              (struct lbl[]){{"group", s->group}, {"server", s->address}}, 2,
+              (double)s->pool_wait_ms / 1000.0);
+    }
 }
 
 void prometheus_render(const struct model *m, struct abuf *out)

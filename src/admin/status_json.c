@@ -88,6 +88,10 @@ static void server_obj(struct abuf *b, const struct m_server *s)
     kv_u64(b, "busy", s->pool_busy);
     abuf_add(b, ",", 1);
     kv_u64(b, "waiters", s->pool_waiters);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "waits", s->pool_waits);
+    abuf_add(b, ",", 1);
+    kv_num(b, "avg_wait_ms", s->pool_waits ? (double)s->pool_wait_ms / (double)s->pool_waits : 0);
     abuf_str(b, "},\"breaker\":");
     if (s->has_breaker)
         abuf_json_str(b, breaker_state_name(s->breaker.state));

@@ -64,6 +64,8 @@ struct server_shard {
     mcounter requests;           /* attempts sent to this server */
     mcounter pool_idle, pool_busy, pool_waiters; /* gauges, published by the health tick */
     mcounter pool_created, pool_reused, pool_acquire_timeouts;
+    mcounter pool_waits;         /* requests that waited for a connection slot */
+    mcounter pool_wait_ms;       /* their total wait, ms */
     mcounter pool_closed[8];     /* by enum pool_close_reason */
 };
 

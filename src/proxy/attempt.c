@@ -229,6 +229,14 @@ static int choose_server(struct client *c)
 
 /* ---- connecting ------------------------------------------------------------------------- */
 
+/* How long the request waited for a slot of the server's pool (it got one or gave up). */
+static void record_pool_wait(struct client *c, struct pool *p)
+{
+    mc_add(&p->m->pool_waits, 1);
+    mc_add(&p->m->pool_wait_ms, c->w->loop.now_ms - c->wait_start_ms);
+    c->wait_deadline_ms = 0;
+}
+
 static void acquire_connection(struct client *c, bool fresh)
 {
     const struct cfg_upstream *g = group_of(c);
@@ -237,8 +245,10 @@ static void acquire_connection(struct client *c, bool fresh)
     struct upconn *u = pool_acquire(p, c, fresh, &err);
     if (!u) {
         if (err == EAGAIN) {
-            if (!c->wait_deadline_ms)
-                c->wait_deadline_ms = c->w->loop.now_ms + g->pool.acquire_timeout_ms;
+            if (!c->wait_deadline_ms) {
+                c->wait_start_ms = c->w->loop.now_ms;
+                c->wait_deadline_ms = c->wait_start_ms + g->pool.acquire_timeout_ms;
+            }
             c->state = CS_CONNECT;
             pool_wait(p, c);
             /* Woken at once by a local release; polled for slots other workers free. */
@@ -260,6 +270,8 @@ static void acquire_connection(struct client *c, bool fresh)
         return;
     }
     c->up = u;
+    if (c->wait_deadline_ms)
+        record_pool_wait(c, p);
     if (u->connecting) {
         c->state = CS_CONNECT;
         upconn_arm(u, g->connect_timeout_ms);
@@ -380,6 +392,7 @@ void forward_client_timeout(struct client *c)
         if (c->w->loop.now_ms >= c->wait_deadline_ms) {
             p->acquire_timeouts++;
             mc_add(&p->m->pool_acquire_timeouts, 1);
+            record_pool_wait(c, p);
             record_breakers(c, true, false);
             attempt_release_server(c, false);
             timer_disarm(&c->w->loop.timers, &c->total_timer);

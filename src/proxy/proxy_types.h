@@ -163,6 +163,7 @@ struct client {
     bool set_sticky;              /* add the sticky cookie to the response */
     struct dlist wait_link;
     uint64_t wait_deadline_ms;
+    uint64_t wait_start_ms;       /* when it began waiting for a connection slot */
     struct timer total_timer;     /* the exchange's total timeout, until the response head */
     char lb_key[128];             /* hash key copied at dispatch */
     uint32_t lb_key_len;

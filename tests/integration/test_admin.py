@@ -84,6 +84,8 @@ FAMILIES = {
     "weir_pool_connections_reused_total": "counter",
     "weir_pool_connections_closed_total": "counter",
     "weir_pool_acquire_timeouts_total": "counter",
+    "weir_pool_waits_total": "counter",
+    "weir_pool_wait_seconds_total": "counter",
 }
 
 
@@ -372,14 +374,18 @@ def check_schema(d):
                  "p99_ms": num, "servers": list})
         if g["breaker"] is not None:
             keys(g["breaker"], {"state": str, "since_s": num, "failure_rate": num,
-                                "slow_rate": num})
+                                "slow_rate": num, "rejected": int, "transitions": list})
+            for t in g["breaker"]["transitions"]:
+                keys(t, {"at_ms": int, "from": str, "to": str, "failure_rate": int,
+                         "slow_rate": int, "calls": int})
             assert g["breaker"]["state"] in ("closed", "open", "half_open")
         if g["concurrency"] is not None:
             keys(g["concurrency"], {"limit": int, "inflight": int, "queued": int})
         for s in g["servers"]:
             keys(s, {"address": str, "up": bool, "backup": bool, "inflight": int, "conns": int,
                      "requests": int, "failures": int, "pool": dict, "breaker": None})
-            keys(s["pool"], {"idle": int, "busy": int, "waiters": int})
+            keys(s["pool"], {"idle": int, "busy": int, "waiters": int, "waits": int,
+                             "avg_wait_ms": num})
             assert s["breaker"] in (None, "closed", "open", "half_open")
 
 
@@ -632,3 +638,30 @@ def test_admin_off(launcher):
     w = launcher.weir(cfg)
     assert traffic(w.port, "/", 1) == [200]
     assert "admin listening" not in w.stderr_text()
+
+
+def test_pool_wait_time_is_measured(launcher):
+    """max_conns 1: of four concurrent 200 ms requests three wait for the connection; the pool
+    wait figures count them and their time (issue 5: pool wait time)."""
+    from faults import server
+    a = launcher.backend("a")
+    ups = {"g": {"servers": [server(a.port, max_conns=1)],
+                 "pool": {"acquire_timeout": "3s"}, "health": {"passive": "off"}}}
+    w, aport = start(launcher, ups, [{"path": "/", "upstream": "g"}], workers=1)
+    results = []
+    ts = [threading.Thread(target=lambda: results.append(traffic(w.port, "/slow?ms=200", 1)),
+                           daemon=True) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert sorted(sum(results, [])) == [200] * 4, results
+    srv = "127.0.0.1:%d" % a.port
+    fams = metrics(aport)
+    waits = mval(fams, "weir_pool_waits_total", group="g", server=srv)
+    waited = mval(fams, "weir_pool_wait_seconds_total", group="g", server=srv)
+    assert waits >= 3, (waits, waited)
+    # they waited 200, 400 and 600 ms behind each other: about 1.2 s in all
+    assert 0.8 <= waited <= 3.0, (waits, waited)
+    pool = status(aport)["groups"][0]["servers"][0]["pool"]
+    assert pool["waits"] == waits and pool["avg_wait_ms"] > 100, pool
