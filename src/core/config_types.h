@@ -141,7 +141,7 @@ struct cfg_ratelimit {
     uint32_t rate;                /* requests per period, >= 1 */
     uint32_t period_ms;           /* default 1000 */
     uint32_t burst;               /* extra requests allowed at once; default 0 */
-    uint32_t max_keys;            /* tracked keys per worker before the oldest are dropped; 100000 */
+    uint32_t max_keys;            /* keys tracked (one table per route, all workers); 100000 */
 };
 
 /* Idempotency keys on a route (issue 4). */
