@@ -12,7 +12,21 @@
 #                     core 0 during it (other sessions, builds); default 1, 0 = never
 #   --quiet-wait S    before each measurement wait up to S s (default 20; 180 s per run in
 #                     all) until neither core is > 5% busy with other work; 0 = don't wait
+#   --quiet-budget S  at most S s of quiet-waiting per run in all (default 180)
 #   --out DIR         where raw results go (default bench/out/<timestamp>)
+#   --scenario NAME   compare (default): weir vs nginx vs HAProxy, as above.
+#                     lb: weir vs weir, `weir -c` YAML configs differing only in the upstream
+#                       group: rr-1srv (round_robin, one server) vs lc-3srv-hc
+#                       (least_connections over three backend ports, active health checks).
+#                     metrics: weir vs weir, metrics-on (default) vs metrics-off
+#                       (`metrics: false`) vs metrics-on-scrape (metrics on, GET /metrics on
+#                       the admin listener once a second from core 1 during the run) vs
+#                       metrics-on-healthz (the same poller on the cheap /healthz: a control
+#                       for what the curl loop itself costs on core 1).
+#                     In lb/metrics, --only selects among the scenario's variants, the
+#                     order within a round alternates (A B, B A, ...), and a measurement is
+#                     also retried when the backend's CPU/request (fixed work) was > 1.06 x
+#                     the lowest seen in the run (the machine was slowed down).
 #
 # Layout (2 cores): proxy under test pinned to core 0 with one worker; the shared nginx backend
 # (1 worker, `return 200` of 1024 bytes, keep-alive) and wrk (-t1) pinned to core 1.
@@ -26,10 +40,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CMDLINE="bench/proxy_bench.sh $*"
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 die() { echo "proxy_bench: $*" >&2; exit 2; }
 
 ROUNDS=7 DURATION=10 WARMUP=2 CONNS=50 RETRIES=1 NOISY_PCT=5 QUIET_WAIT=20 QUIET_BUDGET=180 OUT="" ONLY=() POS=()
+SCENARIO=compare BACKEND_SLOW=1.06 BACKEND_MIN="" NOISY_WHY=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --only) [[ $# -ge 2 ]] || usage; IFS=, read -ra _o <<<"$2"; ONLY+=("${_o[@]}"); shift 2 ;;
@@ -46,6 +61,10 @@ while [[ $# -gt 0 ]]; do
         --retries=*) RETRIES=${1#*=}; shift ;;
         --quiet-wait) [[ $# -ge 2 ]] || usage; QUIET_WAIT=$2; shift 2 ;;
         --quiet-wait=*) QUIET_WAIT=${1#*=}; shift ;;
+        --quiet-budget) [[ $# -ge 2 ]] || usage; QUIET_BUDGET=$2; shift 2 ;;
+        --quiet-budget=*) QUIET_BUDGET=${1#*=}; shift ;;
+        --scenario) [[ $# -ge 2 ]] || usage; SCENARIO=$2; shift 2 ;;
+        --scenario=*) SCENARIO=${1#*=}; shift ;;
         --out) [[ $# -ge 2 ]] || usage; OUT=$2; shift 2 ;;
         --out=*) OUT=${1#*=}; shift ;;
         -h|--help) usage ;;
@@ -57,22 +76,36 @@ done
 WEIR=${POS[0]:-}
 [[ ${#POS[@]} -ge 2 ]] && ROUNDS=${POS[1]}
 [[ ${#POS[@]} -le 2 ]] || die "too many arguments"
-for v in ROUNDS DURATION WARMUP CONNS RETRIES QUIET_WAIT; do
+for v in ROUNDS DURATION WARMUP CONNS RETRIES QUIET_WAIT QUIET_BUDGET; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 0 ]] || die "$v must be a non-negative integer"
 done
 [[ $ROUNDS -ge 1 && $DURATION -ge 1 && $CONNS -ge 1 ]] || die "rounds, duration and connections must be >= 1"
 
+# Scenarios: what is measured ("proxies" are weir configurations in lb and metrics) and the
+# variant the others are compared with.
+case "$SCENARIO" in
+    compare) CANON=(weir nginx haproxy) BASELINE=nginx ;;
+    lb) CANON=(rr-1srv lc-3srv-hc) BASELINE=rr-1srv ;;
+    metrics) CANON=(metrics-on metrics-off metrics-on-scrape metrics-on-healthz) BASELINE=metrics-off ;;
+    *) die "unknown scenario '$SCENARIO' (compare, lb, metrics)" ;;
+esac
+is_weir() { [[ $1 == weir || ($SCENARIO != compare && $1 != nginx && $1 != haproxy) ]]; }
+
 PROXIES=()
-if [[ ${#ONLY[@]} -eq 0 ]]; then ONLY=(weir nginx haproxy); fi
-for p in weir nginx haproxy; do          # keep the canonical order whatever --only says
+if [[ ${#ONLY[@]} -eq 0 ]]; then ONLY=("${CANON[@]}"); fi
+for p in "${CANON[@]}"; do               # keep the canonical order whatever --only says
     for o in "${ONLY[@]}"; do [[ $o == "$p" ]] && { PROXIES+=("$p"); break; }; done
 done
-for o in "${ONLY[@]}"; do [[ $o =~ ^(weir|nginx|haproxy)$ ]] || die "unknown proxy '$o'"; done
+for o in "${ONLY[@]}"; do
+    [[ " ${CANON[*]} " == *" $o "* ]] || die "unknown proxy '$o' (scenario $SCENARIO: ${CANON[*]})"
+done
+NEED_WEIR=0
+for p in "${PROXIES[@]}"; do is_weir "$p" && NEED_WEIR=1; done
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found (scripts/install-deps.sh --bench)"; }
 for c in nginx wrk taskset curl pgrep; do need "$c"; done
 for p in "${PROXIES[@]}"; do [[ $p == haproxy ]] && need haproxy; done
-if [[ " ${PROXIES[*]} " == *" weir "* ]]; then
+if [[ $NEED_WEIR -eq 1 ]]; then
     [[ -n $WEIR ]] || die "WEIR_BIN is required unless --only excludes weir"
     [[ -x $WEIR ]] || die "WEIR_BIN '$WEIR' is not an executable file"
     WEIR=$(cd "$(dirname "$WEIR")" && pwd)/$(basename "$WEIR")
@@ -91,7 +124,7 @@ RAW="$OUT/raw.tsv"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")
 WEIR_RUN=""
 # Run a private copy, so a rebuild of WEIR_BIN during the run cannot mix two binaries.
-if [[ " ${PROXIES[*]} " == *" weir "* ]]; then
+if [[ $NEED_WEIR -eq 1 ]]; then
     if ! { mkdir -p "$TMP/bin" && cp "$WEIR" "$TMP/bin/weir"; }; then
         rm -rf "$TMP"; die "cannot copy $WEIR"
     fi
@@ -230,7 +263,7 @@ render() {  # render TEMPLATE DEST DIR PORT
     local user_line=""
     [[ $(id -u) -eq 0 ]] && user_line="user $(id -un) $(id -gn);"   # workers stay the current user
     sed -e "s|@DIR@|$3|g" -e "s|@PORT@|$4|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
-        -e "s|@USER_LINE@|$user_line|" -e "s|@BODY@|$BODY|" "$1" >"$2"
+        -e "s|@USER_LINE@|$user_line|" -e "s|@BODY@|$BODY|" -e "s|@EXTRA_LISTEN@|$EXTRA_LISTEN|" "$1" >"$2"
 }
 
 # ---------------------------------------------------------------- backend
@@ -239,6 +272,15 @@ printf '%s' "$BODY" >"$TMP/body.bin"
 [[ $(stat -c %s "$TMP/body.bin") -eq 1024 ]] || die "internal: body is not 1024 bytes"
 
 BACKEND_PORT=$(free_port)
+# Scenario lb: the same backend nginx (same worker, same server block) also listens on two more
+# ports, so weir sees three distinct servers.
+BACKEND_PORTS=("$BACKEND_PORT") EXTRA_LISTEN=""
+if [[ $SCENARIO == lb ]]; then
+    for _i in 2 3; do
+        _p=$(free_port)
+        BACKEND_PORTS+=("$_p"); EXTRA_LISTEN+="listen 127.0.0.1:$_p backlog=4096; "
+    done
+fi
 mkdir -p "$TMP/backend/tmp"
 render "$HERE/conf/nginx-backend.conf.in" "$TMP/backend/nginx.conf" "$TMP/backend" "$BACKEND_PORT"
 taskset -c 1 nginx -p "$TMP/backend/" -c "$TMP/backend/nginx.conf" -e "$TMP/backend/error.log" \
@@ -249,18 +291,125 @@ if ! wait_http "$BACKEND_PORT" "$BACKEND_PID" 10 || ! verify "$BACKEND_PORT" >/d
     cat "$TMP/backend/error.log" "$TMP/backend/stdout.log" >&2 2>/dev/null || true
     die "backend nginx did not come up on 127.0.0.1:$BACKEND_PORT"
 fi
+for _p in "${BACKEND_PORTS[@]}"; do
+    _m=$(verify "$_p") || die "backend nginx on 127.0.0.1:$_p: $_m"
+done
 BACKEND_WORKER=$(pgrep -P "$BACKEND_PID" | head -n1)
 [[ -n $BACKEND_WORKER ]] || die "backend nginx has no worker process"
 
 # ---------------------------------------------------------------- proxies
-PROXY_PID="" PROXY_WORKER="" PROXY_PORT="" PROXY_NOTE=""
+PROXY_PID="" PROXY_WORKER="" PROXY_PORT="" PROXY_NOTE="" ADMIN_PORT=""
+
+# weir_yaml VARIANT PORT ADMIN_PORT — the `weir -c` configuration of a lb/metrics variant.
+# All variants share everything but the upstream group (lb) or the `metrics` key (metrics).
+# The admin listener is on (as by default) at an explicit free port, so a taken default port
+# (another weir on the host) cannot make runs differ; ADMIN_PORT empty = no admin section.
+weir_yaml() {
+    local v=$1 port=$2 admin=$3
+    echo "workers: 1"
+    [[ $v == metrics-off ]] && echo "metrics: false"
+    echo "listen: [\"127.0.0.1:$port\"]"
+    echo 'log: {access: "off"}'
+    [[ -n $admin ]] && echo "admin: {listen: \"127.0.0.1:$admin\"}"
+    echo "upstreams:"
+    echo "  default:"
+    case "$v" in
+        lc-3srv-hc)
+            echo "    balance: least_connections"
+            echo "    servers: [\"127.0.0.1:${BACKEND_PORTS[0]}\", \"127.0.0.1:${BACKEND_PORTS[1]}\", \"127.0.0.1:${BACKEND_PORTS[2]}\"]"
+            echo "    health: {active: {interval: 1s, timeout: 500ms, path: /, expect: 200-399, rise: 2, fall: 3}}"
+            ;;
+        *)
+            echo "    balance: round_robin"
+            echo "    servers: [\"127.0.0.1:$BACKEND_PORT\"]"
+            ;;
+    esac
+    echo "routes:"
+    echo "  - {path: /, upstream: default}"
+}
+
+# Does this weir accept the admin section? (checked once, with `weir -t`)
+WEIR_ADMIN=0
+if [[ $SCENARIO != compare && -n $WEIR_RUN ]]; then
+    weir_yaml metrics-on 8080 9901 >"$TMP/admin-check.yaml"
+    "$WEIR_RUN" -t -c "$TMP/admin-check.yaml" >/dev/null 2>&1 && WEIR_ADMIN=1
+    if [[ $WEIR_ADMIN -eq 0 ]]; then
+        echo "proxy_bench: this weir does not accept 'admin:'; running without admin listener" >&2
+        if [[ " ${PROXIES[*]} " == *" metrics-on-scrape "* || " ${PROXIES[*]} " == *" metrics-on-healthz "* ]]; then
+            echo "proxy_bench: dropping metrics-on-scrape and metrics-on-healthz (they need the admin listener)" >&2
+            _new=(); for _p in "${PROXIES[@]}"; do [[ $_p == metrics-on-scrape || $_p == metrics-on-healthz ]] || _new+=("$_p"); done
+            PROXIES=("${_new[@]}")
+            [[ ${#PROXIES[@]} -gt 0 ]] || die "nothing left to measure"
+        fi
+    fi
+fi
+
+forget_pid() {      # drop PID from STARTED once it has been stopped
+    local p new=()
+    for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || new+=("$p"); done
+    STARTED=("${new[@]}")
+}
+
+# Scenario metrics, variants metrics-on-scrape and metrics-on-healthz: GET /metrics (or
+# /healthz) on the admin listener once a second, pinned to core 1 (with wrk and the backend).
+# Each request appends "http_code bytes seconds" to FILE.
+SCRAPER_PID=""
+start_scraper() {   # start_scraper ADMIN_PORT FILE PATH
+    : >"$2"
+    # shellcheck disable=SC2016  # $1 and $2 expand in the inner shell
+    taskset -c 1 bash -c 'while :; do
+        curl -s -o /dev/null --max-time 2 -w "%{http_code} %{size_download} %{time_total}\n" \
+            "http://127.0.0.1:$1$2"; sleep 1; done' scraper "$1" "$3" >>"$2" 2>/dev/null &
+    SCRAPER_PID=$!
+    STARTED+=("$SCRAPER_PID")
+}
+stop_scraper() {
+    [[ -n $SCRAPER_PID ]] || return 0
+    stop_pid "$SCRAPER_PID" scraper
+    forget_pid "$SCRAPER_PID"
+    SCRAPER_PID=""
+}
+
+# variant_extra NAME TAG — after a measurement of a lb/metrics variant: save /metrics and print
+# a one-line summary (requests per server, health checks, scrapes, CPU per thread) for
+# extra.tsv. Uses measure()'s thr0/thr1 ("tid ticks" before/after the measured run).
+variant_extra() {
+    local name=$1 tag=$2 out=() f
+    # CPU ticks of each thread during the measured run, in thread start order (lowest TID
+    # first: with workers: 1 that is the main thread, the worker, the admin thread).
+    out+=("thread_ticks=$(awk 'NR == FNR { b[$1] = $2; next } { print $1, $2 - b[$1] }' \
+        <(printf '%s\n' "$thr0") <(printf '%s\n' "$thr1") | sort -n | awk '{ printf "%s%s", (NR > 1 ? "/" : ""), $2 }')")
+    if [[ -n $ADMIN_PORT ]] && curl -s --max-time 3 -o "$OUT/$tag.metrics.txt" \
+        "http://127.0.0.1:$ADMIN_PORT/metrics"; then
+        f="$OUT/$tag.metrics.txt"
+        out+=("$(awk '
+            /^weir_server_requests_total\{/ { n++; r[n] = $NF; t += $NF }
+            /^weir_server_health_checks_total\{/ { hc += $NF }
+            /^weir_server_health_checks_failed_total\{/ { hf += $NF }
+            /^weir_requests_total / { req = $NF }
+            END {
+                s = "requests_total=" (req == "" ? "?" : req) " server_share="
+                for (i = 1; i <= n; i++) s = s (i > 1 ? "/" : "") (t > 0 ? sprintf("%.1f%%", r[i] * 100 / t) : "0")
+                printf "%s health_checks=%d failed=%d", s, hc, hf
+            }' "$f")")
+    fi
+    if [[ $name == metrics-on-[sh]* && -f $TMP/scrape.log ]]; then
+        cp "$TMP/scrape.log" "$OUT/$tag.scrape.log"
+        out+=("$(awk '{ n++; if ($1 == 200) ok++; b += $2; t += $3; if ($3 > m) m = $3 }
+            END { printf "scrapes=%d ok=%d avg_bytes=%.0f avg_ms=%.1f max_ms=%.1f", n, ok,
+                  n ? b / n : 0, n ? t * 1000 / n : 0, m * 1000 }' "$TMP/scrape.log")")
+    fi
+    echo "${out[*]}"
+}
 
 # start_proxy NAME — sets PROXY_PID, PROXY_WORKER (the process whose CPU is measured),
 # PROXY_PORT, PROXY_NOTE (problems found while identifying the worker). Returns 1 on failure.
 start_proxy() {
     local name=$1 dir="$TMP/$1" kids n i
     rm -rf "$dir"; mkdir -p "$dir/tmp"
-    PROXY_PORT=$(free_port) PROXY_NOTE="" PROXY_WORKER=""
+    PROXY_PORT=$(free_port) PROXY_NOTE="" PROXY_WORKER="" ADMIN_PORT=""
+    local kind=$name
+    is_weir "$name" && kind=weir
     case "$name" in
         weir)
             taskset -c 0 "$WEIR_RUN" proxy --listen "127.0.0.1:$PROXY_PORT" \
@@ -275,6 +424,11 @@ start_proxy() {
             render "$HERE/conf/haproxy.cfg.in" "$dir/haproxy.cfg" "$dir" "$PROXY_PORT"
             taskset -c 0 haproxy -f "$dir/haproxy.cfg" -db >"$dir/stdout.log" 2>&1 &
             ;;
+        *)  # a lb/metrics variant: weir -c with a generated YAML
+            [[ $WEIR_ADMIN -eq 1 ]] && ADMIN_PORT=$(free_port)
+            weir_yaml "$name" "$PROXY_PORT" "$ADMIN_PORT" >"$dir/weir.yaml"
+            taskset -c 0 "$WEIR_RUN" -c "$dir/weir.yaml" >"$dir/stdout.log" 2>&1 &
+            ;;
     esac
     PROXY_PID=$!
     STARTED+=("$PROXY_PID")
@@ -287,10 +441,10 @@ start_proxy() {
     for ((i = 0; i < 50; i++)); do
         kids=$(pgrep -P "$PROXY_PID" || true)
         n=$(grep -c . <<<"$kids" || true)
-        [[ $name != nginx || $n -ge 1 ]] && break
+        [[ $kind != nginx || $n -ge 1 ]] && break
         sleep 0.1
     done
-    case "$name:$n" in
+    case "$kind:$n" in
         nginx:1|weir:1) PROXY_WORKER=$kids ;;
         weir:0|haproxy:0) PROXY_WORKER=$PROXY_PID ;;
         *) PROXY_WORKER=$PROXY_PID; PROXY_NOTE="child-processes=$n" ;;
@@ -325,7 +479,7 @@ ANY_FLAGGED=0
 measure() {
     local round=$1 name=$2 attempt=$3 tag="r$1-$2" flags=() line status msg
     [[ $attempt -gt 0 ]] && tag="$tag.retry$attempt"
-    NOISY=0
+    NOISY=0 EXTRA=""
     local w0 w1 tr0 tr1 b0 b1 ns0 ns1 thr0 thr1 load c0 c1 other="" steal=""
     local reqs="" dur="" rps="" p50="" p99="" non2xx="" sock="" dt="" cpu="" tcpu="" util="" nthr="" top="" bcpu=""
     echo "== round $round/$ROUNDS: $name" >&2
@@ -339,6 +493,8 @@ measure() {
         if ! msg=$(verify "$PROXY_PORT"); then flags+=("verify-failed"); echo "   $msg" >&2
         else
             [[ $QUIET_WAIT -gt 0 ]] && wait_quiet
+            [[ $name == metrics-on-scrape && -n $ADMIN_PORT ]] && start_scraper "$ADMIN_PORT" "$TMP/scrape.log" /metrics
+            [[ $name == metrics-on-healthz && -n $ADMIN_PORT ]] && start_scraper "$ADMIN_PORT" "$TMP/scrape.log" /healthz
             timeout $((WARMUP + 30)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" \
                 "http://127.0.0.1:$PROXY_PORT/" >"$OUT/$tag.warmup.txt" 2>&1 || true
             if ! alive "$PROXY_WORKER"; then flags+=("died-in-warmup")
@@ -356,6 +512,7 @@ measure() {
                 else
                     thr1=$(thread_ticks "$PROXY_WORKER")
                     tr1=$(tree_ticks "$PROXY_PID"); b1=$(ticks "$BACKEND_WORKER")
+                    stop_scraper
                     # Other load on core 0 (anything but the proxy) and steal, in % of core 0.
                     read -r other steal < <(echo "$c0 $c1" | awk -v d="$((w1 - w0))" '{
                         tot = $6 - $3; if (tot <= 0) tot = 1
@@ -379,10 +536,19 @@ measure() {
                         flags+=("wrk-output-unparsable")
                     fi
                     if ! msg=$(verify "$PROXY_PORT"); then flags+=("verify-after-failed"); echo "   $msg" >&2; fi
+                    if [[ $SCENARIO != compare ]]; then
+                        EXTRA=$(variant_extra "$name" "$tag")
+                        [[ $name == metrics-on-[sh]* && $EXTRA != *scrapes=* ]] && flags+=("no-scrapes")
+                        if [[ $EXTRA =~ scrapes=([0-9]+)\ ok=([0-9]+) ]] &&
+                            [[ ${BASH_REMATCH[1]} -eq 0 || ${BASH_REMATCH[1]} != "${BASH_REMATCH[2]}" ]]; then
+                            flags+=("scrape-failed")
+                        fi
+                    fi
                 fi
             fi
         fi
     fi
+    stop_scraper
     stop_proxy "$name"
     if [[ -n $STOP_RC ]]; then    # the proxy was gone before we stopped it
         local how="exit-status=$STOP_RC"
@@ -400,10 +566,26 @@ measure() {
     for f in error.log stdout.log; do
         [[ -s $TMP/$name/$f ]] && cp "$TMP/$name/$f" "$OUT/$tag.$f"
     done
+    [[ -s $TMP/$name/weir.yaml && ! -e $OUT/$name.yaml ]] && cp "$TMP/$name/weir.yaml" "$OUT/$name.yaml"
+    printf '%s\t%s\t%s\n' "$round" "$name" "$EXTRA" >"$TMP/extra.tsv"
     status=ok
     if [[ ${#flags[@]} -gt 0 ]]; then status=$(IFS=,; echo "${flags[*]}"); fi
+    NOISY_WHY="core 0 was busy with other work"
     if [[ $status == ok && -n $other ]] && awk -v o="$other" -v t="$NOISY_PCT" 'BEGIN { exit !(o > t) }'; then
         NOISY=1
+    fi
+    # lb/metrics: the backend does the same fixed work per request in every variant, so its CPU
+    # per request is a meter of how disturbed the machine was (a neighbour on the host, core 1
+    # busy, caches): when it is more than BACKEND_SLOW x the lowest seen in this run, weir's
+    # figure is inflated as well (by up to 50% on this machine) and the measurement is retried.
+    if [[ $SCENARIO != compare && $status == ok && -n $bcpu ]]; then
+        if [[ -z $BACKEND_MIN ]] || awk -v b="$bcpu" -v m="$BACKEND_MIN" 'BEGIN { exit !(b < m) }'; then
+            BACKEND_MIN=$bcpu
+        elif awk -v b="$bcpu" -v m="$BACKEND_MIN" -v k="$BACKEND_SLOW" 'BEGIN { exit !(b > m * k) }'; then
+            [[ $NOISY -eq 1 ]] && NOISY_WHY+=" and " || NOISY_WHY=""
+            NOISY_WHY+="the backend was slow ($bcpu us/req, lowest so far $BACKEND_MIN)"
+            NOISY=1
+        fi
     fi
     {
     printf '%s\t' "$round" "$name" "$status" "${reqs:-}" "${dur:-}" "${rps:-}" "${p50:-}" "${p99:-}" \
@@ -426,29 +608,51 @@ measure() {
     [[ -n $WEIR_RUN ]] && echo "weir: $WEIR (built $(stat -c '%y' "$WEIR" | cut -d. -f1), sha256 $(sha256sum "$WEIR_RUN" | cut -c1-16), $("$WEIR_RUN" --version 2>&1 | head -n1))"
     echo "clk_tck: $CLK_TCK; rounds: $ROUNDS; duration: ${DURATION}s; warmup: ${WARMUP}s; connections: $CONNS; retries: $RETRIES (noisy > ${NOISY_PCT}% of core 0); quiet-wait: ${QUIET_WAIT}s"
     echo "proxies: ${PROXIES[*]}; backend 127.0.0.1:$BACKEND_PORT"
+    if [[ $SCENARIO != compare ]]; then
+        echo "scenario: $SCENARIO; baseline: $BASELINE; also retried: backend CPU/req > ${BACKEND_SLOW} x the run's lowest; backend ports: ${BACKEND_PORTS[*]}; admin listener: $([[ $WEIR_ADMIN -eq 1 ]] && echo on || echo off); quiet-budget: ${QUIET_BUDGET}s"
+        for p in "${PROXIES[@]}"; do
+            echo "--- $p (PORT, ADMIN_PORT: fresh free ports per measurement)"
+            weir_yaml "$p" PORT "$([[ $WEIR_ADMIN -eq 1 ]] && echo ADMIN_PORT)"
+            [[ $p == metrics-on-scrape ]] && echo "# + GET http://127.0.0.1:ADMIN_PORT/metrics once a second (curl loop on core 1) during warm-up and measurement"
+            [[ $p == metrics-on-healthz ]] && echo "# + GET http://127.0.0.1:ADMIN_PORT/healthz once a second (curl loop on core 1) during warm-up and measurement"
+        done
+    fi
 } >"$OUT/meta.txt"
 echo "proxy_bench: ${PROXIES[*]} x $ROUNDS rounds, ${DURATION}s each; raw results in $OUT" >&2
 
 # A measurement during which something else used more than NOISY_PCT % of core 0 (other
 # sessions, builds) is repeated, at most RETRIES times; the discarded lines go to discarded.tsv.
 head -n1 "$RAW" >"$OUT/discarded.tsv"
+[[ $SCENARIO == compare ]] || printf 'round\tproxy\textra\n' >"$OUT/extra.tsv"
 for ((r = 1; r <= ROUNDS; r++)); do
-    for p in "${PROXIES[@]}"; do
+    ORDER=("${PROXIES[@]}")
+    # weir-vs-weir scenarios: alternate the order (A B, B A, A B...) so a drift in machine load
+    # during a round does not always favour the same variant.
+    if [[ $SCENARIO != compare && $((r % 2)) -eq 0 ]]; then
+        ORDER=(); for ((i = ${#PROXIES[@]} - 1; i >= 0; i--)); do ORDER+=("${PROXIES[i]}"); done
+    fi
+    for p in "${ORDER[@]}"; do
         for ((a = 0; a <= RETRIES; a++)); do
             measure "$r" "$p" "$a"
             if [[ $NOISY -eq 1 && $a -lt $RETRIES ]]; then
-                echo "   (core 0 was busy with other work; measuring $p again)" >&2
+                echo "   ($NOISY_WHY; measuring $p again)" >&2
                 cat "$TMP/line.tsv" >>"$OUT/discarded.tsv"
                 continue
             fi
             cat "$TMP/line.tsv" >>"$RAW"
+            [[ $SCENARIO == compare ]] || cat "$TMP/extra.tsv" >>"$OUT/extra.tsv"
             [[ $(cut -f3 "$TMP/line.tsv") == ok ]] || ANY_FLAGGED=1
             break
         done
     done
 done
 
-"$PY" "$HERE/summarize.py" table "$RAW" --cmd "$CMDLINE" >"$OUT/summary.md"
+if [[ $SCENARIO == compare ]]; then
+    "$PY" "$HERE/summarize.py" table "$RAW" --cmd "$CMDLINE" >"$OUT/summary.md"
+else
+    "$PY" "$HERE/summarize.py" variants "$RAW" --cmd "$CMDLINE" --scenario "$SCENARIO" \
+        --baseline "$BASELINE" --order "${PROXIES[*]}" >"$OUT/summary.md"
+fi
 echo
 cat "$OUT/summary.md"
 echo
