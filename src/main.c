@@ -34,6 +34,10 @@ static int run_proxy(int argc, char **argv)
     size_t tolen = 0;
     for (int i = 2; i < argc; i++) {
         const char *opt = argv[i];
+        if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val || !plain_arg(val)) {
             fprintf(stderr, "weir proxy: %s needs a value (address, number or path)\n", opt);

@@ -450,7 +450,6 @@ static int finish_request(struct h1_request *req, const struct h1_limits *lim)
     uint32_t ncl = 0, nhost = 0, nte = 0;
     struct str cl = STR_NULL;
 
-    req->method_id = method_id(req->method);
     if (!check_target(req))
         FAIL(-400, "invalid request-target form");
 
@@ -568,6 +567,8 @@ int h1_parse_request(const char *buf, size_t len, const struct h1_limits *lim,
     if (*p != ' ' || p == line)
         FAIL(-400, "invalid method");
     req->method = str_from(line, (size_t)(p - line));
+    /* Known from here on, so an error reply to a HEAD request carries no body. */
+    req->method_id = method_id(req->method);
     target = ++p;
     p = scan_target(p, end);
     if (p == end)

@@ -23,6 +23,9 @@
 #include "proxy/worker.h"
 
 #define LINGER_MS 2000
+/* Closing an idle connection at shutdown: long enough for a request that crossed our FIN
+ * to arrive and be discarded, short enough not to hold the stop up. */
+#define DRAIN_LINGER_MS 1000
 #define LINGER_MAX_BYTES (1u << 20)
 
 static void client_run(struct client *c);
@@ -104,7 +107,7 @@ void client_abort(struct client *c)
 
 /* Half-closes and drains input for a while so the client reads our last response before any
  * reset (RFC 9112 §9.6). */
-static void client_linger(struct client *c)
+static void client_linger(struct client *c, uint32_t ms)
 {
     struct worker *w = c->w;
     if (c->eof || c->hup || shutdown(c->io.fd, SHUT_WR) == -1) {
@@ -114,7 +117,7 @@ static void client_linger(struct client *c)
     c->state = CS_LINGER;
     c->in.off = c->in.len = 0;
     c->req_left = 0; /* counts drained bytes from here on */
-    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + LINGER_MS);
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + ms);
     client_run(c);
 }
 
@@ -140,8 +143,15 @@ static void linger_drain(struct client *c)
 void client_drain(struct client *c)
 {
     c->closing = true;
+    if (c->state != CS_HEAD || c->head_started)
+        return; /* the exchange in flight ends with Connection: close */
+    /* Idle: a request may be in the socket already, its event not yet seen. Read it and
+     * answer it with Connection: close; if there is none, half-close and drain, so a request
+     * that crosses our FIN is discarded rather than answered with a reset. */
+    c->readable = true;
+    client_read_head(c);
     if (c->state == CS_HEAD && !c->head_started)
-        client_close_now(c);
+        client_linger(c, DRAIN_LINGER_MS);
 }
 
 /* ---- output -------------------------------------------------------------------------- */
@@ -337,7 +347,7 @@ void client_exchange_done(struct client *c)
     bool again = c->keepalive && !c->closing && !c->eof && !c->hup && !w->draining;
     reset_exchange(c);
     if (!again) {
-        client_linger(c);
+        client_linger(c, LINGER_MS);
         return;
     }
     c->state = CS_HEAD;
@@ -345,8 +355,10 @@ void client_exchange_done(struct client *c)
     timer_arm(&w->loop.timers, &c->timer,
               w->loop.now_ms + (c->head_started ? c->wc->cfg->timeouts.client_header_ms
                                                 : c->wc->cfg->timeouts.keepalive_ms));
-    if (c->in.len) {
-        /* Pipelined bytes: parse them after this batch instead of recursing. */
+    /* Pipelined bytes, in the buffer or still in the socket: readiness reported while the
+     * exchange was busy was not consumed (the socket is edge-triggered, so no new event would
+     * come for them). Parse after this batch instead of recursing. */
+    if (c->in.len || c->readable) {
         if (ev_defer(&w->loop, resume_pipeline, c) == -1)
             client_close_now(c);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -324,6 +325,13 @@ static void start_drain(struct worker *w)
 {
     if (w->draining)
         return;
+    /* Connections the kernel completed but nobody accepted would be reset when the listening
+     * socket closes at exit: take them in (they are drained below like the others), then stop
+     * listening, so that later connects are refused at once instead of queued to be reset. */
+    for (uint32_t i = 0; i < w->nlisteners; i++) {
+        on_accept(&w->loop, &w->listeners[i].io, EPOLLIN);
+        shutdown(w->listeners[i].fd, SHUT_RDWR);
+    }
     w->draining = true;
     listeners_drop(w);
     /* client_drain may close (and unlink) the client: walk with a saved next pointer. */

@@ -157,3 +157,11 @@ def test_listen_port_in_use_fails(weir_bin, tmp_path):
         assert str(port) in err, err
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_proxy_help(weir_bin, flag):
+    code, out, err = run(weir_bin, "proxy", flag)
+    assert code == 0, err
+    assert "weir proxy --listen" in out
+    assert "needs a value" not in err

@@ -148,3 +148,80 @@ def test_shutdown_while_client_sends_body(launcher):
         assert c.closed_by_peer(3.0)
     assert w.wait(8) == 0
     w.check_sanitizers()
+
+
+def test_sigterm_answers_request_that_raced_the_stop(launcher):
+    """A request already sent on an idle keep-alive connection when the stop begins is answered
+    (with Connection: close), never reset. weir is frozen while the request is written, so the
+    request and the stop command are both pending when it wakes up, in either order."""
+    for _ in range(4):
+        w, _ = start(launcher, workers=1)
+        c = Client(w.port, timeout=5)
+        assert c.get("/warm").status == 200
+        w.send_signal(signal.SIGSTOP)
+        try:
+            c.send(c.build("GET", "/raced"))
+            w.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+        finally:
+            w.send_signal(signal.SIGCONT)
+        r = c.read_response()
+        assert r.status == 200 and r.json()["path"] == "/raced"
+        assert c.closed_by_peer(3.0), "connection not closed after the answer during shutdown"
+        c.close()
+        assert w.wait(10) == 0
+        w.check_sanitizers()
+
+
+def test_sigterm_under_keepalive_load_resets_nothing(launcher):
+    """Like `hey -c 10` during SIGTERM: every request gets a response, or its connection is
+    closed cleanly (FIN, nothing sent back: a client retries that) or refused — never reset."""
+    w, _ = start(launcher, workers=2)
+    stop = threading.Event()
+    counts = {"ok": 0, "reset": 0, "closed": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def loop():
+        c = None
+        while not stop.is_set():
+            try:
+                if c is None:
+                    c = Client(w.port, timeout=5)
+                r = c.get("/k")
+                kind = "ok" if r.status == 200 else "bad%d" % r.status
+                if r.header("connection") == "close":
+                    c.close()
+                    c = None
+            except ConnectionRefusedError:
+                kind = "refused"
+                time.sleep(0.01)
+            except (ConnectionResetError, BrokenPipeError):
+                kind = "reset"
+                c = None
+            except Closed as e:
+                kind = "reset" if "reset" in str(e) else "closed"
+                c.close()
+                c = None
+            except OSError:
+                kind = "refused"
+                c = None
+                time.sleep(0.01)
+            with lock:
+                counts[kind] = counts.get(kind, 0) + 1
+        if c is not None:
+            c.close()
+
+    threads = [threading.Thread(target=loop) for _ in range(10)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    w.send_signal(signal.SIGTERM)
+    assert w.wait(10) == 0
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    w.check_sanitizers()
+    assert counts["ok"] > 100, counts
+    assert counts["reset"] == 0, counts
+    assert set(counts) == {"ok", "reset", "closed", "refused"}, counts

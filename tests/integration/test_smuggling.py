@@ -154,3 +154,19 @@ def test_valid_request_still_works_after_all_vectors(env):
         for i in range(3):
             r = c.request("POST", "/sink", body=b"x" * 10)
             assert r.status == 200 and r.json()["body_len"] == 10
+
+
+@pytest.mark.parametrize("raw", [
+    b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    b"HEAD /\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HEAD / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
+], ids=["dup-host", "bad-target", "cl-te", "bad-field"])
+def test_malformed_head_request_gets_a_bodiless_400(env, raw):
+    """RFC 9110 §9.3.2: a response to HEAD has no content, error replies included."""
+    with Client(env.port, timeout=5) as c:
+        c.send(raw)
+        r = c.read_response("HEAD")
+        assert r.status == 400
+        assert int(r.header("content-length")) > 0  # what a GET would have carried
+        assert c.read_all(2.0) == b"", "a 400 to HEAD carried a body"
