@@ -1,5 +1,7 @@
 /* timer.c — see timer.h for the design and its invariants:
- * - a linked timer's slot_tick is > tw->tick and slot index == slot_tick % TIMER_SLOTS;
+ * - an armed timer is linked in exactly one list, a slot or tw->due, and *t->pprev == t;
+ * - a timer in a slot has slot_tick > tw->tick and slot index == slot_tick % TIMER_SLOTS;
+ *   one in tw->due has slot_tick >= tw->tick and the index of the slot being run;
  * - bitmap bit i is set iff slots[i] is non-empty. */
 #include "event/timer.h"
 
@@ -13,30 +15,34 @@ void timer_wheel_init(struct timer_wheel *tw, uint64_t now_ms)
     tw->tick = now_ms;
 }
 
+static void link_head(struct timer **head, struct timer *t)
+{
+    t->next = *head;
+    if (t->next)
+        t->next->pprev = &t->next;
+    t->pprev = head;
+    *head = t;
+}
+
 static void link_at(struct timer_wheel *tw, struct timer *t, uint64_t tick)
 {
     uint32_t i = (uint32_t)(tick & SLOT_MASK);
     t->slot_tick = tick;
-    t->prev = NULL;
-    t->next = tw->slots[i];
-    if (t->next)
-        t->next->prev = t;
-    tw->slots[i] = t;
+    link_head(&tw->slots[i], t);
     tw->bitmap[i / 64] |= 1ull << (i % 64);
 }
 
+/* Works in a slot and in tw->due alike: the slot index is the same for both. */
 static void unlink_timer(struct timer_wheel *tw, struct timer *t)
 {
     uint32_t i = (uint32_t)(t->slot_tick & SLOT_MASK);
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        tw->slots[i] = t->next;
+    *t->pprev = t->next;
     if (t->next)
-        t->next->prev = t->prev;
+        t->next->pprev = t->pprev;
+    t->next = NULL;
+    t->pprev = NULL;
     if (!tw->slots[i])
         tw->bitmap[i / 64] &= ~(1ull << (i % 64));
-    t->next = t->prev = NULL;
 }
 
 /* A deadline in the past or now still goes one tick ahead: it fires on the next run. */
@@ -98,19 +104,18 @@ void timer_wheel_run(struct timer_wheel *tw, uint64_t now_ms)
             break;
         tw->tick = tick;
 
-        /* Detach the slot, then fire, re-link or keep each timer: callbacks may touch it. */
-        struct timer *list = tw->slots[slot];
+        /* The slot becomes the due list, taken from its head one timer at a time: a callback
+         * may unlink or re-arm any timer still in it, or arm one into this slot's next lap. */
+        tw->due = tw->slots[slot];
+        tw->due->pprev = &tw->due;
         tw->slots[slot] = NULL;
         tw->bitmap[(uint32_t)slot / 64] &= ~(1ull << ((uint32_t)slot % 64));
-        while (list) {
-            struct timer *t = list;
-            list = t->next;
-            if (list)
-                list->prev = NULL;
-            t->next = t->prev = NULL;
-            if (t->slot_tick > tick || t->expires > tick) {
-                /* A later lap, or lazily pushed back: link it where it now belongs. */
-                link_at(tw, t, t->slot_tick > tick ? t->slot_tick : t->expires);
+        struct timer *t;
+        while ((t = tw->due)) {
+            unlink_timer(tw, t);
+            if (t->expires > tick) {
+                /* A later lap, or lazily pushed back (then expires >= slot_tick): move it. */
+                link_at(tw, t, t->expires);
                 continue;
             }
             t->armed = false;

@@ -5,7 +5,13 @@
  * deadline forward on every read" costs one store. Deadlines further than one lap (4.096 s) sit
  * in their slot and are skipped until their lap comes. A bitmap of non-empty slots makes
  * "time to the next timer" and running the wheel proportional to the number of busy slots.
- * Not thread-safe: a wheel and its timers belong to one worker thread. */
+ *
+ * Callbacks may arm and disarm any timer, themselves and the others of the slot being run
+ * included: a slot that comes due moves to the wheel's due list and its timers are taken off
+ * it one at a time, and a linked timer unlinks itself from whichever list holds it (pprev).
+ * A timer is disarmed when its callback runs; a disarmed timer never fires. Not re-entrant
+ * (no timer_wheel_run from a callback) and not thread-safe: a wheel and its timers belong to
+ * one worker thread. */
 #ifndef WEIR_EVENT_TIMER_H
 #define WEIR_EVENT_TIMER_H
 
@@ -19,9 +25,9 @@ typedef void (*timer_cb)(struct timer *t);
 
 struct timer {
     struct timer *next;
-    struct timer *prev;
-    uint64_t expires;   /* deadline in ms (loop clock) */
-    uint64_t slot_tick; /* tick of the slot it is linked in; <= expires */
+    struct timer **pprev; /* the previous timer's next, or the list head; NULL when unlinked */
+    uint64_t expires;     /* deadline in ms (loop clock) */
+    uint64_t slot_tick;   /* tick of its slot: the deadline, or the next tick if already past */
     timer_cb cb;
     bool armed;
 };
@@ -29,6 +35,7 @@ struct timer {
 struct timer_wheel {
     uint64_t tick;      /* every tick <= this has been processed */
     uint32_t count;     /* armed timers */
+    struct timer *due;  /* the slot being run: timers not yet fired or moved */
     struct timer *slots[TIMER_SLOTS];
     uint64_t bitmap[TIMER_SLOTS / 64];
 };
@@ -44,7 +51,9 @@ static inline void timer_init(struct timer *t, timer_cb cb)
 void timer_arm(struct timer_wheel *tw, struct timer *t, uint64_t expires);
 void timer_disarm(struct timer_wheel *tw, struct timer *t);
 
-/* Fires every timer whose deadline is <= now. Callbacks may arm and disarm any timer. */
+/* Fires every timer whose deadline is <= now, slot by slot in deadline order. A timer armed
+ * from a callback for a deadline <= now fires in this run if its tick is still ahead, else
+ * on the next one. */
 void timer_wheel_run(struct timer_wheel *tw, uint64_t now_ms);
 
 /* Milliseconds until the next slot that holds a timer (a lower bound of the next deadline),
