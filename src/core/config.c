@@ -204,6 +204,7 @@ static void config_free(struct config *cfg)
         free(r->path);
         free(r->upstream_name);
         config_route_resilience_free(r);
+        config_route_exts_free(r);
     }
     free(cfg->routes);
     free(cfg->log.access);

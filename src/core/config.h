@@ -14,6 +14,22 @@ struct cfg_error {
 };
 
 /* Loads and validates a YAML file. Returns NULL and fills err on any problem. */
+struct ycx;
+struct ynode;
+
+/* A route-level key owned by a layer above core (the pipeline's modules). load parses the
+ * value into *conf (errors through the ycx: "file:line:col: ..."); free releases it. */
+struct cfg_route_ext {
+    const char *key;              /* NULL: an index with no key (keeps indexes aligned) */
+    int (*load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
+    void (*free)(void *conf);
+};
+
+/* Installs the extensions (main thread, before any config is loaded; the array must outlive
+ * every config). cfg_route.ext[i] then holds extension i's config of the route. */
+void config_route_exts_set(const struct cfg_route_ext *exts, uint32_t n);
+uint32_t config_route_exts_count(void);
+
 struct config *config_load_file(const char *path, struct cfg_error *err);
 
 /* Same from a buffer; `name` stands for the file in error messages. */

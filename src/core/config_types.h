@@ -165,6 +165,8 @@ struct cfg_route {
     uint32_t total_timeout_ms;    /* 0 = the upstream's */
     struct cfg_ratelimit ratelimit;
     struct cfg_idempotency idempotency;
+    void **ext;                   /* [config_route_exts count]: each extension's parsed config of
+                                     this route (NULL where the key is absent) */
 };
 
 struct cfg_limits {

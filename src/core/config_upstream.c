@@ -429,17 +429,84 @@ static bool routes_clash(const struct cfg_route *a, const struct cfg_route *b)
     return false;
 }
 
+/* ---- keys owned by the layers above (the pipeline's modules) ----------------------------- */
+
+static const char *const base_route_keys[] = {"host",     "path",       "methods",     "upstream",
+                                              "timeouts", "rate_limit", "idempotency"};
+#define NBASE_ROUTE_KEYS (sizeof(base_route_keys) / sizeof(base_route_keys[0]))
+#define MAX_ROUTE_EXTS 32
+
+static const struct cfg_route_ext *route_exts;
+static uint32_t nroute_exts;
+static const char *route_keys_all[NBASE_ROUTE_KEYS + MAX_ROUTE_EXTS + 1];
+
+void config_route_exts_set(const struct cfg_route_ext *exts, uint32_t n)
+{
+    if (n > MAX_ROUTE_EXTS)
+        n = MAX_ROUTE_EXTS;
+    route_exts = exts;
+    nroute_exts = n;
+    route_keys_all[0] = NULL; /* rebuilt on next use */
+}
+
+uint32_t config_route_exts_count(void)
+{
+    return nroute_exts;
+}
+
+static const char *const *route_keys(void)
+{
+    if (!route_keys_all[0]) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < NBASE_ROUTE_KEYS; i++)
+            route_keys_all[k++] = base_route_keys[i];
+        for (uint32_t i = 0; i < nroute_exts; i++)
+            if (route_exts[i].key)
+                route_keys_all[k++] = route_exts[i].key;
+        route_keys_all[k] = NULL;
+    }
+    return route_keys_all;
+}
+
+static int load_route_exts(struct ycx *cx, const struct ynode *v, uint32_t idx,
+                           struct cfg_route *r)
+{
+    if (!nroute_exts)
+        return 0;
+    r->ext = calloc(nroute_exts, sizeof(*r->ext));
+    if (!r->ext)
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < nroute_exts; i++) {
+        const struct cfg_route_ext *e = &route_exts[i];
+        const struct ynode *n;
+        if (!e->key || !(n = ymap_get(v, e->key)))
+            continue;
+        char where[96];
+        snprintf(where, sizeof(where), "routes[%" PRIu32 "].%s", idx, e->key);
+        if (e->load(cx, n, where, &r->ext[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void config_route_exts_free(struct cfg_route *r)
+{
+    for (uint32_t i = 0; r->ext && i < nroute_exts; i++)
+        if (r->ext[i] && route_exts[i].free)
+            route_exts[i].free(r->ext[i]);
+    free(r->ext);
+    r->ext = NULL;
+}
+
 static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struct config *cfg,
                       struct cfg_route *r)
 {
-    static const char *const keys[] = {"host",     "path",       "methods",     "upstream",
-                                       "timeouts", "rate_limit", "idempotency", NULL};
     static const char *const tkeys[] = {"response", "total", NULL};
     const struct ynode *up, *host = NULL, *path = NULL, *m, *t;
     char where[48];
 
     snprintf(where, sizeof(where), "routes[%" PRIu32 "]", idx);
-    if (ymap_check(cx, v, where, keys) != 0 || !(up = ymap_need(cx, v, where, "upstream")) ||
+    if (ymap_check(cx, v, where, route_keys()) != 0 || !(up = ymap_need(cx, v, where, "upstream")) ||
         yscalar(cx, up, "upstream") != 0 || yopt_str(cx, v, "host", &host) != 0 ||
         yopt_str(cx, v, "path", &path) != 0)
         return -1;
@@ -461,7 +528,9 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
             yopt_ms(cx, t, "total", &r->total_timeout_ms) != 0)
             return -1;
     }
-    return config_load_route_resilience(cx, v, idx, r);
+    if (config_load_route_resilience(cx, v, idx, r) != 0)
+        return -1;
+    return load_route_exts(cx, v, idx, r);
 }
 
 /* O(routes^2) for the clash check; a config has tens or hundreds of routes. */

@@ -99,5 +99,6 @@ bool config_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
  * each route's group. On error the partly filled arrays are left for config_free. */
 int config_load_upstreams(struct ycx *cx, const struct ynode *v, struct config *cfg);
 int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg);
+void config_route_exts_free(struct cfg_route *r);
 
 #endif

@@ -1,44 +1,7 @@
-/* dlist.h — intrusive circular doubly linked lists (struct dlist is in proxy_types.h). */
+/* dlist.h — the proxy's lists are core's (kept so proxy files include one name). */
 #ifndef WEIR_PROXY_DLIST_H
 #define WEIR_PROXY_DLIST_H
 
-#include <stddef.h>
-
-#include "proxy/proxy_types.h"
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-static inline void dlist_init(struct dlist *head)
-{
-    head->next = head->prev = head;
-}
-
-static inline bool dlist_empty(const struct dlist *head)
-{
-    return head->next == head;
-}
-
-static inline void dlist_push_front(struct dlist *head, struct dlist *node)
-{
-    node->next = head->next;
-    node->prev = head;
-    head->next->prev = node;
-    head->next = node;
-}
-
-static inline void dlist_push_back(struct dlist *head, struct dlist *node)
-{
-    node->prev = head->prev;
-    node->next = head;
-    head->prev->next = node;
-    head->prev = node;
-}
-
-static inline void dlist_remove(struct dlist *node)
-{
-    node->prev->next = node->next;
-    node->next->prev = node->prev;
-    node->next = node->prev = node;
-}
+#include "core/dlist.h"
 
 #endif

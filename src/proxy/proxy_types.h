@@ -20,6 +20,7 @@
 #include "core/accesslog.h"
 #include "core/buf.h"
 #include "core/config_types.h"
+#include "core/dlist.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
@@ -33,10 +34,6 @@ struct pool;
 struct listener_set;
 struct server;
 
-/* Intrusive doubly linked list node; lists are headed by a struct dlist sentinel. */
-struct dlist {
-    struct dlist *next, *prev;
-};
 
 struct upconn {
     struct ev_io io;              /* first: events carry a pointer to it */

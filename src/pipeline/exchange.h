@@ -1,0 +1,83 @@
+/* exchange.h — one request/response as the pipeline and its modules see it, apart from the
+ * connection that carries it (HTTP/1.1 has one at a time per connection; HTTP/2 many). The
+ * protocol side (the host) fills in the request facts, runs the pipeline and writes what it
+ * decides; modules see only this struct, never a socket.
+ *
+ * Lifetime: from the complete request head to pipeline_end (which the host calls exactly once,
+ * whatever happened); everything in the arena and every module context dies with it. The request
+ * head's slices stay valid for the whole exchange (the host guarantees it). One thread: the
+ * worker that owns the connection. */
+#ifndef WEIR_PIPELINE_EXCHANGE_H
+#define WEIR_PIPELINE_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/str.h"
+#include "event/loop.h"
+#include "http/h1_types.h"
+#include "pipeline/arena.h"
+#include "pipeline/module.h"
+#include "pipeline/response.h"
+
+#define PIPELINE_MAX_MODULES 16
+#define PIPELINE_ARENA_INLINE 1024
+
+struct exchange;
+struct pipeline_chain;
+
+/* What the worker offers the pipeline; one per worker, set up by the host. */
+struct pipeline_worker {
+    struct ev_loop *loop;
+    uint32_t id;
+    uint32_t nworkers;
+    /* Runs fn(arg) soon on worker `to`'s thread; callable from any thread. 0 or -1. */
+    int (*post)(struct pipeline_worker *self, uint32_t to, void (*fn)(void *arg), void *arg);
+    void *host;
+};
+
+/* What the host does when the request side finishes after waiting: NEXT → the upstream
+ * handler; RESPOND → write x->reply; FAIL → a 500. (When the pipeline finishes without
+ * waiting, pipeline_request returns the verdict instead.) */
+struct exchange_host_ops {
+    void (*request_done)(struct exchange *x, enum pipeline_verdict v);
+    /* A module needs the whole request body (x->body): read it, then pipeline_resume(x).
+     * Returns 0, or -1 when the body cannot be kept (too large: the module decides). */
+    int (*need_body)(struct exchange *x);
+};
+
+struct exchange {
+    /* Set by the host before pipeline_start. */
+    const struct exchange_host_ops *host;
+    struct pipeline_worker *worker;
+    const struct config *cfg;
+    const struct cfg_route *route;
+    const struct pipeline_chain *chain;
+    const struct h1_request *req;
+    const char *client_ip;
+    const char *request_id;      /* 32 hex chars or the client's X-Request-Id */
+    struct str body;             /* the buffered request body, when a module asked for it */
+    bool body_ready;
+    bool tls;                    /* the request came over TLS */
+
+    /* Pipeline state. */
+    uint8_t next;                /* chain index of the next on_request to call */
+    uint8_t nran;                /* chain entries whose on_request was called */
+    bool waiting;
+    bool in_request;             /* inside pipeline_request/resume: a resume is a re-run */
+    bool resume_pending;
+    bool ended;
+    uint8_t ntransforms;
+    uint8_t transforms[PIPELINE_MAX_MODULES]; /* chain indexes, response order */
+    struct stage *stages;        /* staging between transforms (runner.c), in the arena */
+    uint16_t status;             /* the status sent, for on_end */
+    const char *fail_reason;
+    struct timer wait_timer;
+    struct arena arena;
+    void *ctx[PIPELINE_MAX_MODULES];
+    struct response reply;       /* a response made by a module or by weir */
+    bool has_reply;
+    _Alignas(16) char arena_inline[PIPELINE_ARENA_INLINE];
+};
+
+#endif

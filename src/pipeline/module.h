@@ -1,0 +1,85 @@
+/* module.h — the contract between the pipeline and a feature that plugs into the request path.
+ * docs/internals/pipeline.md is the long form; this is the short one.
+ *
+ * A module is one `static const struct pipeline_module`, listed once in the registry table
+ * (src/modules/registry.c), whose order is the phase order: access → limit → cache → content.
+ * For each route the pipeline keeps the modules that are enabled there (its chain). Per
+ * exchange, each module of the chain gets a zeroed context of ctx_size bytes in the exchange's
+ * arena, and its hooks are called on the exchange's thread:
+ *
+ *   on_request        in chain order until one does not say NEXT. RESPOND: x->reply is set
+ *                     (pipeline_reply helps) and is written after the response hooks; WAIT: the
+ *                     module arranged a wake-up (pipeline_wait_until, a wake from another
+ *                     worker, a store completion) that calls pipeline_resume(x), which calls
+ *                     this on_request again; FAIL: 500 with the module's reason. A module that
+ *                     waits may be called several times; it keeps its progress in its context.
+ *   on_response_head  in reverse order, for every module whose on_request ran, on the response
+ *                     (the upstream's, or one a module or weir made): edit headers, and turn on
+ *                     a body transform with pipeline_transform_on.
+ *   on_response_body  a streaming transform, only when turned on for this exchange.
+ *   on_end            always, exactly once, for every module whose on_request ran — also when
+ *                     the client went away while it waited: release what it holds there.
+ *
+ * Configuration: a module with a `key` owns that route-level YAML key: config_load parses it
+ * (errors "file:line:col: ..." through the ycx) into an immutable conf freed by config_free.
+ * A module without a key decides from the route and global config whether it runs (enabled).
+ * Shared state that must survive reloads (counters, tables, stores) is looked up by
+ * shared_get(route name, conf) when a worker builds a generation and released with
+ * shared_put; the module documents its locking. Includes: modules → pipeline → http/core,
+ * never modules → proxy. */
+#ifndef WEIR_PIPELINE_MODULE_H
+#define WEIR_PIPELINE_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct exchange;
+struct response;
+struct cfg_route;
+struct config;
+struct ycx;
+struct ynode;
+
+enum pipeline_phase {
+    PIPELINE_PHASE_ACCESS = 0, /* who may come in: IP rules, authentication, waiting room */
+    PIPELINE_PHASE_LIMIT,      /* how many: shedding, rate limits, idempotency, concurrency */
+    PIPELINE_PHASE_CACHE,      /* answered without the upstream when possible */
+    PIPELINE_PHASE_CONTENT,    /* terminal handlers (static files); the upstream is last */
+};
+
+enum pipeline_verdict {
+    PIPELINE_NEXT = 0,
+    PIPELINE_RESPOND,
+    PIPELINE_WAIT,
+    PIPELINE_FAIL,
+};
+
+/* A body transform step: consume from in (advance in and in_len), produce into out (at most
+ * out_cap bytes; *out_len set). `fin`: no more input will come. Return 1 when the transform
+ * has more output to give for the input it has (call again with more room), 0 when it wants
+ * input (or, with fin, is finished), -1 on error (the exchange is cut). */
+typedef int (*pipeline_body_fn)(struct exchange *x, void *ctx, const char **in, size_t *in_len,
+                                char *out, size_t out_cap, size_t *out_len, bool fin);
+
+struct pipeline_module {
+    const char *name;          /* for logs and metrics */
+    const char *key;           /* route-level YAML key it owns, or NULL */
+    enum pipeline_phase phase;
+    size_t ctx_size;
+
+    int (*config_load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
+    void (*config_free)(void *conf);
+    /* Modules without a key: does it run on this route? (NULL with a key: when configured) */
+    bool (*enabled)(const struct config *cfg, const struct cfg_route *route);
+
+    void *(*shared_get)(const struct cfg_route *route, const void *conf);
+    void (*shared_put)(void *shared);
+
+    enum pipeline_verdict (*on_request)(struct exchange *x, void *ctx);
+    void (*on_response_head)(struct exchange *x, void *ctx, struct response *r);
+    pipeline_body_fn on_response_body;
+    void (*on_end)(struct exchange *x, void *ctx);
+};
+
+#endif
