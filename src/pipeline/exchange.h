@@ -25,6 +25,8 @@
 
 struct exchange;
 struct pipeline_chain;
+struct pipeline_link;
+struct worker_shard;
 
 /* What the worker offers the pipeline; one per worker, set up by the host. */
 struct pipeline_worker {
@@ -34,6 +36,10 @@ struct pipeline_worker {
     /* Runs fn(arg) soon on worker `to`'s thread; callable from any thread. 0 or -1. */
     int (*post)(struct pipeline_worker *self, uint32_t to, void (*fn)(void *arg), void *arg);
     void *host;
+    /* Maintained by the host; read by modules (load shedding, figures). */
+    uint32_t inflight;           /* admitted exchanges on this worker, this one included */
+    uint32_t loop_lag_ms;        /* last measured event-loop lag */
+    struct worker_shard *metrics;
 };
 
 /* What the host does when the request side finishes after waiting: NEXT → the upstream
@@ -59,14 +65,23 @@ struct exchange {
     struct str body;             /* the buffered request body, when a module asked for it */
     bool body_ready;
     bool tls;                    /* the request came over TLS */
+    uint64_t start_us;           /* when the head was complete (ev_clock_us) */
+    bool retry_safe;             /* may be sent twice: the host sets it from the method, a
+                                    module may raise it (an idempotency key it guards) */
+    /* Set by the host on the response side. */
+    bool upstream_head;          /* the response head came from the upstream */
+    bool response_complete;      /* the whole response reached the client */
 
     /* Pipeline state. */
+    const struct pipeline_link *link; /* the link whose hook is running: its conf and shared */
     uint8_t next;                /* chain index of the next on_request to call */
     uint8_t nran;                /* chain entries whose on_request was called */
     bool waiting;
     bool in_request;             /* inside pipeline_request/resume: a resume is a re-run */
     bool resume_pending;
     bool ended;
+    uint8_t nobservers;
+    uint8_t observers[PIPELINE_MAX_MODULES];  /* chain indexes that watch the body */
     uint8_t ntransforms;
     uint8_t transforms[PIPELINE_MAX_MODULES]; /* chain indexes, response order */
     struct stage *stages;        /* staging between transforms (runner.c), in the arena */

@@ -17,6 +17,7 @@
  *                     (the upstream's, or one a module or weir made): edit headers, and turn on
  *                     a body transform with pipeline_transform_on.
  *   on_response_body  a streaming transform, only when turned on for this exchange.
+ *   on_response_data  watches the body bytes the client gets, when turned on.
  *   on_end            always, exactly once, for every module whose on_request ran — also when
  *                     the client went away while it waited: release what it holds there.
  *
@@ -79,6 +80,9 @@ struct pipeline_module {
     enum pipeline_verdict (*on_request)(struct exchange *x, void *ctx);
     void (*on_response_head)(struct exchange *x, void *ctx, struct response *r);
     pipeline_body_fn on_response_body;
+    /* Sees the response body as the client gets it (after every transform), unchanged; only
+     * when turned on with pipeline_observe_on. */
+    void (*on_response_data)(struct exchange *x, void *ctx, const char *p, size_t n);
     void (*on_end)(struct exchange *x, void *ctx);
 };
 

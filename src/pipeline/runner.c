@@ -16,8 +16,9 @@ void pipeline_start(struct exchange *x)
 {
     x->next = x->nran = 0;
     x->waiting = x->in_request = x->resume_pending = x->ended = false;
-    x->ntransforms = 0;
+    x->ntransforms = x->nobservers = 0;
     x->status = 0;
+    x->upstream_head = x->response_complete = false;
     x->fail_reason = NULL;
     x->has_reply = false;
     x->body = STR_NULL;
@@ -57,6 +58,7 @@ static enum pipeline_verdict run_request(struct exchange *x)
             x->nran = (uint8_t)(i + 1);
         }
         x->resume_pending = false;
+        x->link = &c->links[i];
         enum pipeline_verdict v = m->on_request ? m->on_request(x, x->ctx[i]) : PIPELINE_NEXT;
         if (v == PIPELINE_WAIT) {
             if (x->resume_pending)
@@ -130,24 +132,46 @@ void pipeline_response_head(struct exchange *x, struct response *r)
         return;
     for (uint32_t i = x->nran; i-- > 0;) {
         const struct pipeline_module *m = c->links[i].m;
+        x->link = &c->links[i];
         if (m->on_response_head)
             m->on_response_head(x, x->ctx[i], r);
     }
 }
 
-int pipeline_transform_on(struct exchange *x, const void *ctx)
+/* Adds the chain index of the module whose context is ctx to a set (kept in call order). */
+static int add_to_set(struct exchange *x, const void *ctx, uint8_t *set, uint8_t *n, bool body)
 {
     const struct pipeline_chain *c = x->chain;
     for (uint32_t i = 0; c && i < x->nran; i++) {
-        if (x->ctx[i] == ctx && c->links[i].m->on_response_body) {
-            for (uint32_t k = 0; k < x->ntransforms; k++)
-                if (x->transforms[k] == i)
-                    return 0;
-            x->transforms[x->ntransforms++] = (uint8_t)i;
-            return 0;
-        }
+        const struct pipeline_module *m = c->links[i].m;
+        if (x->ctx[i] != ctx || !(body ? m->on_response_body != NULL : m->on_response_data != NULL))
+            continue;
+        for (uint32_t k = 0; k < *n; k++)
+            if (set[k] == i)
+                return 0;
+        set[(*n)++] = (uint8_t)i;
+        return 0;
     }
     return -1;
+}
+
+int pipeline_transform_on(struct exchange *x, const void *ctx)
+{
+    return add_to_set(x, ctx, x->transforms, &x->ntransforms, true);
+}
+
+int pipeline_observe_on(struct exchange *x, const void *ctx)
+{
+    return add_to_set(x, ctx, x->observers, &x->nobservers, false);
+}
+
+void pipeline_observe(struct exchange *x, const char *p, size_t n)
+{
+    for (uint32_t k = 0; k < x->nobservers && n; k++) {
+        uint32_t i = x->observers[k];
+        x->link = &x->chain->links[i];
+        x->chain->links[i].m->on_response_data(x, x->ctx[i], p, n);
+    }
 }
 
 void pipeline_end(struct exchange *x, uint16_t status)
@@ -160,11 +184,12 @@ void pipeline_end(struct exchange *x, uint16_t status)
     const struct pipeline_chain *c = x->chain;
     for (uint32_t i = x->nran; c && i-- > 0;) {
         const struct pipeline_module *m = c->links[i].m;
+        x->link = &c->links[i];
         if (m->on_end)
             m->on_end(x, x->ctx[i]);
     }
     x->nran = 0;
-    x->ntransforms = 0;
+    x->ntransforms = x->nobservers = 0;
     x->stages = NULL;
     x->has_reply = false;
     arena_reset(&x->arena);
@@ -189,6 +214,8 @@ int pipeline_error_response(struct exchange *x, uint16_t status, const char *det
     response_set_body(r, body, (size_t)n);
     if (response_add(r, &x->arena, STR_LIT("Content-Type"),
                      STR_LIT("text/plain; charset=utf-8")) != 0)
+        return -1;
+    if (request_id && response_add(r, &x->arena, STR_LIT("X-Request-Id"), str_cstr(request_id)) != 0)
         return -1;
     if ((status == 503 || status == 429) &&
         response_add(r, &x->arena, STR_LIT("Retry-After"), STR_LIT("1")) != 0)
@@ -221,6 +248,7 @@ static int stage_run(struct exchange *x, uint32_t k, const char **in, size_t *in
                      char *out, size_t cap, size_t *out_len, bool fin)
 {
     uint32_t i = x->transforms[k];
+    x->link = &x->chain->links[i];
     return x->chain->links[i].m->on_response_body(x, x->ctx[i], in, in_len, out, cap, out_len,
                                                   fin);
 }

@@ -51,6 +51,11 @@ enum pipeline_verdict pipeline_need_body(struct exchange *x);
 /* Turns on the body transform of the module whose response hook is running, for this exchange. */
 int pipeline_transform_on(struct exchange *x, const void *ctx);
 
+/* Turns on on_response_data of the module whose hook is running, for this exchange. */
+int pipeline_observe_on(struct exchange *x, const void *ctx);
+/* Host: body bytes as the client gets them, for the observers. */
+void pipeline_observe(struct exchange *x, const char *p, size_t n);
+
 /* The module context of module m in this exchange, or NULL when m is not in the chain. */
 void *pipeline_ctx(struct exchange *x, const struct pipeline_module *m);
 

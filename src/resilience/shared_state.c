@@ -108,6 +108,13 @@ out:
     return gs;
 }
 
+void group_state_ref(struct group_state *gs)
+{
+    pthread_mutex_lock(&reg.lock);
+    gs->refs++;
+    pthread_mutex_unlock(&reg.lock);
+}
+
 void group_state_put(struct group_state *gs)
 {
     if (!gs)
@@ -234,6 +241,13 @@ out:
     pthread_mutex_unlock(&reg.lock);
     free(key);
     return rs;
+}
+
+void route_state_ref(struct route_state *rs)
+{
+    pthread_mutex_lock(&reg.lock);
+    rs->refs++;
+    pthread_mutex_unlock(&reg.lock);
 }
 
 void route_state_put(struct route_state *rs)

@@ -49,12 +49,16 @@ struct route_state {
 /* NULL on out of memory. A reference is taken. */
 struct group_state *group_state_get(const struct cfg_upstream *g);
 void group_state_put(struct group_state *gs);
+/* Another reference to gs (which the caller holds one of). */
+void group_state_ref(struct group_state *gs);
 
 /* The per-server breaker of `st` for group g (made or refreshed); NULL when not configured. */
 struct breaker *server_breaker_get(struct server_state *st, const struct cfg_upstream *g);
 
 struct route_state *route_state_get(const struct cfg_route *r);
 void route_state_put(struct route_state *rs);
+/* Another reference to rs (which the caller holds one of). */
+void route_state_ref(struct route_state *rs);
 
 /* Call fn for every group / route state under the registry lock (admin thread; keep fn short:
  * it blocks reloads meanwhile, never traffic). */

@@ -1,0 +1,306 @@
+/* idempotency.c — see idempotency.h. The store is thread-safe (state/store_memory.c); the
+ * wait queue is the pipeline's (per-worker lists, atomic counts). */
+#include "modules/idempotency/idempotency.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance/hash.h"
+#include "core/config_types.h"
+#include "http/h1.h"
+#include "metrics/metrics.h"
+#include "pipeline/chain.h"
+#include "pipeline/exchange.h"
+#include "pipeline/runner.h"
+#include "pipeline/shared.h"
+#include "pipeline/waitq.h"
+#include "resilience/shared_state.h"
+#include "state/store.h"
+
+struct idem_shared {
+    struct route_state *rs;
+    struct waitq *q;
+};
+
+struct idem_ctx {
+    struct waitq_entry wait;
+    bool started;
+    bool keyed;                /* the request carries a key the module guards */
+    bool owner;                /* it claimed the record: complete or abort it at the end */
+    bool waiting;
+    uint64_t deadline_ms;
+    struct str key;            /* in the arena */
+    uint64_t body_hash;
+    char *capture;             /* the response being recorded (malloc'd, freed at the end) */
+    uint32_t capture_len, capture_cap;
+    bool overflow;
+};
+
+/* ---- shared state ------------------------------------------------------------------------ */
+
+static int shared_init(void *obj, const void *key)
+{
+    struct idem_shared *s = obj;
+    s->q = waitq_new(metrics_workers());
+    if (!s->q)
+        return -1;
+    s->rs = (struct route_state *)key;
+    route_state_ref(s->rs); /* the caller's reference is its own */
+    return 0;
+}
+
+static void shared_fini(void *obj)
+{
+    struct idem_shared *s = obj;
+    waitq_unref(s->q);
+    route_state_put(s->rs);
+}
+
+static const struct pipeline_shared_type idem_type = {
+    .name = "idempotency", .size = sizeof(struct idem_shared),
+    .init = shared_init, .fini = shared_fini};
+
+static bool idem_enabled(const struct config *cfg, const struct cfg_route *route)
+{
+    (void)cfg;
+    return route->idempotency.enabled;
+}
+
+static void *idem_shared_get(const struct cfg_route *route, const void *conf)
+{
+    (void)conf;
+    struct route_state *rs = route_state_get(route);
+    if (!rs)
+        return NULL;
+    if (!rs->store) {
+        route_state_put(rs);
+        return NULL;
+    }
+    struct idem_shared *s = pipeline_shared_get(&idem_type, rs);
+    route_state_put(rs);
+    return s;
+}
+
+static void idem_shared_put(void *shared)
+{
+    pipeline_shared_put(shared);
+}
+
+/* ---- capture ----------------------------------------------------------------------------- */
+
+static void capture(struct exchange *x, struct idem_ctx *c, const char *p, size_t n)
+{
+    if (c->overflow || !n)
+        return;
+    uint64_t max = x->route->idempotency.max_body;
+    if ((uint64_t)c->capture_len + n > max) {
+        c->overflow = true;
+        return;
+    }
+    if (c->capture_len + n > c->capture_cap) {
+        uint32_t cap = c->capture_cap ? c->capture_cap : 4096;
+        while (cap < c->capture_len + n)
+            cap *= 2;
+        char *nb = realloc(c->capture, cap);
+        if (!nb) {
+            c->overflow = true;
+            return;
+        }
+        c->capture = nb;
+        c->capture_cap = cap;
+    }
+    memcpy(c->capture + c->capture_len, p, n);
+    c->capture_len += (uint32_t)n;
+}
+
+static void capture_head(struct exchange *x, struct idem_ctx *c, const struct response *r)
+{
+    char line[64];
+    struct str reason = r->reason.len ? r->reason : str_cstr(h1_status_text(r->status));
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %03u ", r->status);
+    capture(x, c, line, (size_t)n);
+    capture(x, c, reason.ptr, reason.len);
+    capture(x, c, "\r\n", 2);
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        capture(x, c, r->headers[i].name.ptr, r->headers[i].name.len);
+        capture(x, c, ": ", 2);
+        capture(x, c, r->headers[i].value.ptr, r->headers[i].value.len);
+        capture(x, c, "\r\n", 2);
+    }
+    capture(x, c, "\r\n", 2);
+}
+
+/* ---- replay ------------------------------------------------------------------------------ */
+
+/* The stored record (a head, then the body) as this exchange's reply. */
+static enum pipeline_verdict replay(struct exchange *x, char *stored, size_t len)
+{
+    char *rec = arena_alloc(&x->arena, len ? len : 1);
+    struct h1_response *head = arena_alloc(&x->arena, sizeof(*head));
+    if (!rec || !head) {
+        free(stored);
+        return pipeline_reply(x, 503, "out of memory");
+    }
+    memcpy(rec, stored, len);
+    free(stored);
+    static const struct h1_limits lim = {.max_request_line = 8192,
+                                         .max_header_bytes = 1u << 20,
+                                         .max_headers = H1_MAX_HEADERS};
+    int hl = h1_parse_response(rec, len, &lim, x->req->method_id == H1_M_HEAD, head);
+    struct response *r = &x->reply;
+    if (hl <= 0 || response_init(r, &x->arena, head->status, head->nheaders + 2) != 0)
+        return pipeline_reply(x, 502, "the stored response is damaged");
+    r->reason = head->reason;
+    if (response_add(r, &x->arena, STR_LIT("Idempotent-Replayed"), STR_LIT("true")) != 0)
+        return PIPELINE_FAIL;
+    for (uint32_t i = 0; i < head->nheaders; i++)
+        if (response_add(r, &x->arena, head->headers[i].name, head->headers[i].value) != 0)
+            return PIPELINE_FAIL;
+    response_set_body(r, rec + hl, len - (size_t)hl);
+    x->has_reply = true;
+    return PIPELINE_RESPOND;
+}
+
+/* ---- the request ------------------------------------------------------------------------- */
+
+/* Reads the key and builds the record key; false when the request carries none. */
+static bool copy_key(struct exchange *x, struct idem_ctx *c)
+{
+    const struct h1_request *req = x->req;
+    int i = h1_find_header(req->headers, req->nheaders, str_cstr(x->route->idempotency.header));
+    if (i < 0 || !req->headers[i].value.len)
+        return false;
+    struct str v = req->headers[i].value;
+    size_t cap = v.len + req->method.len + req->target.len + strlen(x->client_ip) + 4;
+    char *k = arena_alloc(&x->arena, cap);
+    if (!k)
+        return false;
+    int n = snprintf(k, cap, "%.*s\n%.*s\n%.*s\n%s", (int)v.len, v.ptr, (int)req->method.len,
+                     req->method.ptr, (int)req->target.len, req->target.ptr, x->client_ip);
+    c->key = str_from(k, n > 0 ? (size_t)n : 0);
+    return n > 0;
+}
+
+static void stop_waiting(struct idem_ctx *c)
+{
+    waitq_remove(&c->wait);
+    c->waiting = false;
+}
+
+static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct idem_shared *s)
+{
+    const struct cfg_idempotency *cfg = &x->route->idempotency;
+    const struct store_ops *ops = s->rs->store_ops;
+    uint64_t now = x->worker->loop->now_ms;
+    char *resp = NULL;
+    size_t len = 0;
+    enum store_begin r = ops->begin(s->rs->store, c->key, c->body_hash, now, cfg->ttl_ms, &resp,
+                                    &len);
+    if (r != STORE_INFLIGHT)
+        stop_waiting(c);
+    switch (r) {
+    case STORE_NEW:
+        c->owner = true;
+        x->retry_safe = true; /* the key makes a repeat harmless */
+        return PIPELINE_NEXT;
+    case STORE_DONE:
+        return replay(x, resp, len);
+    case STORE_INFLIGHT:
+        if (!c->waiting) {
+            c->waiting = true;
+            c->deadline_ms = now + cfg->wait_ms;
+            waitq_add(s->q, &c->wait, x);
+        } else if (now >= c->deadline_ms) {
+            stop_waiting(c);
+            return pipeline_reply(x, 409,
+                                  "a request with this Idempotency-Key is still in progress");
+        }
+        return pipeline_wait_until(x, c->deadline_ms);
+    case STORE_MISMATCH:
+        return pipeline_reply(x, 422, "this Idempotency-Key was used with a different request");
+    case STORE_ERROR:
+        break;
+    }
+    return pipeline_reply(x, 503, "the idempotency store is full or unavailable");
+}
+
+static enum pipeline_verdict idem_request(struct exchange *x, void *ctx)
+{
+    struct idem_ctx *c = ctx;
+    struct idem_shared *s = x->link->shared;
+    if (!c->started) {
+        c->started = true;
+        c->keyed = copy_key(x, c);
+        if (!c->keyed)
+            return PIPELINE_NEXT;
+    }
+    if (!c->keyed)
+        return PIPELINE_NEXT;
+    const struct h1_request *req = x->req;
+    bool has_body = req->framing == H1_FRAME_CHUNKED ||
+                    (req->framing == H1_FRAME_LENGTH && req->content_length > 0);
+    if (has_body && !x->body_ready) {
+        /* The body is hashed into the record: it must be kept whole. One that cannot be
+         * (chunked, or over max_body) goes through unprotected, as if it had no key. */
+        if (req->framing == H1_FRAME_LENGTH &&
+            req->content_length <= x->route->idempotency.max_body) {
+            enum pipeline_verdict v = pipeline_need_body(x);
+            if (v == PIPELINE_WAIT)
+                return v;
+        }
+        if (!x->body_ready) {
+            c->keyed = false;
+            return PIPELINE_NEXT;
+        }
+    }
+    if (!c->body_hash && x->body_ready && x->body.len)
+        c->body_hash = lb_hash64(x->body.ptr, x->body.len, 0x1de4);
+    return look(x, c, s);
+}
+
+static void idem_response_head(struct exchange *x, void *ctx, struct response *r)
+{
+    struct idem_ctx *c = ctx;
+    if (!c->owner || !x->upstream_head)
+        return;
+    capture_head(x, c, r);
+    pipeline_observe_on(x, ctx);
+}
+
+static void idem_response_data(struct exchange *x, void *ctx, const char *p, size_t n)
+{
+    capture(x, ctx, p, n);
+}
+
+static void idem_end(struct exchange *x, void *ctx)
+{
+    struct idem_ctx *c = ctx;
+    struct idem_shared *s = x->link->shared;
+    stop_waiting(c);
+    if (c->owner) {
+        const struct store_ops *ops = s->rs->store_ops;
+        if (x->response_complete && x->upstream_head && !c->overflow && c->capture_len)
+            ops->complete(s->rs->store, c->key, c->capture, c->capture_len,
+                          x->worker->loop->now_ms);
+        else
+            ops->abort(s->rs->store, c->key);
+        c->owner = false;
+        waitq_wake_all(s->q, x->worker); /* the waiters look again: replay, or claim */
+    }
+    free(c->capture);
+    c->capture = NULL;
+}
+
+const struct pipeline_module idempotency_module = {
+    .name = "idempotency",
+    .phase = PIPELINE_PHASE_LIMIT,
+    .ctx_size = sizeof(struct idem_ctx),
+    .enabled = idem_enabled,
+    .shared_get = idem_shared_get,
+    .shared_put = idem_shared_put,
+    .on_request = idem_request,
+    .on_response_head = idem_response_head,
+    .on_response_data = idem_response_data,
+    .on_end = idem_end,
+};

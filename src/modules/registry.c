@@ -1,0 +1,25 @@
+/* registry.c — see registry.h. Order is the request order; responses run it backwards. */
+#include "modules/registry.h"
+
+#include "modules/concurrency/concurrency.h"
+#include "modules/idempotency/idempotency.h"
+#include "modules/ratelimit/ratelimit_module.h"
+#include "modules/shed/shed.h"
+
+static const struct pipeline_module *const modules[] = {
+    /* limit: cheapest refusal first */
+    &shed_module,
+    &ratelimit_module,
+    &idempotency_module,
+    &concurrency_module,
+};
+
+const struct pipeline_registry modules_registry = {
+    .modules = modules,
+    .n = sizeof(modules) / sizeof(modules[0]),
+};
+
+void modules_register(void)
+{
+    pipeline_registry_set(&modules_registry);
+}
