@@ -24,7 +24,7 @@ static void put_str(struct out *o, struct str s)
 
 #define PUT_LIT(o, lit) put((o), (lit), sizeof(lit) - 1)
 
-int h1_write_head(struct buf *b, const struct response *r, const struct h1_framing *f)
+int h1_write_head(struct buf *b, const struct response *r, const struct h1_write_opts *f)
 {
     struct out o = {.b = b, .ok = true};
     uint32_t off = b->off, len = b->len;

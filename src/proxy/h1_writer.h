@@ -10,7 +10,7 @@
 #include "core/buf.h"
 #include "pipeline/response.h"
 
-struct h1_framing {
+struct h1_write_opts {
     bool chunked;            /* Transfer-Encoding: chunked (no Content-Length) */
     const char *connection;  /* Connection value ("close", "keep-alive", "upgrade") or NULL */
 };
@@ -18,6 +18,6 @@ struct h1_framing {
 /* Appends the head: status line, r's fields in order, Content-Length (when known and not
  * chunked) or Transfer-Encoding, Connection, blank line. Returns 0, or -1 when it does not fit
  * (b is left as it was). */
-int h1_write_head(struct buf *b, const struct response *r, const struct h1_framing *f);
+int h1_write_head(struct buf *b, const struct response *r, const struct h1_write_opts *f);
 
 #endif
