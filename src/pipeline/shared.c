@@ -45,7 +45,7 @@ void pipeline_shared_put(void *obj)
 {
     if (!obj)
         return;
-    struct shared_node *node = (struct shared_node *)((char *)obj - offsetof(struct shared_node, obj));
+    struct shared_node *node = (struct shared_node *)(void *)((char *)obj - offsetof(struct shared_node, obj));
     pthread_mutex_lock(&lock);
     bool last = --node->refs == 0;
     if (last) {
