@@ -10,8 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-enum { T_BYTE, T_ANY, T_CLASS, T_STAR, T_DSTAR };
-
 static int fail(char *err, size_t errlen, const char *pattern, const char *why)
 {
     snprintf(err, errlen, "glob \"%s\": %s", pattern, why);
@@ -28,18 +26,18 @@ int cache_glob_compile(const char *pattern, struct cache_glob *g, char *err, siz
         if (g->ntok == CACHE_GLOB_MAX_TOKENS)
             return fail(err, errlen, pattern, "too long (at most 63 tokens)");
         struct cache_glob_token *t = &g->tok[g->ntok];
-        *t = (struct cache_glob_token){.kind = T_BYTE, .byte = (uint8_t)*p};
+        *t = (struct cache_glob_token){.kind = CACHE_GLOB_BYTE, .byte = (uint8_t)*p};
         if (*p == '*') {
-            t->kind = T_STAR;
+            t->kind = CACHE_GLOB_STAR;
             p++;
             if (*p == '*') {
-                t->kind = T_DSTAR;
+                t->kind = CACHE_GLOB_DSTAR;
                 while (*p == '*')
                     p++;
                 t->skip_slash = *p == '/';
             }
         } else if (*p == '?') {
-            t->kind = T_ANY;
+            t->kind = CACHE_GLOB_ANY;
             p++;
         } else if (*p == '[') {
             if (g->nclasses == sizeof(g->classes) / sizeof(g->classes[0]))
@@ -65,7 +63,7 @@ int cache_glob_compile(const char *pattern, struct cache_glob *g, char *err, siz
                 for (int i = 0; i < 32; i++)
                     set[i] = (uint8_t)~set[i];
             set['/' >> 3] &= (uint8_t)~(1u << ('/' & 7));
-            t->kind = T_CLASS;
+            t->kind = CACHE_GLOB_CLASS;
             t->cls = g->nclasses++;
             p = q + 1;
         } else {
@@ -85,7 +83,7 @@ static uint64_t closure(const struct cache_glob *g, uint64_t entered)
         if (!(entered >> j & 1))
             continue;
         const struct cache_glob_token *t = &g->tok[j];
-        if (t->kind == T_STAR || t->kind == T_DSTAR)
+        if (t->kind == CACHE_GLOB_STAR || t->kind == CACHE_GLOB_DSTAR)
             entered |= UINT64_C(1) << (j + 1);
         if (t->skip_slash)
             entered |= UINT64_C(1) << (j + 2);
@@ -111,20 +109,20 @@ bool cache_glob_match(const struct cache_glob *g, struct str path)
             const struct cache_glob_token *t = &g->tok[j];
             bool adv = false;
             switch (t->kind) {
-            case T_BYTE:
+            case CACHE_GLOB_BYTE:
                 adv = c == t->byte;
                 break;
-            case T_ANY:
+            case CACHE_GLOB_ANY:
                 adv = c != '/';
                 break;
-            case T_CLASS:
+            case CACHE_GLOB_CLASS:
                 adv = g->classes[t->cls][c >> 3] >> (c & 7) & 1;
                 break;
-            case T_STAR:
+            case CACHE_GLOB_STAR:
                 if (c != '/')
                     stayed |= UINT64_C(1) << j;
                 break;
-            case T_DSTAR:
+            case CACHE_GLOB_DSTAR:
                 stayed |= UINT64_C(1) << j;
                 break;
             }

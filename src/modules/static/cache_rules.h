@@ -24,8 +24,16 @@
 
 #define CACHE_GLOB_MAX_TOKENS 63
 
+enum cache_glob_kind {
+    CACHE_GLOB_BYTE,  /* one literal byte */
+    CACHE_GLOB_ANY,   /* '?' */
+    CACHE_GLOB_CLASS, /* [...] */
+    CACHE_GLOB_STAR,  /* '*' */
+    CACHE_GLOB_DSTAR, /* '**' */
+};
+
 struct cache_glob_token {
-    uint8_t kind;   /* a byte, '?', a class, '*', '**' */
+    uint8_t kind;   /* enum cache_glob_kind */
     uint8_t byte;
     bool skip_slash; /* '**' followed by '/': together they may match nothing */
     uint16_t cls;   /* index into classes */

@@ -118,8 +118,10 @@ static bool hms(const char **p, const char *end, unsigned *secs)
     if (!digits(p, end, 2, &h) || !lit(p, end, ":") || !digits(p, end, 2, &mi) ||
         !lit(p, end, ":") || !digits(p, end, 2, &s))
         return false;
-    if (h > 23 || mi > 59 || s > 60) /* 60: a leap second */
+    if (h > 23 || mi > 59 || s > 60)
         return false;
+    if (s == 60) /* a leap second: keep it inside its minute, so 9999-12-31 stays in range */
+        s = 59;
     *secs = h * 3600 + mi * 60 + s;
     return true;
 }
@@ -134,9 +136,9 @@ static bool day_ok(int64_t y, unsigned m, unsigned d)
 bool static_cond_date_parse(struct str s, int64_t now, int64_t *out)
 {
     s = str_trim_ows(s);
-    const char *p = s.ptr, *end = s.ptr + s.len;
-    if (!p)
+    if (!s.ptr)
         return false;
+    const char *p = s.ptr, *end = s.ptr + s.len;
     unsigned d = 0, m = 0, yy = 0, secs = 0;
     int64_t y;
     int wd = -1;
@@ -204,7 +206,7 @@ bool static_cond_etag_match(struct str list, struct str etag, bool weak)
         return true;
     bool etag_weak = etag.len >= 2 && etag.ptr[0] == 'W' && etag.ptr[1] == '/';
     struct str opaque = etag_weak ? str_from(etag.ptr + 2, etag.len - 2) : etag;
-    if (etag_weak && !weak)
+    if ((etag_weak && !weak) || !t.ptr)
         return false;
     const char *p = t.ptr, *end = t.ptr + t.len;
     bool found = false;
