@@ -39,15 +39,22 @@ int static_io_cq_fd(const struct static_io_cq *cq)
     return cq->efd;
 }
 
-static void cq_post(struct static_io_cq *cq, struct static_io_job *job)
+/* Appends to a head/tail list; the caller holds the list's lock. */
+static void job_push(struct static_io_job **head, struct static_io_job **tail,
+                     struct static_io_job *job)
 {
     job->next = NULL;
-    pthread_mutex_lock(&cq->mu);
-    if (cq->tail)
-        cq->tail->next = job;
+    if (*tail)
+        (*tail)->next = job;
     else
-        cq->head = job;
-    cq->tail = job;
+        *head = job;
+    *tail = job;
+}
+
+static void cq_post(struct static_io_cq *cq, struct static_io_job *job)
+{
+    pthread_mutex_lock(&cq->mu);
+    job_push(&cq->head, &cq->tail, job);
     pthread_mutex_unlock(&cq->mu);
     uint64_t one = 1;
     /* EAGAIN only when the counter is near 2^64: it is readable anyway. */
@@ -200,18 +207,13 @@ void static_io_pool_free(struct static_io_pool *p)
 int static_io_submit(struct static_io_pool *p, struct static_io_cq *cq, struct static_io_job *job)
 {
     job->cq = cq;
-    job->next = NULL;
     job->result = 0;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
         pthread_mutex_unlock(&p->mu);
         return -1;
     }
-    if (p->tail)
-        p->tail->next = job;
-    else
-        p->head = job;
-    p->tail = job;
+    job_push(&p->head, &p->tail, job);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;

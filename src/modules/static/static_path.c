@@ -21,17 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Ends the segment out[start .. start+seglen): drops "" and ".", pops for "..", keeps the rest.
  * *n is the committed length (no trailing '/'). Returns 0, or -400 when ".." leaves the root. */
 static int end_segment(char *out, size_t *n, size_t start, size_t seglen)
@@ -109,7 +98,7 @@ int static_path_normalize(struct str target, bool decode, const struct static_pa
         if (c == '%' && decode) {
             if (end - i < 3)
                 return STATIC_PATH_BAD;
-            int hi = hexval(target.ptr[i + 1]), lo = hexval(target.ptr[i + 2]);
+            int hi = str_hex_digit(target.ptr[i + 1]), lo = str_hex_digit(target.ptr[i + 2]);
             if (hi < 0 || lo < 0)
                 return STATIC_PATH_BAD;
             c = (unsigned char)(hi << 4 | lo);
