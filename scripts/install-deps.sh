@@ -19,8 +19,9 @@ for arg in "$@"; do
     esac
 done
 
+# media-types: /etc/mime.types, the static-file module's Content-Type table.
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
-      clang libclang-rt-14-dev python3 python3-pytest)
+      clang libclang-rt-14-dev python3 python3-pytest media-types)
 if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy)
 fi

@@ -221,17 +221,6 @@ static bool token_equal(const struct admin *a, const char *p, size_t n)
     return d == 0;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* The `token` parameter of a query string, percent-decoded into out; false when absent. */
 static bool query_token(struct str q, char *out, size_t cap, size_t *outlen)
 {
@@ -244,9 +233,9 @@ static bool query_token(struct str q, char *out, size_t cap, size_t *outlen)
             size_t n = 0;
             for (size_t k = i + 6; k < end; k++) {
                 char ch = q.ptr[k];
-                if (ch == '%' && k + 2 < end && hexval(q.ptr[k + 1]) >= 0 &&
-                    hexval(q.ptr[k + 2]) >= 0) {
-                    ch = (char)(hexval(q.ptr[k + 1]) * 16 + hexval(q.ptr[k + 2]));
+                if (ch == '%' && k + 2 < end && str_hex_digit(q.ptr[k + 1]) >= 0 &&
+                    str_hex_digit(q.ptr[k + 2]) >= 0) {
+                    ch = (char)(str_hex_digit(q.ptr[k + 1]) * 16 + str_hex_digit(q.ptr[k + 2]));
                     k += 2;
                 } else if (ch == '+') {
                     ch = ' ';

@@ -51,6 +51,18 @@ static inline bool str_has_suffix_nocase(struct str s, struct str suffix)
            strncasecmp(s.ptr + s.len - suffix.len, suffix.ptr, suffix.len) == 0;
 }
 
+/* The value of one hex digit, or -1 when ch is not one (percent-decoding). */
+static inline int str_hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
 /* Trims optional whitespace (SP / HTAB) on both ends. */
 static inline struct str str_trim_ows(struct str s)
 {
