@@ -12,13 +12,13 @@ void accesslog_line_write(struct client *c)
 {
     if (!accesslog_enabled())
         return;
-    const struct exchange_log *l = &c->log;
+    const struct exchange_log *l = &c->x->log;
     /* Worst case: escaped fields (6x) plus fixed text. */
-    size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->request_id)) + 512;
+    size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->x->request_id)) + 512;
     char *p = accesslog_reserve(&c->w->alog, need);
     if (!p)
         return;
-    uint64_t now = c->t_end_us;
+    uint64_t now = c->x->t_end_us;
     double total_ms = (double)(now - l->t_start_us) / 1000.0;
     char ts[64];
     log_timestamp(ts);
@@ -35,7 +35,7 @@ void accesslog_line_write(struct client *c)
     else
         o += sprintf(o, "null,\"upstream_ms\":null");
     o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
-    o += accesslog_json_escape(o, c->request_id, strlen(c->request_id));
+    o += accesslog_json_escape(o, c->x->request_id, strlen(c->x->request_id));
     o += sprintf(o, "\"}\n");
     accesslog_commit(&c->w->alog, (size_t)(o - p));
 }

@@ -20,14 +20,14 @@
 /* Returns false when the request was refused (429 sent). */
 static bool check_rate_limit(struct client *c)
 {
-    const struct cfg_ratelimit *cfg = &c->route->ratelimit;
-    if (!c->rs || !c->rs->ratelimit)
+    const struct cfg_ratelimit *cfg = &c->x->route->ratelimit;
+    if (!c->x->rs || !c->x->rs->ratelimit)
         return true;
     struct str key;
     switch (cfg->key) {
     case CFG_RL_HEADER: {
-        int i = h1_find_header(c->req.headers, c->req.nheaders, str_cstr(cfg->header));
-        key = i >= 0 ? c->req.headers[i].value : STR_LIT("");
+        int i = h1_find_header(c->x->req.headers, c->x->req.nheaders, str_cstr(cfg->header));
+        key = i >= 0 ? c->x->req.headers[i].value : STR_LIT("");
         break;
     }
     case CFG_RL_ROUTE:
@@ -39,16 +39,16 @@ static bool check_rate_limit(struct client *c)
         break;
     }
     struct ratelimit_result r;
-    ratelimit_check(c->rs->ratelimit, key, ev_clock_us(), &r);
-    size_t n = ratelimit_format_headers(&r, c->rl_headers, sizeof(c->rl_headers));
-    c->rl_headers[n] = '\0';
+    ratelimit_check(c->x->rs->ratelimit, key, ev_clock_us(), &r);
+    size_t n = ratelimit_format_headers(&r, c->x->rl_headers, sizeof(c->x->rl_headers));
+    c->x->rl_headers[n] = '\0';
     if (r.allowed)
         return true;
-    atomic_fetch_add_explicit(&c->rs->rate_limited, 1, memory_order_relaxed);
-    mc_add(&c->rs->m[c->w->id].rate_limited, 1);
-    char extra[sizeof(c->rl_headers) + 32];
-    snprintf(extra, sizeof(extra), "Retry-After: %u\r\n%s", r.retry_after_s, c->rl_headers);
-    c->rl_headers[0] = '\0';
+    atomic_fetch_add_explicit(&c->x->rs->rate_limited, 1, memory_order_relaxed);
+    mc_add(&c->x->rs->m[c->w->id].rate_limited, 1);
+    char extra[sizeof(c->x->rl_headers) + 32];
+    snprintf(extra, sizeof(extra), "Retry-After: %u\r\n%s", r.retry_after_s, c->x->rl_headers);
+    c->x->rl_headers[0] = '\0';
     client_reply_ex(c, 429, "rate limit exceeded", false, extra);
     return false;
 }
@@ -57,40 +57,40 @@ static bool check_rate_limit(struct client *c)
 
 static void dequeue(struct client *c)
 {
-    if (!c->queued)
+    if (!c->x->queued)
         return;
-    dlist_remove(&c->queue_link);
-    atomic_fetch_sub(&c->grp->gs->queued, 1);
-    c->queued = false;
+    dlist_remove(&c->x->queue_link);
+    atomic_fetch_sub(&c->x->grp->gs->queued, 1);
+    c->x->queued = false;
 }
 
 void admission_continue(struct client *c)
 {
     struct worker *w = c->w;
-    struct group_state *gs = c->grp->gs;
+    struct group_state *gs = c->x->grp->gs;
     struct limiter *lim = gs ? gs->limiter : NULL;
-    if (lim && !c->limited) {
+    if (lim && !c->x->limited) {
         if (limiter_try_acquire(lim)) {
-            c->limited = true;
+            c->x->limited = true;
         } else {
             const struct cfg_concurrency *cc = &group_of(c)->concurrency;
-            if (!c->queued) {
+            if (!c->x->queued) {
                 if (atomic_fetch_add(&gs->queued, 1) >= cc->queue) {
                     atomic_fetch_sub(&gs->queued, 1);
                     atomic_fetch_add_explicit(&gs->limit_rejected, 1, memory_order_relaxed);
-                    timer_disarm(&w->loop.timers, &c->total_timer);
+                    timer_disarm(&w->loop.timers, &c->x->total_timer);
                     client_reply(c, 503, "the upstream group is at its concurrency limit", false);
                     return;
                 }
-                c->queued = true;
-                dlist_push_back(&c->grp->queue, &c->queue_link);
-                c->admit_deadline_ms = w->loop.now_ms + cc->queue_timeout_ms;
+                c->x->queued = true;
+                dlist_push_back(&c->x->grp->queue, &c->x->queue_link);
+                c->x->admit_deadline_ms = w->loop.now_ms + cc->queue_timeout_ms;
             }
             c->state = CS_ADMIT;
             /* Woken at once by a release on this worker; polled for releases elsewhere. */
             uint64_t next = w->loop.now_ms + 5;
             timer_arm(&w->loop.timers, &c->timer,
-                      next < c->admit_deadline_ms ? next : c->admit_deadline_ms);
+                      next < c->x->admit_deadline_ms ? next : c->x->admit_deadline_ms);
             return;
         }
     }
@@ -103,7 +103,7 @@ void admission_wake(struct wgroup *grp)
 {
     if (dlist_empty(&grp->queue))
         return;
-    struct client *c = container_of(grp->queue.next, struct client, queue_link);
+    struct client *c = container_of(grp->queue.next, struct h1x, queue_link)->c;
     admission_continue(c);
 }
 
@@ -111,29 +111,29 @@ void admission_wake(struct wgroup *grp)
 
 static void body_buffered(struct client *c)
 {
-    c->buffering = false;
-    c->req_left = 0;
-    c->log.bytes_in += c->body_len;
+    c->x->buffering = false;
+    c->x->req_left = 0;
+    c->x->log.bytes_in += c->x->body_len;
     timer_disarm(&c->w->loop.timers, &c->timer);
-    if (c->idem_key && !idempotency_begin(c))
+    if (c->x->idem_key && !idempotency_begin(c))
         return;
     admission_continue(c);
 }
 
-/* Moves body bytes from the read buffer, then from the socket, into c->body. */
+/* Moves body bytes from the read buffer, then from the socket, into c->x->body. */
 static void fill_body(struct client *c)
 {
-    uint32_t take = c->in.len < c->body_len - c->body_filled ? c->in.len
-                                                               : c->body_len - c->body_filled;
+    uint32_t take = c->in.len < c->x->body_len - c->x->body_filled ? c->in.len
+                                                               : c->x->body_len - c->x->body_filled;
     if (take) {
-        memcpy(c->body + c->body_filled, buf_head(&c->in), take);
+        memcpy(c->x->body + c->x->body_filled, buf_head(&c->in), take);
         buf_consume(&c->in, take);
-        c->body_filled += take;
+        c->x->body_filled += take;
     }
-    while (c->body_filled < c->body_len && c->readable && !c->eof) {
-        ssize_t n = recv(c->io.fd, c->body + c->body_filled, c->body_len - c->body_filled, 0);
+    while (c->x->body_filled < c->x->body_len && c->readable && !c->eof) {
+        ssize_t n = recv(c->io.fd, c->x->body + c->x->body_filled, c->x->body_len - c->x->body_filled, 0);
         if (n > 0) {
-            c->body_filled += (uint32_t)n;
+            c->x->body_filled += (uint32_t)n;
         } else if (n == 0) {
             c->eof = true;
         } else if (errno == EAGAIN || errno == EINTR) {
@@ -142,7 +142,7 @@ static void fill_body(struct client *c)
             c->eof = c->hup = true;
         }
     }
-    if (c->body_filled == c->body_len) {
+    if (c->x->body_filled == c->x->body_len) {
         body_buffered(c);
         return;
     }
@@ -156,7 +156,7 @@ static void fill_body(struct client *c)
 
 void admission_client_event(struct client *c)
 {
-    if (c->buffering) {
+    if (c->x->buffering) {
         fill_body(c);
         return;
     }
@@ -166,26 +166,26 @@ void admission_client_event(struct client *c)
 
 void admission_timeout(struct client *c)
 {
-    if (c->buffering) {
+    if (c->x->buffering) {
         forward_abort(c);
         client_reply(c, 408, "the request body did not arrive in time", true);
         return;
     }
-    if (c->idem_waiting) {
+    if (c->x->idem_waiting) {
         idempotency_poll(c);
         return;
     }
-    if (c->queued) {
-        if (c->w->loop.now_ms >= c->admit_deadline_ms && !limiter_try_acquire(c->grp->gs->limiter)) {
+    if (c->x->queued) {
+        if (c->w->loop.now_ms >= c->x->admit_deadline_ms && !limiter_try_acquire(c->x->grp->gs->limiter)) {
             dequeue(c);
-            atomic_fetch_add_explicit(&c->grp->gs->queue_timeouts, 1, memory_order_relaxed);
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            atomic_fetch_add_explicit(&c->x->grp->gs->queue_timeouts, 1, memory_order_relaxed);
+            timer_disarm(&c->w->loop.timers, &c->x->total_timer);
             client_reply(c, 503, "no concurrency slot of the upstream group became free in time",
                          false);
             return;
         }
-        if (c->w->loop.now_ms >= c->admit_deadline_ms)
-            c->limited = true; /* the last try above succeeded */
+        if (c->w->loop.now_ms >= c->x->admit_deadline_ms)
+            c->x->limited = true; /* the last try above succeeded */
         admission_continue(c);
         return;
     }
@@ -212,21 +212,21 @@ static bool shed(struct client *c)
 
 static void copy_idempotency_key(struct client *c)
 {
-    const struct cfg_idempotency *cfg = &c->route->idempotency;
-    if (!cfg->enabled || !c->rs || !c->rs->store)
+    const struct cfg_idempotency *cfg = &c->x->route->idempotency;
+    if (!cfg->enabled || !c->x->rs || !c->x->rs->store)
         return;
-    int i = h1_find_header(c->req.headers, c->req.nheaders, str_cstr(cfg->header));
-    if (i < 0 || !c->req.headers[i].value.len)
+    int i = h1_find_header(c->x->req.headers, c->x->req.nheaders, str_cstr(cfg->header));
+    if (i < 0 || !c->x->req.headers[i].value.len)
         return;
-    struct str v = c->req.headers[i].value;
-    size_t len = v.len + c->req.method.len + c->req.target.len + strlen(c->ip) + 4;
-    c->idem_key = malloc(len);
-    if (!c->idem_key)
+    struct str v = c->x->req.headers[i].value;
+    size_t len = v.len + c->x->req.method.len + c->x->req.target.len + strlen(c->ip) + 4;
+    c->x->idem_key = malloc(len);
+    if (!c->x->idem_key)
         return;
-    int n = snprintf(c->idem_key, len, "%.*s\n%.*s\n%.*s\n%s", (int)v.len, v.ptr,
-                     (int)c->req.method.len, c->req.method.ptr, (int)c->req.target.len,
-                     c->req.target.ptr, c->ip);
-    c->idem_key_len = n > 0 ? (uint32_t)n : 0;
+    int n = snprintf(c->x->idem_key, len, "%.*s\n%.*s\n%.*s\n%s", (int)v.len, v.ptr,
+                     (int)c->x->req.method.len, c->x->req.method.ptr, (int)c->x->req.target.len,
+                     c->x->req.target.ptr, c->ip);
+    c->x->idem_key_len = n > 0 ? (uint32_t)n : 0;
 }
 
 void admission_start(struct client *c)
@@ -234,31 +234,31 @@ void admission_start(struct client *c)
     struct worker *w = c->w;
     const struct cfg_upstream *g = group_of(c);
     w->inflight++;
-    c->admitted = true;
-    c->admit_start_us = c->log.t_start_us;
-    c->rs = c->wc->routes[c->route - c->wc->cfg->routes];
+    c->x->admitted = true;
+    c->x->admit_start_us = c->x->log.t_start_us;
+    c->x->rs = c->wc->routes[c->x->route - c->wc->cfg->routes];
     if (shed(c) || !check_rate_limit(c))
         return;
     copy_idempotency_key(c);
-    c->idempotent = retry_method_idempotent(c->req.method_id) || c->idem_key != NULL;
-    if (c->grp->gs)
-        retry_budget_request(&c->grp->gs->budget, w->loop.now_ms);
+    c->x->idempotent = retry_method_idempotent(c->x->req.method_id) || c->x->idem_key != NULL;
+    if (c->x->grp->gs)
+        retry_budget_request(&c->x->grp->gs->budget, w->loop.now_ms);
     exchange_arm_total(c);
 
     /* Keep the body when it may have to be sent again or hashed for its idempotency key. */
     uint64_t cap = g->retry.attempts > 1 ? g->retry.max_body : 0;
-    if (c->idem_key && c->route->idempotency.max_body > cap)
-        cap = c->route->idempotency.max_body;
-    if (c->req.framing == H1_FRAME_LENGTH && c->req.content_length > 0 &&
-        c->req.content_length <= cap) {
-        c->body = malloc(c->req.content_length);
-        if (c->body) {
-            c->body_len = (uint32_t)c->req.content_length;
-            c->body_filled = c->body_sent = 0;
-            c->buffering = true;
+    if (c->x->idem_key && c->x->route->idempotency.max_body > cap)
+        cap = c->x->route->idempotency.max_body;
+    if (c->x->req.framing == H1_FRAME_LENGTH && c->x->req.content_length > 0 &&
+        c->x->req.content_length <= cap) {
+        c->x->body = malloc(c->x->req.content_length);
+        if (c->x->body) {
+            c->x->body_len = (uint32_t)c->x->req.content_length;
+            c->x->body_filled = c->x->body_sent = 0;
+            c->x->buffering = true;
             c->state = CS_ADMIT;
-            if (c->send_continue) {
-                c->send_continue = false;
+            if (c->x->send_continue) {
+                c->x->send_continue = false;
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 if (buf_append(&c->out, cont, sizeof(cont) - 1) == -1 || client_flush_out(c) < 0) {
                     client_abort(c);
@@ -269,16 +269,16 @@ void admission_start(struct client *c)
             return;
         }
     }
-    bool has_body = c->req.framing == H1_FRAME_CHUNKED ||
-                    (c->req.framing == H1_FRAME_LENGTH && c->req.content_length > 0);
-    if (c->idem_key && has_body) {
+    bool has_body = c->x->req.framing == H1_FRAME_CHUNKED ||
+                    (c->x->req.framing == H1_FRAME_LENGTH && c->x->req.content_length > 0);
+    if (c->x->idem_key && has_body) {
         /* A keyed request whose body was not kept (chunked, or over the limit) cannot be
          * hashed: it goes through unprotected, as if it had no key. */
-        free(c->idem_key);
-        c->idem_key = NULL;
-        c->idempotent = retry_method_idempotent(c->req.method_id);
+        free(c->x->idem_key);
+        c->x->idem_key = NULL;
+        c->x->idempotent = retry_method_idempotent(c->x->req.method_id);
     }
-    if (c->idem_key && !idempotency_begin(c))
+    if (c->x->idem_key && !idempotency_begin(c))
         return;
     admission_continue(c);
 }
@@ -287,24 +287,24 @@ void exchange_release(struct client *c, int status)
 {
     struct worker *w = c->w;
     dequeue(c);
-    if (c->limited) {
+    if (c->x->limited) {
         uint64_t now = ev_clock_us();
-        limiter_release(c->grp->gs->limiter, now - c->admit_start_us,
+        limiter_release(c->x->grp->gs->limiter, now - c->x->admit_start_us,
                         status == 503 || status == 504, now);
-        c->limited = false;
-        admission_wake(c->grp);
+        c->x->limited = false;
+        admission_wake(c->x->grp);
     }
-    if (c->admitted) {
+    if (c->x->admitted) {
         w->inflight--;
-        c->admitted = false;
+        c->x->admitted = false;
     }
-    idempotency_end(c, c->resp_done && status > 0);
-    free(c->body);
-    c->body = NULL;
-    c->body_len = c->body_filled = c->body_sent = 0;
-    c->buffering = false;
-    free(c->idem_key);
-    c->idem_key = NULL;
-    c->idem_waiting = false;
-    c->rl_headers[0] = '\0';
+    idempotency_end(c, c->x->resp_done && status > 0);
+    free(c->x->body);
+    c->x->body = NULL;
+    c->x->body_len = c->x->body_filled = c->x->body_sent = 0;
+    c->x->buffering = false;
+    free(c->x->idem_key);
+    c->x->idem_key = NULL;
+    c->x->idem_waiting = false;
+    c->x->rl_headers[0] = '\0';
 }

@@ -24,26 +24,26 @@
 
 void exchange_drop_upstream(struct client *c, bool reusable)
 {
-    if (c->up) {
-        upconn_release(c->up, reusable);
-        c->up = NULL;
+    if (c->x->up) {
+        upconn_release(c->x->up, reusable);
+        c->x->up = NULL;
     }
 }
 
 void attempt_release_server(struct client *c, bool failed)
 {
-    if (!c->counted)
+    if (!c->x->counted)
         return;
-    struct server_state *st = c->grp->states[c->server];
+    struct server_state *st = c->x->grp->states[c->x->server];
     atomic_fetch_sub_explicit(&st->lb.inflight, 1, memory_order_relaxed);
-    health_report(st, c->grp->cfg, failed, c->w->loop.now_ms);
-    c->counted = false;
+    health_report(st, c->x->grp->cfg, failed, c->w->loop.now_ms);
+    c->x->counted = false;
 }
 
 static void stop_waiting(struct client *c)
 {
-    if (c->waiting)
-        pool_unwait(&c->grp->pools[c->server], c);
+    if (c->x->waiting)
+        pool_unwait(&c->x->grp->pools[c->x->server], c);
 }
 
 /* ---- breakers --------------------------------------------------------------------------- */
@@ -68,24 +68,24 @@ static bool breaker_counts(const struct cfg_breaker *b, enum fail_kind kind, int
 /* Records (or cancels) the attempt's breaker permits exactly once. */
 static void record_breakers(struct client *c, bool cancel, bool failure)
 {
-    if (!c->group_permit && !c->server_permit)
+    if (!c->x->group_permit && !c->x->server_permit)
         return;
     uint64_t now_us = ev_clock_us();
-    uint32_t dur_ms = (uint32_t)((now_us - c->attempt_start_us) / 1000);
-    struct breaker *gb = c->grp->gs ? c->grp->gs->breaker : NULL;
-    if (c->group_permit && gb) {
+    uint32_t dur_ms = (uint32_t)((now_us - c->x->attempt_start_us) / 1000);
+    struct breaker *gb = c->x->grp->gs ? c->x->grp->gs->breaker : NULL;
+    if (c->x->group_permit && gb) {
         if (cancel)
             breaker_cancel(gb);
         else
             breaker_record(gb, c->w->loop.now_ms, failure, dur_ms);
     }
-    if (c->server_permit && c->server_breaker) {
+    if (c->x->server_permit && c->x->server_breaker) {
         if (cancel)
-            breaker_cancel(c->server_breaker);
+            breaker_cancel(c->x->server_breaker);
         else
-            breaker_record(c->server_breaker, c->w->loop.now_ms, failure, dur_ms);
+            breaker_record(c->x->server_breaker, c->w->loop.now_ms, failure, dur_ms);
     }
-    c->group_permit = c->server_permit = false;
+    c->x->group_permit = c->x->server_permit = false;
 }
 
 void attempt_headed(struct client *c, int status)
@@ -98,17 +98,17 @@ void attempt_headed(struct client *c, int status)
 bool attempt_may_retry(const struct client *c, enum fail_kind kind)
 {
     const struct cfg_retry *r = &group_of(c)->retry;
-    if (c->attempts >= r->attempts || c->resp_head_done || c->log.bytes_out ||
+    if (c->x->attempts >= r->attempts || c->x->resp_head_done || c->x->log.bytes_out ||
         !exchange_replayable(c))
         return false;
     switch (kind) {
     case FAIL_CONNECT:
         return r->on_connect_error;
     case FAIL_TIMEOUT:
-        return r->on_timeout && c->idempotent;
+        return r->on_timeout && c->x->idempotent;
     case FAIL_SERVER:
     case FAIL_STATUS:
-        return c->idempotent;
+        return c->x->idempotent;
     case FAIL_CLIENT:
         return false;
     }
@@ -125,40 +125,40 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
     struct worker *w = c->w;
     /* A body-less request that failed on a reused connection before any response byte is the
      * stale keep-alive race, not the server's fault: once, on a fresh connection. */
-    bool stale = kind != FAIL_CLIENT && kind != FAIL_STATUS && c->up && c->up->reused &&
-                 !c->got_response_bytes && !c->retried && exchange_replayable(c) &&
-                 !c->resp_head_done;
+    bool stale = kind != FAIL_CLIENT && kind != FAIL_STATUS && c->x->up && c->x->up->reused &&
+                 !c->x->got_response_bytes && !c->x->retried && exchange_replayable(c) &&
+                 !c->x->resp_head_done;
     exchange_drop_upstream(c, false);
     if (stale) {
         record_breakers(c, true, false);
         attempt_release_server(c, false);
-        c->retried = true;
-        c->uphead_sent = 0;
-        c->body_sent = 0;
-        c->attempts--; /* the same attempt, again */
+        c->x->retried = true;
+        c->x->uphead_sent = 0;
+        c->x->body_sent = 0;
+        c->x->attempts--; /* the same attempt, again */
         attempt_start(c);
         return;
     }
     record_breakers(c, false, breaker_counts(&group_of(c)->breaker, kind, status));
     attempt_release_server(c, kind != FAIL_CLIENT);
     if (kind != FAIL_CLIENT)
-        mc_add(&c->grp->gs->m[w->id].failures, 1);
-    if (c->resp_head_done) {
+        mc_add(&c->x->grp->gs->m[w->id].failures, 1);
+    if (c->x->resp_head_done) {
         client_abort(c); /* part of the response went out: only a close can tell the client */
         return;
     }
     const struct cfg_upstream *g = group_of(c);
-    bool granted = c->budget_granted;
-    c->budget_granted = false;
+    bool granted = c->x->budget_granted;
+    c->x->budget_granted = false;
     if (attempt_may_retry(c, kind) &&
-        (granted || retry_budget_try(&c->grp->gs->budget, &g->retry, w->loop.now_ms))) {
-        c->uphead_sent = 0;
-        c->body_sent = 0;
-        c->got_response_bytes = false;
-        c->retried = false;
-        c->req_done = c->req.framing == H1_FRAME_NONE ||
-                      (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0);
-        uint32_t backoff = retry_backoff_ms(&g->retry, c->attempts + 1, worker_rand(w));
+        (granted || retry_budget_try(&c->x->grp->gs->budget, &g->retry, w->loop.now_ms))) {
+        c->x->uphead_sent = 0;
+        c->x->body_sent = 0;
+        c->x->got_response_bytes = false;
+        c->x->retried = false;
+        c->x->req_done = c->x->req.framing == H1_FRAME_NONE ||
+                      (c->x->req.framing == H1_FRAME_LENGTH && c->x->req.content_length == 0);
+        uint32_t backoff = retry_backoff_ms(&g->retry, c->x->attempts + 1, worker_rand(w));
         if (backoff == 0) {
             attempt_start(c);
             return;
@@ -167,7 +167,7 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + backoff);
         return;
     }
-    timer_disarm(&w->loop.timers, &c->total_timer);
+    timer_disarm(&w->loop.timers, &c->x->total_timer);
     client_reply(c, status, why, false);
 }
 
@@ -176,14 +176,14 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
 /* Takes the per-server breaker's permit for idx; false when it is open. */
 static bool server_permit(struct client *c, int idx)
 {
-    struct breaker *b = c->grp->breakers ? c->grp->breakers[idx] : NULL;
-    c->server_breaker = b;
+    struct breaker *b = c->x->grp->breakers ? c->x->grp->breakers[idx] : NULL;
+    c->x->server_breaker = b;
     if (!b)
         return true;
     uint32_t retry_after;
     if (!breaker_allow(b, c->w->loop.now_ms, &retry_after))
         return false;
-    c->server_permit = true;
+    c->x->server_permit = true;
     return true;
 }
 
@@ -192,17 +192,17 @@ static bool server_permit(struct client *c, int idx)
  * skipped. -1 when none can take the request. */
 static int choose_server(struct client *c)
 {
-    struct wgroup *grp = c->grp;
+    struct wgroup *grp = c->x->grp;
     uint32_t n = grp->cfg->nservers;
-    if (c->sticky[0] && c->attempts == 0) {
-        int idx = lb_sticky_find(grp->servers, n, str_cstr(c->sticky));
+    if (c->x->sticky[0] && c->x->attempts == 0) {
+        int idx = lb_sticky_find(grp->servers, n, str_cstr(c->x->sticky));
         if (idx >= 0 && lb_usable(grp->servers[idx]) && server_permit(c, idx))
             return idx;
     }
     struct lb_ctx ctx = {
-        .key = str_from(c->lb_key, c->lb_key_len),
+        .key = str_from(c->x->lb_key, c->x->lb_key_len),
         .rand = worker_rand(c->w),
-        .exclude = c->server,
+        .exclude = c->x->server,
     };
     int idx = grp->lb->pick(grp->lb_state, grp->servers, n, &ctx);
     if (idx >= 0 && n > 1 &&
@@ -223,7 +223,7 @@ static int choose_server(struct client *c)
         idx = found;
     }
     if (idx >= 0 && grp->cfg->sticky_cookie)
-        c->set_sticky = true;
+        c->x->set_sticky = true;
     return idx;
 }
 
@@ -233,34 +233,34 @@ static int choose_server(struct client *c)
 static void record_pool_wait(struct client *c, struct pool *p)
 {
     mc_add(&p->m->pool_waits, 1);
-    mc_add(&p->m->pool_wait_ms, c->w->loop.now_ms - c->wait_start_ms);
-    c->wait_deadline_ms = 0;
+    mc_add(&p->m->pool_wait_ms, c->w->loop.now_ms - c->x->wait_start_ms);
+    c->x->wait_deadline_ms = 0;
 }
 
 static void acquire_connection(struct client *c, bool fresh)
 {
     const struct cfg_upstream *g = group_of(c);
-    struct pool *p = &c->grp->pools[c->server];
+    struct pool *p = &c->x->grp->pools[c->x->server];
     int err = 0;
     struct upconn *u = pool_acquire(p, c, fresh, &err);
     if (!u) {
         if (err == EAGAIN) {
-            if (!c->wait_deadline_ms) {
-                c->wait_start_ms = c->w->loop.now_ms;
-                c->wait_deadline_ms = c->wait_start_ms + g->pool.acquire_timeout_ms;
+            if (!c->x->wait_deadline_ms) {
+                c->x->wait_start_ms = c->w->loop.now_ms;
+                c->x->wait_deadline_ms = c->x->wait_start_ms + g->pool.acquire_timeout_ms;
             }
             c->state = CS_CONNECT;
             pool_wait(p, c);
             /* Woken at once by a local release; polled for slots other workers free. */
             uint64_t next = c->w->loop.now_ms + 10;
             timer_arm(&c->w->loop.timers, &c->timer,
-                      next < c->wait_deadline_ms ? next : c->wait_deadline_ms);
+                      next < c->x->wait_deadline_ms ? next : c->x->wait_deadline_ms);
             return;
         }
         if (err == ENOMEM) {
             record_breakers(c, true, false);
             attempt_release_server(c, false);
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            timer_disarm(&c->w->loop.timers, &c->x->total_timer);
             client_reply(c, 503, "out of memory", false);
             return;
         }
@@ -269,8 +269,8 @@ static void acquire_connection(struct client *c, bool fresh)
                                            : "cannot connect to the upstream");
         return;
     }
-    c->up = u;
-    if (c->wait_deadline_ms)
+    c->x->up = u;
+    if (c->x->wait_deadline_ms)
         record_pool_wait(c, p);
     if (u->connecting) {
         c->state = CS_CONNECT;
@@ -285,12 +285,12 @@ static void acquire_connection(struct client *c, bool fresh)
 void attempt_start(struct client *c)
 {
     struct worker *w = c->w;
-    struct breaker *gb = c->grp->gs ? c->grp->gs->breaker : NULL;
+    struct breaker *gb = c->x->grp->gs ? c->x->grp->gs->breaker : NULL;
     if (gb) {
         uint32_t retry_after_ms = 0;
         if (!breaker_allow(gb, w->loop.now_ms, &retry_after_ms)) {
-            atomic_fetch_add_explicit(&c->grp->gs->breaker_rejected, 1, memory_order_relaxed);
-            timer_disarm(&w->loop.timers, &c->total_timer);
+            atomic_fetch_add_explicit(&c->x->grp->gs->breaker_rejected, 1, memory_order_relaxed);
+            timer_disarm(&w->loop.timers, &c->x->total_timer);
             char extra[48];
             snprintf(extra, sizeof(extra), "Retry-After: %u\r\n",
                      retry_after_ms ? (retry_after_ms + 999) / 1000 : 1);
@@ -298,42 +298,42 @@ void attempt_start(struct client *c)
                             extra);
             return;
         }
-        c->group_permit = true;
+        c->x->group_permit = true;
     }
-    if (!c->retried || c->server < 0) {
+    if (!c->x->retried || c->x->server < 0) {
         int idx = choose_server(c);
         if (idx < 0) {
             record_breakers(c, true, false);
-            timer_disarm(&w->loop.timers, &c->total_timer);
-            bool breakers = c->grp->breakers && c->grp->breakers[0];
+            timer_disarm(&w->loop.timers, &c->x->total_timer);
+            bool breakers = c->x->grp->breakers && c->x->grp->breakers[0];
             client_reply(c, 503,
                          breakers ? "no upstream server is available (down or circuit open)"
                                   : "no upstream server is available",
                          false);
             return;
         }
-        c->server = idx;
+        c->x->server = idx;
     }
-    c->attempts++;
-    struct group_shard *gm = &c->grp->gs->m[w->id];
+    c->x->attempts++;
+    struct group_shard *gm = &c->x->grp->gs->m[w->id];
     mc_add(&gm->attempts, 1);
-    if (c->attempts > 1)
+    if (c->x->attempts > 1)
         mc_add(&gm->retries, 1);
     else
         mc_add(&gm->requests, 1);
-    mc_add(&c->grp->states[c->server]->m[w->id].requests, 1);
+    mc_add(&c->x->grp->states[c->x->server]->m[w->id].requests, 1);
     /* Breakers judge an attempt's duration; without them the head's time stands in. */
-    c->attempt_start_us = (gb || c->grp->breakers[c->server] || c->attempts > 1)
+    c->x->attempt_start_us = (gb || c->x->grp->breakers[c->x->server] || c->x->attempts > 1)
                               ? ev_clock_us()
-                              : c->log.t_start_us;
-    struct server_state *st = c->grp->states[c->server];
+                              : c->x->log.t_start_us;
+    struct server_state *st = c->x->grp->states[c->x->server];
     atomic_fetch_add_explicit(&st->lb.inflight, 1, memory_order_relaxed);
-    c->counted = true;
-    c->log.upstream = c->grp->cfg->servers[c->server].addr.text;
-    if (!c->log.t_upstream_us) /* the first pick follows the head at once: no clock read */
-        c->log.t_upstream_us = c->attempt_start_us;
-    c->wait_deadline_ms = 0;
-    acquire_connection(c, c->retried);
+    c->x->counted = true;
+    c->x->log.upstream = c->x->grp->cfg->servers[c->x->server].addr.text;
+    if (!c->x->log.t_upstream_us) /* the first pick follows the head at once: no clock read */
+        c->x->log.t_upstream_us = c->x->attempt_start_us;
+    c->x->wait_deadline_ms = 0;
+    acquire_connection(c, c->x->retried);
 }
 
 void forward_slot_ready(struct client *c)
@@ -344,7 +344,7 @@ void forward_slot_ready(struct client *c)
 void forward_abort(struct client *c)
 {
     stop_waiting(c);
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    timer_disarm(&c->w->loop.timers, &c->x->total_timer);
     record_breakers(c, true, false);
     /* A client gone mid-exchange says nothing about the server. */
     attempt_release_server(c, false);
@@ -358,12 +358,12 @@ void forward_upstream_timeout(struct client *c)
 {
     switch (c->state) {
     case CS_CONNECT:
-        c->retried = true; /* a connect timeout is not a stale connection */
+        c->x->retried = true; /* a connect timeout is not a stale connection */
         attempt_failed(c, FAIL_CONNECT, 504, "connecting to the upstream timed out");
         break;
     case CS_PROXY:
-        if (!c->resp_head_done && c->req_done) {
-            c->retried = true;
+        if (!c->x->resp_head_done && c->x->req_done) {
+            c->x->retried = true;
             attempt_failed(c, FAIL_TIMEOUT, 504, "the upstream did not respond in time");
         } else {
             client_abort(c); /* idle in the middle of a body */
@@ -385,24 +385,24 @@ void forward_client_timeout(struct client *c)
         admission_timeout(c);
         return;
     }
-    if (c->waiting) {
+    if (c->x->waiting) {
         /* Polling for a slot another worker may have freed (waiters here are woken at once). */
-        struct pool *p = &c->grp->pools[c->server];
+        struct pool *p = &c->x->grp->pools[c->x->server];
         pool_unwait(p, c);
-        if (c->w->loop.now_ms >= c->wait_deadline_ms) {
+        if (c->w->loop.now_ms >= c->x->wait_deadline_ms) {
             p->acquire_timeouts++;
             mc_add(&p->m->pool_acquire_timeouts, 1);
             record_pool_wait(c, p);
             record_breakers(c, true, false);
             attempt_release_server(c, false);
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
+            timer_disarm(&c->w->loop.timers, &c->x->total_timer);
             client_reply(c, 503, "no upstream connection became free in time", false);
             return;
         }
         forward_slot_ready(c);
         return;
     }
-    if (c->state == CS_PROXY && !c->req_done && !c->resp_head_done) {
+    if (c->state == CS_PROXY && !c->x->req_done && !c->x->resp_head_done) {
         forward_abort(c);
         client_reply(c, 408, "the request body did not arrive in time", true);
         return;
@@ -412,10 +412,10 @@ void forward_client_timeout(struct client *c)
 
 static void on_total_timeout(struct timer *t)
 {
-    struct client *c = container_of(t, struct client, total_timer);
-    if (c->resp_head_done || c->state == CS_TUNNEL)
+    struct client *c = container_of(t, struct h1x, total_timer)->c;
+    if (c->x->resp_head_done || c->state == CS_TUNNEL)
         return;
-    bool waited_on_server = c->up && !c->up->connecting && c->req_done;
+    bool waited_on_server = c->x->up && !c->x->up->connecting && c->x->req_done;
     stop_waiting(c);
     exchange_drop_upstream(c, false);
     record_breakers(c, !waited_on_server, waited_on_server);
@@ -428,9 +428,9 @@ static void on_total_timeout(struct timer *t)
 void exchange_arm_total(struct client *c)
 {
     const struct cfg_upstream *g = group_of(c);
-    uint32_t total = c->route->total_timeout_ms ? c->route->total_timeout_ms : g->total_timeout_ms;
+    uint32_t total = c->x->route->total_timeout_ms ? c->x->route->total_timeout_ms : g->total_timeout_ms;
     if (total) {
-        timer_init(&c->total_timer, on_total_timeout);
-        timer_arm(&c->w->loop.timers, &c->total_timer, c->w->loop.now_ms + total);
+        timer_init(&c->x->total_timer, on_total_timeout);
+        timer_arm(&c->w->loop.timers, &c->x->total_timer, c->w->loop.now_ms + total);
     }
 }

@@ -84,14 +84,19 @@ static void client_close_now(struct client *c)
     struct worker *w = c->w;
     if (c->state == CS_CLOSED)
         return;
-    forward_abort(c);
+    if (c->x)
+        forward_abort(c);
     c->state = CS_CLOSED;
     timer_disarm(&w->loop.timers, &c->timer);
     close(c->io.fd);
     c->io.fd = -1;
     buf_release(w, &c->in);
     buf_release(w, &c->out);
-    buf_release(w, &c->uphead);
+    if (c->x) {
+        buf_release(w, &c->x->uphead);
+        worker_x_put(w, c->x);
+        c->x = NULL;
+    }
     dlist_remove(&c->link);
     wconf_put(c->wc);
     c->wc = NULL;
@@ -116,7 +121,7 @@ static void client_linger(struct client *c, uint32_t ms)
     }
     c->state = CS_LINGER;
     c->in.off = c->in.len = 0;
-    c->req_left = 0; /* counts drained bytes from here on */
+    c->drained = 0;
     timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + ms);
     client_run(c);
 }
@@ -126,8 +131,8 @@ static void linger_drain(struct client *c)
     while (c->readable && c->in.data) {
         ssize_t n = read(c->io.fd, c->in.data, c->in.cap);
         if (n > 0) {
-            c->req_left += (uint64_t)n;
-            if (c->req_left > LINGER_MAX_BYTES)
+            c->drained += (uint32_t)n;
+            if (c->drained > LINGER_MAX_BYTES)
                 break;
             continue;
         }
@@ -169,7 +174,7 @@ int client_flush_out(struct client *c)
             }
             return -1;
         }
-        c->log.bytes_out += (uint64_t)n;
+        c->x->log.bytes_out += (uint64_t)n;
         if ((uint32_t)n < c->out.len)
             c->writable = false;
         buf_consume(&c->out, (uint32_t)n);
@@ -205,18 +210,18 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
         client_close_now(c);
         return;
     }
-    if (!c->request_id[0])
-        worker_request_id(w, c->request_id);
+    if (!c->x->request_id[0])
+        worker_request_id(w, c->x->request_id);
     /* A request whose body was not read leaves the stream unsynchronised: close after. */
-    if (c->state == CS_HEAD || c->req_left || (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done))
+    if (c->state == CS_HEAD || c->x->req_left || (c->x->req.framing == H1_FRAME_CHUNKED && !c->x->req_chunk.done))
         close = true;
-    if (c->state != CS_HEAD && !c->req_done)
+    if (c->state != CS_HEAD && !c->x->req_done)
         close = true;
     if (close)
         c->closing = true;
     char body[512];
     int bl = snprintf(body, sizeof(body), "%d %s: %s (request id %s)\n", status,
-                      h1_status_text(status), detail, c->request_id);
+                      h1_status_text(status), detail, c->x->request_id);
     if (bl < 0 || (size_t)bl >= sizeof(body))
         bl = (int)sizeof(body) - 1;
     bool own_retry_after = extra && strstr(extra, "Retry-After:");
@@ -224,7 +229,7 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
     int hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Length: %d\r\nX-Request-Id: %s\r\n%s%s%s\r\n",
-                      status, h1_status_text(status), bl, c->request_id,
+                      status, h1_status_text(status), bl, c->x->request_id,
                       (status == 503 || status == 429) && !own_retry_after ? "Retry-After: 1\r\n"
                                                                            : "",
                       extra ? extra : "",
@@ -234,52 +239,84 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
         return;
     }
     if (buf_append(&c->out, head, (size_t)hl) == -1 ||
-        (c->req.method_id != H1_M_HEAD && buf_append(&c->out, body, (size_t)bl) == -1)) {
+        (c->x->req.method_id != H1_M_HEAD && buf_append(&c->out, body, (size_t)bl) == -1)) {
         client_close_now(c);
         return;
     }
     timer_disarm(&w->loop.timers, &c->timer);
-    c->log.status = status;
+    c->x->log.status = status;
     c->state = CS_REPLY;
     reply_progress(c);
 }
 
 /* ---- the request cycle ---------------------------------------------------------------- */
 
+/* Plain values for a new exchange (the struct is not zeroed beyond what is set here). */
 static void reset_exchange(struct client *c)
 {
-    c->route = NULL;
-    c->up = NULL;
-    c->req_done = false;
-    c->retried = false;
-    c->req_left = 0;
-    c->req_ready = 0;
-    c->send_continue = false;
-    c->resp_head_done = c->resp_done = c->resp_decode = c->resp_head_request = false;
-    c->resp_left = 0;
-    c->resp_ready = c->resp_skip = 0;
-    c->got_response_bytes = false;
-    c->request_id[0] = '\0';
-    c->grp = NULL;
+    c->x->route = NULL;
+    c->x->up = NULL;
+    c->x->req_done = false;
+    c->x->retried = false;
+    c->x->req_left = 0;
+    c->x->req_ready = 0;
+    c->x->send_continue = false;
+    c->x->resp_head_done = c->x->resp_done = c->x->resp_decode = c->x->resp_head_request = false;
+    c->x->resp_left = 0;
+    c->x->resp_ready = c->x->resp_skip = 0;
+    c->x->got_response_bytes = false;
+    c->x->request_id[0] = '\0';
+    c->x->grp = NULL;
     /* Resilience state: released by forward_end; plain values here (a new client is not
      * zeroed beyond the head of the struct). */
-    c->rs = NULL;
-    c->idempotent = c->admitted = c->limited = c->queued = false;
-    c->group_permit = c->server_permit = c->budget_granted = c->buffering = false;
-    c->server_breaker = NULL;
-    c->body = NULL;
-    c->body_len = c->body_sent = c->body_filled = 0;
-    c->body_streamed = false;
-    c->idem_owner = c->idem_waiting = false;
-    c->idem_key = NULL;
-    c->idem_key_len = 0;
-    c->capture = NULL;
-    c->capture_len = c->capture_cap = 0;
-    c->capture_overflow = false;
-    c->rl_headers[0] = '\0';
-    c->req.framing = H1_FRAME_NONE;
-    c->req.method_id = H1_M_OTHER;
-    c->log = (struct exchange_log){0};
+    c->x->rs = NULL;
+    c->x->idempotent = c->x->admitted = c->x->limited = c->x->queued = false;
+    c->x->group_permit = c->x->server_permit = c->x->budget_granted = c->x->buffering = false;
+    c->x->server_breaker = NULL;
+    c->x->body = NULL;
+    c->x->body_len = c->x->body_sent = c->x->body_filled = 0;
+    c->x->body_streamed = false;
+    c->x->idem_owner = c->x->idem_waiting = false;
+    c->x->idem_key = NULL;
+    c->x->idem_key_len = 0;
+    c->x->capture = NULL;
+    c->x->capture_len = c->x->capture_cap = 0;
+    c->x->capture_overflow = false;
+    c->x->rl_headers[0] = '\0';
+    c->x->req.framing = H1_FRAME_NONE;
+    c->x->req.method_id = H1_M_OTHER;
+    c->x->log = (struct exchange_log){0};
+}
+
+/* The connection's exchange, taken from the worker's free list when a head starts. */
+static struct h1x *client_x(struct client *c)
+{
+    if (c->x)
+        return c->x;
+    struct h1x *x = worker_x_get(c->w);
+    if (!x)
+        return NULL;
+    x->c = c;
+    x->uphead = (struct buf){0};
+    x->total_timer = (struct timer){0};
+    x->waiting = x->counted = false;
+    x->server = -1;
+    c->x = x;
+    reset_exchange(c);
+    return x;
+}
+
+/* Between requests: give the exchange and an empty read buffer back to the worker. */
+static void client_go_idle(struct client *c)
+{
+    struct worker *w = c->w;
+    if (c->x) {
+        buf_release(w, &c->x->uphead);
+        worker_x_put(w, c->x);
+        c->x = NULL;
+    }
+    if (c->in.len == 0)
+        buf_release(w, &c->in);
 }
 
 static void resume_pipeline(void *arg)
@@ -293,8 +330,8 @@ static void resume_pipeline(void *arg)
 static void record_metrics(struct client *c)
 {
     struct worker *w = c->w;
-    const struct exchange_log *l = &c->log;
-    uint64_t total_us = c->t_end_us - l->t_start_us;
+    const struct exchange_log *l = &c->x->log;
+    uint64_t total_us = c->x->t_end_us - l->t_start_us;
     unsigned cls = l->status >= 100 && l->status < 600 ? (unsigned)l->status / 100 : 0;
     struct worker_shard *ws = &w->metrics;
     mc_add(&ws->requests, 1);
@@ -302,19 +339,19 @@ static void record_metrics(struct client *c)
     mc_add(&ws->bytes_in, l->bytes_in);
     mc_add(&ws->bytes_out, l->bytes_out);
     hist_record(&ws->total, total_us);
-    if (c->rs) {
-        struct route_shard *rm = &c->rs->m[w->id];
+    if (c->x->rs) {
+        struct route_shard *rm = &c->x->rs->m[w->id];
         mc_add(&rm->requests, 1);
-        mc_add(&rm->methods[metrics_method_class(c->req.method_id)], 1);
+        mc_add(&rm->methods[metrics_method_class(c->x->req.method_id)], 1);
         mc_add(&rm->status[cls], 1);
         mc_add(&rm->bytes_in, l->bytes_in);
         mc_add(&rm->bytes_out, l->bytes_out);
         hist_record(&rm->total, total_us);
         if (l->upstream && l->t_upstream_us)
-            hist_record(&rm->upstream, c->t_end_us - l->t_upstream_us);
+            hist_record(&rm->upstream, c->x->t_end_us - l->t_upstream_us);
     }
-    if (c->grp && c->grp->gs && l->upstream && l->t_upstream_us)
-        hist_record(&c->grp->gs->m[w->id].upstream, c->t_end_us - l->t_upstream_us);
+    if (c->x->grp && c->x->grp->gs && l->upstream && l->t_upstream_us)
+        hist_record(&c->x->grp->gs->m[w->id].upstream, c->x->t_end_us - l->t_upstream_us);
 }
 
 void client_send_buffer(struct client *c, char *buf, uint32_t len, int status)
@@ -322,10 +359,10 @@ void client_send_buffer(struct client *c, char *buf, uint32_t len, int status)
     struct worker *w = c->w;
     buf_release(w, &c->out);
     c->out = (struct buf){.data = buf, .cap = len, .len = len};
-    if (c->state != CS_HEAD && !c->req_done && c->req_left)
+    if (c->state != CS_HEAD && !c->x->req_done && c->x->req_left)
         c->closing = true;
     timer_disarm(&w->loop.timers, &c->timer);
-    c->log.status = status;
+    c->x->log.status = status;
     c->state = CS_REPLY;
     reply_progress(c);
 }
@@ -335,17 +372,19 @@ void client_exchange_done(struct client *c)
     struct worker *w = c->w;
     if (c->state != CS_HEAD)
         forward_end(c);
-    if (c->log.t_start_us) {
-        c->t_end_us = ev_clock_us();
+    if (c->x->log.t_start_us) {
+        c->x->t_end_us = ev_clock_us();
         if (c->wc->cfg->metrics)
             record_metrics(c);
         accesslog_line_write(c);
     }
-    buf_release(w, &c->uphead);
+    buf_release(w, &c->x->uphead);
     if (c->out.len == 0)
         buf_release(w, &c->out);
     bool again = c->keepalive && !c->closing && !c->eof && !c->hup && !w->draining;
     reset_exchange(c);
+    if (again && c->in.len == 0 && !c->readable)
+        client_go_idle(c);
     if (!again) {
         client_linger(c, LINGER_MS);
         return;
@@ -366,14 +405,14 @@ void client_exchange_done(struct client *c)
 
 static void copy_log_fields(struct client *c)
 {
-    struct exchange_log *l = &c->log;
-    size_t n = c->req.method.len < sizeof(l->method) - 1 ? c->req.method.len : sizeof(l->method) - 1;
+    struct exchange_log *l = &c->x->log;
+    size_t n = c->x->req.method.len < sizeof(l->method) - 1 ? c->x->req.method.len : sizeof(l->method) - 1;
     if (n)
-        memcpy(l->method, c->req.method.ptr, n);
+        memcpy(l->method, c->x->req.method.ptr, n);
     l->method[n] = '\0';
-    n = c->req.target.len < sizeof(l->path) - 1 ? c->req.target.len : sizeof(l->path) - 1;
+    n = c->x->req.target.len < sizeof(l->path) - 1 ? c->x->req.target.len : sizeof(l->path) - 1;
     if (n)
-        memcpy(l->path, c->req.target.ptr, n);
+        memcpy(l->path, c->x->req.target.ptr, n);
     l->path[n] = '\0';
 }
 
@@ -381,18 +420,18 @@ static void dispatch(struct client *c, uint32_t head_len)
 {
     struct worker *w = c->w;
     const struct config *cfg = c->wc->cfg;
-    const struct h1_request *r = &c->req;
+    const struct h1_request *r = &c->x->req;
     c->nrequests++;
-    c->log.t_start_us = ev_clock_us();
-    c->log.bytes_in = c->log.head_bytes = head_len;
+    c->x->log.t_start_us = ev_clock_us();
+    c->x->log.bytes_in = c->x->log.head_bytes = head_len;
     copy_log_fields(c);
 
     struct str rid = headers_client_request_id(r);
     if (rid.len) {
-        memcpy(c->request_id, rid.ptr, rid.len);
-        c->request_id[rid.len] = '\0';
+        memcpy(c->x->request_id, rid.ptr, rid.len);
+        c->x->request_id[rid.len] = '\0';
     } else {
-        worker_request_id(w, c->request_id);
+        worker_request_id(w, c->x->request_id);
     }
     c->keepalive = r->minor == 1 ? !(r->flags & H1F_CONN_CLOSE)
                                  : (r->flags & H1F_CONN_KEEPALIVE) && !(r->flags & H1F_CONN_CLOSE);
@@ -400,16 +439,16 @@ static void dispatch(struct client *c, uint32_t head_len)
         c->closing = true;
     timer_disarm(&w->loop.timers, &c->timer);
 
-    /* Consumed now whatever happens next; the slices in c->req stay valid until c->in is
+    /* Consumed now whatever happens next; the slices in c->x->req stay valid until c->in is
      * read into again (buf_consume only moves the offset). */
     buf_consume(&c->in, head_len);
     c->state = CS_CONNECT; /* past the head: client_reply now knows a body may be unread */
-    c->req_left = r->framing == H1_FRAME_LENGTH ? r->content_length : 0;
+    c->x->req_left = r->framing == H1_FRAME_LENGTH ? r->content_length : 0;
     if (r->framing == H1_FRAME_CHUNKED)
-        h1_chunked_init(&c->req_chunk);
+        h1_chunked_init(&c->x->req_chunk);
     else
-        c->req_chunk.done = true;
-    c->req_done = r->framing == H1_FRAME_NONE || (r->framing == H1_FRAME_LENGTH && !c->req_left);
+        c->x->req_chunk.done = true;
+    c->x->req_done = r->framing == H1_FRAME_NONE || (r->framing == H1_FRAME_LENGTH && !c->x->req_left);
 
     if (r->method_id == H1_M_CONNECT) {
         client_reply(c, 405, "CONNECT is not supported by this gateway", true);
@@ -417,14 +456,14 @@ static void dispatch(struct client *c, uint32_t head_len)
     }
     struct str path;
     struct str host = headers_route_host(r, &path);
-    c->route = router_match(cfg, host, path, r->method);
-    if (!c->route) {
+    c->x->route = router_match(cfg, host, path, r->method);
+    if (!c->x->route) {
         client_reply(c, 404, "no route for this request", false);
         return;
     }
     bool websocket = (r->flags & H1F_UPGRADE_WEBSOCKET) && (r->flags & H1F_CONN_UPGRADE) &&
                      r->method_id == H1_M_GET && r->minor == 1;
-    c->send_continue = (r->flags & H1F_EXPECT_CONTINUE) && r->minor == 1 && !c->req_done;
+    c->x->send_continue = (r->flags & H1F_EXPECT_CONTINUE) && r->minor == 1 && !c->x->req_done;
     forward_start(c, websocket);
 }
 
@@ -440,15 +479,19 @@ static void client_read_head(struct client *c)
     };
     for (;;) {
         if (c->in.len) {
-            int r = h1_parse_request(buf_head(&c->in), c->in.len, &lim, &c->req);
+            if (!client_x(c)) {
+                client_close_now(c);
+                return;
+            }
+            int r = h1_parse_request(buf_head(&c->in), c->in.len, &lim, &c->x->req);
             if (r > 0) {
                 dispatch(c, (uint32_t)r);
                 return;
             }
             if (r < 0) {
                 copy_log_fields(c);
-                c->log.t_start_us = ev_clock_us();
-                client_reply(c, -r, c->req.error ? c->req.error : "malformed request", true);
+                c->x->log.t_start_us = ev_clock_us();
+                client_reply(c, -r, c->x->req.error ? c->x->req.error : "malformed request", true);
                 return;
             }
         }
@@ -458,6 +501,10 @@ static void client_read_head(struct client *c)
         }
         if (!c->readable)
             return;
+        if (ensure_buf(w, &c->in, in_size(cfg)) == -1) {
+            client_close_now(c);
+            return;
+        }
         if (buf_room(&c->in) == 0) {
             buf_compact(&c->in);
             if (buf_room(&c->in) == 0) {
@@ -492,7 +539,7 @@ static void on_client_timer(struct timer *t)
     switch (c->state) {
     case CS_HEAD:
         if (c->head_started) {
-            c->log.t_start_us = ev_clock_us();
+            c->x->log.t_start_us = ev_clock_us();
             client_reply(c, 408, "the request head did not arrive in time", true);
         } else {
             client_close_now(c);
@@ -563,22 +610,16 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(c, 0, offsetof(struct client, req));
+    memset(c, 0, sizeof(*c));
     c->w = w;
     c->peer = *peer;
     sock_ntop(peer, c->ip, sizeof(c->ip));
     c->wc = w->wc;
     c->state = CS_HEAD;
     c->keepalive = true;
-    reset_exchange(c);
-    c->total_timer = (struct timer){0};
-    c->waiting = c->counted = false;
-    c->grp = NULL;
-    c->server = -1;
     timer_init(&c->timer, on_client_timer);
-    if (ensure_buf(w, &c->in, in_size(c->wc->cfg)) == -1 ||
-        ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
-        buf_release(w, &c->in);
+    /* No buffer and no exchange yet: both come with the first bytes. */
+    if (ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
         close(fd);
         free(c);
         return;

@@ -8,12 +8,12 @@
 
 static inline const struct cfg_upstream *group_of(const struct client *c)
 {
-    return c->route->upstream;
+    return c->x->route->upstream;
 }
 
 static inline uint32_t response_timeout(const struct client *c)
 {
-    return c->route->response_timeout_ms ? c->route->response_timeout_ms
+    return c->x->route->response_timeout_ms ? c->x->route->response_timeout_ms
                                           : group_of(c)->response_timeout_ms;
 }
 

@@ -77,28 +77,28 @@ static bool read_client_body(struct client *c)
  * Returns -1 when the body is malformed or too large (the exchange was ended). */
 static int prepare_request_body(struct client *c)
 {
-    if (c->req_ready || c->req_done || c->body)
+    if (c->x->req_ready || c->x->req_done || c->x->body)
         return 0;
     if (c->in.len == 0)
         read_client_body(c);
     if (c->in.len == 0)
         return 0;
     const struct config *cfg = c->wc->cfg;
-    if (c->req.framing == H1_FRAME_LENGTH) {
-        uint64_t k = c->in.len < c->req_left ? c->in.len : c->req_left;
-        c->req_ready = (uint32_t)k;
-        c->req_left -= k;
-    } else if (c->req.framing == H1_FRAME_CHUNKED && !c->req_chunk.done) {
-        ssize_t k = h1_chunked_feed(&c->req_chunk, buf_head(&c->in), c->in.len, NULL);
+    if (c->x->req.framing == H1_FRAME_LENGTH) {
+        uint64_t k = c->in.len < c->x->req_left ? c->in.len : c->x->req_left;
+        c->x->req_ready = (uint32_t)k;
+        c->x->req_left -= k;
+    } else if (c->x->req.framing == H1_FRAME_CHUNKED && !c->x->req_chunk.done) {
+        ssize_t k = h1_chunked_feed(&c->x->req_chunk, buf_head(&c->in), c->in.len, NULL);
         if (k < 0) {
             attempt_failed(c, FAIL_CLIENT, 400, "malformed chunked request body");
             return -1;
         }
-        c->req_ready = (uint32_t)k;
-        c->log.bytes_in += (uint64_t)k;
-        if (cfg->limits.max_body && c->log.bytes_in - c->log.head_bytes > cfg->limits.max_body) {
+        c->x->req_ready = (uint32_t)k;
+        c->x->log.bytes_in += (uint64_t)k;
+        if (cfg->limits.max_body && c->x->log.bytes_in - c->x->log.head_bytes > cfg->limits.max_body) {
             forward_abort(c);
-            if (c->resp_head_done)
+            if (c->x->resp_head_done)
                 client_abort(c);
             else
                 client_reply(c, 413, "request body too large", true);
@@ -106,34 +106,34 @@ static int prepare_request_body(struct client *c)
         }
         return 0;
     }
-    c->log.bytes_in += c->req_ready;
+    c->x->log.bytes_in += c->x->req_ready;
     return 0;
 }
 
 static bool request_body_complete(const struct client *c)
 {
-    if (c->body)
-        return c->body_sent == c->body_len;
-    return c->req.framing == H1_FRAME_CHUNKED ? c->req_chunk.done : c->req_left == 0;
+    if (c->x->body)
+        return c->x->body_sent == c->x->body_len;
+    return c->x->req.framing == H1_FRAME_CHUNKED ? c->x->req_chunk.done : c->x->req_left == 0;
 }
 
 static int step_request(struct client *c)
 {
-    struct upconn *u = c->up;
+    struct upconn *u = c->x->up;
     int progress = STEP_IDLE;
     for (;;) {
         if (prepare_request_body(c) < 0)
             return STEP_DONE;
         struct iovec iov[2];
         int n = 0;
-        uint32_t head_left = c->uphead.len - c->uphead_sent;
+        uint32_t head_left = c->x->uphead.len - c->x->uphead_sent;
         if (head_left)
-            iov[n++] = (struct iovec){.iov_base = c->uphead.data + c->uphead_sent, .iov_len = head_left};
-        if (c->body && c->body_sent < c->body_len)
-            iov[n++] = (struct iovec){.iov_base = c->body + c->body_sent,
-                                      .iov_len = c->body_len - c->body_sent};
-        else if (c->req_ready)
-            iov[n++] = (struct iovec){.iov_base = buf_head(&c->in), .iov_len = c->req_ready};
+            iov[n++] = (struct iovec){.iov_base = c->x->uphead.data + c->x->uphead_sent, .iov_len = head_left};
+        if (c->x->body && c->x->body_sent < c->x->body_len)
+            iov[n++] = (struct iovec){.iov_base = c->x->body + c->x->body_sent,
+                                      .iov_len = c->x->body_len - c->x->body_sent};
+        else if (c->x->req_ready)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&c->in), .iov_len = c->x->req_ready};
         if (n == 0)
             break;
         if (!u->writable)
@@ -144,7 +144,7 @@ static int step_request(struct client *c)
                 u->writable = false;
                 break;
             }
-            attempt_failed(c, c->uphead_sent ? FAIL_SERVER : FAIL_CONNECT, 502,
+            attempt_failed(c, c->x->uphead_sent ? FAIL_SERVER : FAIL_CONNECT, 502,
                             "the upstream connection failed while sending the request");
             return STEP_DONE;
         }
@@ -153,23 +153,23 @@ static int step_request(struct client *c)
         if ((size_t)w < iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0))
             u->writable = false;
         uint32_t h = total < head_left ? (uint32_t)total : head_left;
-        c->uphead_sent += h;
+        c->x->uphead_sent += h;
         total -= h;
-        if (total && c->body) {
-            c->body_sent += (uint32_t)total;
+        if (total && c->x->body) {
+            c->x->body_sent += (uint32_t)total;
         } else if (total) {
             buf_consume(&c->in, (uint32_t)total);
-            c->req_ready -= (uint32_t)total;
-            c->body_streamed = true;
+            c->x->req_ready -= (uint32_t)total;
+            c->x->body_streamed = true;
         }
     }
-    if (!c->req_done && c->uphead_sent == c->uphead.len && !c->req_ready &&
+    if (!c->x->req_done && c->x->uphead_sent == c->x->uphead.len && !c->x->req_ready &&
         request_body_complete(c)) {
-        c->req_done = true;
+        c->x->req_done = true;
         upconn_arm(u, response_timeout(c));
         progress = STEP_PROGRESS;
     }
-    if (!c->req_done && !c->body && c->eof && !c->req_ready && !request_body_complete(c)) {
+    if (!c->x->req_done && !c->x->body && c->eof && !c->x->req_ready && !request_body_complete(c)) {
         client_abort(c); /* the client went away in the middle of its body */
         return STEP_DONE;
     }
@@ -180,10 +180,10 @@ static int step_request(struct client *c)
 
 static int read_upstream(struct client *c)
 {
-    struct upconn *u = c->up;
+    struct upconn *u = c->x->up;
     if (!u->readable || u->eof)
         return STEP_IDLE;
-    if (buf_room(&u->in) == 0 && c->resp_ready == 0 && c->resp_skip == 0)
+    if (buf_room(&u->in) == 0 && c->x->resp_ready == 0 && c->x->resp_skip == 0)
         buf_compact(&u->in);
     uint32_t room = buf_room(&u->in);
     if (!room)
@@ -191,7 +191,7 @@ static int read_upstream(struct client *c)
     ssize_t n = recv(u->io.fd, buf_tail(&u->in), room, 0);
     if (n > 0) {
         u->in.len += (uint32_t)n;
-        c->got_response_bytes = true;
+        c->x->got_response_bytes = true;
         if ((uint32_t)n < room && !u->rdhup)
             u->readable = false;
         return STEP_PROGRESS;
@@ -226,7 +226,7 @@ static void capture_head(struct client *c, const char *head, size_t len)
 /* Parses heads in up->in until the final one; queues each for the client. */
 static int parse_response_head(struct client *c)
 {
-    struct upconn *u = c->up;
+    struct upconn *u = c->x->up;
     for (;;) {
         if (!u->in.len) {
             if (u->eof) {
@@ -237,7 +237,7 @@ static int parse_response_head(struct client *c)
             return STEP_IDLE;
         }
         int r = h1_parse_response(buf_head(&u->in), u->in.len, &upstream_limits,
-                                  c->req.method_id == H1_M_HEAD, &c->resp);
+                                  c->x->req.method_id == H1_M_HEAD, &c->x->resp);
         if (r == H1_AGAIN) {
             if (u->eof) {
                 attempt_failed(c, FAIL_SERVER, 502,
@@ -247,28 +247,28 @@ static int parse_response_head(struct client *c)
             return STEP_IDLE;
         }
         if (r < 0) {
-            c->retried = true; /* a malformed response is not a stale connection */
+            c->x->retried = true; /* a malformed response is not a stale connection */
             attempt_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed response");
             return STEP_DONE;
         }
-        uint16_t status = c->resp.status;
+        uint16_t status = c->x->resp.status;
         if (status == 101) {
-            if (!(c->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->req_done ||
+            if (!(c->x->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->x->req_done ||
                 headers_build_response(c, "upgrade", false, NULL) == -1) {
-                c->retried = true;
+                c->x->retried = true;
                 attempt_failed(c, FAIL_SERVER, 502, "unexpected protocol switch from the upstream");
                 return STEP_DONE;
             }
             buf_consume(&u->in, (uint32_t)r);
-            c->log.status = 101;
+            c->x->log.status = 101;
             tunnel_start(c);
             return STEP_DONE;
         }
         if (status < 200) {
             /* 100 is weir's to send (it answers Expect itself); other 1xx go to 1.1 clients. */
-            if (status != 100 && c->req.minor == 1 &&
+            if (status != 100 && c->x->req.minor == 1 &&
                 headers_build_response(c, NULL, false, NULL) == -1) {
-                c->retried = true;
+                c->x->retried = true;
                 attempt_failed(c, FAIL_SERVER, 502, "interim response too large");
                 return STEP_DONE;
             }
@@ -279,40 +279,40 @@ static int parse_response_head(struct client *c)
         struct worker *w = c->w;
         if (status >= 500 && retry_status(&group_of(c)->retry, status) &&
             attempt_may_retry(c, FAIL_STATUS) &&
-            retry_budget_try(&c->grp->gs->budget, &group_of(c)->retry, w->loop.now_ms)) {
-            c->budget_granted = true;
-            c->retried = true;
+            retry_budget_try(&c->x->grp->gs->budget, &group_of(c)->retry, w->loop.now_ms)) {
+            c->x->budget_granted = true;
+            c->x->retried = true;
             char why[64];
             snprintf(why, sizeof(why), "the upstream answered %u", status);
             attempt_failed(c, FAIL_STATUS, status, why);
             return STEP_DONE;
         }
         attempt_headed(c, status);
-        c->resp_framing = c->resp.framing;
+        c->x->resp_framing = c->x->resp.framing;
         bool chunked_out = false;
-        if (c->resp_framing == H1_FRAME_EOF || !c->req_done)
+        if (c->x->resp_framing == H1_FRAME_EOF || !c->x->req_done)
             c->closing = true;
-        if (c->resp_framing == H1_FRAME_CHUNKED) {
-            if (c->req.minor == 0) {
-                c->resp_decode = true;
+        if (c->x->resp_framing == H1_FRAME_CHUNKED) {
+            if (c->x->req.minor == 0) {
+                c->x->resp_decode = true;
                 c->closing = true;
             } else {
                 chunked_out = true;
             }
-            h1_chunked_init(&c->resp_chunk);
+            h1_chunked_init(&c->x->resp_chunk);
         }
-        c->resp_left = c->resp_framing == H1_FRAME_LENGTH ? c->resp.content_length : 0;
+        c->x->resp_left = c->x->resp_framing == H1_FRAME_LENGTH ? c->x->resp.content_length : 0;
         bool keep = c->keepalive && !c->closing && !w->draining;
-        const char *conn = !keep ? "close" : c->req.minor == 0 ? "keep-alive" : NULL;
+        const char *conn = !keep ? "close" : c->x->req.minor == 0 ? "keep-alive" : NULL;
         if (!keep)
             c->closing = true;
         char extra[512];
         size_t elen = 0;
         extra[0] = '\0';
-        if (c->set_sticky) {
+        if (c->x->set_sticky) {
             const struct cfg_upstream *g = group_of(c);
             char token[LB_STICKY_TOKEN_LEN + 1];
-            lb_sticky_token(c->grp->servers[c->server]->id, token);
+            lb_sticky_token(c->x->grp->servers[c->x->server]->id, token);
             int n = snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Path=/; HttpOnly",
                              g->sticky_cookie, token);
             if (g->sticky_ttl_s && n > 0 && (size_t)n < sizeof(extra))
@@ -325,26 +325,26 @@ static int parse_response_head(struct client *c)
                 extra[0] = '\0';
             }
         }
-        size_t rl = strlen(c->rl_headers);
+        size_t rl = strlen(c->x->rl_headers);
         if (rl && elen + rl < sizeof(extra)) {
-            memcpy(extra + elen, c->rl_headers, rl + 1);
+            memcpy(extra + elen, c->x->rl_headers, rl + 1);
             elen += rl;
         }
-        timer_disarm(&w->loop.timers, &c->total_timer);
+        timer_disarm(&w->loop.timers, &c->x->total_timer);
         uint32_t head_at = c->out.off + c->out.len;
         if (headers_build_response(c, conn, chunked_out, elen ? extra : NULL) == -1) {
-            c->retried = true;
+            c->x->retried = true;
             attempt_failed(c, FAIL_SERVER, 502, "the upstream response head is too large");
             return STEP_DONE;
         }
         buf_consume(&u->in, (uint32_t)r);
-        c->resp_head_done = true;
-        c->log.status = status;
-        if (c->idem_owner)
+        c->x->resp_head_done = true;
+        c->x->log.status = status;
+        if (c->x->idem_owner)
             capture_head(c, c->out.data + head_at, c->out.off + c->out.len - head_at);
-        if (c->resp_framing == H1_FRAME_NONE ||
-            (c->resp_framing == H1_FRAME_LENGTH && c->resp_left == 0))
-            c->resp_done = true;
+        if (c->x->resp_framing == H1_FRAME_NONE ||
+            (c->x->resp_framing == H1_FRAME_LENGTH && c->x->resp_left == 0))
+            c->x->resp_done = true;
         upconn_arm(u, group_of(c)->idle_timeout_ms);
         return STEP_PROGRESS;
     }
@@ -353,42 +353,42 @@ static int parse_response_head(struct client *c)
 /* Marks response body bytes at the front of up->in as ready for the client. */
 static int prepare_response_body(struct client *c)
 {
-    struct upconn *u = c->up;
-    if (c->resp_ready || c->resp_skip || c->resp_done || !u->in.len)
+    struct upconn *u = c->x->up;
+    if (c->x->resp_ready || c->x->resp_skip || c->x->resp_done || !u->in.len)
         return 0;
-    switch (c->resp_framing) {
+    switch (c->x->resp_framing) {
     case H1_FRAME_LENGTH: {
-        uint64_t k = u->in.len < c->resp_left ? u->in.len : c->resp_left;
-        c->resp_ready = (uint32_t)k;
-        c->resp_left -= k;
+        uint64_t k = u->in.len < c->x->resp_left ? u->in.len : c->x->resp_left;
+        c->x->resp_ready = (uint32_t)k;
+        c->x->resp_left -= k;
         break;
     }
     case H1_FRAME_CHUNKED: {
         size_t decoded = 0;
-        ssize_t k = h1_chunked_feed(&c->resp_chunk, buf_head(&u->in), u->in.len,
-                                    c->resp_decode ? &decoded : NULL);
+        ssize_t k = h1_chunked_feed(&c->x->resp_chunk, buf_head(&u->in), u->in.len,
+                                    c->x->resp_decode ? &decoded : NULL);
         if (k < 0) {
-            if (c->log.bytes_out == 0) {
+            if (c->x->log.bytes_out == 0) {
                 /* Nothing reached the client yet: take the queued head back and say 502. */
                 c->out.off = c->out.len = 0;
-                c->resp_head_done = false;
-                c->retried = true;
+                c->x->resp_head_done = false;
+                c->x->retried = true;
                 attempt_failed(c, FAIL_SERVER, 502, "the upstream sent a malformed chunked body");
             } else {
                 client_abort(c); /* the head is out: a close is the only honest signal left */
             }
             return -1;
         }
-        if (c->resp_decode) {
-            c->resp_ready = (uint32_t)decoded;
-            c->resp_skip = (uint32_t)k - (uint32_t)decoded;
+        if (c->x->resp_decode) {
+            c->x->resp_ready = (uint32_t)decoded;
+            c->x->resp_skip = (uint32_t)k - (uint32_t)decoded;
         } else {
-            c->resp_ready = (uint32_t)k;
+            c->x->resp_ready = (uint32_t)k;
         }
         break;
     }
     case H1_FRAME_EOF:
-        c->resp_ready = u->in.len;
+        c->x->resp_ready = u->in.len;
         break;
     case H1_FRAME_NONE:
         break;
@@ -398,13 +398,13 @@ static int prepare_response_body(struct client *c)
 
 static bool response_body_complete(const struct client *c)
 {
-    switch (c->resp_framing) {
+    switch (c->x->resp_framing) {
     case H1_FRAME_LENGTH:
-        return c->resp_left == 0;
+        return c->x->resp_left == 0;
     case H1_FRAME_CHUNKED:
-        return c->resp_chunk.done;
+        return c->x->resp_chunk.done;
     case H1_FRAME_EOF:
-        return c->up->eof && c->up->in.len == 0;
+        return c->x->up->eof && c->x->up->in.len == 0;
     case H1_FRAME_NONE:
         return true;
     }
@@ -413,17 +413,17 @@ static bool response_body_complete(const struct client *c)
 
 static int step_response_down(struct client *c)
 {
-    struct upconn *u = c->up;
+    struct upconn *u = c->x->up;
     int progress = STEP_IDLE;
     for (;;) {
-        if (c->resp_head_done && prepare_response_body(c) < 0)
+        if (c->x->resp_head_done && prepare_response_body(c) < 0)
             return STEP_DONE;
         struct iovec iov[2];
         int n = 0;
         if (c->out.len)
             iov[n++] = (struct iovec){.iov_base = buf_head(&c->out), .iov_len = c->out.len};
-        if (c->resp_ready)
-            iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = c->resp_ready};
+        if (c->x->resp_ready)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = c->x->resp_ready};
         if (n == 0 || !c->writable)
             break;
         ssize_t w = send_iov(c->io.fd, iov, n);
@@ -437,27 +437,27 @@ static int step_response_down(struct client *c)
         }
         progress = STEP_PROGRESS;
         size_t total = (size_t)w;
-        c->log.bytes_out += total;
+        c->x->log.bytes_out += total;
         if (total < iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0))
             c->writable = false;
         uint32_t h = total < c->out.len ? (uint32_t)total : c->out.len;
         buf_consume(&c->out, h);
         total -= h;
         if (total) {
-            if (c->idem_owner)
+            if (c->x->idem_owner)
                 idempotency_capture(c, buf_head(&u->in), total);
             buf_consume(&u->in, (uint32_t)total);
-            c->resp_ready -= (uint32_t)total;
+            c->x->resp_ready -= (uint32_t)total;
         }
-        if (!c->resp_ready && c->resp_skip) {
-            buf_consume(&u->in, c->resp_skip);
-            c->resp_skip = 0;
+        if (!c->x->resp_ready && c->x->resp_skip) {
+            buf_consume(&u->in, c->x->resp_skip);
+            c->x->resp_skip = 0;
         }
     }
-    if (c->resp_head_done && !c->resp_done && !c->resp_ready && !c->resp_skip &&
+    if (c->x->resp_head_done && !c->x->resp_done && !c->x->resp_ready && !c->x->resp_skip &&
         response_body_complete(c))
-        c->resp_done = true;
-    if (c->resp_head_done && !c->resp_done && u->eof && !c->resp_ready && !u->in.len) {
+        c->x->resp_done = true;
+    if (c->x->resp_head_done && !c->x->resp_done && u->eof && !c->x->resp_ready && !u->in.len) {
         client_abort(c); /* the upstream cut the body short */
         return STEP_DONE;
     }
@@ -468,10 +468,10 @@ static int step_response_down(struct client *c)
 
 static void finish_exchange(struct client *c)
 {
-    bool reusable = c->req_done && c->resp_framing != H1_FRAME_EOF &&
-                    !(c->resp.flags & H1F_CONN_CLOSE) &&
-                    (c->resp.minor == 1 || (c->resp.flags & H1F_CONN_KEEPALIVE));
-    attempt_release_server(c, c->grp->cfg->passive.on_5xx && c->resp.status >= 500);
+    bool reusable = c->x->req_done && c->x->resp_framing != H1_FRAME_EOF &&
+                    !(c->x->resp.flags & H1F_CONN_CLOSE) &&
+                    (c->x->resp.minor == 1 || (c->x->resp.flags & H1F_CONN_KEEPALIVE));
+    attempt_release_server(c, c->x->grp->cfg->passive.on_5xx && c->x->resp.status >= 500);
     exchange_drop_upstream(c, reusable);
     client_exchange_done(c);
 }
@@ -480,9 +480,9 @@ static void arm_client_timer(struct client *c)
 {
     struct worker *w = c->w;
     const struct cfg_timeouts *t = &c->wc->cfg->timeouts;
-    if (c->out.len || c->resp_ready)
+    if (c->out.len || c->x->resp_ready)
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_send_ms);
-    else if (!c->req_done && !c->req_ready)
+    else if (!c->x->req_done && !c->x->req_ready)
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_body_ms);
     else
         timer_disarm(&w->loop.timers, &c->timer);
@@ -495,7 +495,7 @@ void exchange_pump(struct client *c)
         if (a == STEP_DONE)
             return;
         int b = read_upstream(c);
-        if (!c->resp_head_done) {
+        if (!c->x->resp_head_done) {
             int h = parse_response_head(c);
             if (h == STEP_DONE)
                 return;
@@ -504,15 +504,15 @@ void exchange_pump(struct client *c)
         int d = step_response_down(c);
         if (d == STEP_DONE)
             return;
-        if (c->resp_done && !c->out.len && !c->resp_ready) {
+        if (c->x->resp_done && !c->out.len && !c->x->resp_ready) {
             finish_exchange(c);
             return;
         }
         if (a == STEP_IDLE && b == STEP_IDLE && d == STEP_IDLE)
             break;
     }
-    if (c->resp_head_done || !c->req_done)
-        upconn_arm(c->up, group_of(c)->idle_timeout_ms);
+    if (c->x->resp_head_done || !c->x->req_done)
+        upconn_arm(c->x->up, group_of(c)->idle_timeout_ms);
     arm_client_timer(c);
 }
 
@@ -521,25 +521,25 @@ void exchange_pump(struct client *c)
 void exchange_connected(struct client *c)
 {
     c->state = CS_PROXY;
-    c->up->connecting = false;
-    if (c->send_continue) {
-        c->send_continue = false;
+    c->x->up->connecting = false;
+    if (c->x->send_continue) {
+        c->x->send_continue = false;
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (buf_append(&c->out, cont, sizeof(cont) - 1) == -1) {
             client_abort(c);
             return;
         }
     }
-    upconn_arm(c->up, c->req_done ? response_timeout(c) : group_of(c)->idle_timeout_ms);
+    upconn_arm(c->x->up, c->x->req_done ? response_timeout(c) : group_of(c)->idle_timeout_ms);
     exchange_pump(c);
 }
 
 static void copy_key(struct client *c, struct str v)
 {
-    size_t n = v.len < sizeof(c->lb_key) ? v.len : sizeof(c->lb_key);
+    size_t n = v.len < sizeof(c->x->lb_key) ? v.len : sizeof(c->x->lb_key);
     if (n)
-        memcpy(c->lb_key, v.ptr, n);
-    c->lb_key_len = (uint32_t)n;
+        memcpy(c->x->lb_key, v.ptr, n);
+    c->x->lb_key_len = (uint32_t)n;
 }
 
 /* The value of cookie `name` among the request's Cookie fields, or empty. */
@@ -560,11 +560,11 @@ static struct str request_cookie(const struct h1_request *r, const char *name)
  * (hash strategy only) and the sticky token. */
 static void copy_balance_keys(struct client *c)
 {
-    const struct cfg_upstream *g = c->grp->cfg;
-    const struct h1_request *r = &c->req;
-    c->lb_key_len = 0;
-    c->sticky[0] = '\0';
-    if (c->grp->lb == &lb_hash) {
+    const struct cfg_upstream *g = c->x->grp->cfg;
+    const struct h1_request *r = &c->x->req;
+    c->x->lb_key_len = 0;
+    c->x->sticky[0] = '\0';
+    if (c->x->grp->lb == &lb_hash) {
         switch (g->hash_source) {
         case CFG_HASH_CLIENT_IP:
             copy_key(c, str_cstr(c->ip));
@@ -583,8 +583,8 @@ static void copy_balance_keys(struct client *c)
     if (g->sticky_cookie) {
         struct str v = request_cookie(r, g->sticky_cookie);
         if (v.len == LB_STICKY_TOKEN_LEN) {
-            memcpy(c->sticky, v.ptr, v.len);
-            c->sticky[v.len] = '\0';
+            memcpy(c->x->sticky, v.ptr, v.len);
+            c->x->sticky[v.len] = '\0';
         }
     }
 }
@@ -592,19 +592,19 @@ static void copy_balance_keys(struct client *c)
 void forward_start(struct client *c, bool websocket)
 {
     struct worker *w = c->w;
-    if (!c->uphead.data) {
+    if (!c->x->uphead.data) {
         uint32_t size = c->wc->cfg->limits.max_header_bytes + 2048;
         if (size < WORKER_BUF_SIZE)
             size = WORKER_BUF_SIZE;
-        c->uphead.data = size == WORKER_BUF_SIZE ? worker_buf_get(w) : malloc(size);
-        c->uphead.cap = size;
+        c->x->uphead.data = size == WORKER_BUF_SIZE ? worker_buf_get(w) : malloc(size);
+        c->x->uphead.cap = size;
     }
     if (!c->out.data) {
         c->out.data = worker_buf_get(w);
         c->out.cap = WORKER_BUF_SIZE;
     }
     c->out.off = c->out.len = 0;
-    if (!c->uphead.data || !c->out.data) {
+    if (!c->x->uphead.data || !c->out.data) {
         client_reply(c, 503, "out of memory", true);
         return;
     }
@@ -612,25 +612,25 @@ void forward_start(struct client *c, bool websocket)
         client_reply(c, 431, "request head too large once forwarded", true);
         return;
     }
-    const struct cfg_upstream *g = c->route->upstream;
-    c->grp = &c->wc->groups[g - c->wc->cfg->upstreams];
+    const struct cfg_upstream *g = c->x->route->upstream;
+    c->x->grp = &c->wc->groups[g - c->wc->cfg->upstreams];
     copy_balance_keys(c);
-    c->server = -1;
-    c->attempts = 0;
-    c->set_sticky = false;
+    c->x->server = -1;
+    c->x->attempts = 0;
+    c->x->set_sticky = false;
     admission_start(c);
 }
 
 void forward_end(struct client *c)
 {
-    exchange_release(c, c->log.status);
+    exchange_release(c, c->x->log.status);
 }
 
 bool exchange_replayable(const struct client *c)
 {
-    return c->req.framing == H1_FRAME_NONE ||
-           (c->req.framing == H1_FRAME_LENGTH && c->req.content_length == 0) ||
-           (c->body && !c->buffering) || !c->body_streamed;
+    return c->x->req.framing == H1_FRAME_NONE ||
+           (c->x->req.framing == H1_FRAME_LENGTH && c->x->req.content_length == 0) ||
+           (c->x->body && !c->x->buffering) || !c->x->body_streamed;
 }
 
 /* ---- events ---------------------------------------------------------------------------- */
@@ -638,12 +638,12 @@ bool exchange_replayable(const struct client *c)
 void forward_upstream_event(struct client *c)
 {
     if (c->state == CS_CONNECT) {
-        struct upconn *u = c->up;
+        struct upconn *u = c->x->up;
         if (!u->writable && !u->readable)
             return;
         int err = sock_connect_result(u->io.fd);
         if (err) {
-            c->log.status = 502;
+            c->x->log.status = 502;
             attempt_failed(c, FAIL_CONNECT, 502,
                             err == ECONNREFUSED ? "the upstream refused the connection"
                                                 : "cannot connect to the upstream");

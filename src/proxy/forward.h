@@ -7,7 +7,7 @@
 
 #include "proxy/proxy_types.h"
 
-/* Starts forwarding c->req along c->route. Its head has just been consumed from c->in (the
+/* Starts forwarding c->x->req along c->x->route. Its head has just been consumed from c->in (the
  * slices still point into it); body bytes, if any, follow at the front of c->in. */
 void forward_start(struct client *c, bool websocket);
 

@@ -160,15 +160,15 @@ static struct str via_token(char *buf, size_t cap, unsigned minor, const char *s
 
 int headers_build_request(struct client *c, bool websocket)
 {
-    const struct h1_request *r = &c->req;
-    struct buf *b = &c->uphead;
+    const struct h1_request *r = &c->x->req;
+    struct buf *b = &c->x->uphead;
     const struct config *cfg = c->wc->cfg;
     bool ok = true;
     struct str path;
     headers_route_host(r, &path);
 
     b->off = b->len = 0;
-    c->uphead_sent = 0;
+    c->x->uphead_sent = 0;
     put_str(b, &ok, r->method);
     PUT_LIT(b, &ok, " ");
     put_str(b, &ok, path);
@@ -240,7 +240,7 @@ int headers_build_request(struct client *c, bool websocket)
     char via[80];
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
                via_token(via, sizeof(via), r->minor, cfg->server_name));
-    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
+    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
     if (websocket) {
         int i = h1_find_header(r->headers, r->nheaders, STR_LIT("upgrade"));
         PUT_LIT(b, &ok, "Connection: upgrade\r\n");
@@ -252,7 +252,7 @@ int headers_build_request(struct client *c, bool websocket)
 
 int headers_build_response(struct client *c, const char *conn, bool chunked, const char *extra)
 {
-    const struct h1_response *r = &c->resp;
+    const struct h1_response *r = &c->x->resp;
     struct buf *b = &c->out;
     const struct config *cfg = c->wc->cfg;
     bool ok = true;
@@ -283,7 +283,7 @@ int headers_build_response(struct client *c, const char *conn, bool chunked, con
     char via[80];
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
                via_token(via, sizeof(via), r->minor, cfg->server_name));
-    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->request_id));
+    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
     if (conn)
         put_field(b, &ok, STR_LIT("Connection"), str_cstr(conn));
     if (extra)

@@ -9,11 +9,11 @@
 
 #include "proxy/proxy_types.h"
 
-/* The request head for the upstream, from c->req, into c->uphead.
+/* The request head for the upstream, from c->x->req, into c->x->uphead.
  * Returns 0, or -1 when it does not fit (the caller answers 431). */
 int headers_build_request(struct client *c, bool websocket);
 
-/* The response head for the client, from c->resp, appended to c->out.
+/* The response head for the client, from c->x->resp, appended to c->out.
  * `conn` is the Connection value to send ("close", "keep-alive", "upgrade") or NULL;
  * `extra` is NULL or complete header lines ("Name: value\r\n"…) weir adds.
  * Returns 0, or -1 when it does not fit (the caller answers 502). */

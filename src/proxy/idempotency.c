@@ -19,7 +19,7 @@
 
 static const struct store_ops *ops_of(const struct client *c)
 {
-    return c->rs->store_ops;
+    return c->x->rs->store_ops;
 }
 
 /* Sends a stored response with the replay marker after its status line. */
@@ -49,35 +49,35 @@ static void replay(struct client *c, const char *resp, size_t len)
 
 static uint64_t body_hash(const struct client *c)
 {
-    return c->body ? lb_hash64(c->body, c->body_len, 0x1de4) : 0;
+    return c->x->body ? lb_hash64(c->x->body, c->x->body_len, 0x1de4) : 0;
 }
 
 /* One look at the record; returns true when the exchange proceeds to its attempts. */
 static bool look(struct client *c)
 {
-    const struct cfg_idempotency *cfg = &c->route->idempotency;
+    const struct cfg_idempotency *cfg = &c->x->route->idempotency;
     char *resp = NULL;
     size_t len = 0;
-    enum store_begin r = ops_of(c)->begin(c->rs->store, str_from(c->idem_key, c->idem_key_len),
-                                          c->idem_body_hash, c->w->loop.now_ms, cfg->ttl_ms,
+    enum store_begin r = ops_of(c)->begin(c->x->rs->store, str_from(c->x->idem_key, c->x->idem_key_len),
+                                          c->x->idem_body_hash, c->w->loop.now_ms, cfg->ttl_ms,
                                           &resp, &len);
     switch (r) {
     case STORE_NEW:
-        c->idem_owner = true;
-        c->idem_waiting = false;
+        c->x->idem_owner = true;
+        c->x->idem_waiting = false;
         return true;
     case STORE_DONE:
-        c->idem_waiting = false;
+        c->x->idem_waiting = false;
         replay(c, resp, len);
         free(resp);
         return false;
     case STORE_INFLIGHT:
-        if (!c->idem_waiting) {
-            c->idem_waiting = true;
-            c->admit_deadline_ms = c->w->loop.now_ms + cfg->wait_ms;
-        } else if (c->w->loop.now_ms >= c->admit_deadline_ms) {
-            c->idem_waiting = false;
-            timer_disarm(&c->w->loop.timers, &c->total_timer);
+        if (!c->x->idem_waiting) {
+            c->x->idem_waiting = true;
+            c->x->admit_deadline_ms = c->w->loop.now_ms + cfg->wait_ms;
+        } else if (c->w->loop.now_ms >= c->x->admit_deadline_ms) {
+            c->x->idem_waiting = false;
+            timer_disarm(&c->w->loop.timers, &c->x->total_timer);
             client_reply(c, 409, "a request with this Idempotency-Key is still in progress",
                          false);
             return false;
@@ -86,22 +86,22 @@ static bool look(struct client *c)
         timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms + IDEM_POLL_MS);
         return false;
     case STORE_MISMATCH:
-        c->idem_waiting = false;
-        timer_disarm(&c->w->loop.timers, &c->total_timer);
+        c->x->idem_waiting = false;
+        timer_disarm(&c->w->loop.timers, &c->x->total_timer);
         client_reply(c, 422, "this Idempotency-Key was used with a different request", false);
         return false;
     case STORE_ERROR:
         break;
     }
-    c->idem_waiting = false;
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    c->x->idem_waiting = false;
+    timer_disarm(&c->w->loop.timers, &c->x->total_timer);
     client_reply(c, 503, "the idempotency store is full or unavailable", false);
     return false;
 }
 
 bool idempotency_begin(struct client *c)
 {
-    c->idem_body_hash = body_hash(c);
+    c->x->idem_body_hash = body_hash(c);
     return look(c);
 }
 
@@ -113,41 +113,41 @@ void idempotency_poll(struct client *c)
 
 void idempotency_capture(struct client *c, const char *p, size_t n)
 {
-    if (!c->idem_owner || c->capture_overflow || !n)
+    if (!c->x->idem_owner || c->x->capture_overflow || !n)
         return;
-    uint64_t max = c->route->idempotency.max_body;
-    if ((uint64_t)c->capture_len + n > max) {
-        c->capture_overflow = true;
+    uint64_t max = c->x->route->idempotency.max_body;
+    if ((uint64_t)c->x->capture_len + n > max) {
+        c->x->capture_overflow = true;
         return;
     }
-    if (c->capture_len + n > c->capture_cap) {
-        uint32_t cap = c->capture_cap ? c->capture_cap : 4096;
-        while (cap < c->capture_len + n)
+    if (c->x->capture_len + n > c->x->capture_cap) {
+        uint32_t cap = c->x->capture_cap ? c->x->capture_cap : 4096;
+        while (cap < c->x->capture_len + n)
             cap *= 2;
-        char *nb = realloc(c->capture, cap);
+        char *nb = realloc(c->x->capture, cap);
         if (!nb) {
-            c->capture_overflow = true;
+            c->x->capture_overflow = true;
             return;
         }
-        c->capture = nb;
-        c->capture_cap = cap;
+        c->x->capture = nb;
+        c->x->capture_cap = cap;
     }
-    memcpy(c->capture + c->capture_len, p, n);
-    c->capture_len += (uint32_t)n;
+    memcpy(c->x->capture + c->x->capture_len, p, n);
+    c->x->capture_len += (uint32_t)n;
 }
 
 void idempotency_end(struct client *c, bool ok)
 {
-    if (c->idem_owner) {
-        struct str key = str_from(c->idem_key, c->idem_key_len);
-        if (ok && !c->capture_overflow && c->capture_len)
-            ops_of(c)->complete(c->rs->store, key, c->capture, c->capture_len, c->w->loop.now_ms);
+    if (c->x->idem_owner) {
+        struct str key = str_from(c->x->idem_key, c->x->idem_key_len);
+        if (ok && !c->x->capture_overflow && c->x->capture_len)
+            ops_of(c)->complete(c->x->rs->store, key, c->x->capture, c->x->capture_len, c->w->loop.now_ms);
         else
-            ops_of(c)->abort(c->rs->store, key);
-        c->idem_owner = false;
+            ops_of(c)->abort(c->x->rs->store, key);
+        c->x->idem_owner = false;
     }
-    free(c->capture);
-    c->capture = NULL;
-    c->capture_len = c->capture_cap = 0;
-    c->capture_overflow = false;
+    free(c->x->capture);
+    c->x->capture = NULL;
+    c->x->capture_len = c->x->capture_cap = 0;
+    c->x->capture_overflow = false;
 }

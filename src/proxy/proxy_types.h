@@ -24,12 +24,14 @@
 #include "event/loop.h"
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
+#include "pipeline/exchange.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
 
 struct worker;
 struct client;
+struct h1x;
 struct pool;
 struct listener_set;
 struct server;
@@ -128,27 +130,16 @@ struct exchange_log {
     int status;
 };
 
-struct client {
-    struct ev_io io;              /* first: events carry a pointer to it */
-    struct worker *w;
-    struct wconf *wc;             /* held (users++) for the connection's lifetime */
-    struct dlist link;            /* in worker->clients */
-    struct timer timer;
-    enum client_state state;
-    bool readable, writable, eof, hup;
-    bool rdhup;                   /* the peer shut its side: read on until EOF */
-    bool keepalive;               /* the connection may carry another request */
-    bool closing;                 /* close once the current response is written */
-    bool head_started;            /* some bytes of the next head arrived */
-    uint32_t nrequests;
-    struct sockaddr_storage peer;
-    char ip[48];
+/* One exchange of an HTTP/1.1 connection: the pipeline's view first, then the proxy's state of
+ * the request, its attempts and the response. Taken from the worker's free list when a request
+ * head starts arriving and given back when the exchange ends, so an idle keep-alive connection
+ * holds none (nor a read buffer). */
+struct h1x {
+    struct exchange base;         /* first: the pipeline's exchange */
+    struct client *c;
     char request_id[129];
-    struct buf in;                /* bytes from the client */
-    struct buf out;               /* heads and weir's own responses to the client */
     struct buf uphead;            /* the rewritten request head for the upstream */
     uint32_t uphead_sent;
-
     /* The current request. */
     struct h1_request req;
     const struct cfg_route *route;
@@ -218,6 +209,27 @@ struct client {
     uint64_t t_end_us;            /* when the exchange ended (metrics and access log) */
 };
 
+struct client {
+    struct ev_io io;              /* first: events carry a pointer to it */
+    struct worker *w;
+    struct wconf *wc;             /* held (users++) for the connection's lifetime */
+    struct dlist link;            /* in worker->clients */
+    struct timer timer;
+    enum client_state state;
+    bool readable, writable, eof, hup;
+    bool rdhup;                   /* the peer shut its side: read on until EOF */
+    bool keepalive;               /* the connection may carry another request */
+    bool closing;                 /* close once the current response is written */
+    bool head_started;            /* some bytes of the next head arrived */
+    uint32_t nrequests;
+    struct sockaddr_storage peer;
+    char ip[48];
+    struct buf in;                /* bytes from the client */
+    struct buf out;               /* heads and weir's own responses to the client */
+    uint32_t drained;             /* bytes discarded while lingering */
+    struct h1x *x;                /* the exchange in progress; NULL while idle */
+};
+
 enum worker_cmd {
     WCMD_NONE = 0,
     WCMD_RELOAD = 1,
@@ -271,6 +283,8 @@ struct worker {
     uint32_t nfree_bufs;
     struct client **free_clients;
     uint32_t nfree_clients;
+    struct h1x **free_xs;
+    uint32_t nfree_xs;
 };
 
 #endif

@@ -48,7 +48,7 @@ static int tunnel_move(int from_fd, bool *from_readable, bool *from_eof, struct 
 
 void tunnel_pump(struct client *c)
 {
-    struct upconn *u = c->up;
+    struct upconn *u = c->x->up;
     if (c->out.len) {
         int r = client_flush_out(c);
         if (r < 0) {
@@ -69,7 +69,7 @@ void tunnel_pump(struct client *c)
 
 void tunnel_start(struct client *c)
 {
-    timer_disarm(&c->w->loop.timers, &c->total_timer);
+    timer_disarm(&c->w->loop.timers, &c->x->total_timer);
     attempt_release_server(c, false); /* a tunnel is not an in-flight request */
     c->state = CS_TUNNEL;
     c->closing = true;

@@ -42,7 +42,7 @@ static void wake_waiter(struct pool *p)
 {
     if (dlist_empty(&p->waiters))
         return;
-    struct client *c = container_of(p->waiters.next, struct client, wait_link);
+    struct client *c = container_of(p->waiters.next, struct h1x, wait_link)->c;
     pool_unwait(p, c);
     forward_slot_ready(c);
 }
@@ -261,18 +261,18 @@ void upconn_release(struct upconn *u, bool reusable)
 
 void pool_wait(struct pool *p, struct client *c)
 {
-    dlist_push_back(&p->waiters, &c->wait_link); /* served oldest first */
-    c->waiting = true;
+    dlist_push_back(&p->waiters, &c->x->wait_link); /* served oldest first */
+    c->x->waiting = true;
     if (p->nwaiters++ == 0)
         atomic_fetch_add(&p->st->wanted, 1);
 }
 
 void pool_unwait(struct pool *p, struct client *c)
 {
-    if (!c->waiting)
+    if (!c->x->waiting)
         return;
-    dlist_remove(&c->wait_link);
-    c->waiting = false;
+    dlist_remove(&c->x->wait_link);
+    c->x->waiting = false;
     if (--p->nwaiters == 0)
         atomic_fetch_sub(&p->st->wanted, 1);
 }

@@ -31,7 +31,7 @@ void upconn_release(struct upconn *u, bool reusable);
 /* Arms u's timer for its owner's phase (connect, response, idle). */
 void upconn_arm(struct upconn *u, uint32_t ms);
 
-/* Queues c for a connection slot of p (c->wait_deadline_ms set by the caller). */
+/* Queues c for a connection slot of p (c->x->wait_deadline_ms set by the caller). */
 void pool_wait(struct pool *p, struct client *c);
 /* Removes c from its pool's queue (no-op when not waiting). */
 void pool_unwait(struct pool *p, struct client *c);

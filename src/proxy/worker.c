@@ -21,6 +21,7 @@
 
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
+#define FREE_XS_MAX 256
 
 /* ---- config generations ---------------------------------------------------------------- */
 
@@ -205,6 +206,21 @@ void worker_buf_put(struct worker *w, char *buf)
         w->free_bufs[w->nfree_bufs++] = buf;
     else
         free(buf);
+}
+
+struct h1x *worker_x_get(struct worker *w)
+{
+    if (w->nfree_xs)
+        return w->free_xs[--w->nfree_xs];
+    return malloc(sizeof(struct h1x));
+}
+
+void worker_x_put(struct worker *w, struct h1x *x)
+{
+    if (w->nfree_xs < FREE_XS_MAX)
+        w->free_xs[w->nfree_xs++] = x;
+    else
+        free(x);
 }
 
 uint64_t worker_rand(struct worker *w)
@@ -454,7 +470,8 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     }
     w->free_bufs = calloc(FREE_BUFS_MAX, sizeof(char *));
     w->free_clients = calloc(FREE_CLIENTS_MAX, sizeof(struct client *));
-    if (!w->free_bufs || !w->free_clients || ev_loop_init(&w->loop) == -1)
+    w->free_xs = calloc(FREE_XS_MAX, sizeof(struct h1x *));
+    if (!w->free_bufs || !w->free_clients || !w->free_xs || ev_loop_init(&w->loop) == -1)
         goto fail;
     w->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->cmd_fd == -1 || ev_io_add(&w->loop, &w->cmd_io, w->cmd_fd, on_command, false) == -1)
@@ -512,8 +529,11 @@ void worker_join(struct worker *w)
         free(w->free_bufs[i]);
     for (uint32_t i = 0; i < w->nfree_clients; i++)
         free(w->free_clients[i]);
+    for (uint32_t i = 0; i < w->nfree_xs; i++)
+        free(w->free_xs[i]);
     free(w->free_bufs);
     free(w->free_clients);
+    free(w->free_xs);
     if (w->cmd_fd != -1)
         close(w->cmd_fd);
 }

@@ -36,6 +36,11 @@ void worker_join(struct worker *w);
 char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, char *buf);
 
+/* Worker thread: exchange structs for client connections (uninitialised). get returns NULL
+ * on out of memory. */
+struct h1x *worker_x_get(struct worker *w);
+void worker_x_put(struct worker *w, struct h1x *x);
+
 /* Worker thread: 32 lowercase hex chars + NUL. */
 void worker_request_id(struct worker *w, char out[33]);
 uint64_t worker_rand(struct worker *w);
