@@ -20,6 +20,7 @@
 #include "core/accesslog.h"
 #include "core/buf.h"
 #include "core/config_types.h"
+#include "core/freelist.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
@@ -269,11 +270,13 @@ struct worker {
 
     uint64_t rng[2];
 
-    /* Free lists of exchange buffers (fixed size) and client structs. */
-    char **free_bufs;
-    uint32_t nfree_bufs;
-    struct client **free_clients;
-    uint32_t nfree_clients;
+    /* Free lists of exchange buffers (WORKER_BUF_SIZE) and client structs, and what the
+     * worker gave back to malloc since it last returned memory to the system (worker.c). */
+    struct freelist free_bufs;
+    struct freelist free_clients;
+    uint64_t mem_freed;           /* bytes */
+    uint32_t mem_peak_clients;    /* most clients at once since then */
+    uint64_t mem_due_ms;          /* next free-list decay */
 };
 
 #endif

@@ -1,8 +1,10 @@
 /* worker.c — the worker thread: its loop, listeners, commands from the main thread, config
- * generations and buffer free lists. See worker.h for the threading contract. */
+ * generations, and its memory: free lists of buffers and client structs, and giving memory
+ * back to the system when the load is gone. See worker.h for the threading contract. */
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -20,6 +22,13 @@
 
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
+/* Blocks a list keeps however long it goes unused. None: a block that waited a whole period
+ * is worth less than the pages it pins (after a lull, the first requests call malloc). */
+#define FREE_KEEP 0
+/* How often the free lists decay and the worker considers giving memory back. */
+#define MEM_PERIOD_MS 1000
+/* Freed bytes worth a malloc_trim (about a hundred connections' buffers and structs). */
+#define TRIM_MIN_FREED (4u << 20)
 
 /* ---- config generations ---------------------------------------------------------------- */
 
@@ -187,24 +196,62 @@ static void wconf_retire(struct worker *w, struct wconf *wc)
     w->retired = wc;
 }
 
-/* ---- buffers, ids -------------------------------------------------------------------- */
+/* ---- memory -------------------------------------------------------------------------- */
 
 char *worker_buf_get(struct worker *w)
 {
-    if (w->nfree_bufs)
-        return w->free_bufs[--w->nfree_bufs];
-    return malloc(WORKER_BUF_SIZE);
+    char *buf = freelist_get(&w->free_bufs);
+    return buf ? buf : malloc(WORKER_BUF_SIZE);
 }
 
 void worker_buf_put(struct worker *w, char *buf)
 {
-    if (!buf)
-        return;
-    if (w->nfree_bufs < FREE_BUFS_MAX)
-        w->free_bufs[w->nfree_bufs++] = buf;
-    else
+    if (buf && !freelist_put(&w->free_bufs, buf)) {
         free(buf);
+        w->mem_freed += WORKER_BUF_SIZE;
+    }
 }
+
+struct client *worker_client_get(struct worker *w)
+{
+    struct client *c = freelist_get(&w->free_clients);
+    return c ? c : malloc(sizeof(*c));
+}
+
+void worker_client_put(struct worker *w, struct client *c)
+{
+    if (c && !freelist_put(&w->free_clients, c)) {
+        free(c);
+        w->mem_freed += sizeof(*c);
+    }
+}
+
+/* Once a period: the free lists drop what they did not need, and when the worker has freed
+ * enough and its clients fell to half their peak since it last did, it hands malloc's free
+ * memory back to the system. glibc keeps freed memory in the arenas (one per thread) for
+ * reuse; malloc_trim(0) releases every free page of every arena (MADV_DONTNEED). It locks
+ * each arena in turn and walks its free chunks, so it never runs on the request path and at
+ * most once a period; under steady load (clients near their peak) it does not run at all. */
+static void mem_tick(struct worker *w)
+{
+    uint32_t bufs = freelist_decay(&w->free_bufs, FREE_KEEP);
+    uint32_t clients = freelist_decay(&w->free_clients, FREE_KEEP);
+    w->mem_freed += (uint64_t)bufs * WORKER_BUF_SIZE + (uint64_t)clients * sizeof(struct client);
+    if (w->mem_freed < TRIM_MIN_FREED || w->nclients > w->mem_peak_clients / 2)
+        return;
+#ifdef __GLIBC__
+    uint64_t t0 = ev_clock_us();
+    malloc_trim(0);
+    log_debug("worker %u: %u clients (peak %u), %llu KiB freed: malloc_trim took %llu us",
+              w->id, w->nclients, w->mem_peak_clients,
+              (unsigned long long)(w->mem_freed >> 10),
+              (unsigned long long)(ev_clock_us() - t0));
+#endif
+    w->mem_freed = 0;
+    w->mem_peak_clients = w->nclients;
+}
+
+/* ---- ids ----------------------------------------------------------------------------- */
 
 uint64_t worker_rand(struct worker *w)
 {
@@ -379,7 +426,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 }
 
 /* Every 100 ms: passive cool-offs and slow start for the servers this worker checks, warm
- * connections for every pool of the current generation. */
+ * connections for every pool of the current generation; every MEM_PERIOD_MS, memory. */
 static void on_health_timer(struct timer *t)
 {
     struct worker *w = container_of(t, struct worker, health_timer);
@@ -400,6 +447,12 @@ static void on_health_timer(struct timer *t)
             pool_yield(&grp->pools[s]);
             pool_publish(&grp->pools[s]);
         }
+    }
+    if (w->nclients > w->mem_peak_clients)
+        w->mem_peak_clients = w->nclients;
+    if (now >= w->mem_due_ms) {
+        mem_tick(w);
+        w->mem_due_ms = now + MEM_PERIOD_MS;
     }
     w->health_due_ms = now + 100;
     timer_arm(&w->loop.timers, t, w->health_due_ms);
@@ -444,9 +497,8 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;
     }
-    w->free_bufs = calloc(FREE_BUFS_MAX, sizeof(char *));
-    w->free_clients = calloc(FREE_CLIENTS_MAX, sizeof(struct client *));
-    if (!w->free_bufs || !w->free_clients || ev_loop_init(&w->loop) == -1)
+    if (freelist_init(&w->free_bufs, FREE_BUFS_MAX) == -1 ||
+        freelist_init(&w->free_clients, FREE_CLIENTS_MAX) == -1 || ev_loop_init(&w->loop) == -1)
         goto fail;
     w->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->cmd_fd == -1 || ev_io_add(&w->loop, &w->cmd_io, w->cmd_fd, on_command, false) == -1)
@@ -500,12 +552,8 @@ void worker_join(struct worker *w)
     }
     /* Deferred frees put clients and buffers back on the free lists: run them first. */
     ev_loop_destroy(&w->loop);
-    for (uint32_t i = 0; i < w->nfree_bufs; i++)
-        free(w->free_bufs[i]);
-    for (uint32_t i = 0; i < w->nfree_clients; i++)
-        free(w->free_clients[i]);
-    free(w->free_bufs);
-    free(w->free_clients);
+    freelist_destroy(&w->free_bufs);
+    freelist_destroy(&w->free_clients);
     if (w->cmd_fd != -1)
         close(w->cmd_fd);
 }

@@ -32,9 +32,12 @@ void worker_post(struct worker *w, unsigned cmd);
 /* Main thread: waits for the thread and frees what the worker left. */
 void worker_join(struct worker *w);
 
-/* Worker thread: pooled WORKER_BUF_SIZE buffers. get returns NULL on out of memory. */
+/* Worker thread: pooled WORKER_BUF_SIZE buffers and client structs (uninitialised). get
+ * returns NULL on out of memory; put takes NULL. */
 char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, char *buf);
+struct client *worker_client_get(struct worker *w);
+void worker_client_put(struct worker *w, struct client *c);
 
 /* Worker thread: 32 lowercase hex chars + NUL. */
 void worker_request_id(struct worker *w, char out[33]);
