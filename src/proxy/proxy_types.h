@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/config_types.h"
 #include "core/freelist.h"
+#include "core/log.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
@@ -266,6 +267,10 @@ struct worker {
     uint32_t loop_lag_ms;         /* last measured event-loop lag */
     uint32_t inflight;            /* admitted requests on this worker (load shedding) */
     struct worker_shard metrics;  /* this worker's figures (metrics.h), read by the admin */
+    struct log_limit local_log[MLO_COUNT]; /* local-resource failures, by operation */
+    struct log_limit accept_log;  /* other accept failures */
+    struct timer accept_timer;    /* ends a pause of accepting */
+    bool accept_paused;           /* listeners unregistered until accept_timer */
     struct accesslog_shard alog;
 
     uint64_t rng[2];

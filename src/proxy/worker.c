@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "event/sock.h"
 #include "proxy/client.h"
 #include "proxy/dlist.h"
 #include "proxy/upstream.h"
@@ -277,22 +278,88 @@ void worker_request_id(struct worker *w, char out[33])
 
 /* ---- listeners ----------------------------------------------------------------------- */
 
+/* How long accepting pauses when the process is out of descriptors (or memory): the queued
+ * connections wait in the kernel's listen queue instead of failing one accept4 each. */
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_PAUSE_TEXT "not accepting for 100 ms"
+
+_Static_assert(SOCK_LOCAL_KINDS <= METRICS_LOCAL_KINDS, "metrics.h: METRICS_LOCAL_KINDS");
+
+void worker_local_error(struct worker *w, enum metrics_local_op op, int err)
+{
+    static const char *const what[MLO_COUNT] = {
+        [MLO_ACCEPT] = "accept",
+        [MLO_CONNECT] = "upstream connect",
+    };
+    static const char *const then[MLO_COUNT] = {
+        [MLO_ACCEPT] = ACCEPT_PAUSE_TEXT,
+        [MLO_CONNECT] = "answering 503; the server is not blamed",
+    };
+    int kind = sock_local_error(err);
+    if (kind >= 0)
+        mc_add(&w->metrics.local_errors[op][kind], 1);
+    log_msg_limited(&w->local_log[op], w->loop.now_ms, LOG_WARN, "worker %u: %s: %s; %s", w->id,
+                    what[op], strerror(err), then[op]);
+}
+
+static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
+
+/* Registers the listeners, then accepts what queued up meanwhile: the edge that announced
+ * those connections was consumed. */
+static void listeners_register(struct worker *w)
+{
+    for (uint32_t a = 0; a < w->nlisteners; a++) {
+        struct worker_listener *l = &w->listeners[a];
+        if (ev_io_add(&w->loop, &l->io, l->fd, on_accept, false) == -1) {
+            log_error("worker %u: epoll_ctl listener: %s", w->id, strerror(errno));
+            l->io.fd = -1;
+        }
+    }
+    for (uint32_t a = 0; a < w->nlisteners && !w->accept_paused; a++)
+        if (w->listeners[a].io.fd != -1)
+            on_accept(&w->loop, &w->listeners[a].io, EPOLLIN);
+}
+
+/* Stops accepting for ACCEPT_PAUSE_MS (nginx and HAProxy do the same): with no descriptor
+ * left, every arriving connection would wake the loop for an accept4 that fails. */
+static void accept_pause(struct worker *w)
+{
+    w->accept_paused = true;
+    for (uint32_t a = 0; a < w->nlisteners; a++)
+        ev_io_del(&w->loop, &w->listeners[a].io);
+    timer_arm(&w->loop.timers, &w->accept_timer, w->loop.now_ms + ACCEPT_PAUSE_MS);
+}
+
+static void on_accept_timer(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, accept_timer);
+    w->accept_paused = false;
+    if (!w->draining)
+        listeners_register(w);
+}
+
 static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
     (void)events;
     struct worker_listener *l = (struct worker_listener *)io;
     struct worker *w = l->w;
-    for (;;) {
+    while (!w->accept_paused) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn("worker %u: accept: %s", w->id, strerror(errno));
-            /* EMFILE/ENFILE: the edge is consumed; the next connection re-triggers it. */
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (sock_local_error(errno) >= 0) {
+                worker_local_error(w, MLO_ACCEPT, errno);
+                accept_pause(w);
+                return;
+            }
+            log_msg_limited(&w->accept_log, w->loop.now_ms, LOG_WARN, "worker %u: accept: %s",
+                            w->id, strerror(errno));
             return;
         }
         client_accept(w, fd, &peer);
@@ -313,7 +380,8 @@ static void listeners_drop(struct worker *w)
     w->nlisteners = 0;
 }
 
-/* Registers this worker's fd of every address in ls; keeps registrations that still apply. */
+/* Registers this worker's fd of every address in ls; keeps registrations that still apply.
+ * While accepting is paused, the pause's end registers them. */
 static void listeners_apply(struct worker *w, const struct listener_set *ls)
 {
     struct worker_listener *nl = calloc(ls->naddrs ? ls->naddrs : 1, sizeof(*nl));
@@ -329,12 +397,8 @@ static void listeners_apply(struct worker *w, const struct listener_set *ls)
     listeners_drop(w);
     w->listeners = nl;
     w->nlisteners = ls->naddrs;
-    for (uint32_t a = 0; a < ls->naddrs; a++) {
-        if (ev_io_add(&w->loop, &nl[a].io, nl[a].fd, on_accept, false) == -1)
-            log_error("worker %u: epoll_ctl listener: %s", w->id, strerror(errno));
-        else
-            on_accept(&w->loop, &nl[a].io, EPOLLIN); /* connections queued meanwhile */
-    }
+    if (!w->accept_paused)
+        listeners_register(w);
 }
 
 /* ---- stopping ------------------------------------------------------------------------ */
@@ -492,6 +556,7 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     timer_init(&w->drain_timer, on_drain_deadline);
     timer_init(&w->flush_timer, on_flush_timer);
     timer_init(&w->health_timer, on_health_timer);
+    timer_init(&w->accept_timer, on_accept_timer);
     w->nworkers = cfg->workers;
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;

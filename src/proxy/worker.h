@@ -46,6 +46,10 @@ uint64_t worker_rand(struct worker *w);
 /* Worker thread: a client is done with its config generation. */
 void wconf_put(struct wconf *wc);
 
+/* Worker thread: an `op` failed with errno err, a local shortage (sock_local_error(err) >= 0):
+ * counted in the worker's metrics and logged, at most one line a second per op. */
+void worker_local_error(struct worker *w, enum metrics_local_op op, int err);
+
 /* Worker thread: a client connection closed; lets a draining worker finish. */
 void worker_client_gone(struct worker *w);
 
