@@ -568,6 +568,11 @@ static void global_read(struct collector *c, struct model *m, unsigned flags, ui
         g->bytes_in += mc_get(&s->bytes_in);
         g->bytes_out += mc_get(&s->bytes_out);
         g->shed += mc_get(&s->shed);
+        for (uint32_t op = 0; op < MLO_COUNT; op++)
+            for (uint32_t k = 0; k < METRICS_LOCAL_KINDS; k++) {
+                g->local_errors[op][k] += mc_get(&s->local_errors[op][k]);
+                g->local_errors_total += mc_get(&s->local_errors[op][k]);
+            }
         if (w < METRICS_MAX_WORKERS)
             g->loop_lag_ms[w] = mc_get(&s->loop_lag_ms);
     }

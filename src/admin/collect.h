@@ -101,6 +101,7 @@ struct m_global {
     uint32_t nworkers;
     uint64_t accepted, active_clients, upstream_conns, requests, status[METRICS_STATUS_CLASSES];
     uint64_t bytes_in, bytes_out, shed, log_dropped;
+    uint64_t local_errors[MLO_COUNT][METRICS_LOCAL_KINDS], local_errors_total;
     uint64_t loop_lag_ms[METRICS_MAX_WORKERS];
     uint64_t generation, reloads_ok, reloads_failed;
     uint64_t ts_ms, start_wall_ms;

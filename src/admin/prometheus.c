@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "event/sock.h"
+
 struct lbl {
     const char *k, *v;
 };
@@ -123,6 +125,17 @@ static void render_traffic(struct abuf *b, const struct model *m)
     family(b, "weir_shed_requests_total", "counter",
            "Requests refused with 503 by load shedding (loop lag or in-flight limit).");
     s_u64(b, "weir_shed_requests_total", NULL, 0, g->shed);
+    family(b, "weir_local_errors_total", "counter",
+           "Accepts and upstream connects that failed for lack of a local resource "
+           "(descriptors, memory, local ports), by operation and errno; never counted against "
+           "an upstream server.");
+    static const char *const ops[MLO_COUNT] = {[MLO_ACCEPT] = "accept",
+                                               [MLO_CONNECT] = "connect"};
+    for (uint32_t op = 0; op < MLO_COUNT; op++)
+        for (uint32_t k = 0; k < SOCK_LOCAL_KINDS; k++)
+            s_u64(b, "weir_local_errors_total",
+                  (struct lbl[]){{"op", ops[op]}, {"kind", sock_local_error_name(k)}}, 2,
+                  g->local_errors[op][k]);
     family(b, "weir_request_duration_seconds", "histogram",
            "Time from the complete request head to the end of the response, all requests.");
     s_hist(b, "weir_request_duration_seconds", NULL, 0, &g->total);

@@ -213,6 +213,8 @@ void status_json_render(const struct model *m, struct abuf *b)
     kv_u64(b, "upstream_conns", g->upstream_conns);
     abuf_add(b, ",", 1);
     kv_u64(b, "shed", g->shed);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "local_errors", g->local_errors_total);
 
     abuf_str(b, "},\"latency_ms\":{");
     kv_num(b, "p50", ms(g->win.p50_us));

@@ -50,22 +50,59 @@ void log_timestamp(char out[64])
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* One line: timestamp, level, the message, and `tail` when not NULL. */
+static void log_line(enum log_level level, const char *tail, const char *fmt, va_list ap)
 {
-    if ((int)level < atomic_load(&log_level))
-        return;
     char line[1024];
     char ts[64];
     log_timestamp(ts);
     int n = snprintf(line, sizeof(line), "%s [%s] ", ts, level_names[level]);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (tail && len < sizeof(line) - 2) {
+        m = snprintf(line + len, sizeof(line) - len - 1, "%s", tail);
+        len += m < 0 ? 0 : (size_t)m;
+    }
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, len);
     (void)w; /* nowhere to report a failing error log */
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+bool log_limit_pass(struct log_limit *ll, uint64_t now_ms, uint32_t *suppressed)
+{
+    if (now_ms < ll->next_ms) {
+        ll->suppressed++;
+        return false;
+    }
+    *suppressed = ll->suppressed;
+    ll->suppressed = 0;
+    ll->next_ms = now_ms + LOG_LIMIT_MS;
+    return true;
+}
+
+void log_msg_limited(struct log_limit *ll, uint64_t now_ms, enum log_level level,
+                     const char *fmt, ...)
+{
+    uint32_t held;
+    if ((int)level < atomic_load(&log_level) || !log_limit_pass(ll, now_ms, &held))
+        return;
+    char tail[64] = "";
+    if (held)
+        snprintf(tail, sizeof(tail), " (%u more like this held back since the last)", held);
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, held ? tail : NULL, fmt, ap);
+    va_end(ap);
 }

@@ -5,6 +5,9 @@
 #ifndef WEIR_CORE_LOG_H
 #define WEIR_CORE_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "core/config_types.h"
 
 /* Sets the destination fd (default 2) and the minimum level. Main thread, before workers. */
@@ -20,6 +23,24 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* A message that may repeat at the rate of its cause (one per arriving connection): at most
+ * one line per LOG_LIMIT_MS, which says how many were held back since the previous one.
+ * Zero-initialise; one owner thread (a worker keeps its own). */
+#define LOG_LIMIT_MS 1000u
+struct log_limit {
+    uint64_t next_ms;    /* no line before this */
+    uint32_t suppressed; /* held back since the last line */
+};
+
+/* Whether a line may be written at now_ms. When it may, *suppressed is set to how many were
+ * held back since the previous line, and the count starts again; when not, one more is. */
+bool log_limit_pass(struct log_limit *ll, uint64_t now_ms, uint32_t *suppressed);
+
+/* log_msg through ll (now_ms: the caller's clock, e.g. its loop's). A line that follows
+ * held-back ones ends with "(N more like this held back since the last)". */
+void log_msg_limited(struct log_limit *ll, uint64_t now_ms, enum log_level level,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL; 64 bytes leaves room for any year) for the current wall-clock time. */
 void log_timestamp(char out[64]);

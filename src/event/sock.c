@@ -74,3 +74,33 @@ void sock_ntop_port(const struct sockaddr_storage *ss, char *buf, size_t len)
     else
         snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)ss)->sin_port));
 }
+
+int sock_local_error(int err)
+{
+    switch (err) {
+    case EMFILE:
+        return SOCK_LOCAL_EMFILE;
+    case ENFILE:
+        return SOCK_LOCAL_ENFILE;
+    case ENOMEM:
+        return SOCK_LOCAL_ENOMEM;
+    case ENOBUFS:
+        return SOCK_LOCAL_ENOBUFS;
+    case EADDRNOTAVAIL:
+        return SOCK_LOCAL_EADDRNOTAVAIL;
+    case ENOSPC:
+        return SOCK_LOCAL_ENOSPC;
+    default:
+        return -1;
+    }
+}
+
+const char *sock_local_error_name(enum sock_local_error kind)
+{
+    static const char *const names[SOCK_LOCAL_KINDS] = {
+        [SOCK_LOCAL_EMFILE] = "emfile",   [SOCK_LOCAL_ENFILE] = "enfile",
+        [SOCK_LOCAL_ENOMEM] = "enomem",   [SOCK_LOCAL_ENOBUFS] = "enobufs",
+        [SOCK_LOCAL_EADDRNOTAVAIL] = "eaddrnotavail", [SOCK_LOCAL_ENOSPC] = "enospc",
+    };
+    return (unsigned)kind < SOCK_LOCAL_KINDS ? names[kind] : "other";
+}

@@ -17,6 +17,24 @@ int sock_connect(const struct sockaddr *sa, socklen_t salen);
 /* 0 when the pending connect succeeded, else the errno it failed with. */
 int sock_connect_result(int fd);
 
+/* Failures whose cause is this process or host, not the peer: out of descriptors (the
+ * process's or the system's), memory, buffer space, local ports, or epoll watches. An upstream
+ * connect that fails this way says nothing about the server. */
+enum sock_local_error {
+    SOCK_LOCAL_EMFILE,
+    SOCK_LOCAL_ENFILE,
+    SOCK_LOCAL_ENOMEM,
+    SOCK_LOCAL_ENOBUFS,
+    SOCK_LOCAL_EADDRNOTAVAIL,
+    SOCK_LOCAL_ENOSPC,
+    SOCK_LOCAL_KINDS
+};
+
+/* The kind of errno value err, or -1 when it is not a local shortage. */
+int sock_local_error(int err);
+/* The lower-case errno name of a kind ("emfile"), for metric labels. */
+const char *sock_local_error_name(enum sock_local_error kind);
+
 /* Formats the address part only ("127.0.0.1", "::1") into buf. */
 void sock_ntop(const struct sockaddr_storage *ss, char *buf, size_t len);
 

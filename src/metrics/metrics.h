@@ -69,6 +69,10 @@ struct server_shard {
     mcounter pool_closed[8];     /* by enum pool_close_reason */
 };
 
+/* Failures for lack of a local resource (event/sock.h enum sock_local_error), by operation. */
+enum metrics_local_op { MLO_ACCEPT = 0, MLO_CONNECT, MLO_COUNT };
+#define METRICS_LOCAL_KINDS 8
+
 struct worker_shard {
     mcounter accepted;
     mcounter active_clients;     /* gauge */
@@ -78,6 +82,7 @@ struct worker_shard {
     mcounter bytes_in, bytes_out;
     mcounter shed;
     mcounter loop_lag_ms;        /* gauge */
+    mcounter local_errors[MLO_COUNT][METRICS_LOCAL_KINDS];
     struct histogram total;
 };
 

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "balance/sticky.h"
+#include "event/sock.h"
 #include "http/h1.h"
 #include "proxy/client.h"
 #include "proxy/dlist.h"
@@ -30,14 +31,21 @@ void exchange_drop_upstream(struct client *c, bool reusable)
     }
 }
 
+/* Gives the server's in-flight slot back without a verdict on the server. */
+static void release_unjudged(struct client *c)
+{
+    if (!c->x->counted)
+        return;
+    atomic_fetch_sub_explicit(&c->x->grp->states[c->x->server]->lb.inflight, 1, memory_order_relaxed);
+    c->x->counted = false;
+}
+
 void attempt_release_server(struct client *c, bool failed)
 {
     if (!c->x->counted)
         return;
-    struct server_state *st = c->x->grp->states[c->x->server];
-    atomic_fetch_sub_explicit(&st->lb.inflight, 1, memory_order_relaxed);
-    health_report(st, c->x->grp->cfg, failed, c->w->loop.now_ms);
-    c->x->counted = false;
+    health_report(c->x->grp->states[c->x->server], c->x->grp->cfg, failed, c->w->loop.now_ms);
+    release_unjudged(c);
 }
 
 static void stop_waiting(struct client *c)
@@ -229,6 +237,22 @@ static int choose_server(struct client *c)
 
 /* ---- connecting ------------------------------------------------------------------------- */
 
+/* weir itself ran out of something (descriptors, memory, local ports) getting a connection:
+ * that says nothing about the server, so no passive-health verdict (its failure streak
+ * neither grows nor resets), the breaker permits are cancelled, the retry budget is not
+ * asked, and the client gets 503 with Retry-After. */
+static void local_failure(struct client *c, int err)
+{
+    record_breakers(c, true, false);
+    release_unjudged(c);
+    timer_disarm(&c->w->loop.timers, &c->x->total_timer);
+    worker_local_error(c->w, MLO_CONNECT, err);
+    const char *why = err == EMFILE || err == ENFILE ? "weir is out of file descriptors"
+                      : err == EADDRNOTAVAIL         ? "weir has no local port left to connect from"
+                                                     : "weir is out of memory";
+    client_reply_ex(c, 503, why, false, "Retry-After: 1\r\n");
+}
+
 /* How long the request waited for a slot of the server's pool (it got one or gave up). */
 static void record_pool_wait(struct client *c, struct pool *p)
 {
@@ -257,11 +281,8 @@ static void acquire_connection(struct client *c, bool fresh)
                       next < c->x->wait_deadline_ms ? next : c->x->wait_deadline_ms);
             return;
         }
-        if (err == ENOMEM) {
-            record_breakers(c, true, false);
-            attempt_release_server(c, false);
-            timer_disarm(&c->w->loop.timers, &c->x->total_timer);
-            client_reply(c, 503, "out of memory", false);
+        if (sock_local_error(err) >= 0) {
+            local_failure(c, err);
             return;
         }
         attempt_failed(c, FAIL_CONNECT, 502,

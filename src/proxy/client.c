@@ -70,11 +70,7 @@ static int ensure_buf(struct worker *w, struct buf *b, uint32_t size)
 static void client_free(void *arg)
 {
     struct client *c = arg;
-    struct worker *w = c->w;
-    if (w->nfree_clients < 1024)
-        w->free_clients[w->nfree_clients++] = c;
-    else
-        free(c);
+    worker_client_put(c->w, c);
 }
 
 /* ---- closing ------------------------------------------------------------------------- */
@@ -603,7 +599,7 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
         close(fd);
         return;
     }
-    struct client *c = w->nfree_clients ? w->free_clients[--w->nfree_clients] : malloc(sizeof(*c));
+    struct client *c = worker_client_get(w);
     if (!c) {
         close(fd);
         return;

@@ -21,6 +21,8 @@
 #include "core/buf.h"
 #include "core/config_types.h"
 #include "core/dlist.h"
+#include "core/freelist.h"
+#include "core/log.h"
 #include "event/loop.h"
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
@@ -274,17 +276,22 @@ struct worker {
     uint32_t loop_lag_ms;         /* last measured event-loop lag */
     uint32_t inflight;            /* admitted requests on this worker (load shedding) */
     struct worker_shard metrics;  /* this worker's figures (metrics.h), read by the admin */
+    struct log_limit local_log[MLO_COUNT]; /* local-resource failures, by operation */
+    struct log_limit accept_log;  /* other accept failures */
+    struct timer accept_timer;    /* ends a pause of accepting */
+    bool accept_paused;           /* listeners unregistered until accept_timer */
     struct accesslog_shard alog;
 
     uint64_t rng[2];
 
-    /* Free lists of exchange buffers (fixed size) and client structs. */
-    char **free_bufs;
-    uint32_t nfree_bufs;
-    struct client **free_clients;
-    uint32_t nfree_clients;
-    struct h1x **free_xs;
-    uint32_t nfree_xs;
+    /* Free lists of exchange buffers (WORKER_BUF_SIZE) and client structs, and what the
+     * worker gave back to malloc since it last returned memory to the system (worker.c). */
+    struct freelist free_bufs;
+    struct freelist free_clients;
+    struct freelist free_xs;      /* struct h1x */
+    uint64_t mem_freed;           /* bytes */
+    uint32_t mem_peak_clients;    /* most clients at once since then */
+    uint64_t mem_due_ms;          /* next free-list decay */
 };
 
 #endif

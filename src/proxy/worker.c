@@ -1,8 +1,10 @@
 /* worker.c — the worker thread: its loop, listeners, commands from the main thread, config
- * generations and buffer free lists. See worker.h for the threading contract. */
+ * generations, and its memory: free lists of buffers and client structs, and giving memory
+ * back to the system when the load is gone. See worker.h for the threading contract. */
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -12,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "event/sock.h"
 #include "proxy/client.h"
 #include "proxy/dlist.h"
 #include "proxy/upstream.h"
@@ -22,6 +25,13 @@
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
 #define FREE_XS_MAX 256
+/* Blocks a list keeps however long it goes unused. None: a block that waited a whole period
+ * is worth less than the pages it pins (after a lull, the first requests call malloc). */
+#define FREE_KEEP 0
+/* How often the free lists decay and the worker considers giving memory back. */
+#define MEM_PERIOD_MS 1000
+/* Freed bytes worth a malloc_trim (about a hundred connections' buffers and structs). */
+#define TRIM_MIN_FREED (4u << 20)
 
 /* ---- config generations ---------------------------------------------------------------- */
 
@@ -189,39 +199,78 @@ static void wconf_retire(struct worker *w, struct wconf *wc)
     w->retired = wc;
 }
 
-/* ---- buffers, ids -------------------------------------------------------------------- */
+/* ---- memory -------------------------------------------------------------------------- */
 
 char *worker_buf_get(struct worker *w)
 {
-    if (w->nfree_bufs)
-        return w->free_bufs[--w->nfree_bufs];
-    return malloc(WORKER_BUF_SIZE);
+    char *buf = freelist_get(&w->free_bufs);
+    return buf ? buf : malloc(WORKER_BUF_SIZE);
 }
 
 void worker_buf_put(struct worker *w, char *buf)
 {
-    if (!buf)
-        return;
-    if (w->nfree_bufs < FREE_BUFS_MAX)
-        w->free_bufs[w->nfree_bufs++] = buf;
-    else
+    if (buf && !freelist_put(&w->free_bufs, buf)) {
         free(buf);
+        w->mem_freed += WORKER_BUF_SIZE;
+    }
 }
 
 struct h1x *worker_x_get(struct worker *w)
 {
-    if (w->nfree_xs)
-        return w->free_xs[--w->nfree_xs];
-    return malloc(sizeof(struct h1x));
+    struct h1x *x = freelist_get(&w->free_xs);
+    return x ? x : malloc(sizeof(*x));
 }
 
 void worker_x_put(struct worker *w, struct h1x *x)
 {
-    if (w->nfree_xs < FREE_XS_MAX)
-        w->free_xs[w->nfree_xs++] = x;
-    else
+    if (x && !freelist_put(&w->free_xs, x)) {
         free(x);
+        w->mem_freed += sizeof(*x);
+    }
 }
+
+struct client *worker_client_get(struct worker *w)
+{
+    struct client *c = freelist_get(&w->free_clients);
+    return c ? c : malloc(sizeof(*c));
+}
+
+void worker_client_put(struct worker *w, struct client *c)
+{
+    if (c && !freelist_put(&w->free_clients, c)) {
+        free(c);
+        w->mem_freed += sizeof(*c);
+    }
+}
+
+/* Once a period: the free lists drop what they did not need, and when the worker has freed
+ * enough and its clients fell to half their peak since it last did, it hands malloc's free
+ * memory back to the system. glibc keeps freed memory in the arenas (one per thread) for
+ * reuse; malloc_trim(0) releases every free page of every arena (MADV_DONTNEED). It locks
+ * each arena in turn and walks its free chunks, so it never runs on the request path and at
+ * most once a period; under steady load (clients near their peak) it does not run at all. */
+static void mem_tick(struct worker *w)
+{
+    uint32_t bufs = freelist_decay(&w->free_bufs, FREE_KEEP);
+    uint32_t clients = freelist_decay(&w->free_clients, FREE_KEEP);
+    uint32_t xs = freelist_decay(&w->free_xs, FREE_KEEP);
+    w->mem_freed += (uint64_t)bufs * WORKER_BUF_SIZE + (uint64_t)clients * sizeof(struct client) +
+                    (uint64_t)xs * sizeof(struct h1x);
+    if (w->mem_freed < TRIM_MIN_FREED || w->nclients > w->mem_peak_clients / 2)
+        return;
+#ifdef __GLIBC__
+    uint64_t t0 = ev_clock_us();
+    malloc_trim(0);
+    log_debug("worker %u: %u clients (peak %u), %llu KiB freed: malloc_trim took %llu us",
+              w->id, w->nclients, w->mem_peak_clients,
+              (unsigned long long)(w->mem_freed >> 10),
+              (unsigned long long)(ev_clock_us() - t0));
+#endif
+    w->mem_freed = 0;
+    w->mem_peak_clients = w->nclients;
+}
+
+/* ---- ids ----------------------------------------------------------------------------- */
 
 uint64_t worker_rand(struct worker *w)
 {
@@ -247,22 +296,88 @@ void worker_request_id(struct worker *w, char out[33])
 
 /* ---- listeners ----------------------------------------------------------------------- */
 
+/* How long accepting pauses when the process is out of descriptors (or memory): the queued
+ * connections wait in the kernel's listen queue instead of failing one accept4 each. */
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_PAUSE_TEXT "not accepting for 100 ms"
+
+_Static_assert(SOCK_LOCAL_KINDS <= METRICS_LOCAL_KINDS, "metrics.h: METRICS_LOCAL_KINDS");
+
+void worker_local_error(struct worker *w, enum metrics_local_op op, int err)
+{
+    static const char *const what[MLO_COUNT] = {
+        [MLO_ACCEPT] = "accept",
+        [MLO_CONNECT] = "upstream connect",
+    };
+    static const char *const then[MLO_COUNT] = {
+        [MLO_ACCEPT] = ACCEPT_PAUSE_TEXT,
+        [MLO_CONNECT] = "answering 503; the server is not blamed",
+    };
+    int kind = sock_local_error(err);
+    if (kind >= 0)
+        mc_add(&w->metrics.local_errors[op][kind], 1);
+    log_msg_limited(&w->local_log[op], w->loop.now_ms, LOG_WARN, "worker %u: %s: %s; %s", w->id,
+                    what[op], strerror(err), then[op]);
+}
+
+static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
+
+/* Registers the listeners, then accepts what queued up meanwhile: the edge that announced
+ * those connections was consumed. */
+static void listeners_register(struct worker *w)
+{
+    for (uint32_t a = 0; a < w->nlisteners; a++) {
+        struct worker_listener *l = &w->listeners[a];
+        if (ev_io_add(&w->loop, &l->io, l->fd, on_accept, false) == -1) {
+            log_error("worker %u: epoll_ctl listener: %s", w->id, strerror(errno));
+            l->io.fd = -1;
+        }
+    }
+    for (uint32_t a = 0; a < w->nlisteners && !w->accept_paused; a++)
+        if (w->listeners[a].io.fd != -1)
+            on_accept(&w->loop, &w->listeners[a].io, EPOLLIN);
+}
+
+/* Stops accepting for ACCEPT_PAUSE_MS (nginx and HAProxy do the same): with no descriptor
+ * left, every arriving connection would wake the loop for an accept4 that fails. */
+static void accept_pause(struct worker *w)
+{
+    w->accept_paused = true;
+    for (uint32_t a = 0; a < w->nlisteners; a++)
+        ev_io_del(&w->loop, &w->listeners[a].io);
+    timer_arm(&w->loop.timers, &w->accept_timer, w->loop.now_ms + ACCEPT_PAUSE_MS);
+}
+
+static void on_accept_timer(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, accept_timer);
+    w->accept_paused = false;
+    if (!w->draining)
+        listeners_register(w);
+}
+
 static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
     (void)events;
     struct worker_listener *l = (struct worker_listener *)io;
     struct worker *w = l->w;
-    for (;;) {
+    while (!w->accept_paused) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn("worker %u: accept: %s", w->id, strerror(errno));
-            /* EMFILE/ENFILE: the edge is consumed; the next connection re-triggers it. */
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (sock_local_error(errno) >= 0) {
+                worker_local_error(w, MLO_ACCEPT, errno);
+                accept_pause(w);
+                return;
+            }
+            log_msg_limited(&w->accept_log, w->loop.now_ms, LOG_WARN, "worker %u: accept: %s",
+                            w->id, strerror(errno));
             return;
         }
         client_accept(w, fd, &peer);
@@ -283,7 +398,8 @@ static void listeners_drop(struct worker *w)
     w->nlisteners = 0;
 }
 
-/* Registers this worker's fd of every address in ls; keeps registrations that still apply. */
+/* Registers this worker's fd of every address in ls; keeps registrations that still apply.
+ * While accepting is paused, the pause's end registers them. */
 static void listeners_apply(struct worker *w, const struct listener_set *ls)
 {
     struct worker_listener *nl = calloc(ls->naddrs ? ls->naddrs : 1, sizeof(*nl));
@@ -299,12 +415,8 @@ static void listeners_apply(struct worker *w, const struct listener_set *ls)
     listeners_drop(w);
     w->listeners = nl;
     w->nlisteners = ls->naddrs;
-    for (uint32_t a = 0; a < ls->naddrs; a++) {
-        if (ev_io_add(&w->loop, &nl[a].io, nl[a].fd, on_accept, false) == -1)
-            log_error("worker %u: epoll_ctl listener: %s", w->id, strerror(errno));
-        else
-            on_accept(&w->loop, &nl[a].io, EPOLLIN); /* connections queued meanwhile */
-    }
+    if (!w->accept_paused)
+        listeners_register(w);
 }
 
 /* ---- stopping ------------------------------------------------------------------------ */
@@ -403,7 +515,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 }
 
 /* Every 100 ms: passive cool-offs and slow start for the servers this worker checks, warm
- * connections for every pool of the current generation. */
+ * connections for every pool of the current generation; every MEM_PERIOD_MS, memory. */
 static void on_health_timer(struct timer *t)
 {
     struct worker *w = container_of(t, struct worker, health_timer);
@@ -424,6 +536,12 @@ static void on_health_timer(struct timer *t)
             pool_yield(&grp->pools[s]);
             pool_publish(&grp->pools[s]);
         }
+    }
+    if (w->nclients > w->mem_peak_clients)
+        w->mem_peak_clients = w->nclients;
+    if (now >= w->mem_due_ms) {
+        mem_tick(w);
+        w->mem_due_ms = now + MEM_PERIOD_MS;
     }
     w->health_due_ms = now + 100;
     timer_arm(&w->loop.timers, t, w->health_due_ms);
@@ -463,15 +581,15 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     timer_init(&w->drain_timer, on_drain_deadline);
     timer_init(&w->flush_timer, on_flush_timer);
     timer_init(&w->health_timer, on_health_timer);
+    timer_init(&w->accept_timer, on_accept_timer);
     w->nworkers = cfg->workers;
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;
     }
-    w->free_bufs = calloc(FREE_BUFS_MAX, sizeof(char *));
-    w->free_clients = calloc(FREE_CLIENTS_MAX, sizeof(struct client *));
-    w->free_xs = calloc(FREE_XS_MAX, sizeof(struct h1x *));
-    if (!w->free_bufs || !w->free_clients || !w->free_xs || ev_loop_init(&w->loop) == -1)
+    if (freelist_init(&w->free_bufs, FREE_BUFS_MAX) == -1 ||
+        freelist_init(&w->free_clients, FREE_CLIENTS_MAX) == -1 ||
+        freelist_init(&w->free_xs, FREE_XS_MAX) == -1 || ev_loop_init(&w->loop) == -1)
         goto fail;
     w->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->cmd_fd == -1 || ev_io_add(&w->loop, &w->cmd_io, w->cmd_fd, on_command, false) == -1)
@@ -525,15 +643,9 @@ void worker_join(struct worker *w)
     }
     /* Deferred frees put clients and buffers back on the free lists: run them first. */
     ev_loop_destroy(&w->loop);
-    for (uint32_t i = 0; i < w->nfree_bufs; i++)
-        free(w->free_bufs[i]);
-    for (uint32_t i = 0; i < w->nfree_clients; i++)
-        free(w->free_clients[i]);
-    for (uint32_t i = 0; i < w->nfree_xs; i++)
-        free(w->free_xs[i]);
-    free(w->free_bufs);
-    free(w->free_clients);
-    free(w->free_xs);
+    freelist_destroy(&w->free_bufs);
+    freelist_destroy(&w->free_clients);
+    freelist_destroy(&w->free_xs);
     if (w->cmd_fd != -1)
         close(w->cmd_fd);
 }

@@ -32,9 +32,12 @@ void worker_post(struct worker *w, unsigned cmd);
 /* Main thread: waits for the thread and frees what the worker left. */
 void worker_join(struct worker *w);
 
-/* Worker thread: pooled WORKER_BUF_SIZE buffers. get returns NULL on out of memory. */
+/* Worker thread: pooled WORKER_BUF_SIZE buffers and client structs (uninitialised). get
+ * returns NULL on out of memory; put takes NULL. */
 char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, char *buf);
+struct client *worker_client_get(struct worker *w);
+void worker_client_put(struct worker *w, struct client *c);
 
 /* Worker thread: exchange structs for client connections (uninitialised). get returns NULL
  * on out of memory. */
@@ -47,6 +50,10 @@ uint64_t worker_rand(struct worker *w);
 
 /* Worker thread: a client is done with its config generation. */
 void wconf_put(struct wconf *wc);
+
+/* Worker thread: an `op` failed with errno err, a local shortage (sock_local_error(err) >= 0):
+ * counted in the worker's metrics and logged, at most one line a second per op. */
+void worker_local_error(struct worker *w, enum metrics_local_op op, int err);
 
 /* Worker thread: a client connection closed; lets a draining worker finish. */
 void worker_client_gone(struct worker *w);

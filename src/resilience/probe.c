@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "event/sock.h"
 #include "http/h1.h"
 
@@ -33,6 +34,16 @@ static void finish(struct health_probe *p, bool ok, const char *why)
     schedule(p, p->group->active.interval_ms);
 }
 
+/* This process is out of descriptors (or memory, or local ports): no verdict on the server,
+ * the check runs again after an interval. */
+static void skip(struct health_probe *p, int err)
+{
+    log_msg_limited(&p->local_log, p->loop->now_ms, LOG_WARN,
+                    "health check of %s skipped, not counted against the server: %s",
+                    p->st->key, strerror(err));
+    schedule(p, p->group->active.interval_ms);
+}
+
 static void on_probe_io(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 
 static void begin(struct health_probe *p)
@@ -50,13 +61,16 @@ static void begin(struct health_probe *p)
     p->req_len = (uint32_t)n;
     p->sent = p->len = 0;
     int fd = sock_connect((const struct sockaddr *)&p->server->addr.sa, p->server->addr.salen);
-    if (fd == -1) {
-        finish(p, false, strerror(errno));
-        return;
-    }
-    if (ev_io_add(p->loop, &p->io, fd, on_probe_io, true) == -1) {
-        close(fd);
-        finish(p, false, strerror(errno));
+    if (fd == -1 || ev_io_add(p->loop, &p->io, fd, on_probe_io, true) == -1) {
+        int err = errno;
+        if (fd != -1)
+            close(fd);
+        p->io.fd = -1; /* ev_io_add stored it */
+        if (sock_local_error(err) >= 0) {
+            skip(p, err);
+            return;
+        }
+        finish(p, false, strerror(err));
         return;
     }
     p->phase = PROBE_CONNECTING;

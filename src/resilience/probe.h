@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "core/log.h"
 #include "event/loop.h"
 #include "resilience/health.h"
 
@@ -20,6 +21,7 @@ struct health_probe {
     const struct cfg_upstream *group;
     const struct cfg_server *server;
     int phase;                   /* enum in probe.c */
+    struct log_limit local_log;  /* checks skipped for lack of a local resource */
     uint32_t req_len, sent, len;
     char req[768];
     char buf[4096];

@@ -42,6 +42,7 @@ FAMILIES = {
     "weir_received_bytes_total": "counter",
     "weir_sent_bytes_total": "counter",
     "weir_shed_requests_total": "counter",
+    "weir_local_errors_total": "counter",
     "weir_request_duration_seconds": "histogram",
     "weir_requests_per_second": "gauge",
     "weir_event_loop_lag_seconds": "gauge",
@@ -350,7 +351,8 @@ def check_schema(d):
     keys(d["reloads"], {"ok": int, "failed": int})
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
-                       "active_clients": int, "upstream_conns": int, "shed": int})
+                       "active_clients": int, "upstream_conns": int, "shed": int,
+                       "local_errors": int})
     keys(d["totals"]["status"], {"1xx": int, "2xx": int, "3xx": int, "4xx": int, "5xx": int})
     keys(d["latency_ms"], {"p50": num, "p90": num, "p99": num, "p999": num, "max": num,
                            "window_s": num})
