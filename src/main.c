@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "modules/registry.h"
 #include "proxy/server.h"
 
 static void usage(FILE *out)
@@ -92,6 +93,7 @@ static int run_proxy(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    modules_register(); /* before any config is loaded: modules own route keys */
     if (argc >= 2 && strcmp(argv[1], "proxy") == 0)
         return run_proxy(argc, argv);
     const char *path = NULL;

@@ -23,7 +23,6 @@
 #include "http/h1.h"
 
 #define H1_CHUNK_LINE_MAX 4096     /* a size line with its extensions */
-#define H1_CHUNK_TRAILER_MAX 16384 /* the whole trailer section with its final CRLF */
 #define H1_CHUNK_SIZE_DIGITS 15
 
 enum {
@@ -110,6 +109,8 @@ ssize_t h1_chunked_feed(struct h1_chunked *c, char *buf, size_t len, size_t *dec
         } else if (st >= CS_TRAILER_START) {
             if (++c->trailer_bytes > H1_CHUNK_TRAILER_MAX)
                 goto fail;
+            if (c->trailers)
+                c->trailers[c->trailer_bytes - 1] = (char)ch;
         }
 
         switch (st) {

@@ -90,12 +90,17 @@ struct h1_response {
     struct h1_header headers[H1_MAX_HEADERS];
 };
 
+/* The whole trailer section of a chunked body, with its final CRLF, at most. */
+#define H1_CHUNK_TRAILER_MAX 16384
+
 /* Incremental chunked-body decoder state (see h1_chunked_feed). */
 struct h1_chunked {
     uint8_t state;
     bool done;            /* the final CRLF after the last chunk / trailers was consumed */
     uint32_t line_bytes;  /* bytes of the current size line or trailer line so far */
     uint32_t trailer_bytes;
+    char *trailers;       /* optional (set after init): receives the trailer section as it is
+                             consumed, final CRLF included; H1_CHUNK_TRAILER_MAX bytes */
     uint64_t remaining;   /* payload bytes left in the current chunk */
 };
 

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/str.h"
+
 struct exchange;
 struct response;
 struct cfg_route;
@@ -83,6 +85,8 @@ struct pipeline_module {
     /* Sees the response body as the client gets it (after every transform), unchanged; only
      * when turned on with pipeline_observe_on. */
     void (*on_response_data)(struct exchange *x, void *ctx, const char *p, size_t n);
+    /* With on_response_data: the response's trailer fields ("Name: value\r\n" lines). */
+    void (*on_response_trailers)(struct exchange *x, void *ctx, struct str fields);
     void (*on_end)(struct exchange *x, void *ctx);
 };
 

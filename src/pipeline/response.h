@@ -36,6 +36,10 @@ struct response {
     struct response_header *headers;
     int64_t content_length;          /* -1: unknown (chunked or close-delimited) */
     bool no_body;                    /* HEAD, 204, 304: framing headers but no bytes */
+    bool chunked;                    /* sent in chunks (HTTP/1.1), no Content-Length: the
+                                        host's intent for an upstream body, a replay's record */
+
+    struct str trailers;             /* "Name: value\r\n" lines after a chunked body, or empty */
 
     enum response_body_kind body_kind;
     const char *body;

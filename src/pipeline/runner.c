@@ -233,6 +233,16 @@ enum pipeline_verdict pipeline_reply(struct exchange *x, uint16_t status, const 
     return PIPELINE_RESPOND;
 }
 
+void pipeline_observe_trailers(struct exchange *x, struct str fields)
+{
+    for (uint32_t k = 0; k < x->nobservers && fields.len; k++) {
+        uint32_t i = x->observers[k];
+        x->link = &x->chain->links[i];
+        if (x->chain->links[i].m->on_response_trailers)
+            x->chain->links[i].m->on_response_trailers(x, x->ctx[i], fields);
+    }
+}
+
 /* ---- body transforms ------------------------------------------------------------------- */
 
 #define STAGE_SIZE 16384u

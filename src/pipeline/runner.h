@@ -55,6 +55,8 @@ int pipeline_transform_on(struct exchange *x, const void *ctx);
 int pipeline_observe_on(struct exchange *x, const void *ctx);
 /* Host: body bytes as the client gets them, for the observers. */
 void pipeline_observe(struct exchange *x, const char *p, size_t n);
+/* Host: the trailer fields that ended the body ("Name: value\r\n" lines), for the observers. */
+void pipeline_observe_trailers(struct exchange *x, struct str fields);
 
 /* The module context of module m in this exchange, or NULL when m is not in the chain. */
 void *pipeline_ctx(struct exchange *x, const struct pipeline_module *m);

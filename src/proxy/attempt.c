@@ -113,10 +113,10 @@ bool attempt_may_retry(const struct client *c, enum fail_kind kind)
     case FAIL_CONNECT:
         return r->on_connect_error;
     case FAIL_TIMEOUT:
-        return r->on_timeout && c->x->idempotent;
+        return r->on_timeout && c->x->base.retry_safe;
     case FAIL_SERVER:
     case FAIL_STATUS:
-        return c->x->idempotent;
+        return c->x->base.retry_safe;
     case FAIL_CLIENT:
         return false;
     }

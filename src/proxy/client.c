@@ -18,6 +18,8 @@
 #include "proxy/accesslog_line.h"
 #include "proxy/dlist.h"
 #include "proxy/forward.h"
+#include "proxy/h1_writer.h"
+#include "pipeline/runner.h"
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/worker.h"
@@ -80,8 +82,10 @@ static void client_close_now(struct client *c)
     struct worker *w = c->w;
     if (c->state == CS_CLOSED)
         return;
-    if (c->x)
+    if (c->x) {
         forward_abort(c);
+        pipeline_end(&c->x->base, 0);
+    }
     c->state = CS_CLOSED;
     timer_disarm(&w->loop.timers, &c->timer);
     close(c->io.fd);
@@ -178,9 +182,31 @@ int client_flush_out(struct client *c)
     return 0;
 }
 
+/* Writes what is left of a reply: the head (c->out), then its body from memory. */
 static void reply_progress(struct client *c)
 {
+    struct h1x *x = c->x;
     int r = client_flush_out(c);
+    while (r == 0 && x->reply_left) {
+        if (!c->writable) {
+            r = 1;
+            break;
+        }
+        ssize_t n = send(c->io.fd, x->reply_body, x->reply_left, MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                c->writable = false;
+                continue;
+            }
+            r = -1;
+            break;
+        }
+        x->log.bytes_out += (uint64_t)n;
+        if ((size_t)n < x->reply_left)
+            c->writable = false;
+        x->reply_body += n;
+        x->reply_left -= (size_t)n;
+    }
     if (r < 0) {
         client_close_now(c);
         return;
@@ -190,7 +216,76 @@ static void reply_progress(struct client *c)
         timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms + cfg->timeouts.client_send_ms);
         return;
     }
+    x->base.response_complete = true;
     client_exchange_done(c);
+}
+
+void client_send_reply(struct client *c)
+{
+    struct worker *w = c->w;
+    struct h1x *x = c->x;
+    struct response *r = &x->base.reply;
+    if (ensure_buf(w, &c->out, WORKER_BUF_SIZE) == -1) {
+        client_close_now(c);
+        return;
+    }
+    /* A request whose body was not read leaves the stream unsynchronised: close after. */
+    if (c->state == CS_HEAD || x->req_left ||
+        (x->req.framing == H1_FRAME_CHUNKED && !x->req_chunk.done) ||
+        (c->state != CS_HEAD && !x->req_done && !(x->body && !x->buffering)))
+        c->closing = true;
+    bool head = x->req.method_id == H1_M_HEAD;
+    r->no_body = head;
+    x->base.upstream_head = false;
+    pipeline_response_head(&x->base, r);
+    struct h1_write_opts o = {
+        .chunked = r->chunked && x->req.minor == 1,
+        .connection = c->closing || !c->keepalive ? "close"
+                      : x->req.minor == 0         ? "keep-alive"
+                                                  : NULL,
+    };
+    if (h1_write_head(&c->out, r, &o) == -1) {
+        client_close_now(c);
+        return;
+    }
+    if (!head && r->body_kind == RESPONSE_BODY_MEMORY) {
+        const char *body = r->body;
+        size_t len = r->body_len;
+        pipeline_observe(&x->base, body, len);
+        if (o.chunked) {
+            /* One chunk, the last one and the trailers, framed in the arena (replays are
+             * rare). */
+            size_t tl = r->trailers.len;
+            char *framed = arena_alloc(&x->base.arena, len + tl + 32);
+            if (!framed) {
+                client_close_now(c);
+                return;
+            }
+            size_t n = len ? (size_t)snprintf(framed, 24, "%zx\r\n", len) : 0;
+            memcpy(framed + n, body, len);
+            n += len;
+            if (len) {
+                memcpy(framed + n, "\r\n", 2);
+                n += 2;
+            }
+            memcpy(framed + n, "0\r\n", 3);
+            n += 3;
+            if (tl)
+                memcpy(framed + n, r->trailers.ptr, tl);
+            n += tl;
+            memcpy(framed + n, "\r\n", 2);
+            body = framed;
+            len = n + 2;
+        }
+        if (len && buf_append(&c->out, body, len) == -1) {
+            x->reply_body = body; /* larger than the buffer: written from where it is */
+            x->reply_left = len;
+        }
+    }
+    timer_disarm(&w->loop.timers, &c->timer);
+    x->log.status = r->status;
+    c->state = CS_REPLY;
+    reply_progress(c);
 }
 
 void client_reply(struct client *c, int status, const char *detail, bool close)
@@ -201,48 +296,32 @@ void client_reply(struct client *c, int status, const char *detail, bool close)
 void client_reply_ex(struct client *c, int status, const char *detail, bool close,
                      const char *extra)
 {
-    struct worker *w = c->w;
-    if (ensure_buf(w, &c->out, WORKER_BUF_SIZE) == -1) {
+    struct h1x *x = c->x;
+    if (!x->request_id[0])
+        worker_request_id(c->w, x->request_id);
+    if (pipeline_error_response(&x->base, (uint16_t)status, detail, x->request_id) != 0) {
         client_close_now(c);
         return;
     }
-    if (!c->x->request_id[0])
-        worker_request_id(w, c->x->request_id);
-    /* A request whose body was not read leaves the stream unsynchronised: close after. */
-    if (c->state == CS_HEAD || c->x->req_left || (c->x->req.framing == H1_FRAME_CHUNKED && !c->x->req_chunk.done))
-        close = true;
-    if (c->state != CS_HEAD && !c->x->req_done)
-        close = true;
+    /* extra: "Name: value\r\n" lines; each replaces a field of that name. */
+    for (const char *p = extra; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        const char *colon = memchr(p, ':', eol ? (size_t)(eol - p) : strlen(p));
+        if (!eol || !colon)
+            break;
+        struct str v = str_trim_ows(str_from(colon + 1, (size_t)(eol - colon - 1)));
+        struct str val = arena_str(&x->base.arena, v);
+        struct str name = arena_str(&x->base.arena, str_from(p, (size_t)(colon - p)));
+        if (!val.ptr || !name.ptr ||
+            response_set(&x->base.reply, &x->base.arena, name, val) != 0) {
+            client_close_now(c);
+            return;
+        }
+        p = eol + 2;
+    }
     if (close)
         c->closing = true;
-    char body[512];
-    int bl = snprintf(body, sizeof(body), "%d %s: %s (request id %s)\n", status,
-                      h1_status_text(status), detail, c->x->request_id);
-    if (bl < 0 || (size_t)bl >= sizeof(body))
-        bl = (int)sizeof(body) - 1;
-    bool own_retry_after = extra && strstr(extra, "Retry-After:");
-    char head[1024];
-    int hl = snprintf(head, sizeof(head),
-                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Length: %d\r\nX-Request-Id: %s\r\n%s%s%s\r\n",
-                      status, h1_status_text(status), bl, c->x->request_id,
-                      (status == 503 || status == 429) && !own_retry_after ? "Retry-After: 1\r\n"
-                                                                           : "",
-                      extra ? extra : "",
-                      c->closing || !c->keepalive ? "Connection: close\r\n" : "");
-    if (hl < 0 || (size_t)hl >= sizeof(head)) {
-        client_close_now(c);
-        return;
-    }
-    if (buf_append(&c->out, head, (size_t)hl) == -1 ||
-        (c->x->req.method_id != H1_M_HEAD && buf_append(&c->out, body, (size_t)bl) == -1)) {
-        client_close_now(c);
-        return;
-    }
-    timer_disarm(&w->loop.timers, &c->timer);
-    c->x->log.status = status;
-    c->state = CS_REPLY;
-    reply_progress(c);
+    client_send_reply(c);
 }
 
 /* ---- the request cycle ---------------------------------------------------------------- */
@@ -250,38 +329,38 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
 /* Plain values for a new exchange (the struct is not zeroed beyond what is set here). */
 static void reset_exchange(struct client *c)
 {
-    c->x->route = NULL;
-    c->x->up = NULL;
-    c->x->req_done = false;
-    c->x->retried = false;
-    c->x->req_left = 0;
-    c->x->req_ready = 0;
-    c->x->send_continue = false;
-    c->x->resp_head_done = c->x->resp_done = c->x->resp_decode = c->x->resp_head_request = false;
-    c->x->resp_left = 0;
-    c->x->resp_ready = c->x->resp_skip = 0;
-    c->x->got_response_bytes = false;
-    c->x->request_id[0] = '\0';
-    c->x->grp = NULL;
-    /* Resilience state: released by forward_end; plain values here (a new client is not
-     * zeroed beyond the head of the struct). */
-    c->x->rs = NULL;
-    c->x->idempotent = c->x->admitted = c->x->limited = c->x->queued = false;
-    c->x->group_permit = c->x->server_permit = c->x->budget_granted = c->x->buffering = false;
-    c->x->server_breaker = NULL;
-    c->x->body = NULL;
-    c->x->body_len = c->x->body_sent = c->x->body_filled = 0;
-    c->x->body_streamed = false;
-    c->x->idem_owner = c->x->idem_waiting = false;
-    c->x->idem_key = NULL;
-    c->x->idem_key_len = 0;
-    c->x->capture = NULL;
-    c->x->capture_len = c->x->capture_cap = 0;
-    c->x->capture_overflow = false;
-    c->x->rl_headers[0] = '\0';
-    c->x->req.framing = H1_FRAME_NONE;
-    c->x->req.method_id = H1_M_OTHER;
-    c->x->log = (struct exchange_log){0};
+    struct h1x *x = c->x;
+    x->route = NULL;
+    x->up = NULL;
+    x->req_done = false;
+    x->retried = false;
+    x->req_left = 0;
+    x->req_ready = 0;
+    x->send_continue = false;
+    x->resp_head_done = x->resp_done = x->resp_decode = x->resp_head_request = false;
+    x->resp_left = 0;
+    x->resp_ready = x->resp_skip = 0;
+    x->got_response_bytes = false;
+    x->request_id[0] = '\0';
+    x->grp = NULL;
+    /* Admission state: released by forward_end; plain values here (a new exchange is not
+     * zeroed). */
+    x->rs = NULL;
+    x->admitted = x->group_permit = x->server_permit = x->budget_granted = false;
+    x->buffering = x->body_for_module = false;
+    x->server_breaker = NULL;
+    x->body = NULL;
+    x->body_len = x->body_sent = x->body_filled = 0;
+    x->body_streamed = false;
+    x->reply_body = NULL;
+    x->reply_left = 0;
+    x->req.framing = H1_FRAME_NONE;
+    x->req.method_id = H1_M_OTHER;
+    x->log = (struct exchange_log){0};
+    x->base.chain = NULL;
+    x->base.worker = &c->w->pw;
+    x->base.request_id = x->request_id;
+    pipeline_start(&x->base);
 }
 
 /* The connection's exchange, taken from the worker's free list when a head starts. */
@@ -350,24 +429,12 @@ static void record_metrics(struct client *c)
         hist_record(&c->x->grp->gs->m[w->id].upstream, c->x->t_end_us - l->t_upstream_us);
 }
 
-void client_send_buffer(struct client *c, char *buf, uint32_t len, int status)
-{
-    struct worker *w = c->w;
-    buf_release(w, &c->out);
-    c->out = (struct buf){.data = buf, .cap = len, .len = len};
-    if (c->state != CS_HEAD && !c->x->req_done && c->x->req_left)
-        c->closing = true;
-    timer_disarm(&w->loop.timers, &c->timer);
-    c->x->log.status = status;
-    c->state = CS_REPLY;
-    reply_progress(c);
-}
-
 void client_exchange_done(struct client *c)
 {
     struct worker *w = c->w;
     if (c->state != CS_HEAD)
         forward_end(c);
+    pipeline_end(&c->x->base, (uint16_t)c->x->log.status);
     if (c->x->log.t_start_us) {
         c->x->t_end_us = ev_clock_us();
         if (c->wc->cfg->metrics)

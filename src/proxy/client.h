@@ -25,9 +25,9 @@ void client_reply(struct client *c, int status, const char *detail, bool close);
 void client_reply_ex(struct client *c, int status, const char *detail, bool close,
                      const char *extra);
 
-/* Sends a complete response held in `buf` (malloc'd, taken over) and ends the exchange as
- * client_reply does; `status` is for the access log. */
-void client_send_buffer(struct client *c, char *buf, uint32_t len, int status);
+/* Writes c->x->base.reply (made by a module, or by client_reply): the response hooks of the
+ * modules that ran, the head, the body; then ends the exchange as client_reply does. */
+void client_send_reply(struct client *c);
 
 /* The exchange finished (response fully written): logs it, releases its resources and moves
  * on to the next request on the connection, or closes it. */

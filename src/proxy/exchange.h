@@ -1,6 +1,6 @@
 /* exchange.h — what the files of one exchange share (forward.c: the pump; attempt.c: choosing
- * a server, connecting, failing and retrying; admission.c: the guards before the first attempt;
- * idempotency.c: keyed requests; tunnel.c: WebSocket). Internal to src/proxy. Worker thread. */
+ * a server, connecting, failing and retrying; admission.c: the pipeline's host before the first
+ * attempt; tunnel.c: WebSocket). Internal to src/proxy. Worker thread. */
 #ifndef WEIR_PROXY_EXCHANGE_H
 #define WEIR_PROXY_EXCHANGE_H
 
@@ -41,7 +41,7 @@ void attempt_headed(struct client *c, int status);
 void attempt_release_server(struct client *c, bool failed);
 /* Drops the upstream connection (back to the pool when reusable). */
 void exchange_drop_upstream(struct client *c, bool reusable);
-/* Every per-exchange resource of attempts and admission is released (end of exchange). */
+/* What admission held (in-flight count, a buffered body) is released (end of exchange). */
 void exchange_release(struct client *c, int status);
 
 /* Arms the exchange's total timeout (route's, else the group's). */
@@ -54,29 +54,12 @@ void exchange_pump(struct client *c);
 bool exchange_replayable(const struct client *c);
 
 /* ---- admission.c ---- */
-/* After the body is buffered and the idempotency key claimed: concurrency limit, then the
- * first attempt. */
-void admission_continue(struct client *c);
-/* Runs shedding, rate limiting, body buffering, idempotency, the concurrency limit and the
- * group breaker, then the first attempt. */
+/* Runs the route's pipeline modules, then (when they all pass) the first attempt. */
 void admission_start(struct client *c);
-/* The client's timer fired while in CS_ADMIT or CS_BACKOFF. */
+/* The client's timer fired while in CS_ADMIT. */
 void admission_timeout(struct client *c);
-/* The client's socket has news while in CS_ADMIT (body bytes). */
+/* The client's socket has news while in CS_ADMIT (body bytes, or it went away). */
 void admission_client_event(struct client *c);
-/* A concurrency slot of grp was released on this worker: wake a local waiter. */
-void admission_wake(struct wgroup *grp);
-
-/* ---- idempotency.c ---- */
-/* After the body is buffered: claims the key, or replays / waits / refuses. Returns true when
- * the exchange should proceed to its first attempt. */
-bool idempotency_begin(struct client *c);
-/* Polled while waiting for the first request with the same key. */
-void idempotency_poll(struct client *c);
-/* Bytes just sent to the client (final head and body) for the record. */
-void idempotency_capture(struct client *c, const char *p, size_t n);
-/* The exchange ended: store the captured response (ok) or forget the claim. */
-void idempotency_end(struct client *c, bool ok);
 
 /* ---- tunnel.c ---- */
 void tunnel_start(struct client *c);

@@ -22,7 +22,10 @@
 #include "proxy/client.h"
 #include "proxy/exchange.h"
 #include "proxy/dlist.h"
+#include "proxy/h1_writer.h"
 #include "proxy/headers.h"
+#include "pipeline/arena.h"
+#include "pipeline/runner.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -204,23 +207,34 @@ static int read_upstream(struct client *c)
     return STEP_IDLE;
 }
 
-/* The final head as the idempotency record keeps it: without its Connection field, which
- * belongs to the connection it was first sent on. */
-static void capture_head(struct client *c, const char *head, size_t len)
+/* Writes a head from the upstream (interim, 101 or final) to the client: the structured
+ * view, the response hooks of the modules for the final one, then the HTTP/1.1 writer. */
+static int write_head(struct client *c, const char *conn, bool chunked, bool final)
 {
-    static const char field[] = "\r\nConnection: ";
-    const char *p = memmem(head, len, field, sizeof(field) - 1);
-    if (!p) {
-        idempotency_capture(c, head, len);
-        return;
+    struct h1x *x = c->x;
+    struct response *r = &x->view;
+    if (headers_response_view(c, r) == -1)
+        return -1;
+    if (final) {
+        if (x->set_sticky) {
+            const struct cfg_upstream *g = group_of(c);
+            char token[LB_STICKY_TOKEN_LEN + 1];
+            lb_sticky_token(x->grp->servers[x->server]->id, token);
+            int rc = g->sticky_ttl_s
+                         ? response_addf(r, &x->base.arena, STR_LIT("Set-Cookie"),
+                                         "%s=%s; Path=/; HttpOnly; Max-Age=%u", g->sticky_cookie,
+                                         token, g->sticky_ttl_s)
+                         : response_addf(r, &x->base.arena, STR_LIT("Set-Cookie"),
+                                         "%s=%s; Path=/; HttpOnly", g->sticky_cookie, token);
+            if (rc != 0)
+                return -1;
+        }
+        x->base.upstream_head = true;
+        r->chunked = chunked;
+        pipeline_response_head(&x->base, r);
     }
-    const char *eol = memmem(p + 2, len - (size_t)(p + 2 - head), "\r\n", 2);
-    if (!eol) {
-        idempotency_capture(c, head, len);
-        return;
-    }
-    idempotency_capture(c, head, (size_t)(p - head));
-    idempotency_capture(c, eol, len - (size_t)(eol - head));
+    struct h1_write_opts o = {.chunked = chunked, .connection = conn};
+    return h1_write_head(&c->out, r, &o);
 }
 
 /* Parses heads in up->in until the final one; queues each for the client. */
@@ -254,7 +268,7 @@ static int parse_response_head(struct client *c)
         uint16_t status = c->x->resp.status;
         if (status == 101) {
             if (!(c->x->req.flags & H1F_UPGRADE_WEBSOCKET) || !c->x->req_done ||
-                headers_build_response(c, "upgrade", false, NULL) == -1) {
+                write_head(c, "upgrade", false, false) == -1) {
                 c->x->retried = true;
                 attempt_failed(c, FAIL_SERVER, 502, "unexpected protocol switch from the upstream");
                 return STEP_DONE;
@@ -266,8 +280,7 @@ static int parse_response_head(struct client *c)
         }
         if (status < 200) {
             /* 100 is weir's to send (it answers Expect itself); other 1xx go to 1.1 clients. */
-            if (status != 100 && c->x->req.minor == 1 &&
-                headers_build_response(c, NULL, false, NULL) == -1) {
+            if (status != 100 && c->x->req.minor == 1 && write_head(c, NULL, false, false) == -1) {
                 c->x->retried = true;
                 attempt_failed(c, FAIL_SERVER, 502, "interim response too large");
                 return STEP_DONE;
@@ -306,33 +319,8 @@ static int parse_response_head(struct client *c)
         const char *conn = !keep ? "close" : c->x->req.minor == 0 ? "keep-alive" : NULL;
         if (!keep)
             c->closing = true;
-        char extra[512];
-        size_t elen = 0;
-        extra[0] = '\0';
-        if (c->x->set_sticky) {
-            const struct cfg_upstream *g = group_of(c);
-            char token[LB_STICKY_TOKEN_LEN + 1];
-            lb_sticky_token(c->x->grp->servers[c->x->server]->id, token);
-            int n = snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s; Path=/; HttpOnly",
-                             g->sticky_cookie, token);
-            if (g->sticky_ttl_s && n > 0 && (size_t)n < sizeof(extra))
-                n += snprintf(extra + n, sizeof(extra) - (size_t)n, "; Max-Age=%u",
-                              g->sticky_ttl_s);
-            if (n > 0 && (size_t)n < sizeof(extra) - 3) {
-                memcpy(extra + n, "\r\n", 3);
-                elen = (size_t)n + 2;
-            } else {
-                extra[0] = '\0';
-            }
-        }
-        size_t rl = strlen(c->x->rl_headers);
-        if (rl && elen + rl < sizeof(extra)) {
-            memcpy(extra + elen, c->x->rl_headers, rl + 1);
-            elen += rl;
-        }
         timer_disarm(&w->loop.timers, &c->x->total_timer);
-        uint32_t head_at = c->out.off + c->out.len;
-        if (headers_build_response(c, conn, chunked_out, elen ? extra : NULL) == -1) {
+        if (write_head(c, conn, chunked_out, true) == -1) {
             c->x->retried = true;
             attempt_failed(c, FAIL_SERVER, 502, "the upstream response head is too large");
             return STEP_DONE;
@@ -340,8 +328,10 @@ static int parse_response_head(struct client *c)
         buf_consume(&u->in, (uint32_t)r);
         c->x->resp_head_done = true;
         c->x->log.status = status;
-        if (c->x->idem_owner)
-            capture_head(c, c->out.data + head_at, c->out.off + c->out.len - head_at);
+        if (c->x->base.nobservers && c->x->resp_framing == H1_FRAME_CHUNKED) {
+            h1_chunked_init(&c->x->obs_chunk);
+            c->x->obs_chunk.trailers = arena_alloc(&c->x->base.arena, H1_CHUNK_TRAILER_MAX);
+        }
         if (c->x->resp_framing == H1_FRAME_NONE ||
             (c->x->resp_framing == H1_FRAME_LENGTH && c->x->resp_left == 0))
             c->x->resp_done = true;
@@ -411,6 +401,25 @@ static bool response_body_complete(const struct client *c)
     return true;
 }
 
+/* The observers (pipeline_observe_on) see the body as the client got it, payload only: body
+ * bytes just written are de-chunked in place (they are consumed right after) when needed. */
+static void observe_sent(struct client *c, char *p, size_t n)
+{
+    struct h1x *x = c->x;
+    if (x->resp_framing != H1_FRAME_CHUNKED || x->resp_decode) {
+        pipeline_observe(&x->base, p, n);
+        return;
+    }
+    size_t decoded = 0;
+    bool was_done = x->obs_chunk.done;
+    if (h1_chunked_feed(&x->obs_chunk, p, n, &decoded) < 0)
+        return;
+    pipeline_observe(&x->base, p, decoded);
+    if (x->obs_chunk.done && !was_done && x->obs_chunk.trailers && x->obs_chunk.trailer_bytes > 2)
+        pipeline_observe_trailers(&x->base, str_from(x->obs_chunk.trailers,
+                                                     x->obs_chunk.trailer_bytes - 2));
+}
+
 static int step_response_down(struct client *c)
 {
     struct upconn *u = c->x->up;
@@ -444,8 +453,8 @@ static int step_response_down(struct client *c)
         buf_consume(&c->out, h);
         total -= h;
         if (total) {
-            if (c->x->idem_owner)
-                idempotency_capture(c, buf_head(&u->in), total);
+            if (c->x->base.nobservers)
+                observe_sent(c, buf_head(&u->in), total);
             buf_consume(&u->in, (uint32_t)total);
             c->x->resp_ready -= (uint32_t)total;
         }
@@ -473,6 +482,7 @@ static void finish_exchange(struct client *c)
                     (c->x->resp.minor == 1 || (c->x->resp.flags & H1F_CONN_KEEPALIVE));
     attempt_release_server(c, c->x->grp->cfg->passive.on_5xx && c->x->resp.status >= 500);
     exchange_drop_upstream(c, reusable);
+    c->x->base.response_complete = c->x->resp_done;
     client_exchange_done(c);
 }
 

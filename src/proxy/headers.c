@@ -3,6 +3,7 @@
 
 #include "core/buf.h"
 #include "http/h1.h"
+#include "pipeline/arena.h"
 
 static bool name_is(struct str name, const char *lit, size_t n)
 {
@@ -250,44 +251,57 @@ int headers_build_request(struct client *c, bool websocket)
     return ok ? 0 : -1;
 }
 
-int headers_build_response(struct client *c, const char *conn, bool chunked, const char *extra)
+int headers_response_view(struct client *c, struct response *r)
 {
-    const struct h1_response *r = &c->x->resp;
-    struct buf *b = &c->out;
+    const struct h1_response *up = &c->x->resp;
+    struct arena *a = &c->x->base.arena;
     const struct config *cfg = c->wc->cfg;
-    bool ok = true;
-    bool upgrade = r->status == 101;
-    char status[13] = "HTTP/1.1 000 ";
-    status[9] = (char)('0' + r->status / 100 % 10);
-    status[10] = (char)('0' + r->status / 10 % 10);
-    status[11] = (char)('0' + r->status % 10);
-    put(b, &ok, status, sizeof(status));
-    put_str(b, &ok, r->reason.len ? r->reason : str_cstr(h1_status_text(r->status)));
-    PUT_LIT(b, &ok, "\r\n");
+    bool upgrade = up->status == 101;
+    if (response_init(r, a, up->status, up->nheaders + 6) != 0)
+        return -1;
+    r->reason = up->reason;
+    r->content_length = up->framing == H1_FRAME_LENGTH ? (int64_t)up->content_length : -1;
+    r->no_body = c->x->req.method_id == H1_M_HEAD || up->status == 204 || up->status == 304;
     struct conn_fields cf;
-    find_connection_fields(r->headers, r->nheaders, &cf);
-    for (uint32_t i = 0; i < r->nheaders; i++) {
-        struct str name = r->headers[i].name;
+    find_connection_fields(up->headers, up->nheaders, &cf);
+    for (uint32_t i = 0; i < up->nheaders; i++) {
+        struct str name = up->headers[i].name;
         if (upgrade && NAME_IS(name, "upgrade")) {
-            put_field(b, &ok, name, r->headers[i].value);
+            if (response_add(r, a, name, up->headers[i].value) != 0)
+                return -1;
             continue;
         }
-        if (is_hop_by_hop(name, r->headers, &cf))
+        /* Content-Length is the writer's when it frames a body; a HEAD or 304 answer keeps
+         * the upstream's as a fact about the representation. */
+        if (is_hop_by_hop(name, up->headers, &cf) ||
+            (r->content_length >= 0 && NAME_IS(name, "content-length")) ||
+            NAME_IS(name, "via") || NAME_IS(name, "x-request-id"))
             continue;
-        if (NAME_IS(name, "via") || NAME_IS(name, "x-request-id"))
-            continue;
-        put_field(b, &ok, name, r->headers[i].value);
+        if (response_add(r, a, name, up->headers[i].value) != 0)
+            return -1;
     }
-    if (chunked)
-        PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
+    /* Via: the upstream's, then ours. */
     char via[80];
-    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
-               via_token(via, sizeof(via), r->minor, cfg->server_name));
-    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
-    if (conn)
-        put_field(b, &ok, STR_LIT("Connection"), str_cstr(conn));
-    if (extra)
-        put_str(b, &ok, str_cstr(extra));
-    PUT_LIT(b, &ok, "\r\n");
-    return ok ? 0 : -1;
+    struct str ours = via_token(via, sizeof(via), up->minor, cfg->server_name);
+    size_t len = ours.len;
+    for (uint32_t i = 0; i < up->nheaders; i++)
+        if (NAME_IS(up->headers[i].name, "via") && up->headers[i].value.len)
+            len += up->headers[i].value.len + 2;
+    char *v = arena_alloc(a, len);
+    if (!v)
+        return -1;
+    size_t off = 0;
+    for (uint32_t i = 0; i < up->nheaders; i++) {
+        struct str hv = up->headers[i].value;
+        if (NAME_IS(up->headers[i].name, "via") && hv.len) {
+            memcpy(v + off, hv.ptr, hv.len);
+            memcpy(v + off + hv.len, ", ", 2);
+            off += hv.len + 2;
+        }
+    }
+    memcpy(v + off, ours.ptr, ours.len);
+    if (response_add(r, a, STR_LIT("Via"), str_from(v, len)) != 0 ||
+        response_add(r, a, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id)) != 0)
+        return -1;
+    return 0;
 }

@@ -13,11 +13,11 @@
  * Returns 0, or -1 when it does not fit (the caller answers 431). */
 int headers_build_request(struct client *c, bool websocket);
 
-/* The response head for the client, from c->x->resp, appended to c->out.
- * `conn` is the Connection value to send ("close", "keep-alive", "upgrade") or NULL;
- * `extra` is NULL or complete header lines ("Name: value\r\n"…) weir adds.
- * Returns 0, or -1 when it does not fit (the caller answers 502). */
-int headers_build_response(struct client *c, const char *conn, bool chunked, const char *extra);
+/* The response head for the client as a structure (in the exchange's arena), from c->x->resp:
+ * hop-by-hop fields and the framing (Content-Length, Transfer-Encoding) left out — the writer
+ * frames — Upgrade kept for a 101, Via joined with ours, X-Request-Id ours.
+ * Returns 0, or -1 when out of memory (the caller answers 502). */
+int headers_response_view(struct client *c, struct response *r);
 
 /* True when the head field `name` is hop-by-hop, including fields named by any Connection
  * field among h[0..n). */

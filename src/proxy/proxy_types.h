@@ -105,13 +105,14 @@ struct wconf {
     bool retired;                 /* no longer current: freed when users reaches 0 */
     struct wconf *next_retired;
     struct wgroup *groups;        /* [cfg->nupstreams] */
-    struct route_state **routes;  /* [cfg->nroutes]: rate limits, idempotency records */
+    struct route_state **routes;  /* [cfg->nroutes]: per-route figures (and registries' state) */
+    struct pipeline_chain **chains; /* [cfg->nroutes]: the modules each route runs */
 };
 
 enum client_state {
     CS_HEAD,      /* reading and parsing a request head */
-    CS_ADMIT,     /* between the head and the first attempt: buffering the body, queued for a
-                     concurrency slot, or waiting for a duplicate idempotent request */
+    CS_ADMIT,     /* between the head and the first attempt: a module waits (a concurrency
+                     slot, a duplicate idempotent request) or the body is being read */
     CS_BACKOFF,   /* waiting before a retry */
     CS_CONNECT,   /* waiting for an upstream connection */
     CS_PROXY,     /* request up / response down */
@@ -160,33 +161,19 @@ struct h1x {
     char sticky[17];              /* sticky token from the request cookie, "" = none */
     struct upconn *up;
 
-    /* Resilience (issue 4). */
+    /* Admission (the pipeline's host, admission.c). */
     struct route_state *rs;
-    bool idempotent;              /* safe to send twice: method, or a key on an idempotent route */
     bool admitted;                /* counted in the worker's in-flight requests */
-    bool limited;                 /* holds a concurrency slot of the group */
-    bool queued;                  /* waiting for one (in grp->queue) */
     bool group_permit, server_permit; /* breaker permits to record for this attempt */
     bool budget_granted;          /* the retry budget already approved the next retry */
     bool buffering;               /* reading the request body into `body` */
+    bool body_for_module;         /* a module asked for the body: resume it when read */
     uint32_t body_filled;
     struct breaker *server_breaker;
-    uint64_t admit_deadline_ms;   /* queue / idempotency wait deadline */
     uint64_t attempt_start_us;
-    uint64_t admit_start_us;
-    struct dlist queue_link;
     char *body;                   /* the whole request body, kept for replay (NULL: streamed) */
     uint32_t body_len, body_sent;
     bool body_streamed;           /* some body bytes went to an upstream straight from `in` */
-    bool idem_owner;              /* this request claimed its idempotency key */
-    bool idem_waiting;            /* waiting for the first request with the same key */
-    char *idem_key;
-    uint32_t idem_key_len;
-    uint64_t idem_body_hash;
-    char *capture;                /* the response as sent, for the idempotency record */
-    uint32_t capture_len, capture_cap;
-    bool capture_overflow;
-    char rl_headers[160];         /* RateLimit fields for the response, "" = none */
     bool req_done;                /* the whole request body went upstream */
     bool retried;                 /* used the one retry on a fresh connection */
     uint64_t req_left;            /* LENGTH framing: body bytes still to forward */
@@ -206,6 +193,11 @@ struct h1x {
     uint32_t resp_ready;          /* bytes at the front of up->in ready for the client */
     uint32_t resp_skip;           /* then bytes to drop (chunk framing when decoding) */
     bool got_response_bytes;
+    /* A reply made by weir or a module (x->base.reply): its body still to write. */
+    const char *reply_body;
+    size_t reply_left;
+    struct response view;         /* the response head being written (headers.c) */
+    struct h1_chunked obs_chunk;  /* de-chunking what observers see of a chunked body */
 
     struct exchange_log log;
     uint64_t t_end_us;            /* when the exchange ended (metrics and access log) */
@@ -237,6 +229,12 @@ enum worker_cmd {
     WCMD_RELOAD = 1,
     WCMD_GRACEFUL = 2,
     WCMD_FAST = 4,
+};
+
+/* A call another thread posted to run on this worker (worker_post_call). */
+struct worker_call {
+    void (*fn)(void *arg);
+    void *arg;
 };
 
 struct worker_listener {
@@ -273,8 +271,12 @@ struct worker {
     struct timer health_timer;    /* checks' bookkeeping, warm pools, slow start */
     uint32_t nworkers;
     uint64_t health_due_ms;       /* when health_timer should have fired: loop lag */
-    uint32_t loop_lag_ms;         /* last measured event-loop lag */
-    uint32_t inflight;            /* admitted requests on this worker (load shedding) */
+    struct pipeline_worker pw;    /* what modules see of this worker: loop, id, in-flight
+                                     requests, loop lag, figures, posting to other workers */
+    struct worker *peers;         /* every worker of the process ([nworkers], this one at id) */
+    pthread_mutex_t mbox_lock;    /* calls posted by other workers (pipeline wake-ups) */
+    struct worker_call *mbox;
+    uint32_t nmbox, mbox_cap;
     struct worker_shard metrics;  /* this worker's figures (metrics.h), read by the admin */
     struct log_limit local_log[MLO_COUNT]; /* local-resource failures, by operation */
     struct log_limit accept_log;  /* other accept failures */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "pipeline/chain.h"
 #include "core/log.h"
 #include "event/sock.h"
 #include "proxy/client.h"
@@ -60,6 +61,9 @@ static void wconf_free(struct wconf *wc)
     }
     for (uint32_t r = 0; wc->routes && r < wc->cfg->nroutes; r++)
         route_state_put(wc->routes[r]);
+    for (uint32_t r = 0; wc->chains && r < wc->cfg->nroutes; r++)
+        pipeline_chain_free(wc->chains[r]);
+    free(wc->chains);
     free(wc->routes);
     free(wc->groups);
     config_unref(wc->cfg);
@@ -130,6 +134,12 @@ static struct wconf *wconf_new(struct worker *w, struct config *cfg)
         goto fail;
     for (uint32_t r = 0; r < cfg->nroutes; r++)
         if (!(wc->routes[r] = route_state_get(&cfg->routes[r])))
+            goto fail;
+    wc->chains = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*wc->chains));
+    if (!wc->chains)
+        goto fail;
+    for (uint32_t r = 0; r < cfg->nroutes; r++)
+        if (!(wc->chains[r] = pipeline_chain_build(cfg, &cfg->routes[r])))
             goto fail;
     return wc;
 fail:
@@ -471,6 +481,54 @@ static void start_drain(struct worker *w)
     maybe_finish_drain(w);
 }
 
+/* ---- calls from other workers --------------------------------------------------------- */
+
+/* pipeline_worker.post: queues fn(arg) for worker `to` and wakes it. Any thread. */
+static int post_call(struct pipeline_worker *self, uint32_t to, void (*fn)(void *arg), void *arg)
+{
+    struct worker *w = self->host;
+    if (to >= w->nworkers)
+        return -1;
+    struct worker *t = &w->peers[to];
+    pthread_mutex_lock(&t->mbox_lock);
+    if (t->nmbox == t->mbox_cap) {
+        uint32_t cap = t->mbox_cap ? t->mbox_cap * 2 : 64;
+        struct worker_call *m = realloc(t->mbox, cap * sizeof(*m));
+        if (!m) {
+            pthread_mutex_unlock(&t->mbox_lock);
+            return -1;
+        }
+        t->mbox = m;
+        t->mbox_cap = cap;
+    }
+    t->mbox[t->nmbox++] = (struct worker_call){.fn = fn, .arg = arg};
+    pthread_mutex_unlock(&t->mbox_lock);
+    uint64_t one = 1;
+    ssize_t n = write(t->cmd_fd, &one, sizeof(one));
+    (void)n; /* a full eventfd counter still wakes the worker */
+    return 0;
+}
+
+/* Runs the calls posted to w (swapping the queue out under the lock: a call may post more). */
+static void run_calls(struct worker *w)
+{
+    for (;;) {
+        pthread_mutex_lock(&w->mbox_lock);
+        uint32_t n = w->nmbox;
+        struct worker_call *calls = w->mbox;
+        w->mbox = NULL;
+        w->nmbox = w->mbox_cap = 0;
+        pthread_mutex_unlock(&w->mbox_lock);
+        if (!n) {
+            free(calls);
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            calls[i].fn(calls[i].arg);
+        free(calls);
+    }
+}
+
 /* ---- commands from the main thread ---------------------------------------------------- */
 
 static void apply_reload(struct worker *w)
@@ -502,6 +560,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     uint64_t v;
     while (read(w->cmd_fd, &v, sizeof(v)) > 0) {
     }
+    run_calls(w);
     unsigned cmds = atomic_exchange(&w->cmds, 0);
     if (cmds & WCMD_FAST) {
         abort_all_clients(w);
@@ -522,9 +581,9 @@ static void on_health_timer(struct timer *t)
     struct wconf *wc = w->wc;
     uint64_t now = w->loop.now_ms;
     /* How late this timer fired is the loop's lag: what load shedding watches. */
-    w->loop_lag_ms = w->health_due_ms && now > w->health_due_ms ? (uint32_t)(now - w->health_due_ms)
+    w->pw.loop_lag_ms = w->health_due_ms && now > w->health_due_ms ? (uint32_t)(now - w->health_due_ms)
                                                                   : 0;
-    mc_set(&w->metrics.loop_lag_ms, w->loop_lag_ms);
+    mc_set(&w->metrics.loop_lag_ms, w->pw.loop_lag_ms);
     mc_set(&w->metrics.active_clients, w->nclients);
     for (uint32_t g = 0; wc && g < wc->cfg->nupstreams; g++) {
         struct wgroup *grp = &wc->groups[g];
@@ -583,6 +642,10 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     timer_init(&w->health_timer, on_health_timer);
     timer_init(&w->accept_timer, on_accept_timer);
     w->nworkers = cfg->workers;
+    w->peers = w - id; /* w is srv->workers[id] */
+    pthread_mutex_init(&w->mbox_lock, NULL);
+    w->pw = (struct pipeline_worker){.loop = &w->loop, .id = id, .nworkers = cfg->workers,
+                                     .post = post_call, .host = w, .metrics = &w->metrics};
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;
@@ -641,8 +704,11 @@ void worker_join(struct worker *w)
         w->retired = wc->next_retired;
         wconf_free(wc);
     }
-    /* Deferred frees put clients and buffers back on the free lists: run them first. */
+    /* Deferred frees put clients and buffers back on the free lists: run them first. Calls
+     * posted after the loop stopped find no waiter left (every client ended): run them so
+     * what they hold is released. */
     ev_loop_destroy(&w->loop);
+    run_calls(w); /* the mutex stays: another worker still running may look at this one */
     freelist_destroy(&w->free_bufs);
     freelist_destroy(&w->free_clients);
     freelist_destroy(&w->free_xs);

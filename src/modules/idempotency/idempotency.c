@@ -32,8 +32,10 @@ struct idem_ctx {
     uint64_t deadline_ms;
     struct str key;            /* in the arena */
     uint64_t body_hash;
-    char *capture;             /* the response being recorded (malloc'd, freed at the end) */
-    uint32_t capture_len, capture_cap;
+    char *capture;             /* the response being recorded (malloc'd, freed at the end): */
+    uint32_t capture_len, capture_cap; /* its head's fields, then the body */
+    uint32_t head_len;
+    struct str trailers;       /* in the arena */
     bool overflow;
 };
 
@@ -128,7 +130,10 @@ static void capture_head(struct exchange *x, struct idem_ctx *c, const struct re
         capture(x, c, r->headers[i].value.ptr, r->headers[i].value.len);
         capture(x, c, "\r\n", 2);
     }
-    capture(x, c, "\r\n", 2);
+    /* The framing it went out with, so that a replay goes out the same way. */
+    if (r->chunked)
+        capture(x, c, "Transfer-Encoding: chunked\r\n", 28);
+    c->head_len = c->capture_len; /* the blank line comes when the record is complete */
 }
 
 /* ---- replay ------------------------------------------------------------------------------ */
@@ -154,10 +159,24 @@ static enum pipeline_verdict replay(struct exchange *x, char *stored, size_t len
     r->reason = head->reason;
     if (response_add(r, &x->arena, STR_LIT("Idempotent-Replayed"), STR_LIT("true")) != 0)
         return PIPELINE_FAIL;
-    for (uint32_t i = 0; i < head->nheaders; i++)
-        if (response_add(r, &x->arena, head->headers[i].name, head->headers[i].value) != 0)
+    size_t tl = 0;
+    for (uint32_t i = 0; i < head->nheaders; i++) {
+        struct str name = head->headers[i].name;
+        if (str_eq_nocase(name, STR_LIT("Transfer-Encoding")))
+            continue;
+        if (str_eq_nocase(name, STR_LIT("Weir-Record-Trailers"))) {
+            tl = (size_t)strtoull(head->headers[i].value.ptr, NULL, 10);
+            continue;
+        }
+        if (response_add(r, &x->arena, name, head->headers[i].value) != 0)
             return PIPELINE_FAIL;
-    response_set_body(r, rec + hl, len - (size_t)hl);
+    }
+    size_t body = len - (size_t)hl;
+    if (tl > body)
+        return pipeline_reply(x, 502, "the stored response is damaged");
+    response_set_body(r, rec + hl, body - tl);
+    r->trailers = str_from(rec + hl + body - tl, tl);
+    r->chunked = head->framing == H1_FRAME_CHUNKED;
     x->has_reply = true;
     return PIPELINE_RESPOND;
 }
@@ -273,6 +292,41 @@ static void idem_response_data(struct exchange *x, void *ctx, const char *p, siz
     capture(x, ctx, p, n);
 }
 
+/* The stored form: the head's fields, "Weir-Record-Trailers: <n>" when the body ended with
+ * trailers, the blank line, the body, then the n bytes of trailer fields. */
+static char *record(const struct idem_ctx *c, size_t *len)
+{
+    size_t body = c->capture_len - c->head_len;
+    char field[48] = "";
+    if (c->trailers.len)
+        snprintf(field, sizeof(field), "Weir-Record-Trailers: %zu\r\n", c->trailers.len);
+    size_t fl = strlen(field);
+    *len = c->head_len + fl + 2 + body + c->trailers.len;
+    char *rec = malloc(*len);
+    if (!rec)
+        return NULL;
+    char *p = rec;
+    memcpy(p, c->capture, c->head_len);
+    p += c->head_len;
+    memcpy(p, field, fl);
+    p += fl;
+    memcpy(p, "\r\n", 2);
+    p += 2;
+    memcpy(p, c->capture + c->head_len, body);
+    p += body;
+    if (c->trailers.len)
+        memcpy(p, c->trailers.ptr, c->trailers.len);
+    return rec;
+}
+
+static void idem_response_trailers(struct exchange *x, void *ctx, struct str fields)
+{
+    struct idem_ctx *c = ctx;
+    c->trailers = arena_str(&x->arena, fields);
+    if (!c->trailers.ptr)
+        c->overflow = true; /* cannot keep the whole response: do not store a partial one */
+}
+
 static void idem_end(struct exchange *x, void *ctx)
 {
     struct idem_ctx *c = ctx;
@@ -280,11 +334,15 @@ static void idem_end(struct exchange *x, void *ctx)
     stop_waiting(c);
     if (c->owner) {
         const struct store_ops *ops = s->rs->store_ops;
+        char *rec = NULL;
+        size_t len = 0;
         if (x->response_complete && x->upstream_head && !c->overflow && c->capture_len)
-            ops->complete(s->rs->store, c->key, c->capture, c->capture_len,
-                          x->worker->loop->now_ms);
+            rec = record(c, &len);
+        if (rec)
+            ops->complete(s->rs->store, c->key, rec, len, x->worker->loop->now_ms);
         else
             ops->abort(s->rs->store, c->key);
+        free(rec);
         c->owner = false;
         waitq_wake_all(s->q, x->worker); /* the waiters look again: replay, or claim */
     }
@@ -302,5 +360,6 @@ const struct pipeline_module idempotency_module = {
     .on_request = idem_request,
     .on_response_head = idem_response_head,
     .on_response_data = idem_response_data,
+    .on_response_trailers = idem_response_trailers,
     .on_end = idem_end,
 };
