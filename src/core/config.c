@@ -503,7 +503,6 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if (strcmp(ynode_describe(root), "an empty value") == 0)
         return yerr(cx, root, "empty document");
     if (ymap_check(cx, root, "", keys) != 0 || !(listen = ymap_need(cx, root, "", "listen")) ||
-        !(upstreams = ymap_need(cx, root, "", "upstreams")) ||
         !(routes = ymap_need(cx, root, "", "routes")))
         return -1;
     if (load_workers(cx, root, cfg) != 0 || load_server_name(cx, root, cfg) != 0 ||
@@ -518,7 +517,10 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if ((v = ymap_get(root, "admin")) && load_admin(cx, v, cfg) != 0)
         return -1;
     /* Groups first: routes point into cfg->upstreams, which never moves afterwards. */
-    if (config_load_upstreams(cx, upstreams, cfg) != 0 || config_load_routes(cx, routes, cfg) != 0)
+    /* Optional: a gateway that only serves files has no upstream. */
+    if ((upstreams = ymap_get(root, "upstreams")) && config_load_upstreams(cx, upstreams, cfg) != 0)
+        return -1;
+    if (config_load_routes(cx, routes, cfg) != 0)
         return -1;
     return 0;
 }

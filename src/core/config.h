@@ -23,6 +23,7 @@ struct cfg_route_ext {
     const char *key;              /* NULL: an index with no key (keeps indexes aligned) */
     int (*load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
     void (*free)(void *conf);
+    bool terminal;                /* it answers every request: the route needs no upstream */
 };
 
 /* Installs the extensions (main thread, before any config is loaded; the array must outlive

@@ -468,6 +468,14 @@ static const char *const *route_keys(void)
     return route_keys_all;
 }
 
+static bool has_terminal_ext(const struct ynode *route)
+{
+    for (uint32_t i = 0; i < nroute_exts; i++)
+        if (route_exts[i].key && route_exts[i].terminal && ymap_get(route, route_exts[i].key))
+            return true;
+    return false;
+}
+
 static int load_route_exts(struct ycx *cx, const struct ynode *v, uint32_t idx,
                            struct cfg_route *r)
 {
@@ -506,16 +514,21 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
     char where[48];
 
     snprintf(where, sizeof(where), "routes[%" PRIu32 "]", idx);
-    if (ymap_check(cx, v, where, route_keys()) != 0 || !(up = ymap_need(cx, v, where, "upstream")) ||
-        yscalar(cx, up, "upstream") != 0 || yopt_str(cx, v, "host", &host) != 0 ||
+    if (ymap_check(cx, v, where, route_keys()) != 0)
+        return -1;
+    /* A route answered by a terminal module (static files) needs no upstream. */
+    up = ymap_get(v, "upstream");
+    if (!up && !has_terminal_ext(v) && !(up = ymap_need(cx, v, where, "upstream")))
+        return -1;
+    if ((up && yscalar(cx, up, "upstream") != 0) || yopt_str(cx, v, "host", &host) != 0 ||
         yopt_str(cx, v, "path", &path) != 0)
         return -1;
-    for (uint32_t i = 0; i < cfg->nupstreams && !r->upstream; i++)
+    for (uint32_t i = 0; up && i < cfg->nupstreams && !r->upstream; i++)
         if (strcmp(cfg->upstreams[i].name, up->str) == 0)
             r->upstream = &cfg->upstreams[i];
-    if (!r->upstream)
+    if (up && !r->upstream)
         return yerr(cx, up, "unknown upstream '%.64s' (not defined in 'upstreams')", up->str);
-    if (ystrdup(cx, up, up->str, &r->upstream_name) != 0 ||
+    if ((up && ystrdup(cx, up, up->str, &r->upstream_name) != 0) ||
         (host && load_host(cx, host, &r->host) != 0) ||
         (path ? load_path(cx, path, &r->path) : ystrdup(cx, v, "/", &r->path)) != 0)
         return -1;

@@ -17,7 +17,8 @@ void pipeline_registry_set(const struct pipeline_registry *r)
     for (uint32_t i = 0; i < n; i++)
         exts[i] = (struct cfg_route_ext){.key = r->modules[i]->key,
                                          .load = r->modules[i]->config_load,
-                                         .free = r->modules[i]->config_free};
+                                         .free = r->modules[i]->config_free,
+                                         .terminal = r->modules[i]->terminal};
     config_route_exts_set(exts, n);
 }
 
@@ -38,9 +39,12 @@ void pipeline_chain_free(struct pipeline_chain *c)
 {
     if (!c)
         return;
-    for (uint32_t i = 0; i < c->n; i++)
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->links[i].local && c->links[i].m->local_free)
+            c->links[i].m->local_free(c->links[i].local);
         if (c->links[i].shared && c->links[i].m->shared_put)
             c->links[i].m->shared_put(c->links[i].shared);
+    }
     free(c);
 }
 
@@ -68,6 +72,10 @@ struct pipeline_chain *pipeline_chain_build(const struct config *cfg, const stru
                 pipeline_chain_free(c);
                 return NULL;
             }
+        }
+        if (m->local_new && !(l->local = m->local_new(l->conf, l->shared))) {
+            pipeline_chain_free(c);
+            return NULL;
         }
         c->response_hooks |= m->on_response_head != NULL;
     }

@@ -19,6 +19,7 @@ struct pipeline_link {
     const struct pipeline_module *m;
     const void *conf;            /* the route's config of the module (NULL for keyless ones) */
     void *shared;                /* from shared_get, or NULL */
+    void *local;                 /* from local_new: this worker's, or NULL */
 };
 
 struct pipeline_chain {

@@ -70,6 +70,8 @@ struct pipeline_module {
     const char *key;           /* route-level YAML key it owns, or NULL */
     enum pipeline_phase phase;
     size_t ctx_size;
+    bool terminal;             /* answers every request it sees: a route with it needs no
+                                  upstream (static files) */
 
     int (*config_load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
     void (*config_free)(void *conf);
@@ -78,6 +80,10 @@ struct pipeline_module {
 
     void *(*shared_get)(const struct cfg_route *route, const void *conf);
     void (*shared_put)(void *shared);
+    /* State of one worker for this route and generation (an open-file cache): made when the
+     * worker builds its chain, freed with it, touched by that worker only. In x->link->local. */
+    void *(*local_new)(const void *conf, void *shared);
+    void (*local_free)(void *local);
 
     enum pipeline_verdict (*on_request)(struct exchange *x, void *ctx);
     void (*on_response_head)(struct exchange *x, void *ctx, struct response *r);

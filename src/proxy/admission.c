@@ -138,6 +138,10 @@ static void admit_next(struct client *c)
 {
     struct h1x *x = c->x;
     const struct cfg_upstream *g = group_of(c);
+    if (!g) { /* a terminal module's route: it should have answered */
+        client_reply(c, 500, "nothing on this route answered the request", false);
+        return;
+    }
     uint64_t cap = g->retry.attempts > 1 ? g->retry.max_body : 0;
     if (!x->body && start_buffering(c, cap))
         return;
@@ -204,7 +208,7 @@ void admission_start(struct client *c)
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;
     e->retry_safe = retry_method_idempotent(x->req.method_id);
-    if (x->grp->gs)
+    if (x->grp && x->grp->gs)
         retry_budget_request(&x->grp->gs->budget, w->loop.now_ms);
     exchange_arm_total(c);
     admit_verdict(c, pipeline_request(e));

@@ -449,7 +449,9 @@ static void on_total_timeout(struct timer *t)
 void exchange_arm_total(struct client *c)
 {
     const struct cfg_upstream *g = group_of(c);
-    uint32_t total = c->x->route->total_timeout_ms ? c->x->route->total_timeout_ms : g->total_timeout_ms;
+    uint32_t total = c->x->route->total_timeout_ms ? c->x->route->total_timeout_ms
+                     : g                           ? g->total_timeout_ms
+                                                   : 0;
     if (total) {
         timer_init(&c->x->total_timer, on_total_timeout);
         timer_arm(&c->w->loop.timers, &c->x->total_timer, c->w->loop.now_ms + total);

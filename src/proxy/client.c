@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -192,7 +193,9 @@ static void reply_progress(struct client *c)
             r = 1;
             break;
         }
-        ssize_t n = send(c->io.fd, x->reply_body, x->reply_left, MSG_NOSIGNAL);
+        ssize_t n = x->reply_fd >= 0
+                        ? sendfile(c->io.fd, x->reply_fd, &x->reply_off, x->reply_left)
+                        : send(c->io.fd, x->reply_body, x->reply_left, MSG_NOSIGNAL);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -201,10 +204,15 @@ static void reply_progress(struct client *c)
             r = -1;
             break;
         }
+        if (n == 0) { /* the file shrank under us: the length we promised cannot be kept */
+            r = -1;
+            break;
+        }
         x->log.bytes_out += (uint64_t)n;
         if ((size_t)n < x->reply_left)
             c->writable = false;
-        x->reply_body += n;
+        if (x->reply_fd < 0)
+            x->reply_body += n;
         x->reply_left -= (size_t)n;
     }
     if (r < 0) {
@@ -281,6 +289,10 @@ void client_send_reply(struct client *c)
             x->reply_body = body; /* larger than the buffer: written from where it is */
             x->reply_left = len;
         }
+    } else if (!head && r->body_kind == RESPONSE_BODY_FILE && r->file_len) {
+        x->reply_fd = r->file_fd;
+        x->reply_off = r->file_off;
+        x->reply_left = r->file_len;
     }
     timer_disarm(&w->loop.timers, &c->timer);
     x->log.status = r->status;
@@ -354,6 +366,7 @@ static void reset_exchange(struct client *c)
     x->body_streamed = false;
     x->reply_body = NULL;
     x->reply_left = 0;
+    x->reply_fd = -1;
     x->req.framing = H1_FRAME_NONE;
     x->req.method_id = H1_M_OTHER;
     x->log = (struct exchange_log){0};

@@ -602,7 +602,7 @@ static void copy_balance_keys(struct client *c)
 void forward_start(struct client *c, bool websocket)
 {
     struct worker *w = c->w;
-    if (!c->x->uphead.data) {
+    if (!c->x->uphead.data && c->x->route->upstream) {
         uint32_t size = c->wc->cfg->limits.max_header_bytes + 2048;
         if (size < WORKER_BUF_SIZE)
             size = WORKER_BUF_SIZE;
@@ -614,18 +614,20 @@ void forward_start(struct client *c, bool websocket)
         c->out.cap = WORKER_BUF_SIZE;
     }
     c->out.off = c->out.len = 0;
-    if (!c->x->uphead.data || !c->out.data) {
+    if ((!c->x->uphead.data && c->x->route->upstream) || !c->out.data) {
         client_reply(c, 503, "out of memory", true);
         return;
     }
-    if (headers_build_request(c, websocket) == -1) {
-        client_reply(c, 431, "request head too large once forwarded", true);
-        return;
-    }
     const struct cfg_upstream *g = c->x->route->upstream;
-    c->x->grp = &c->wc->groups[g - c->wc->cfg->upstreams];
-    copy_balance_keys(c);
     c->x->server = -1;
+    if (g) {
+        if (headers_build_request(c, websocket) == -1) {
+            client_reply(c, 431, "request head too large once forwarded", true);
+            return;
+        }
+        c->x->grp = &c->wc->groups[g - c->wc->cfg->upstreams];
+        copy_balance_keys(c);
+    }
     c->x->attempts = 0;
     c->x->set_sticky = false;
     admission_start(c);

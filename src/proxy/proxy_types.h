@@ -193,9 +193,12 @@ struct h1x {
     uint32_t resp_ready;          /* bytes at the front of up->in ready for the client */
     uint32_t resp_skip;           /* then bytes to drop (chunk framing when decoding) */
     bool got_response_bytes;
-    /* A reply made by weir or a module (x->base.reply): its body still to write. */
+    /* A reply made by weir or a module (x->base.reply): its body still to write, from memory
+     * or (reply_fd >= 0, owned by the module) from a file with sendfile. */
     const char *reply_body;
     size_t reply_left;
+    int reply_fd;
+    off_t reply_off;
     struct response view;         /* the response head being written (headers.c) */
     struct h1_chunked obs_chunk;  /* de-chunking what observers see of a chunked body */
 
