@@ -833,8 +833,12 @@ static void test_missing_and_unknown_refs(void **state)
     (void)state;
     expect_error("upstreams: {b: {servers: [1.2.3.4:5]}}\nroutes: [{upstream: b}]\n",
                  "t.yaml:1:1: missing required key 'listen' at the top level");
+    /* upstreams may be left out (routes answered by modules need none): a route naming one
+     * is then the error. */
     expect_error("listen: [':80']\nroutes: [{upstream: b}]\n",
-                 "t.yaml:1:1: missing required key 'upstreams' at the top level");
+                 "t.yaml:2:21: unknown upstream 'b' (not defined in 'upstreams')");
+    expect_error("listen: [':80']\nroutes: [{path: /}]\n",
+                 "t.yaml:2:11: missing required key 'upstream' in 'routes[0]'");
     expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n",
                  "t.yaml:1:1: missing required key 'routes' at the top level");
     expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
