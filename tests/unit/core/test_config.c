@@ -838,7 +838,7 @@ static void test_missing_and_unknown_refs(void **state)
     expect_error("listen: [':80']\nroutes: [{upstream: b}]\n",
                  "t.yaml:2:21: unknown upstream 'b' (not defined in 'upstreams')");
     expect_error("listen: [':80']\nroutes: [{path: /}]\n",
-                 "t.yaml:2:11: missing required key 'upstream' in 'routes[0]'");
+                 "t.yaml:2:10: missing required key 'upstream' in 'routes[0]'");
     expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n",
                  "t.yaml:1:1: missing required key 'routes' at the top level");
     expect_error("listen: [':80']\nupstreams: {b: {servers: [1.2.3.4:5]}}\n"
