@@ -20,6 +20,7 @@
 #include "proxy/dlist.h"
 #include "proxy/forward.h"
 #include "proxy/h1_writer.h"
+#include "proxy/transform.h"
 #include "pipeline/runner.h"
 #include "proxy/headers.h"
 #include "proxy/router.h"
@@ -183,11 +184,50 @@ int client_flush_out(struct client *c)
     return 0;
 }
 
-/* Writes what is left of a reply: the head (c->out), then its body from memory. */
+/* A transformed reply: its body (memory, or the file read in pieces) through the modules'
+ * transforms into c->out, written as it fills. Returns 0 when complete, 1 when the socket is
+ * full, -1 on an error. */
+static int reply_transform(struct client *c)
+{
+    struct h1x *x = c->x;
+    for (;;) {
+        if (!x->tx_done) {
+            if (x->reply_fd >= 0 && !x->tx_pending && x->reply_left) {
+                /* The next piece of the file (the page cache, or a short read from disk). */
+                if (!x->tx_scratch && !(x->tx_scratch = arena_alloc(&x->base.arena, 16384)))
+                    return -1;
+                size_t want = x->reply_left < 16384 ? x->reply_left : 16384;
+                ssize_t n = pread(x->reply_fd, x->tx_scratch, want, x->reply_off);
+                if (n <= 0)
+                    return -1;
+                x->reply_off += n;
+                x->reply_left -= (size_t)n;
+                x->reply_body = x->tx_scratch;
+                x->tx_pending = (size_t)n;
+            } else if (x->reply_fd < 0 && !x->tx_pending) {
+                x->tx_pending = x->reply_left;
+                x->reply_left = 0;
+            }
+            const char *p = x->reply_body;
+            size_t len = x->tx_pending;
+            if (transform_feed(c, &p, &len, x->reply_left == 0) < 0)
+                return -1;
+            x->reply_body = p;
+            x->tx_pending = len;
+        }
+        int r = client_flush_out(c);
+        if (r != 0)
+            return r;
+        if (x->tx_done)
+            return 0;
+    }
+}
+
+/* Writes what is left of a reply: the head (c->out), then its body from memory or a file. */
 static void reply_progress(struct client *c)
 {
     struct h1x *x = c->x;
-    int r = client_flush_out(c);
+    int r = x->transforming ? reply_transform(c) : client_flush_out(c);
     while (r == 0 && x->reply_left) {
         if (!c->writable) {
             r = 1;
@@ -246,6 +286,8 @@ void client_send_reply(struct client *c)
     r->no_body = head;
     x->base.upstream_head = false;
     pipeline_response_head(&x->base, r);
+    if (x->base.ntransforms && !head && r->body_kind != RESPONSE_BODY_NONE)
+        transform_begin(c, r);
     struct h1_write_opts o = {
         .chunked = r->chunked && x->req.minor == 1,
         .connection = c->closing || !c->keepalive ? "close"
@@ -256,7 +298,13 @@ void client_send_reply(struct client *c)
         client_close_now(c);
         return;
     }
-    if (!head && r->body_kind == RESPONSE_BODY_MEMORY) {
+    if (x->transforming) {
+        /* The body is the transforms' input, fed by reply_transform. */
+        x->reply_body = r->body_kind == RESPONSE_BODY_MEMORY ? r->body : NULL;
+        x->reply_left = r->body_kind == RESPONSE_BODY_MEMORY ? r->body_len : r->file_len;
+        x->reply_fd = r->body_kind == RESPONSE_BODY_FILE ? r->file_fd : -1;
+        x->reply_off = r->file_off;
+    } else if (!head && r->body_kind == RESPONSE_BODY_MEMORY) {
         const char *body = r->body;
         size_t len = r->body_len;
         pipeline_observe(&x->base, body, len);
@@ -367,6 +415,9 @@ static void reset_exchange(struct client *c)
     x->reply_body = NULL;
     x->reply_left = 0;
     x->reply_fd = -1;
+    x->transforming = x->tx_done = false;
+    x->tx_scratch = NULL;
+    x->tx_pending = 0;
     x->req.framing = H1_FRAME_NONE;
     x->req.method_id = H1_M_OTHER;
     x->log = (struct exchange_log){0};

@@ -24,6 +24,7 @@
 #include "proxy/dlist.h"
 #include "proxy/h1_writer.h"
 #include "proxy/headers.h"
+#include "proxy/transform.h"
 #include "pipeline/arena.h"
 #include "pipeline/runner.h"
 #include "proxy/upstream.h"
@@ -232,6 +233,14 @@ static int write_head(struct client *c, const char *conn, bool chunked, bool fin
         x->base.upstream_head = true;
         r->chunked = chunked;
         pipeline_response_head(&x->base, r);
+        if (x->base.ntransforms && !r->no_body) {
+            /* A module transforms the body: payload in (de-chunked), its framing out. */
+            if (x->resp_framing == H1_FRAME_CHUNKED)
+                x->resp_decode = true;
+            chunked = transform_begin(c, r);
+            if (c->closing)
+                conn = "close";
+        }
     }
     struct h1_write_opts o = {.chunked = chunked, .connection = conn};
     return h1_write_head(&c->out, r, &o);
@@ -332,8 +341,8 @@ static int parse_response_head(struct client *c)
             h1_chunked_init(&c->x->obs_chunk);
             c->x->obs_chunk.trailers = arena_alloc(&c->x->base.arena, H1_CHUNK_TRAILER_MAX);
         }
-        if (c->x->resp_framing == H1_FRAME_NONE ||
-            (c->x->resp_framing == H1_FRAME_LENGTH && c->x->resp_left == 0))
+        if (!c->x->transforming && (c->x->resp_framing == H1_FRAME_NONE ||
+                                    (c->x->resp_framing == H1_FRAME_LENGTH && c->x->resp_left == 0)))
             c->x->resp_done = true;
         upconn_arm(u, group_of(c)->idle_timeout_ms);
         return STEP_PROGRESS;
@@ -420,8 +429,76 @@ static void observe_sent(struct client *c, char *p, size_t n)
                                                      x->obs_chunk.trailer_bytes - 2));
 }
 
+/* Would the upstream body be complete once the bytes marked ready are consumed? */
+static bool body_ends_with_ready(const struct client *c)
+{
+    switch (c->x->resp_framing) {
+    case H1_FRAME_LENGTH:
+        return c->x->resp_left == 0;
+    case H1_FRAME_CHUNKED:
+        return c->x->resp_chunk.done;
+    case H1_FRAME_EOF:
+        return c->x->up->eof && c->x->resp_ready == c->x->up->in.len;
+    case H1_FRAME_NONE:
+        break;
+    }
+    return true;
+}
+
+/* The response body through the modules' transforms: upstream payload in, framed output built
+ * in c->out and written from there (no zero-copy on this path). */
+static int step_response_transform(struct client *c)
+{
+    struct h1x *x = c->x;
+    struct upconn *u = x->up;
+    int progress = STEP_IDLE;
+    for (;;) {
+        if (prepare_response_body(c) < 0)
+            return STEP_DONE;
+        if (!x->tx_done) {
+            const char *p = buf_head(&u->in);
+            size_t len = x->resp_ready, before = len;
+            bool fin = body_ends_with_ready(c);
+            if (transform_feed(c, &p, &len, fin) < 0) {
+                client_abort(c); /* the head is out: a close is the only honest signal left */
+                return STEP_DONE;
+            }
+            if (before != len) {
+                buf_consume(&u->in, (uint32_t)(before - len));
+                x->resp_ready -= (uint32_t)(before - len);
+                progress = STEP_PROGRESS;
+            }
+            if (!x->resp_ready && x->resp_skip) {
+                buf_consume(&u->in, x->resp_skip);
+                x->resp_skip = 0;
+            }
+        }
+        if (!c->out.len)
+            break;
+        uint32_t had = c->out.len;
+        int r = client_flush_out(c);
+        if (r < 0) {
+            client_abort(c);
+            return STEP_DONE;
+        }
+        if (c->out.len != had)
+            progress = STEP_PROGRESS;
+        if (r > 0 || x->tx_done || !x->resp_ready)
+            break;
+    }
+    if (x->tx_done && !x->resp_done)
+        x->resp_done = true;
+    if (!x->resp_done && u->eof && !x->resp_ready && !u->in.len) {
+        client_abort(c); /* the upstream cut the body short */
+        return STEP_DONE;
+    }
+    return progress;
+}
+
 static int step_response_down(struct client *c)
 {
+    if (c->x->transforming && c->x->resp_head_done)
+        return step_response_transform(c);
     struct upconn *u = c->x->up;
     int progress = STEP_IDLE;
     for (;;) {

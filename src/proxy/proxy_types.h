@@ -201,6 +201,11 @@ struct h1x {
     off_t reply_off;
     struct response view;         /* the response head being written (headers.c) */
     struct h1_chunked obs_chunk;  /* de-chunking what observers see of a chunked body */
+    bool transforming;            /* the body goes through the modules' transforms */
+    bool tx_chunked;              /* ... and out in chunks (else close-delimited) */
+    bool tx_done;                 /* the transformed body is complete in c->out */
+    char *tx_scratch;             /* a reply's file read in pieces for its transforms (arena) */
+    size_t tx_pending;            /* input at reply_body the transforms have not taken yet */
 
     struct exchange_log log;
     uint64_t t_end_us;            /* when the exchange ended (metrics and access log) */

@@ -136,6 +136,8 @@ static bool still_valid(const struct file_cache *c, const struct file_cache_entr
     if (!c->cfg.precompressed)
         return true;
     for (int i = 0; i < PRECOMPRESSED_COUNT; i++) {
+        if (c->cfg.precompressed_skip & (1u << i))
+            continue;
         bool there = stat_rel(c, e->path, e->path_len, precompressed_suffix(i), &st) &&
                      precompressed_usable(&e->file.st, &st);
         if (there != (e->sib[i].fd >= 0) || (there && !same_file(&st, &e->sib[i].st)))
@@ -204,6 +206,8 @@ static struct file_cache_entry *make_entry(struct file_cache *c, const struct st
     }
     if (c->cfg.precompressed) {
         for (int i = 0; i < PRECOMPRESSED_COUNT; i++) {
+            if (c->cfg.precompressed_skip & (1u << i))
+                continue;
             enum precompressed_enc one = (enum precompressed_enc)i;
             int fd;
             struct stat st;

@@ -38,6 +38,7 @@ struct file_cache_cfg {
     uint32_t valid_ms;                        /* 0: check on every use */
     bool cache_errors;                        /* keep 301/403/404 results */
     bool precompressed;                       /* look for .br/.zst/.gz siblings */
+    uint8_t precompressed_skip;               /* bit (1 << enc): never look for that one */
     const struct mime_table *mime;            /* NULL: no Content-Type */
     const struct cache_rule *rules;           /* may be NULL */
     size_t nrules;

@@ -62,6 +62,15 @@ static void cq_post(struct static_io_cq *cq, struct static_io_job *job)
     (void)w;
 }
 
+/* Hands a finished job back: to its queue, or straight to its callback (no queue). */
+static void job_finish(struct static_io_job *job)
+{
+    if (job->cq)
+        cq_post(job->cq, job);
+    else
+        job->done(job);
+}
+
 unsigned static_io_poll_completions(struct static_io_cq *cq)
 {
     uint64_t v;
@@ -150,7 +159,7 @@ static void *worker_main(void *arg)
             j->result = warm(j->fd, j->offset, j->len, scratch);
         else
             j->result = -ENOMEM;
-        cq_post(j->cq, j);
+        job_finish(j);
     }
     free(scratch);
     return NULL;
@@ -194,7 +203,7 @@ void static_io_pool_free(struct static_io_pool *p)
     while (j) {
         struct static_io_job *next = j->next;
         j->result = -ECANCELED;
-        cq_post(j->cq, j);
+        job_finish(j);
         j = next;
     }
     for (unsigned i = 0; i < p->nthreads; i++)

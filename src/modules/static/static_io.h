@@ -34,7 +34,8 @@ struct static_io_job {
     uint64_t offset;
     size_t len;
     void *buf; /* STATIC_IO_PREAD only */
-    /* Runs on the worker that submitted the job, from static_io_poll_completions. */
+    /* Runs on the worker that submitted the job, from static_io_poll_completions (or on the
+     * pool's thread when submitted without a queue). */
     void (*done)(struct static_io_job *job);
     void *arg;
     ssize_t result; /* set before done: bytes, or -errno (-ECANCELED: the pool stopped first) */
@@ -74,8 +75,10 @@ struct static_io_pool *static_io_pool_new(unsigned nthreads);
  * finish, the threads are joined. Main thread, after the workers stopped submitting. */
 void static_io_pool_free(struct static_io_pool *p);
 
-/* Queues a job; its done callback will run on cq's worker. Returns 0, or -1 when the pool is
- * stopping (the job is then not queued and done never runs). Any thread. */
+/* Queues a job; its done callback will run on cq's worker, or, when cq is NULL, on the pool
+ * thread that ran it (the callback then hands the result over itself: the static module posts
+ * it to the worker's mailbox). Returns 0, or -1 when the pool is stopping (the job is then not
+ * queued and done never runs). Any thread. */
 int static_io_submit(struct static_io_pool *p, struct static_io_cq *cq, struct static_io_job *job);
 
 /* preadv2(RWF_NOWAIT): reads only what the page cache has, never waiting for the disk.
