@@ -300,7 +300,8 @@ struct worker {
     struct freelist free_clients;
     struct freelist free_xs;      /* struct h1x */
     uint64_t mem_freed;           /* bytes */
-    uint32_t mem_peak_clients;    /* most clients at once since then */
+    uint32_t nexchanges;          /* exchanges in progress (idle connections hold none) */
+    uint32_t mem_peak_exchanges;  /* most exchanges at once since then */
     uint64_t mem_due_ms;          /* next free-list decay */
 };
 

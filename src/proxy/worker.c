@@ -228,11 +228,17 @@ void worker_buf_put(struct worker *w, char *buf)
 struct h1x *worker_x_get(struct worker *w)
 {
     struct h1x *x = freelist_get(&w->free_xs);
-    return x ? x : malloc(sizeof(*x));
+    if (!x)
+        x = malloc(sizeof(*x));
+    if (x && ++w->nexchanges > w->mem_peak_exchanges)
+        w->mem_peak_exchanges = w->nexchanges;
+    return x;
 }
 
 void worker_x_put(struct worker *w, struct h1x *x)
 {
+    if (x)
+        w->nexchanges--;
     if (x && !freelist_put(&w->free_xs, x)) {
         free(x);
         w->mem_freed += sizeof(*x);
@@ -254,11 +260,12 @@ void worker_client_put(struct worker *w, struct client *c)
 }
 
 /* Once a period: the free lists drop what they did not need, and when the worker has freed
- * enough and its clients fell to half their peak since it last did, it hands malloc's free
+ * enough and its exchanges in progress fell to half their peak since it last did (idle
+ * keep-alive connections hold none: thousands of them are a quiet worker), it hands malloc's free
  * memory back to the system. glibc keeps freed memory in the arenas (one per thread) for
  * reuse; malloc_trim(0) releases every free page of every arena (MADV_DONTNEED). It locks
  * each arena in turn and walks its free chunks, so it never runs on the request path and at
- * most once a period; under steady load (clients near their peak) it does not run at all. */
+ * most once a period; under steady load (exchanges near their peak) it does not run at all. */
 static void mem_tick(struct worker *w)
 {
     uint32_t bufs = freelist_decay(&w->free_bufs, FREE_KEEP);
@@ -266,18 +273,18 @@ static void mem_tick(struct worker *w)
     uint32_t xs = freelist_decay(&w->free_xs, FREE_KEEP);
     w->mem_freed += (uint64_t)bufs * WORKER_BUF_SIZE + (uint64_t)clients * sizeof(struct client) +
                     (uint64_t)xs * sizeof(struct h1x);
-    if (w->mem_freed < TRIM_MIN_FREED || w->nclients > w->mem_peak_clients / 2)
+    if (w->mem_freed < TRIM_MIN_FREED || w->nexchanges > w->mem_peak_exchanges / 2)
         return;
 #ifdef __GLIBC__
     uint64_t t0 = ev_clock_us();
     malloc_trim(0);
-    log_debug("worker %u: %u clients (peak %u), %llu KiB freed: malloc_trim took %llu us",
-              w->id, w->nclients, w->mem_peak_clients,
+    log_debug("worker %u: %u exchanges (peak %u), %llu KiB freed: malloc_trim took %llu us",
+              w->id, w->nexchanges, w->mem_peak_exchanges,
               (unsigned long long)(w->mem_freed >> 10),
               (unsigned long long)(ev_clock_us() - t0));
 #endif
     w->mem_freed = 0;
-    w->mem_peak_clients = w->nclients;
+    w->mem_peak_exchanges = w->nexchanges;
 }
 
 /* ---- ids ----------------------------------------------------------------------------- */
@@ -596,8 +603,8 @@ static void on_health_timer(struct timer *t)
             pool_publish(&grp->pools[s]);
         }
     }
-    if (w->nclients > w->mem_peak_clients)
-        w->mem_peak_clients = w->nclients;
+    if (w->nexchanges > w->mem_peak_exchanges)
+        w->mem_peak_exchanges = w->nexchanges;
     if (now >= w->mem_due_ms) {
         mem_tick(w);
         w->mem_due_ms = now + MEM_PERIOD_MS;
