@@ -5,6 +5,7 @@
 #include "modules/idempotency/idempotency.h"
 #include "modules/ratelimit/ratelimit_module.h"
 #include "modules/shed/shed.h"
+#include "modules/static/static_module.h"
 
 static const struct pipeline_module *const modules[] = {
     /* limit: cheapest refusal first */
@@ -12,6 +13,7 @@ static const struct pipeline_module *const modules[] = {
     &ratelimit_module,
     &idempotency_module,
     &concurrency_module,
+    &static_module, /* content: terminal handlers last */
 };
 
 const struct pipeline_registry modules_registry = {

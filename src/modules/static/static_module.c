@@ -1,0 +1,528 @@
+/* static_module.c — see static_module.h.
+ *
+ * Threads and ownership:
+ * - the config (struct static_conf) is immutable and read by every worker;
+ * - the open-file cache is the chain link's local state: one per worker per generation, touched
+ *   by that worker only, so no lock;
+ * - the I/O pool is one shared object for the process (pipeline_shared_get keyed by its type),
+ *   taken by every static chain link and stopped with the last;
+ * - a warm-up job is shared by the exchange (worker thread) and a pool thread: `refs` (atomic)
+ *   counts the two; `x` and `finished` are touched on the worker thread only. The pool thread
+ *   posts the completion to the worker's mailbox, where it resumes the exchange if it is still
+ *   there. An exchange that ends first only drops its reference: the completion never touches
+ *   a freed exchange. The job reads through its own dup of the fd, so it does not pin the
+ *   cache entry (nor the cache, which may go with its generation meanwhile). */
+#include "modules/static/static_module.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config_types.h"
+#include "http/h1.h"
+#include "modules/static/file_cache.h"
+#include "modules/static/static_config.h"
+#include "modules/static/static_cond.h"
+#include "modules/static/static_io.h"
+#include "pipeline/chain.h"
+#include "pipeline/exchange.h"
+#include "pipeline/runner.h"
+#include "pipeline/shared.h"
+
+/* The first bytes of a GET are probed, and warmed by the pool when cold, before the reply. */
+#define STATIC_PROBE_BYTES (256u * 1024u)
+/* How long an exchange waits for the pool before it answers 503. */
+#define STATIC_WARM_WAIT_MS 10000u
+
+int (*static_module_probe)(int fd, uint64_t offset, size_t len) = static_io_probe;
+
+struct static_shared {
+    struct static_io_pool *pool;
+};
+
+struct static_job {
+    struct static_io_job io;   /* io.fd is the job's own dup */
+    atomic_int refs;           /* the exchange's and the pool's */
+    bool finished;             /* worker thread: the completion arrived */
+    struct exchange *x;        /* worker thread: NULL once the exchange let go */
+    struct pipeline_worker *w;
+};
+
+struct static_ctx {
+    struct file_cache *fc;
+    struct file_cache_entry *e; /* held until on_end: the reply's fd stays open */
+    struct static_job *job;     /* a warm-up in flight */
+};
+
+/* ---- the I/O pool (process-wide) ---------------------------------------------------------- */
+
+static int pool_init(void *obj, const void *key)
+{
+    (void)key;
+    struct static_shared *s = obj;
+    s->pool = static_io_pool_new(0);
+    return s->pool ? 0 : -1;
+}
+
+static void pool_fini(void *obj)
+{
+    struct static_shared *s = obj;
+    static_io_pool_free(s->pool);
+}
+
+static const struct pipeline_shared_type pool_type = {
+    .name = "static_io", .size = sizeof(struct static_shared), .init = pool_init,
+    .fini = pool_fini};
+
+static void *static_shared_get(const struct cfg_route *route, const void *conf)
+{
+    (void)route;
+    (void)conf;
+    return pipeline_shared_get(&pool_type, &pool_type);
+}
+
+static void static_shared_put(void *shared)
+{
+    pipeline_shared_put(shared);
+}
+
+static void *static_local_new(const void *conf, void *shared)
+{
+    (void)shared;
+    return file_cache_new(&((const struct static_conf *)conf)->cache);
+}
+
+static void static_local_free(void *local)
+{
+    file_cache_free(local);
+}
+
+/* ---- warm-up jobs -------------------------------------------------------------------------- */
+
+static void job_put(struct static_job *j)
+{
+    if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1) {
+        close(j->io.fd);
+        free(j);
+    }
+}
+
+/* Worker thread, from the mailbox. */
+static void job_resume(void *arg)
+{
+    struct static_job *j = arg;
+    j->finished = true;
+    if (j->x)
+        pipeline_resume(j->x); /* the hook detaches the job */
+    job_put(j);
+}
+
+/* Pool thread (or the thread stopping the pool, with -ECANCELED). */
+static void job_finished(struct static_io_job *io)
+{
+    struct static_job *j = (struct static_job *)io;
+    if (atomic_load_explicit(&j->refs, memory_order_acquire) == 1) {
+        job_put(j); /* the exchange is gone: nobody to tell */
+        return;
+    }
+    if (j->w->post(j->w, j->w->id, job_resume, j) != 0)
+        job_put(j); /* the exchange's deadline answers it */
+}
+
+/* The exchange lets go of its job (worker thread). */
+static void job_detach(struct static_ctx *c)
+{
+    if (!c->job)
+        return;
+    c->job->x = NULL;
+    job_put(c->job);
+    c->job = NULL;
+}
+
+/* Starts warming [off, off + len) of fd; false when it cannot (then serve without waiting). */
+static bool job_start(struct exchange *x, struct static_ctx *c, int fd, uint64_t off, size_t len)
+{
+    struct static_shared *s = x->link->shared;
+    struct static_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return false;
+    j->io = (struct static_io_job){.op = STATIC_IO_WARM, .offset = off, .len = len,
+                                   .done = job_finished};
+    j->io.fd = dup(fd);
+    if (j->io.fd < 0) {
+        free(j);
+        return false;
+    }
+    atomic_init(&j->refs, 2);
+    j->x = x;
+    j->w = x->worker;
+    if (static_io_submit(s->pool, NULL, &j->io) != 0) {
+        close(j->io.fd);
+        free(j);
+        return false;
+    }
+    c->job = j;
+    return true;
+}
+
+/* ---- Accept-Encoding ----------------------------------------------------------------------- */
+
+/* The weights a request gives the codings weir may have siblings for, identity and "*", in
+ * thousandths; -1 when not mentioned. A minimal reading of RFC 9110 §12.5.3: an element that
+ * does not parse is ignored (not acceptable). A coding listed twice keeps its lowest weight.
+ * (The compress module's accept_encoding.h does the same in full; use it once merged.) */
+struct ae_weights {
+    int q[PRECOMPRESSED_COUNT];
+    int identity, star;
+};
+
+/* ";q=0.5" (with OWS) → 500; "" → 1000; anything else → -1. */
+static int ae_qvalue(struct str p)
+{
+    p = str_trim_ows(p);
+    if (!p.len)
+        return 1000;
+    if (p.ptr[0] != ';')
+        return -1;
+    p = str_trim_ows(str_from(p.ptr + 1, p.len - 1));
+    if (p.len < 3 || (p.ptr[0] != 'q' && p.ptr[0] != 'Q') || p.ptr[1] != '=' ||
+        (p.ptr[2] != '0' && p.ptr[2] != '1'))
+        return -1;
+    int q = (p.ptr[2] - '0') * 1000, scale = 100;
+    size_t i = 3;
+    if (i < p.len && p.ptr[i] == '.')
+        for (i++; i < p.len && i < 8 && p.ptr[i] >= '0' && p.ptr[i] <= '9'; i++, scale /= 10)
+            q += (p.ptr[i] - '0') * scale;
+    return i == p.len && i <= 7 && q <= 1000 ? q : -1;
+}
+
+static void ae_set(int *slot, int q)
+{
+    if (*slot < 0 || q < *slot)
+        *slot = q;
+}
+
+static void ae_element(struct ae_weights *w, struct str el)
+{
+    const char *semi = memchr(el.ptr, ';', el.len);
+    size_t clen = semi ? (size_t)(semi - el.ptr) : el.len;
+    struct str coding = str_trim_ows(str_from(el.ptr, clen));
+    int q = ae_qvalue(str_from(el.ptr + clen, el.len - clen));
+    if (!coding.len || q < 0)
+        return;
+    if (str_eq(coding, STR_LIT("*")))
+        ae_set(&w->star, q);
+    else if (str_eq_nocase(coding, STR_LIT("identity")))
+        ae_set(&w->identity, q);
+    else if (str_eq_nocase(coding, STR_LIT("x-gzip")))
+        ae_set(&w->q[PRECOMPRESSED_GZIP], q);
+    for (int k = 0; k < PRECOMPRESSED_COUNT; k++)
+        if (str_eq_nocase(coding, precompressed_coding(k)))
+            ae_set(&w->q[k], q);
+}
+
+/* The sibling to send: the acceptable one (q > 0) the client weighs highest, ties to the
+ * server's order; identity only when the client weighs it strictly higher. No header: none. */
+static enum precompressed_enc ae_choose(const struct h1_request *req, const struct static_conf *conf,
+                                        const struct file_cache_entry *e)
+{
+    struct ae_weights w = {.identity = -1, .star = -1};
+    for (int k = 0; k < PRECOMPRESSED_COUNT; k++)
+        w.q[k] = -1;
+    bool seen = false;
+    for (uint32_t i = 0; i < req->nheaders; i++) {
+        if (!str_eq_nocase(req->headers[i].name, STR_LIT("Accept-Encoding")))
+            continue;
+        seen = true;
+        struct str v = req->headers[i].value;
+        while (v.len) {
+            const char *comma = memchr(v.ptr, ',', v.len);
+            size_t n = comma ? (size_t)(comma - v.ptr) : v.len;
+            ae_element(&w, str_from(v.ptr, n));
+            v = comma ? str_from(comma + 1, v.len - n - 1) : STR_NULL;
+        }
+    }
+    if (!seen)
+        return PRECOMPRESSED_NONE;
+    enum precompressed_enc best = PRECOMPRESSED_NONE;
+    int bestq = 0;
+    for (size_t k = 0; k < conf->npre; k++) {
+        enum precompressed_enc enc = conf->pre[k];
+        int q = w.q[enc] >= 0 ? w.q[enc] : w.star;
+        if (e->sib[enc].fd >= 0 && q > bestq) {
+            best = enc;
+            bestq = q;
+        }
+    }
+    int idq = w.identity >= 0 ? w.identity : w.star;
+    return best != PRECOMPRESSED_NONE && idq > bestq ? PRECOMPRESSED_NONE : best;
+}
+
+/* ---- the request --------------------------------------------------------------------------- */
+
+static struct str header(const struct h1_request *req, struct str name)
+{
+    int i = h1_find_header(req->headers, req->nheaders, name);
+    return i < 0 ? STR_NULL : req->headers[i].value;
+}
+
+/* Range: a repeated field is invalid (ignored). */
+static struct str header_once(const struct h1_request *req, struct str name)
+{
+    int i = h1_find_header(req->headers, req->nheaders, name);
+    if (i < 0 || h1_find_header(req->headers + i + 1, req->nheaders - (uint32_t)i - 1, name) >= 0)
+        return STR_NULL;
+    return req->headers[i].value;
+}
+
+/* The path part of the target (absolute-form too), without the route's prefix when asked. */
+static struct str request_path(struct exchange *x, const struct static_conf *conf)
+{
+    struct str t = x->req->target;
+    if (x->req->flags & H1F_ABSOLUTE_FORM) {
+        const char *p = memmem(t.ptr, t.len, "://", 3);
+        size_t from = p ? (size_t)(p - t.ptr) + 3 : 0;
+        size_t i = from;
+        while (i < t.len && t.ptr[i] != '/' && t.ptr[i] != '?')
+            i++;
+        t = str_from(t.ptr + i, t.len - i);
+    }
+    if (conf->strip_prefix) {
+        size_t pl = strlen(x->route->path);
+        if (pl && x->route->path[pl - 1] == '/')
+            pl--; /* keep the slash */
+        if (pl <= t.len && memcmp(t.ptr, x->route->path, pl) == 0)
+            t = str_from(t.ptr + pl, t.len - pl);
+    }
+    if (!t.len || t.ptr[0] != '/') {
+        char *p = arena_alloc(&x->arena, t.len + 1);
+        if (!p)
+            return STR_NULL;
+        p[0] = '/';
+        memcpy(p + 1, t.ptr, t.len);
+        t = str_from(p, t.len + 1);
+    }
+    return t;
+}
+
+static const char *status_detail(int status)
+{
+    switch (status) {
+    case 400: return "the path is not valid";
+    case 403: return "the file cannot be read";
+    case 404: return "no such file";
+    case 414: return "the path is too long";
+    case 503: return "out of file descriptors or memory";
+    default: return "the file cannot be served";
+    }
+}
+
+static enum pipeline_verdict add_or_fail(struct exchange *x, int rc)
+{
+    if (rc != 0) {
+        x->fail_reason = "out of memory";
+        return PIPELINE_FAIL;
+    }
+    return PIPELINE_RESPOND;
+}
+
+static enum pipeline_verdict redirect(struct exchange *x, const struct static_conf *conf,
+                                      const struct file_cache_entry *e, struct str query)
+{
+    size_t plen = 0;
+    const char *prefix = x->route->path;
+    if (conf->strip_prefix) {
+        plen = strlen(prefix);
+        while (plen && prefix[plen - 1] == '/')
+            plen--;
+    }
+    size_t cap = plen + 3 * (e->path_len + query.len) + 4;
+    char *loc = arena_alloc(&x->arena, cap);
+    if (!loc)
+        return add_or_fail(x, -1);
+    memcpy(loc, prefix, plen);
+    int n = static_path_location(e->path, e->path_len, query, loc + plen, cap - plen);
+    if (n < 0)
+        return pipeline_reply(x, 414, status_detail(414));
+    enum pipeline_verdict v = pipeline_reply(x, 301, "this is a directory: add a slash");
+    if (v != PIPELINE_RESPOND)
+        return v;
+    return add_or_fail(x, response_add(&x->reply, &x->arena, STR_LIT("Location"),
+                                       str_from(loc, plen + (size_t)n)));
+}
+
+/* The reply to a 200/206/304 decision on variant v of e. */
+static int build(struct exchange *x, const struct file_cache_entry *e,
+                 const struct file_cache_variant *v, enum precompressed_enc enc, bool vary,
+                 const struct static_cond_decision *d)
+{
+    struct response *r = &x->reply;
+    struct arena *a = &x->arena;
+    if (response_init(r, a, (uint16_t)d->status, 12) != 0)
+        return -1;
+    bool full = d->status != 304;
+    int rc = 0;
+    if (full && e->content_type.ptr)
+        rc |= response_add(r, a, STR_LIT("Content-Type"), e->content_type);
+    rc |= response_add(r, a, STR_LIT("ETag"), str_from(v->etag, v->etag_len));
+    rc |= response_add(r, a, STR_LIT("Last-Modified"), str_from(e->last_modified, STATIC_DATE_LEN));
+    if (e->cache_control)
+        rc |= response_add(r, a, STR_LIT("Cache-Control"), str_cstr(e->cache_control));
+    if (vary)
+        rc |= response_add(r, a, STR_LIT("Vary"), STR_LIT("Accept-Encoding"));
+    if (full) {
+        rc |= response_add(r, a, STR_LIT("Accept-Ranges"), STR_LIT("bytes"));
+        if (enc != PRECOMPRESSED_NONE)
+            rc |= response_add(r, a, STR_LIT("Content-Encoding"), precompressed_coding(enc));
+    }
+    if (d->status == 206) {
+        char cr[64];
+        int n = static_cond_content_range(d, (uint64_t)v->st.st_size, cr, sizeof(cr));
+        rc |= n < 0 ? -1 : response_add(r, a, STR_LIT("Content-Range"),
+                                          arena_str(a, str_from(cr, (size_t)n)));
+    }
+    if (x->request_id)
+        rc |= response_add(r, a, STR_LIT("X-Request-Id"), str_cstr(x->request_id));
+    if (rc)
+        return -1;
+    if (!full) {
+        r->no_body = true; /* 304: no Content-Length either */
+    } else if (d->length) {
+        r->body_kind = RESPONSE_BODY_FILE;
+        r->file_fd = v->fd;
+        r->file_off = (off_t)d->offset;
+        r->file_len = d->length;
+        r->content_length = (int64_t)d->length;
+    } else {
+        response_set_body(r, "", 0);
+    }
+    return 0;
+}
+
+/* Back from the pool (or its deadline). */
+static enum pipeline_verdict after_warm(struct exchange *x, struct static_ctx *c)
+{
+    bool finished = c->job->finished;
+    ssize_t res = c->job->io.result;
+    job_detach(c);
+    if (!finished)
+        return pipeline_reply(x, 503, "the disk did not answer in time");
+    if (res < 0 && res != -ECANCELED)
+        return pipeline_reply(x, 500, "the file cannot be read");
+    x->has_reply = true;
+    return PIPELINE_RESPOND;
+}
+
+static enum pipeline_verdict file_reply(struct exchange *x, struct static_ctx *c,
+                                        const struct static_conf *conf,
+                                        const struct file_cache_entry *e)
+{
+    const struct h1_request *req = x->req;
+    bool vary = false;
+    for (size_t k = 0; k < conf->npre; k++)
+        vary |= e->sib[conf->pre[k]].fd >= 0;
+    enum precompressed_enc enc = vary ? ae_choose(req, conf, e) : PRECOMPRESSED_NONE;
+    const struct file_cache_variant *v = enc == PRECOMPRESSED_NONE ? &e->file : &e->sib[enc];
+
+    bool get = req->method_id == H1_M_GET;
+    struct static_cond_req cr = {
+        .method = get ? STATIC_GET : STATIC_HEAD,
+        .if_match = header(req, STR_LIT("If-Match")),
+        .if_none_match = header(req, STR_LIT("If-None-Match")),
+        .if_modified_since = header(req, STR_LIT("If-Modified-Since")),
+        .if_unmodified_since = header(req, STR_LIT("If-Unmodified-Since")),
+        .if_range = header(req, STR_LIT("If-Range")),
+        .range = header_once(req, STR_LIT("Range")),
+    };
+    if (cr.if_modified_since.ptr || cr.if_unmodified_since.ptr || cr.if_range.ptr)
+        cr.now = (int64_t)time(NULL);
+    struct static_cond_rep rep = {.etag = str_from(v->etag, v->etag_len),
+                                  .last_modified = e->file.st.st_mtim.tv_sec,
+                                  .size = (uint64_t)v->st.st_size};
+    struct static_cond_decision d;
+    static_cond_evaluate(&cr, &rep, &d);
+
+    if (d.status == 412)
+        return pipeline_reply(x, 412, "a precondition failed");
+    if (d.status == 416) {
+        enum pipeline_verdict r = pipeline_reply(x, 416, "the range is outside the file");
+        if (r != PIPELINE_RESPOND)
+            return r;
+        return add_or_fail(x, response_addf(&x->reply, &x->arena, STR_LIT("Content-Range"),
+                                            "bytes */%llu", (unsigned long long)rep.size));
+    }
+    if (build(x, e, v, enc, vary, &d) != 0)
+        return add_or_fail(x, -1);
+
+    if (get && d.length) {
+        size_t n = d.length < STATIC_PROBE_BYTES ? (size_t)d.length : STATIC_PROBE_BYTES;
+        if (static_module_probe(v->fd, d.offset, n) == 0 && job_start(x, c, v->fd, d.offset, n))
+            return pipeline_wait_until(x, x->worker->loop->now_ms + STATIC_WARM_WAIT_MS);
+    }
+    x->has_reply = true;
+    return PIPELINE_RESPOND;
+}
+
+static enum pipeline_verdict static_request(struct exchange *x, void *ctx)
+{
+    struct static_ctx *c = ctx;
+    if (c->job)
+        return after_warm(x, c);
+    const struct static_conf *conf = x->link->conf;
+    const struct h1_request *req = x->req;
+    if (req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
+        enum pipeline_verdict v = pipeline_reply(x, 405, "only GET and HEAD are served here");
+        if (v != PIPELINE_RESPOND)
+            return v;
+        return add_or_fail(x, response_add(&x->reply, &x->arena, STR_LIT("Allow"),
+                                           STR_LIT("GET, HEAD")));
+    }
+    struct str target = request_path(x, conf);
+    if (!target.ptr)
+        return add_or_fail(x, -1);
+    struct static_norm norm;
+    int rc = static_path_normalize(target, true, &conf->resolve.opts, &norm);
+    if (rc != STATIC_PATH_OK)
+        return pipeline_reply(x, (uint16_t)-rc, status_detail(-rc));
+    c->fc = x->link->local;
+    if (!c->fc)
+        return pipeline_reply(x, 503, "out of memory");
+    struct file_cache_entry *e = file_cache_get(c->fc, &norm, x->worker->loop->now_ms);
+    if (!e)
+        return pipeline_reply(x, 503, "out of memory");
+    c->e = e;
+    if (e->status == 301)
+        return redirect(x, conf, e, norm.query);
+    if (e->status != 200)
+        return pipeline_reply(x, (uint16_t)e->status, status_detail(e->status));
+    return file_reply(x, c, conf, e);
+}
+
+static void static_end(struct exchange *x, void *ctx)
+{
+    (void)x;
+    struct static_ctx *c = ctx;
+    job_detach(c);
+    if (c->e)
+        file_cache_unref(c->fc, c->e);
+    c->e = NULL;
+}
+
+const struct pipeline_module static_module = {
+    .name = "static",
+    .key = "static",
+    .phase = PIPELINE_PHASE_CONTENT,
+    .ctx_size = sizeof(struct static_ctx),
+    .terminal = true,
+    .config_load = static_config_load,
+    .config_free = static_config_free,
+    .shared_get = static_shared_get,
+    .shared_put = static_shared_put,
+    .local_new = static_local_new,
+    .local_free = static_local_free,
+    .on_request = static_request,
+    .on_end = static_end,
+};
