@@ -110,10 +110,11 @@ def main():
         wait_port(bport)
         cfg = os.path.join(tmp, "weir.yaml")
         with open(cfg, "w") as f:
-            f.write("workers: %d\nlisten: [\"127.0.0.1:%d\"]\nlog: {level: warn}\n"
+            f.write("workers: %d\nlisten: [\"127.0.0.1:%d\"]\nlog: {level: %s}\n"
                     "admin: off\n"
                     "upstreams:\n  b: {servers: [\"127.0.0.1:%d\"]}\n"
-                    "routes:\n  - {path: /, upstream: b}\n" % (a.workers, wport, bport))
+                    "routes:\n  - {path: /, upstream: b}\n"
+                    % (a.workers, wport, os.environ.get("WEIR_LOG", "warn"), bport))
         w = subprocess.Popen([a.weir, "-c", cfg], stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(tmp, "weir.stderr"), "wb"))
         procs.append(w)
