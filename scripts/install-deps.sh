@@ -20,7 +20,9 @@ for arg in "$@"; do
 done
 
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
-      clang libclang-rt-14-dev python3 python3-pytest)
+      clang libclang-rt-14-dev python3 python3-pytest
+      zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
+      python3-brotli python3-zstandard brotli zstd)
 if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy)
 fi
