@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 PYTEST     ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps browser-deps run test unit integration dashboard fuzz bench clean
+.PHONY: all deps browser-deps run test unit integration dashboard fuzz bench bench-compress clean
 
 all: $(BUILD)/weir
 
@@ -63,6 +63,10 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: $(BUILD)/weir
 	@scripts/install-deps.sh --bench
 	bench/proxy_bench.sh $(BUILD)/weir
+
+# Content codings: CPU per MB and ratio (bench/RESULTS.md, "Compression").
+bench-compress: $(BUILD)/weir
+	bench/compress_bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

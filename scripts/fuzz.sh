@@ -3,7 +3,7 @@
 #
 # For each driver: replays every input kept in tests/fuzz/regression/, then fuzzes for SECONDS
 # from a temporary copy of tests/fuzz/corpus/<kind>/ (the repository's corpus is never written),
-# with tests/fuzz/<kind>.dict when there is one (h1.dict otherwise).
+# with tests/fuzz/<dict> as its dictionary when the driver has one.
 # When a driver crashes, its crash input is copied into tests/fuzz/regression/ (to commit with
 # the fix) and the script exits non-zero after trying the remaining drivers.
 #
@@ -24,7 +24,10 @@ regress=$fuzz_dir/regression
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 
-drivers=(fuzz_h1_request:request fuzz_h1_response:response fuzz_static:static)
+# name:corpus kind:dictionary (empty: none)
+drivers=(fuzz_h1_request:request:h1.dict fuzz_h1_response:response:h1.dict
+         fuzz_static:static:static.dict
+         fuzz_accept_encoding:accept_encoding:accept_encoding.dict fuzz_decode:decode:)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/weir-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -36,8 +39,7 @@ done < <(find "$regress" -maxdepth 1 -type f ! -name 'README.md' -print0 | sort 
 
 status=0
 for d in "${drivers[@]}"; do
-    name=${d%%:*}
-    kind=${d#*:}
+    IFS=: read -r name kind dict <<<"$d"
     bin=$build/tests/fuzz/$name
     if [[ ! -x $bin ]]; then
         echo "fuzz.sh: $bin is not built (meson setup with -Dfuzz=true, then ninja)" >&2
@@ -57,10 +59,10 @@ for d in "${drivers[@]}"; do
     echo "== $name: fuzzing for ${secs}s"
     mkdir -p "$work/$name/corpus" "$work/$name/artifacts"
     cp -R "$fuzz_dir/corpus/$kind/." "$work/$name/corpus/"
-    dict=$fuzz_dir/$kind.dict
-    [[ -f $dict ]] || dict=$fuzz_dir/h1.dict
+    dict_arg=()
+    [[ -n $dict ]] && dict_arg=(-dict="$fuzz_dir/$dict")
     if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -dict="$dict" -artifact_prefix="$work/$name/artifacts/" \
+        "${dict_arg[@]}" -artifact_prefix="$work/$name/artifacts/" \
         -print_final_stats=1 "$work/$name/corpus" >"$work/$name.log" 2>&1; then
         grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "$work/$name.log" \
             || tail -n 3 "$work/$name.log"
