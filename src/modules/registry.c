@@ -1,6 +1,7 @@
 /* registry.c — see registry.h. Order is the request order; responses run it backwards. */
 #include "modules/registry.h"
 
+#include "modules/compress/compress_module.h"
 #include "modules/concurrency/concurrency.h"
 #include "modules/idempotency/idempotency.h"
 #include "modules/ratelimit/ratelimit_module.h"
@@ -8,6 +9,9 @@
 #include "modules/static/static_module.h"
 
 static const struct pipeline_module *const modules[] = {
+    /* access: compression reads Accept-Encoding first so that its response hook runs last,
+     * on every response (a refusal's included) */
+    &compress_module,
     /* limit: cheapest refusal first */
     &shed_module,
     &ratelimit_module,

@@ -24,6 +24,11 @@ Endpoints (path, query string parsed with urllib):
   /status/CODE                  that status
   /headers?Name=Value&...       JSON echo with those response headers added as given
   /eof?n=N                      N pattern bytes delimited by closing the connection
+  /text?n=N[&type=T][&chunked=1][&gzip=1][&etag=E][&cc=V]
+                                N bytes of compressible text (text_bytes(N)), Content-Type T
+                                (default application/json), Content-Length or chunked; gzip=1
+                                sends it gzip-coded (Content-Encoding: gzip); etag/cc add ETag /
+                                Cache-Control
   /bad/<kind>[?keep=1]          a malformed response (cl-te, dup-cl, bare-lf, bad-chunk,
                                 bad-status, obs-fold, nul), then closes; with keep=1 the connection
                                 stays open and any later request on it is counted in "after_bad"
@@ -374,6 +379,29 @@ def ws_frame(opcode, payload, fin=True):
     return hdr + payload
 
 
+TEXT_BLOCK = b"".join(b'{"id": %d, "name": "item-%d", "tags": ["alpha", "beta"], "ok": true}\n'
+                     % (i, i * 7 % 1000) for i in range(1024))
+
+
+def text_bytes(n):
+    """The first n bytes of the repeating compressible text block (tests rebuild it)."""
+    reps = n // len(TEXT_BLOCK) + 1
+    return (TEXT_BLOCK * reps)[:n]
+
+
+def send_text(conn, n, chunked):
+    mv = memoryview(TEXT_BLOCK)
+    while n > 0:
+        k = min(n, len(TEXT_BLOCK))
+        if chunked:
+            conn.send(b"%x\r\n" % k + mv[:k].tobytes() + b"\r\n")
+        else:
+            conn.send(mv[:k])
+        n -= k
+    if chunked:
+        conn.send(b"0\r\n\r\n")
+
+
 def send_pattern(conn, n):
     mv = memoryview(BLOCK)
     while n > 0:
@@ -465,6 +493,34 @@ def handle_one(conn, req):
                    % (NAME, n, "Connection: close\r\n" if close else "")).encode())
         if req.method != "HEAD":
             send_pattern(conn, n)
+        return not close
+
+    if path == "/text" or path.endswith("/text"):
+        n = qint(req, "n", 0)
+        q = dict(req.query)
+        ctype = q.get("type", "application/json")
+        extra = ""
+        if "etag" in q:
+            extra += "ETag: %s\r\n" % q["etag"]
+        if "cc" in q:
+            extra += "Cache-Control: %s\r\n" % q["cc"]
+        if q.get("gzip") == "1":
+            import gzip as _gzip
+            body = _gzip.compress(text_bytes(n))
+            conn.send(("HTTP/1.1 200 OK\r\nX-Backend: %s\r\nContent-Type: %s\r\n"
+                       "Content-Encoding: gzip\r\nContent-Length: %d\r\n%s%s\r\n"
+                       % (NAME, ctype, len(body), extra,
+                          "Connection: close\r\n" if close else "")).encode())
+            if req.method != "HEAD":
+                conn.send(body)
+            return not close
+        chunked = q.get("chunked") == "1"
+        framing = "Transfer-Encoding: chunked" if chunked else "Content-Length: %d" % n
+        conn.send(("HTTP/1.1 200 OK\r\nX-Backend: %s\r\nContent-Type: %s\r\n%s\r\n%s%s\r\n"
+                   % (NAME, ctype, framing, extra,
+                      "Connection: close\r\n" if close else "")).encode())
+        if req.method != "HEAD":
+            send_text(conn, n, chunked)
         return not close
 
     if path == "/eof":
