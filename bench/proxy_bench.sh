@@ -2,6 +2,8 @@
 # proxy_bench.sh — CPU cost per request of weir vs nginx vs HAProxy as HTTP/1.1 reverse proxies.
 #
 # Usage: bench/proxy_bench.sh [options] WEIR_BIN [ROUNDS]
+#   --base BIN        compare: also run this weir binary as "weir-base" (the build before a
+#                     change), alternating with the others in every round
 #   --only LIST       proxies to run, comma-separated and/or repeated (weir,nginx,haproxy);
 #                     default all three. WEIR_BIN may be omitted when weir is not selected.
 #   --rounds N        rounds (default 7); each round measures every selected proxy once, in order
@@ -47,6 +49,7 @@ ROUNDS=7 DURATION=10 WARMUP=2 CONNS=50 RETRIES=1 NOISY_PCT=5 QUIET_WAIT=20 QUIET
 SCENARIO=compare BACKEND_SLOW=1.06 BACKEND_MIN="" NOISY_WHY=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --base) [[ $# -ge 2 ]] || usage; WEIR_BASE=$2; shift 2 ;;
         --only) [[ $# -ge 2 ]] || usage; IFS=, read -ra _o <<<"$2"; ONLY+=("${_o[@]}"); shift 2 ;;
         --only=*) IFS=, read -ra _o <<<"${1#*=}"; ONLY+=("${_o[@]}"); shift ;;
         --rounds) [[ $# -ge 2 ]] || usage; ROUNDS=$2; shift 2 ;;
@@ -84,15 +87,19 @@ done
 # Scenarios: what is measured ("proxies" are weir configurations in lb and metrics) and the
 # variant the others are compared with.
 case "$SCENARIO" in
-    compare) CANON=(weir nginx haproxy) BASELINE=nginx ;;
+    compare) CANON=(weir weir-base nginx haproxy) BASELINE=nginx ;;
     lb) CANON=(rr-1srv lc-3srv-hc) BASELINE=rr-1srv ;;
     metrics) CANON=(metrics-on metrics-off metrics-on-scrape metrics-on-healthz) BASELINE=metrics-off ;;
     *) die "unknown scenario '$SCENARIO' (compare, lb, metrics)" ;;
 esac
-is_weir() { [[ $1 == weir || ($SCENARIO != compare && $1 != nginx && $1 != haproxy) ]]; }
+is_weir() { [[ $1 == weir || $1 == weir-base || ($SCENARIO != compare && $1 != nginx && $1 != haproxy) ]]; }
 
 PROXIES=()
-if [[ ${#ONLY[@]} -eq 0 ]]; then ONLY=("${CANON[@]}"); fi
+if [[ ${#ONLY[@]} -eq 0 ]]; then
+    for p in "${CANON[@]}"; do
+        [[ $p == weir-base && -z ${WEIR_BASE:-} ]] || ONLY+=("$p")
+    done
+fi
 for p in "${CANON[@]}"; do               # keep the canonical order whatever --only says
     for o in "${ONLY[@]}"; do [[ $o == "$p" ]] && { PROXIES+=("$p"); break; }; done
 done
@@ -129,6 +136,10 @@ if [[ $NEED_WEIR -eq 1 ]]; then
         rm -rf "$TMP"; die "cannot copy $WEIR"
     fi
     WEIR_RUN="$TMP/bin/weir"
+fi
+if [[ " ${PROXIES[*]} " == *" weir-base "* ]]; then
+    [[ -x ${WEIR_BASE:-} ]] || { rm -rf "$TMP"; die "weir-base needs --base BIN"; }
+    cp "$WEIR_BASE" "$TMP/bin/weir-base" || { rm -rf "$TMP"; die "cannot copy $WEIR_BASE"; }
 fi
 
 # ---------------------------------------------------------------- process bookkeeping
@@ -413,6 +424,10 @@ start_proxy() {
     case "$name" in
         weir)
             taskset -c 0 "$WEIR_RUN" proxy --listen "127.0.0.1:$PROXY_PORT" \
+                --to "127.0.0.1:$BACKEND_PORT" --workers 1 >"$dir/stdout.log" 2>&1 &
+            ;;
+        weir-base)
+            taskset -c 0 "$TMP/bin/weir-base" proxy --listen "127.0.0.1:$PROXY_PORT" \
                 --to "127.0.0.1:$BACKEND_PORT" --workers 1 >"$dir/stdout.log" 2>&1 &
             ;;
         nginx)
