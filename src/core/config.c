@@ -496,8 +496,15 @@ static struct config *config_new(const char *source)
 
 static int load_root(struct ycx *cx, const struct ynode *root, struct config *cfg)
 {
-    static const char *const keys[] = {"workers", "server_name", "metrics", "listen", "limits",
-                                       "timeouts", "log", "admin", "upstreams", "routes", NULL};
+    static const char *const base[] = {"workers", "server_name", "metrics", "listen", "limits",
+                                       "timeouts", "log", "admin", "upstreams", "routes"};
+    const char *keys[sizeof(base) / sizeof(base[0]) + 33];
+    uint32_t nk = 0;
+    for (; nk < sizeof(base) / sizeof(base[0]); nk++)
+        keys[nk] = base[nk];
+    for (const char *const *e = config_root_ext_keys(); *e && nk < sizeof(keys) / sizeof(keys[0]) - 1; e++)
+        keys[nk++] = *e;
+    keys[nk] = NULL;
     const struct ynode *listen, *upstreams, *routes, *v;
 
     if (strcmp(ynode_describe(root), "an empty value") == 0)
@@ -520,7 +527,7 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     /* Optional: a gateway that only serves files has no upstream. */
     if ((upstreams = ymap_get(root, "upstreams")) && config_load_upstreams(cx, upstreams, cfg) != 0)
         return -1;
-    if (config_load_routes(cx, routes, cfg) != 0)
+    if (config_load_routes(cx, routes, cfg, root) != 0)
         return -1;
     return 0;
 }

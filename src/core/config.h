@@ -24,6 +24,7 @@ struct cfg_route_ext {
     int (*load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
     void (*free)(void *conf);
     bool terminal;                /* it answers every request: the route needs no upstream */
+    bool global;                  /* also at the top level, as every route's default */
 };
 
 /* Installs the extensions (main thread, before any config is loaded; the array must outlive

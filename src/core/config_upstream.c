@@ -476,6 +476,10 @@ static bool has_terminal_ext(const struct ynode *route)
     return false;
 }
 
+/* The document's top level, for extensions a route may inherit from it (set while the
+ * routes load; main thread only, like the whole loader). */
+static const struct ynode *route_defaults;
+
 static int load_route_exts(struct ycx *cx, const struct ynode *v, uint32_t idx,
                            struct cfg_route *r)
 {
@@ -486,11 +490,14 @@ static int load_route_exts(struct ycx *cx, const struct ynode *v, uint32_t idx,
         return yerr(cx, v, "out of memory");
     for (uint32_t i = 0; i < nroute_exts; i++) {
         const struct cfg_route_ext *e = &route_exts[i];
-        const struct ynode *n;
-        if (!e->key || !(n = ymap_get(v, e->key)))
-            continue;
+        const struct ynode *n = e->key ? ymap_get(v, e->key) : NULL;
         char where[96];
-        snprintf(where, sizeof(where), "routes[%" PRIu32 "].%s", idx, e->key);
+        if (!n && e->key && e->global && route_defaults && (n = ymap_get(route_defaults, e->key)))
+            snprintf(where, sizeof(where), "%s", e->key); /* every route's default */
+        else if (n)
+            snprintf(where, sizeof(where), "routes[%" PRIu32 "].%s", idx, e->key);
+        else
+            continue;
         if (e->load(cx, n, where, &r->ext[i]) != 0)
             return -1;
     }
@@ -547,8 +554,21 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
 }
 
 /* O(routes^2) for the clash check; a config has tens or hundreds of routes. */
-int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg)
+const char *const *config_root_ext_keys(void)
 {
+    static const char *keys[MAX_ROUTE_EXTS + 1];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < nroute_exts; i++)
+        if (route_exts[i].key && route_exts[i].global)
+            keys[k++] = route_exts[i].key;
+    keys[k] = NULL;
+    return keys;
+}
+
+int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg,
+                       const struct ynode *root)
+{
+    route_defaults = root;
     if (yexpect(cx, v, YNODE_SEQ, "routes") != 0)
         return -1;
     if (v->nitems == 0)

@@ -98,7 +98,11 @@ bool config_addr_equal(const struct cfg_addr *a, const struct cfg_addr *b);
 /* Fill cfg->upstreams from the `upstreams` mapping, then cfg->routes from `routes`, resolving
  * each route's group. On error the partly filled arrays are left for config_free. */
 int config_load_upstreams(struct ycx *cx, const struct ynode *v, struct config *cfg);
-int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg);
+/* root: the top level, whose keys of `global` route extensions are every route's default. */
+int config_load_routes(struct ycx *cx, const struct ynode *v, struct config *cfg,
+                       const struct ynode *root);
+/* The top-level keys route extensions add (NULL-terminated; valid until the next call). */
+const char *const *config_root_ext_keys(void);
 void config_route_exts_free(struct cfg_route *r);
 
 #endif

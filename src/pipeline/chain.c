@@ -18,7 +18,8 @@ void pipeline_registry_set(const struct pipeline_registry *r)
         exts[i] = (struct cfg_route_ext){.key = r->modules[i]->key,
                                          .load = r->modules[i]->config_load,
                                          .free = r->modules[i]->config_free,
-                                         .terminal = r->modules[i]->terminal};
+                                         .terminal = r->modules[i]->terminal,
+                                         .global = r->modules[i]->global};
     config_route_exts_set(exts, n);
 }
 

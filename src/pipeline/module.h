@@ -72,6 +72,8 @@ struct pipeline_module {
     size_t ctx_size;
     bool terminal;             /* answers every request it sees: a route with it needs no
                                   upstream (static files) */
+    bool global;               /* its key may also stand at the top level: every route's
+                                  default, a route's own replaces it (compress) */
 
     int (*config_load)(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
     void (*config_free)(void *conf);

@@ -176,3 +176,16 @@ def test_config_errors_have_positions(weir_bin, tmp_path):
                    "    compress: {levels: {gzip: 12}}\n")
     p = subprocess.run([weir_bin, "-t", "-c", str(bad)], capture_output=True, text=True)
     assert p.returncode != 0 and "bad.yaml:6:" in p.stderr and "level" in p.stderr, p.stderr
+
+
+def test_top_level_compress_is_every_routes_default(launcher):
+    b = launcher.backend("g")
+    routes = [{"path": "/off/", "upstream": "be", "compress": "off"},
+              {"path": "/br/", "upstream": "be", "compress": {"codings": ["br"]}},
+              {"path": "/", "upstream": "be"}]
+    w = launcher.weir(make_config(None, {"be": [b.port]}, routes, workers=1,
+                                  extra={"compress": {"codings": ["gzip"]}}))
+    ae = "gzip, br, zstd"
+    assert get(w, "/text?n=5000", ae=ae).header("content-encoding") == "gzip"
+    assert get(w, "/off/text?n=5000", ae=ae).header("content-encoding") is None
+    assert get(w, "/br/text?n=5000", ae=ae).header("content-encoding") == "br"

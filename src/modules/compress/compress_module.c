@@ -310,6 +310,7 @@ static void cm_end(struct exchange *x, void *ctx)
 const struct pipeline_module compress_module = {
     .name = "compress",
     .key = "compress",
+    .global = true,
     .phase = PIPELINE_PHASE_ACCESS,
     .ctx_size = sizeof(struct compress_xctx),
     .config_load = conf_load,
