@@ -132,7 +132,7 @@ static const char *type_ok(const char *s)
 
 static int load_try_files(struct ycx *cx, const struct ynode *v, struct static_conf *c)
 {
-    size_t n;
+    size_t n = 0;
     if (load_list(cx, v, "try_files", false, try_ok, &c->try_files, &n) != 0)
         return -1;
     c->resolve.try_files = (const char *const *)c->try_files;
@@ -255,7 +255,7 @@ static int load_rule(struct ycx *cx, const struct ynode *v, const char *where,
         return -1;
     r->cache_control = cc;
     if ((ext = ymap_get(v, "ext"))) {
-        char **l;
+        char **l = NULL;
         if (load_list(cx, ext, "ext", false, ext_ok, &l, &r->next) != 0)
             return -1;
         r->ext = (const char *const *)l;

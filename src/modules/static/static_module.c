@@ -23,6 +23,7 @@
 
 #include "core/config_types.h"
 #include "http/h1.h"
+#include "modules/compress/accept_encoding.h"
 #include "modules/static/file_cache.h"
 #include "modules/static/static_config.h"
 #include "modules/static/static_cond.h"
@@ -170,95 +171,31 @@ static bool job_start(struct exchange *x, struct static_ctx *c, int fd, uint64_t
 
 /* ---- Accept-Encoding ----------------------------------------------------------------------- */
 
-/* The weights a request gives the codings weir may have siblings for, identity and "*", in
- * thousandths; -1 when not mentioned. A minimal reading of RFC 9110 §12.5.3: an element that
- * does not parse is ignored (not acceptable). A coding listed twice keeps its lowest weight.
- * (The compress module's accept_encoding.h does the same in full; use it once merged.) */
-struct ae_weights {
-    int q[PRECOMPRESSED_COUNT];
-    int identity, star;
-};
+#define STATIC_MAX_AE_VALUES 8
 
-/* ";q=0.5" (with OWS) → 500; "" → 1000; anything else → -1. */
-static int ae_qvalue(struct str p)
-{
-    p = str_trim_ows(p);
-    if (!p.len)
-        return 1000;
-    if (p.ptr[0] != ';')
-        return -1;
-    p = str_trim_ows(str_from(p.ptr + 1, p.len - 1));
-    if (p.len < 3 || (p.ptr[0] != 'q' && p.ptr[0] != 'Q') || p.ptr[1] != '=' ||
-        (p.ptr[2] != '0' && p.ptr[2] != '1'))
-        return -1;
-    int q = (p.ptr[2] - '0') * 1000, scale = 100;
-    size_t i = 3;
-    if (i < p.len && p.ptr[i] == '.')
-        for (i++; i < p.len && i < 8 && p.ptr[i] >= '0' && p.ptr[i] <= '9'; i++, scale /= 10)
-            q += (p.ptr[i] - '0') * scale;
-    return i == p.len && i <= 7 && q <= 1000 ? q : -1;
-}
-
-static void ae_set(int *slot, int q)
-{
-    if (*slot < 0 || q < *slot)
-        *slot = q;
-}
-
-static void ae_element(struct ae_weights *w, struct str el)
-{
-    const char *semi = memchr(el.ptr, ';', el.len);
-    size_t clen = semi ? (size_t)(semi - el.ptr) : el.len;
-    struct str coding = str_trim_ows(str_from(el.ptr, clen));
-    int q = ae_qvalue(str_from(el.ptr + clen, el.len - clen));
-    if (!coding.len || q < 0)
-        return;
-    if (str_eq(coding, STR_LIT("*")))
-        ae_set(&w->star, q);
-    else if (str_eq_nocase(coding, STR_LIT("identity")))
-        ae_set(&w->identity, q);
-    else if (str_eq_nocase(coding, STR_LIT("x-gzip")))
-        ae_set(&w->q[PRECOMPRESSED_GZIP], q);
-    for (int k = 0; k < PRECOMPRESSED_COUNT; k++)
-        if (str_eq_nocase(coding, precompressed_coding(k)))
-            ae_set(&w->q[k], q);
-}
-
-/* The sibling to send: the acceptable one (q > 0) the client weighs highest, ties to the
- * server's order; identity only when the client weighs it strictly higher. No header: none. */
+/* The sibling to send: accept_encoding_negotiate over the codings this file has a sibling
+ * for, in the configured order. No header, identity preferred, or nothing acceptable: the
+ * file itself (a 406 for a GET would break pages for no gain). */
 static enum precompressed_enc ae_choose(const struct h1_request *req, const struct static_conf *conf,
                                         const struct file_cache_entry *e)
 {
-    struct ae_weights w = {.identity = -1, .star = -1};
-    for (int k = 0; k < PRECOMPRESSED_COUNT; k++)
-        w.q[k] = -1;
-    bool seen = false;
-    for (uint32_t i = 0; i < req->nheaders; i++) {
-        if (!str_eq_nocase(req->headers[i].name, STR_LIT("Accept-Encoding")))
-            continue;
-        seen = true;
-        struct str v = req->headers[i].value;
-        while (v.len) {
-            const char *comma = memchr(v.ptr, ',', v.len);
-            size_t n = comma ? (size_t)(comma - v.ptr) : v.len;
-            ae_element(&w, str_from(v.ptr, n));
-            v = comma ? str_from(comma + 1, v.len - n - 1) : STR_NULL;
-        }
-    }
-    if (!seen)
+    struct str values[STATIC_MAX_AE_VALUES];
+    size_t n = 0;
+    for (uint32_t i = 0; i < req->nheaders && n < STATIC_MAX_AE_VALUES; i++)
+        if (str_eq_nocase(req->headers[i].name, STR_LIT("Accept-Encoding")))
+            values[n++] = req->headers[i].value;
+    if (!n)
         return PRECOMPRESSED_NONE;
-    enum precompressed_enc best = PRECOMPRESSED_NONE;
-    int bestq = 0;
-    for (size_t k = 0; k < conf->npre; k++) {
-        enum precompressed_enc enc = conf->pre[k];
-        int q = w.q[enc] >= 0 ? w.q[enc] : w.star;
-        if (e->sib[enc].fd >= 0 && q > bestq) {
-            best = enc;
-            bestq = q;
+    struct str prefs[PRECOMPRESSED_COUNT];
+    enum precompressed_enc encs[PRECOMPRESSED_COUNT];
+    size_t np = 0;
+    for (size_t k = 0; k < conf->npre; k++)
+        if (e->sib[conf->pre[k]].fd >= 0) {
+            encs[np] = conf->pre[k];
+            prefs[np++] = precompressed_coding(conf->pre[k]);
         }
-    }
-    int idq = w.identity >= 0 ? w.identity : w.star;
-    return best != PRECOMPRESSED_NONE && idq > bestq ? PRECOMPRESSED_NONE : best;
+    int i = accept_encoding_negotiate(values, n, prefs, np);
+    return i >= 0 ? encs[i] : PRECOMPRESSED_NONE;
 }
 
 /* ---- the request --------------------------------------------------------------------------- */
