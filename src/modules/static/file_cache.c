@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/siphash.h"
+#include "modules/static/static_io.h"
 
 struct file_cache {
     struct file_cache_cfg cfg;
@@ -49,6 +50,8 @@ static void close_variant(struct file_cache_variant *v)
     if (v->fd >= 0)
         close(v->fd);
     v->fd = -1;
+    free((void *)(uintptr_t)v->data);
+    v->data = NULL;
 }
 
 static void entry_free(struct file_cache_entry *e)
@@ -156,13 +159,21 @@ static struct file_cache_entry *find(struct file_cache *c, const struct static_n
     return NULL;
 }
 
-static void fill_variant(struct file_cache_variant *v, int fd, const struct stat *st,
-                         struct str coding)
+static void fill_variant(const struct file_cache *c, struct file_cache_variant *v, int fd,
+                         const struct stat *st, struct str coding)
 {
     v->fd = fd;
     v->st = *st;
     int n = static_cond_etag(st, coding, v->etag);
     v->etag_len = (uint8_t)(n > 0 ? n : 0);
+    if (st->st_size > 0 && (uint64_t)st->st_size <= c->cfg.inline_max) {
+        /* Only what the page cache has: a fill must not wait for the disk either. */
+        char *data = malloc((size_t)st->st_size);
+        if (data && static_io_read_nowait(fd, data, (size_t)st->st_size, 0) == st->st_size)
+            v->data = data;
+        else
+            free(data);
+    }
 }
 
 /* Builds an entry from a resolution; takes res->fd. NULL on out of memory (res->fd untouched). */
@@ -192,7 +203,7 @@ static struct file_cache_entry *make_entry(struct file_cache *c, const struct st
     if (res->status != 200)
         return e;
 
-    fill_variant(&e->file, res->fd, &res->st, STR_NULL);
+    fill_variant(c, &e->file, res->fd, &res->st, STR_NULL);
     res->fd = -1;
     static_cond_date_format(res->st.st_mtim.tv_sec, e->last_modified);
     if (c->cfg.mime)
@@ -213,7 +224,7 @@ static struct file_cache_entry *make_entry(struct file_cache *c, const struct st
             struct stat st;
             if (precompressed_find(c->cfg.resolve->root_fd, &c->cfg.resolve->opts, path,
                                    res->len, &res->st, &one, 1, &fd, &st) == one)
-                fill_variant(&e->sib[i], fd, &st, precompressed_coding(one));
+                fill_variant(c, &e->sib[i], fd, &st, precompressed_coding(one));
         }
     }
     return e;

@@ -42,6 +42,10 @@ struct file_cache_cfg {
     const struct mime_table *mime;            /* NULL: no Content-Type */
     const struct cache_rule *rules;           /* may be NULL */
     size_t nrules;
+    /* Files of at most this many bytes are also kept in memory (read once when the entry is
+     * filled, only if the page cache has them: RWF_NOWAIT): their replies then go out with the
+     * head in one send, without sendfile. 0: never. */
+    uint32_t inline_max;
 };
 
 struct file_cache_variant {
@@ -49,6 +53,9 @@ struct file_cache_variant {
     struct stat st;
     char etag[STATIC_ETAG_MAX];
     uint8_t etag_len;
+    const char *data;       /* the whole file when inlined (st_size bytes), else NULL */
+    uint64_t warm_until_ms; /* the caller's: its first bytes were seen in the page cache, and
+                               are trusted to be there until then */
 };
 
 struct file_cache_entry {

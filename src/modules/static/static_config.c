@@ -295,15 +295,17 @@ static int load_rules(struct ycx *cx, const struct ynode *v, const char *where,
 static int load_open_file_cache(struct ycx *cx, const struct ynode *v, const char *where,
                                 struct static_conf *c)
 {
-    static const char *const keys[] = {"max", "valid", "errors", NULL};
+    static const char *const keys[] = {"max", "valid", "errors", "inline", NULL};
+    uint64_t inl = c->cache.inline_max;
     char w[160];
     snprintf(w, sizeof(w), "%s.open_file_cache", where);
     return ymap_check(cx, v, w, keys) != 0 ||
                    yopt_u32(cx, v, "max", 1, MAX_ENTRIES_LIMIT, &c->cache.max_entries) != 0 ||
                    yopt_ms(cx, v, "valid", &c->cache.valid_ms) != 0 ||
-                   yopt_bool(cx, v, "errors", &c->cache.cache_errors) != 0
+                   yopt_bool(cx, v, "errors", &c->cache.cache_errors) != 0 ||
+                   yopt_size(cx, v, "inline", 0, STATIC_INLINE_LIMIT, &inl) != 0
                ? -1
-               : 0;
+               : (c->cache.inline_max = (uint32_t)inl, 0);
 }
 
 static int open_root(struct ycx *cx, const struct ynode *v, struct static_conf *c)
@@ -372,6 +374,7 @@ int static_config_load(struct ycx *cx, const struct ynode *v, const char *where,
     c->cache.max_entries = STATIC_DEFAULT_MAX_ENTRIES;
     c->cache.valid_ms = STATIC_DEFAULT_VALID_MS;
     c->cache.cache_errors = true;
+    c->cache.inline_max = STATIC_DEFAULT_INLINE;
     c->resolve.opts.allow_well_known = true;
 
     int rc;

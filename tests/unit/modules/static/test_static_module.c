@@ -64,6 +64,22 @@ static struct fx_exchange *run(const char *head, enum pipeline_verdict want)
     return e;
 }
 
+/* The reply's body bytes, whichever way they are held (memory, or a file range). */
+static const char *body_of(struct fx_exchange *e)
+{
+    static char out[256];
+    const struct response *r = &e->x.reply;
+    size_t n = r->body_kind == RESPONSE_BODY_FILE ? r->file_len : r->body_len;
+    assert_true(n < sizeof(out));
+    if (r->body_kind == RESPONSE_BODY_FILE)
+        assert_int_equal(pread(r->file_fd, out, n, r->file_off), (ssize_t)n);
+    else if (n)
+        memcpy(out, r->body, n);
+    out[n] = '\0';
+    assert_int_equal(r->content_length, (int64_t)n);
+    return out;
+}
+
 static void expect_status(const char *head, int status)
 {
     struct fx_exchange *e = run(head, PIPELINE_RESPOND);
@@ -86,14 +102,8 @@ static void serves_a_file(void **state)
     assert_non_null(fx_reply_header(e, "ETag"));
     assert_null(fx_reply_header(e, "Vary"));
     assert_null(fx_reply_header(e, "Cache-Control"));
-    assert_int_equal(r->body_kind, RESPONSE_BODY_FILE);
-    assert_true(r->file_fd >= 0);
-    assert_int_equal(r->file_off, 0);
-    assert_int_equal(r->file_len, 10);
-    assert_int_equal(r->content_length, 10);
-    char buf[16] = "";
-    assert_int_equal(pread(r->file_fd, buf, sizeof(buf), 0), 10);
-    assert_string_equal(buf, "0123456789");
+    assert_int_equal(r->body_kind, RESPONSE_BODY_MEMORY); /* small: kept in memory */
+    assert_string_equal(body_of(e), "0123456789");
     fx_end(e, 200);
 
     /* HEAD: the same head and length (the host sends no body) */
@@ -112,13 +122,13 @@ static void serves_a_file(void **state)
     e = run("GET /?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 200);
     assert_string_equal(fx_reply_header(e, "Content-Type"), "text/html; charset=utf-8");
-    assert_int_equal(e->x.reply.file_len, 13);
+    assert_string_equal(body_of(e), "<h1>home</h1>");
     fx_end(e, 200);
 
     /* absolute-form */
     e = run("GET http://a/a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 200);
-    assert_int_equal(e->x.reply.file_len, 10);
+    assert_string_equal(body_of(e), "0123456789");
     fx_end(e, 200);
     fx_teardown();
 }
@@ -149,7 +159,7 @@ static void refuses_methods_and_paths(void **state)
     fx_end(e, 301);
     e = run("GET /docs/ HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 200);
-    assert_int_equal(e->x.reply.file_len, 4);
+    assert_string_equal(body_of(e), "docs");
     fx_end(e, 200);
     fx_teardown();
 
@@ -191,12 +201,11 @@ static void conditionals_and_ranges(void **state)
     e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=2-4\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 206);
     assert_string_equal(fx_reply_header(e, "Content-Range"), "bytes 2-4/10");
-    assert_int_equal(e->x.reply.file_off, 2);
-    assert_int_equal(e->x.reply.file_len, 3);
+    assert_string_equal(body_of(e), "234");
     assert_int_equal(e->x.reply.content_length, 3);
     fx_end(e, 206);
     e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=-3\r\n\r\n", PIPELINE_RESPOND);
-    assert_int_equal(e->x.reply.file_off, 7);
+    assert_string_equal(body_of(e), "789");
     fx_end(e, 206);
     e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=10-\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 416);
@@ -229,7 +238,7 @@ static const char *coding_for(const char *accept)
     const char *etag = fx_reply_header(e, "ETag");
     if (!identity) /* each representation has its own tag */
         assert_non_null(strstr(etag, out));
-    uint64_t len = e->x.reply.file_len;
+    uint64_t len = (uint64_t)e->x.reply.content_length;
     assert_int_equal(len, identity ? 32 : strcmp(out, "br") == 0 ? 2 : 4);
     fx_end(e, 200);
     return out;
@@ -287,7 +296,7 @@ static void cache_control_and_fallback(void **state)
     assert_int_equal(e->x.reply.status, 200);
     assert_string_equal(fx_reply_header(e, "Content-Type"), "text/html; charset=utf-8");
     assert_string_equal(fx_reply_header(e, "Cache-Control"), "no-cache");
-    assert_int_equal(e->x.reply.file_len, 13);
+    assert_string_equal(body_of(e), "<h1>home</h1>");
     fx_end(e, 200);
     e = run("GET /docs/ HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_string_equal(fx_reply_header(e, "Cache-Control"), "no-cache"); /* first match */
@@ -307,13 +316,56 @@ static void strip_prefix(void **state)
     setup_route("/assets/", "      strip_prefix: true\n");
     struct fx_exchange *e = run("GET /assets/a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 200);
-    assert_int_equal(e->x.reply.file_len, 10);
+    assert_string_equal(body_of(e), "0123456789");
     fx_end(e, 200);
     e = run("GET /assets/docs HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 301);
     assert_string_equal(fx_reply_header(e, "Location"), "/assets/docs/");
     fx_end(e, 301);
     expect_status("GET /assets/ HTTP/1.1\r\nHost: a\r\n\r\n", 200);
+    fx_teardown();
+}
+
+static int nprobes;
+
+static int counting_probe(int fd, uint64_t off, size_t len)
+{
+    nprobes++;
+    return static_io_probe(fd, off, len);
+}
+
+static void file_bodies(void **state)
+{
+    (void)state;
+    setup_route("/", "      open_file_cache: {inline: 0}\n");
+    static_module_probe = counting_probe;
+    nprobes = 0;
+    struct fx_exchange *e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
+    struct response *r = &e->x.reply;
+    assert_int_equal(r->body_kind, RESPONSE_BODY_FILE);
+    assert_true(r->file_fd >= 0);
+    assert_int_equal(r->file_off, 0);
+    assert_int_equal(r->file_len, 10);
+    assert_string_equal(body_of(e), "0123456789");
+    fx_end(e, 200);
+    assert_int_equal(nprobes, 1);
+    /* the first bytes were seen cached: trusted for a second, then probed again */
+    e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
+    fx_end(e, 200);
+    assert_int_equal(nprobes, 1);
+    e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=4-5\r\n\r\n", PIPELINE_RESPOND);
+    assert_int_equal(e->x.reply.file_off, 4);
+    assert_int_equal(e->x.reply.file_len, 2);
+    fx_end(e, 206);
+    assert_int_equal(nprobes, 2); /* elsewhere in the file: probed */
+    fx_advance(1001);
+    e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
+    fx_end(e, 200);
+    assert_int_equal(nprobes, 3);
+    e = run("HEAD /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
+    fx_end(e, 200);
+    assert_int_equal(nprobes, 3); /* HEAD reads nothing */
+    static_module_probe = static_io_probe;
     fx_teardown();
 }
 
@@ -357,7 +409,7 @@ static void wait_post(void)
 static void cold_reads_wait_for_the_pool(void **state)
 {
     (void)state;
-    setup_route("/", "");
+    setup_route("/", "      open_file_cache: {inline: 0}\n");
     fx.workers[0].post = safe_post;
     static_module_probe = cold_probe;
 
@@ -367,13 +419,14 @@ static void cold_reads_wait_for_the_pool(void **state)
     assert_int_equal(e->done_calls, 1);
     assert_int_equal(e->done, PIPELINE_RESPOND);
     assert_int_equal(e->x.reply.status, 200);
-    assert_int_equal(e->x.reply.file_len, 10);
+    assert_string_equal(body_of(e), "0123456789");
     fx_end(e, 200);
 
     /* HEAD reads nothing: no wait */
     expect_status("HEAD /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", 200);
 
     /* the client leaves first: the completion finds no exchange */
+    fx_advance(1001); /* past the trust the warm-up earned */
     e = run("GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_WAIT);
     fx_end(e, 499);
     /* the job either freed itself on the pool thread or posted a call that finds nobody */
@@ -455,6 +508,7 @@ int main(void)
         cmocka_unit_test(precompressed_siblings),
         cmocka_unit_test(cache_control_and_fallback),
         cmocka_unit_test(strip_prefix),
+        cmocka_unit_test(file_bodies),
         cmocka_unit_test(cold_reads_wait_for_the_pool),
         cmocka_unit_test(config_errors),
     };
