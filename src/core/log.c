@@ -51,6 +51,7 @@ void log_timestamp(char out[64])
 }
 
 /* One line: timestamp, level, the message, and `tail` when not NULL. */
+__attribute__((format(printf, 3, 0)))
 static void log_line(enum log_level level, const char *tail, const char *fmt, va_list ap)
 {
     char line[1024];
