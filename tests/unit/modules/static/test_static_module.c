@@ -48,7 +48,7 @@ static int teardown(void **state)
 static void setup_route(const char *path, const char *extra)
 {
     snprintf(yaml, sizeof(yaml),
-             FX_ROUTE_HEAD "routes:\n  - path: %s\n    upstream: g\n    static:\n      root: %s\n"
+             FX_ROUTE_HEAD "routes:\n  - path: %s\n    static:\n      root: %s\n"
                            "      mime: {types_file: none, add: {html: text/html, txt: text/plain, "
                            "js: text/javascript}}\n%s",
              path, tmp, extra);
@@ -499,6 +499,16 @@ static void config_errors(void **state)
     config_error(" [a]", "test.yaml:7:13: expected a mapping or a root directory");
 }
 
+static void route_needs_no_upstream(void **state)
+{
+    (void)state;
+    snprintf(yaml, sizeof(yaml), "listen: [\"127.0.0.1:1\"]\nroutes:\n  - {path: /, static: %s}\n",
+             tmp);
+    fx_setup(yaml);
+    expect_status("GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n", 200);
+    fx_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +521,7 @@ int main(void)
         cmocka_unit_test(file_bodies),
         cmocka_unit_test(cold_reads_wait_for_the_pool),
         cmocka_unit_test(config_errors),
+        cmocka_unit_test(route_needs_no_upstream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
