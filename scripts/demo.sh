@@ -3,7 +3,8 @@
 #
 # Usage: scripts/demo.sh BIN [CONFIG]
 #   BIN     the weir binary (make run passes build/weir)
-#   CONFIG  defaults to examples/demo.yaml (weir on 127.0.0.1:8080; / -> 9001-9003, /api/ -> 9001)
+#   CONFIG  defaults to examples/demo.yaml (weir on 127.0.0.1:8080; / -> 9001-9003, /api/ -> 9001,
+#           /site/ -> a copy of examples/site with .gz/.br siblings; "@SITE@" in the config)
 #
 # Starts tests/integration/backend.py on 127.0.0.1:9001, :9002, :9003 (names a, b, c), then weir.
 # Ctrl-C stops weir; the backends are stopped on any exit (trap).
@@ -39,9 +40,22 @@ if [[ ${#busy[@]} -gt 0 ]]; then
     exit 1
 fi
 
+# The static site: a copy with precompressed siblings (gzip; brotli when the tool is there),
+# and the config with its absolute path.
+work=$(mktemp -d "${TMPDIR:-/tmp}/weir-demo.XXXXXX")
+cp -R examples/site "$work/site"
+for f in "$work"/site/*.js "$work"/site/*.css "$work"/site/*.html; do
+    gzip -9 -k -n "$f"
+    if command -v brotli >/dev/null; then brotli -q 11 -k "$f"; fi
+done
+sed "s|@SITE@|$work/site|" "$CONFIG" >"$work/weir.yaml"
+CONFIG_SRC=$CONFIG
+CONFIG=$work/weir.yaml
+
 pids=()
 cleanup() {
     trap - EXIT INT TERM
+    rm -rf "$work"
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -70,10 +84,29 @@ done
 
 cat >&2 <<EOF
 
-demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN ($CONFIG)
+demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN ($CONFIG_SRC)
 demo: try, from another terminal:
     curl -i http://$LISTEN/                       # round robin over a, b, c (see "name")
     curl -i http://$LISTEN/api/users              # always backend a
+
+    # compression (every route): zstd, br or gzip by Accept-Encoding, streamed
+    curl -s -H 'Accept-Encoding: gzip' -D - -o /dev/null 'http://$LISTEN/text?n=100000'
+    curl -s --compressed -w '%{size_download} bytes on the wire\n' -o /dev/null 'http://$LISTEN/text?n=1000000'
+
+    # static files (/site/): ETag, 304, ranges, precompressed siblings, cache rules
+    open http://$LISTEN/site/                     # in a browser
+    curl -si http://$LISTEN/site/app.3f9a2b1c.js | head -12          # immutable, a year
+    curl -si -H 'Accept-Encoding: br' http://$LISTEN/site/ | head -12  # index.html.br
+    etag=\$(curl -sI http://$LISTEN/site/style.css | grep -i '^etag' | cut -d' ' -f2 | tr -d '\r')
+    curl -si -H "If-None-Match: \$etag" http://$LISTEN/site/style.css | head -1   # 304
+    curl -si -r 0-9 http://$LISTEN/site/index.html                   # 206, 10 bytes
+    curl -si --path-as-is 'http://$LISTEN/site/../../etc/passwd' | head -1   # 400: never leaves the root
+
+    # resilience on the request pipeline
+    for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{http_code} ' http://$LISTEN/api/x; done; echo   # 5 at once, then 429
+    curl -si -X POST -H 'Idempotency-Key: k1' --data 'amount=10' http://$LISTEN/pay/ | grep -i -E '^HTTP|replayed'
+    curl -si -X POST -H 'Idempotency-Key: k1' --data 'amount=10' http://$LISTEN/pay/ | grep -i -E '^HTTP|replayed'   # replayed
+    for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' 'http://$LISTEN/slow?ms=1500' & done; wait; echo   # 2 run, 2 queue, 2 get 503
     curl -i 'http://$LISTEN/chunked?n=3&size=10'  # chunked response
     curl -s -o /dev/null -w '%{size_download} bytes\\n' 'http://$LISTEN/bytes?n=100000000'
     curl --data-binary 'hello' http://$LISTEN/echo

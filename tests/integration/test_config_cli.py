@@ -165,3 +165,14 @@ def test_proxy_help(weir_bin, flag):
     assert code == 0, err
     assert "weir proxy --listen" in out
     assert "needs a value" not in err
+
+
+def test_demo_config_checks(weir_bin, tmp_path):
+    """examples/demo.yaml (what `make run` starts) with the site path scripts/demo.sh fills in."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "examples", "demo.yaml")) as f:
+        text = f.read().replace("@SITE@", os.path.join(root, "examples", "site"))
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(text)
+    code, out, err = run(weir_bin, "-t", "-c", str(cfg))
+    assert code == 0, err

@@ -51,6 +51,8 @@ static const struct pipeline_shared_type conc_type = {
 static bool conc_enabled(const struct config *cfg, const struct cfg_route *route)
 {
     (void)cfg;
+    if (!route->upstream)
+        return false; /* answered by a terminal module: no group to protect */
     const struct cfg_concurrency *cc = &route->upstream->concurrency;
     return cc->max || cc->adaptive;
 }

@@ -26,9 +26,9 @@ bool precompressed_usable(const struct stat *orig, const struct stat *sib)
 {
     if (!S_ISREG(sib->st_mode))
         return false;
-    if (sib->st_mtim.tv_sec != orig->st_mtim.tv_sec)
-        return sib->st_mtim.tv_sec > orig->st_mtim.tv_sec;
-    return sib->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec;
+    /* Whole seconds: brotli and zstd copy the original's time with utime(), dropping the
+     * nanoseconds, so an exact comparison would call every such sibling stale. */
+    return sib->st_mtim.tv_sec >= orig->st_mtim.tv_sec;
 }
 
 enum precompressed_enc precompressed_find(int root_fd, const struct static_path_opts *o,
