@@ -573,8 +573,16 @@ static void global_read(struct collector *c, struct model *m, unsigned flags, ui
                 g->local_errors[op][k] += mc_get(&s->local_errors[op][k]);
                 g->local_errors_total += mc_get(&s->local_errors[op][k]);
             }
-        if (w < METRICS_MAX_WORKERS)
+        if (w < METRICS_MAX_WORKERS) {
             g->loop_lag_ms[w] = mc_get(&s->loop_lag_ms);
+            g->buf_memory[w] = mc_get(&s->buf_memory);
+            g->buf_files[w] = mc_get(&s->buf_files);
+        }
+        g->bodies_memory += mc_get(&s->bodies_memory);
+        g->bodies_file += mc_get(&s->bodies_file);
+        g->bodies_refused += mc_get(&s->bodies_refused);
+        g->responses_ahead += mc_get(&s->responses_ahead);
+        g->ahead_fallbacks += mc_get(&s->ahead_fallbacks);
     }
     g->log_dropped = accesslog_dropped();
     g->generation = atomic_load(&v->generation);

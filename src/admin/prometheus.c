@@ -154,6 +154,49 @@ static void render_traffic(struct abuf *b, const struct model *m)
     }
 }
 
+/* A gauge with one sample per worker. */
+static void worker_gauge(struct abuf *b, const char *name, const char *help,
+                         const struct m_global *g, const uint64_t *vals)
+{
+    family(b, name, "gauge", help);
+    for (uint32_t w = 0; w < g->nworkers && w < METRICS_MAX_WORKERS; w++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%u", w);
+        s_u64(b, name, &(struct lbl){"worker", id}, 1, vals[w]);
+    }
+}
+
+/* Request and response buffering (proxy/buffering.h). */
+static void render_buffering(struct abuf *b, const struct model *m)
+{
+    const struct m_global *g = &m->g;
+    worker_gauge(b, "weir_buffer_memory_bytes",
+                 "Bytes of request bodies and response read-ahead each worker holds in memory "
+                 "(bounded by buffering.memory).",
+                 g, g->buf_memory);
+    worker_gauge(b, "weir_buffer_file_bytes",
+                 "Bytes of request bodies each worker holds in temp files (bounded by "
+                 "buffering.files).",
+                 g, g->buf_files);
+    family(b, "weir_buffered_request_bodies_total", "counter",
+           "Request bodies read whole before the first attempt, by where they were kept.");
+    s_u64(b, "weir_buffered_request_bodies_total", &(struct lbl){"where", "memory"}, 1,
+          g->bodies_memory);
+    s_u64(b, "weir_buffered_request_bodies_total", &(struct lbl){"where", "file"}, 1,
+          g->bodies_file);
+    family(b, "weir_buffer_refused_requests_total", "counter",
+           "Requests refused (413, 503) because the worker's request buffers were full.");
+    s_u64(b, "weir_buffer_refused_requests_total", NULL, 0, g->bodies_refused);
+    family(b, "weir_buffered_responses_total", "counter",
+           "Responses read ahead of a slow client: the upstream connection was released "
+           "before the client had the whole response.");
+    s_u64(b, "weir_buffered_responses_total", NULL, 0, g->responses_ahead);
+    family(b, "weir_buffer_fallbacks_total", "counter",
+           "Responses whose read-ahead gave way to backpressure (larger than "
+           "response_buffering.max, or the worker's memory bound reached).");
+    s_u64(b, "weir_buffer_fallbacks_total", NULL, 0, g->ahead_fallbacks);
+}
+
 static void route_counter(struct abuf *b, const struct model *m, const char *name,
                           const char *help, size_t off)
 {
@@ -372,6 +415,7 @@ void prometheus_render(const struct model *m, struct abuf *out)
 {
     render_process(out, m);
     render_traffic(out, m);
+    render_buffering(out, m);
     render_routes(out, m);
     render_groups(out, m);
     render_servers(out, m);

@@ -215,6 +215,26 @@ void status_json_render(const struct model *m, struct abuf *b)
     kv_u64(b, "shed", g->shed);
     abuf_add(b, ",", 1);
     kv_u64(b, "local_errors", g->local_errors_total);
+    uint64_t mem = 0, files = 0;
+    for (uint32_t w = 0; w < g->nworkers && w < METRICS_MAX_WORKERS; w++) {
+        mem += g->buf_memory[w];
+        files += g->buf_files[w];
+    }
+    abuf_str(b, ",\"buffering\":{");
+    kv_u64(b, "memory_bytes", mem);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "file_bytes", files);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "bodies_memory", g->bodies_memory);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "bodies_file", g->bodies_file);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "refused", g->bodies_refused);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "responses_ahead", g->responses_ahead);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "fallbacks", g->ahead_fallbacks);
+    abuf_add(b, "}", 1);
 
     abuf_str(b, "},\"latency_ms\":{");
     kv_num(b, "p50", ms(g->win.p50_us));

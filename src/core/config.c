@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config_buffering.h"
 #include "core/config_resilience.h"
 #include "core/config_yaml.h"
 
@@ -207,6 +208,7 @@ static void config_free(struct config *cfg)
         config_route_exts_free(r);
     }
     free(cfg->routes);
+    free(cfg->buffering.temp_dir);
     free(cfg->log.access);
     free(cfg->log.error);
     free(cfg->admin.listen.text);
@@ -487,6 +489,7 @@ static struct config *config_new(const char *source)
     cfg->log.error = strdup("stderr");
     cfg->admin.enabled = true;
     if (!cfg->source || !cfg->server_name || !cfg->log.error ||
+        config_buffering_defaults(&cfg->buffering) != 0 ||
         config_parse_addr("127.0.0.1:9901", &cfg->admin.listen, &(const char *){NULL}) != 0) {
         config_free(cfg);
         return NULL;
@@ -497,7 +500,8 @@ static struct config *config_new(const char *source)
 static int load_root(struct ycx *cx, const struct ynode *root, struct config *cfg)
 {
     static const char *const base[] = {"workers", "server_name", "metrics", "listen", "limits",
-                                       "timeouts", "log", "admin", "upstreams", "routes"};
+                                       "timeouts", "buffering", "log", "admin", "upstreams",
+                                       "routes"};
     const char *keys[sizeof(base) / sizeof(base[0]) + 33];
     uint32_t nk = 0;
     for (; nk < sizeof(base) / sizeof(base[0]); nk++)
@@ -518,6 +522,8 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if ((v = ymap_get(root, "limits")) && load_limits(cx, v, &cfg->limits) != 0)
         return -1;
     if ((v = ymap_get(root, "timeouts")) && load_timeouts(cx, v, &cfg->timeouts) != 0)
+        return -1;
+    if ((v = ymap_get(root, "buffering")) && config_load_buffering(cx, v, &cfg->buffering) != 0)
         return -1;
     if ((v = ymap_get(root, "log")) && load_log(cx, v, &cfg->log) != 0)
         return -1;

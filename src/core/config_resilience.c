@@ -19,32 +19,6 @@
 #define BIG_COUNT 1000000u                      /* rates, bursts, limits, queues */
 #define MAX_SIZE (1ull << 30)                   /* buffered bodies */
 
-/* How a section is written: a mapping, or one of the words `on` / `off` where allowed. */
-enum section_form { SECTION_OFF = 0, SECTION_ON, SECTION_MAP };
-
-static int section_form(struct ycx *cx, const struct ynode *v, const char *where, bool allow_on,
-                        enum section_form *out)
-{
-    const char *words = allow_on ? ", 'on' or 'off'" : " or 'off'";
-
-    if (v->kind == YNODE_MAP) {
-        *out = SECTION_MAP;
-        return 0;
-    }
-    if (v->kind == YNODE_SCALAR && strcmp(v->str, "off") == 0) {
-        *out = SECTION_OFF;
-        return 0;
-    }
-    if (v->kind == YNODE_SCALAR && allow_on && strcmp(v->str, "on") == 0) {
-        *out = SECTION_ON;
-        return 0;
-    }
-    if (v->kind == YNODE_SCALAR && strcmp(ynode_describe(v), "a scalar") == 0)
-        return yerr(cx, v, "expected a mapping%s for '%s', got '%.64s'", words, where, v->str);
-    return yerr(cx, v, "expected a mapping%s for '%s', found %s", words, where,
-                ynode_describe(v));
-}
-
 /* An optional duration within min_ms..max_ms (max_ms < 2^32); `range` words the bounds. */
 static int opt_ms_in(struct ycx *cx, const struct ynode *map, const char *key, uint64_t min_ms,
                      uint64_t max_ms, const char *range, uint32_t *out)
@@ -165,14 +139,14 @@ static int load_retry(struct ycx *cx, const struct ynode *v, const char *group,
     static const char *const keys[] = {"attempts",         "backoff",    "on_status",
                                        "on_connect_error", "on_timeout", "max_body",
                                        "budget",           NULL};
-    enum section_form form;
+    enum ysection_form form;
     const struct ynode *t;
     char where[112];
 
     snprintf(where, sizeof(where), "upstreams.%.64s.retry", group);
-    if (section_form(cx, v, where, false, &form) != 0)
+    if (ysection_form(cx, v, where, false, &form) != 0)
         return -1;
-    if (form == SECTION_OFF) {
+    if (form == YSECTION_OFF) {
         r->attempts = 1;
         return 0;
     }
@@ -266,14 +240,14 @@ static int load_breaker(struct ycx *cx, const struct ynode *v, const char *group
                                        "slow_rate",  "slow_call", "open",      "half_open_calls",
                                        "failure_on", "per_server", NULL};
     const struct ynode *min_calls, *t;
-    enum section_form form;
+    enum ysection_form form;
     char where[112];
 
     snprintf(where, sizeof(where), "upstreams.%.64s.circuit_breaker", group);
-    if (section_form(cx, v, where, true, &form) != 0)
+    if (ysection_form(cx, v, where, true, &form) != 0)
         return -1;
-    b->enabled = form != SECTION_OFF;
-    if (form != SECTION_MAP)
+    b->enabled = form != YSECTION_OFF;
+    if (form != YSECTION_MAP)
         return 0;
     if (ymap_check(cx, v, where, keys) != 0 || load_breaker_window(cx, v, b) != 0 ||
         yopt_u32(cx, v, "min_calls", 1, BIG_COUNT, &b->min_calls) != 0 ||
@@ -459,14 +433,14 @@ static int load_idempotency(struct ycx *cx, const struct ynode *v, uint32_t idx,
     static const char *const keys[] = {"header", "ttl", "max_body", "wait", "max_entries",
                                        NULL};
     const struct ynode *header = NULL;
-    enum section_form form;
+    enum ysection_form form;
     char where[48];
 
     snprintf(where, sizeof(where), "routes[%" PRIu32 "].idempotency", idx);
-    if (section_form(cx, v, where, true, &form) != 0)
+    if (ysection_form(cx, v, where, true, &form) != 0)
         return -1;
-    id->enabled = form != SECTION_OFF;
-    if (form != SECTION_MAP)
+    id->enabled = form != YSECTION_OFF;
+    if (form != YSECTION_MAP)
         return 0;
     if (ymap_check(cx, v, where, keys) != 0 || yopt_str(cx, v, "header", &header) != 0 ||
         opt_ms_in(cx, v, "ttl", 1, IDEMPOTENCY_TTL_MAX_MS, "more than 0 and at most 168h",

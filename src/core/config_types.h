@@ -154,6 +154,16 @@ struct cfg_idempotency {
     uint32_t max_entries;         /* stored responses before the oldest are evicted; 10000 */
 };
 
+/* Buffering on a route (issue 8): the request body read whole before an upstream connection
+ * is taken, the response read ahead of a slow client so the connection is released early. */
+struct cfg_route_buffering {
+    bool request;                 /* default true; false = stream the body (today's path) */
+    uint64_t request_memory;      /* bodies up to this stay in memory, larger ones go to a
+                                     temp file; default 1 MiB */
+    bool response;                /* default true */
+    uint64_t response_max;        /* read ahead at most this per exchange; default 1 MiB */
+};
+
 struct cfg_route {
     char *host;                   /* NULL = any; "*.example.com" = any subdomain */
     char *path;                   /* prefix, default "/" */
@@ -165,6 +175,7 @@ struct cfg_route {
     uint32_t total_timeout_ms;    /* 0 = the upstream's */
     struct cfg_ratelimit ratelimit;
     struct cfg_idempotency idempotency;
+    struct cfg_route_buffering buffering;
     void **ext;                   /* [config_route_exts count]: each extension's parsed config of
                                      this route (NULL where the key is absent) */
 };
@@ -185,6 +196,15 @@ struct cfg_timeouts {
     uint32_t client_send_ms;      /* idle while the client does not read; default 60000 */
     uint32_t keepalive_ms;        /* idle client connection between requests; default 75000 */
     uint32_t shutdown_ms;         /* graceful stop deadline; default 30000 */
+};
+
+/* Per-worker bounds of buffering (top-level `buffering`), so no attack exhausts memory. */
+struct cfg_buffering {
+    char *temp_dir;               /* request bodies over a route's memory bound; "/tmp" */
+    uint64_t memory;              /* per worker: bytes of bodies and read-ahead in memory;
+                                     default 64 MiB */
+    uint64_t files;               /* per worker: bytes of request bodies in temp files;
+                                     default 1 GiB */
 };
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -215,6 +235,7 @@ struct config {
     uint32_t nlisteners;
     struct cfg_limits limits;
     struct cfg_timeouts timeouts;
+    struct cfg_buffering buffering;
     struct cfg_log log;
     struct cfg_admin admin;
     struct cfg_upstream *upstreams;

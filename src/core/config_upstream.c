@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/config_buffering.h"
 #include "core/config_health.h"
 #include "core/config_resilience.h"
 #include "core/config_yaml.h"
@@ -431,8 +432,11 @@ static bool routes_clash(const struct cfg_route *a, const struct cfg_route *b)
 
 /* ---- keys owned by the layers above (the pipeline's modules) ----------------------------- */
 
-static const char *const base_route_keys[] = {"host",     "path",       "methods",     "upstream",
-                                              "timeouts", "rate_limit", "idempotency"};
+static const char *const base_route_keys[] = {"host",        "path",
+                                              "methods",     "upstream",
+                                              "timeouts",    "rate_limit",
+                                              "idempotency", "request_buffering",
+                                              "response_buffering"};
 #define NBASE_ROUTE_KEYS (sizeof(base_route_keys) / sizeof(base_route_keys[0]))
 #define MAX_ROUTE_EXTS 32
 
@@ -548,7 +552,8 @@ static int load_route(struct ycx *cx, const struct ynode *v, uint32_t idx, struc
             yopt_ms(cx, t, "total", &r->total_timeout_ms) != 0)
             return -1;
     }
-    if (config_load_route_resilience(cx, v, idx, r) != 0)
+    if (config_load_route_buffering(cx, v, idx, r) != 0 ||
+        config_load_route_resilience(cx, v, idx, r) != 0)
         return -1;
     return load_route_exts(cx, v, idx, r);
 }

@@ -483,3 +483,26 @@ int yopt_bool(struct ycx *cx, const struct ynode *map, const char *key, bool *ou
         return yerr(cx, v, "'%s' must be true or false, got '%.64s'", key, v->str);
     return 0;
 }
+
+int ysection_form(struct ycx *cx, const struct ynode *v, const char *where, bool allow_on,
+                  enum ysection_form *out)
+{
+    const char *words = allow_on ? ", 'on' or 'off'" : " or 'off'";
+
+    if (v->kind == YNODE_MAP) {
+        *out = YSECTION_MAP;
+        return 0;
+    }
+    if (v->kind == YNODE_SCALAR && strcmp(v->str, "off") == 0) {
+        *out = YSECTION_OFF;
+        return 0;
+    }
+    if (v->kind == YNODE_SCALAR && allow_on && strcmp(v->str, "on") == 0) {
+        *out = YSECTION_ON;
+        return 0;
+    }
+    if (v->kind == YNODE_SCALAR && strcmp(ynode_describe(v), "a scalar") == 0)
+        return yerr(cx, v, "expected a mapping%s for '%s', got '%.64s'", words, where, v->str);
+    return yerr(cx, v, "expected a mapping%s for '%s', found %s", words, where,
+                ynode_describe(v));
+}

@@ -84,6 +84,12 @@ int yopt_ms(struct ycx *cx, const struct ynode *map, const char *key, uint32_t *
 /* true or false. */
 int yopt_bool(struct ycx *cx, const struct ynode *map, const char *key, bool *out);
 
+/* How a section is written: a mapping, or one of the words `on` / `off` (`on` only where
+ * allow_on). `where` names the section in the message. */
+enum ysection_form { YSECTION_OFF = 0, YSECTION_ON, YSECTION_MAP };
+int ysection_form(struct ycx *cx, const struct ynode *v, const char *where, bool allow_on,
+                  enum ysection_form *out);
+
 /* Decimal digits (at least one) into *out; *end is set past them. -1 on none or overflow. */
 int yparse_u64(const char *s, const char **end, uint64_t *out);
 

@@ -83,6 +83,14 @@ struct worker_shard {
     mcounter shed;
     mcounter loop_lag_ms;        /* gauge */
     mcounter local_errors[MLO_COUNT][METRICS_LOCAL_KINDS];
+    /* Buffering (proxy/buffering.c). */
+    mcounter buf_memory;         /* gauge: bytes of request bodies and read-ahead in memory */
+    mcounter buf_files;          /* gauge: bytes of request bodies in temp files */
+    mcounter bodies_memory;      /* request bodies read whole into memory */
+    mcounter bodies_file;        /* ... into a temp file */
+    mcounter bodies_refused;     /* refused (413/503): the worker's buffers were full */
+    mcounter responses_ahead;    /* upstream released before the client had the response */
+    mcounter ahead_fallbacks;    /* read-ahead gave way to backpressure (too large, full) */
     struct histogram total;
 };
 

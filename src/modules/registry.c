@@ -5,6 +5,7 @@
 #include "modules/concurrency/concurrency.h"
 #include "modules/idempotency/idempotency.h"
 #include "modules/ratelimit/ratelimit_module.h"
+#include "modules/request_buffering/request_buffering.h"
 #include "modules/shed/shed.h"
 #include "modules/static/static_module.h"
 
@@ -12,9 +13,10 @@ static const struct pipeline_module *const modules[] = {
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,
-    /* limit: cheapest refusal first */
+    /* limit: cheapest refusal first; the body is read before anything holds a resource */
     &shed_module,
     &ratelimit_module,
+    &request_buffering_module,
     &idempotency_module,
     &concurrency_module,
     &static_module, /* content: terminal handlers last */

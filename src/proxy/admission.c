@@ -1,8 +1,10 @@
 /* admission.c — the HTTP/1.1 host of the request pipeline: between a request head and its
  * first attempt. It fills in the pipeline's exchange, runs the route's modules (shedding, rate
- * limit, idempotency, concurrency, ... — src/modules/), acts on their verdict, and reads a
- * request body whole when a module asks for it (x->body) or when it may have to be replayed.
- * Every refusal is a structured reply written by client.c after the response hooks. */
+ * limit, request buffering, idempotency, concurrency, ... — src/modules/), acts on their
+ * verdict, and reads a request body whole (buffering.h: in memory, or a temp file) when a
+ * module asks for it or when it may have to be replayed. Every refusal is a structured reply
+ * written by client.c after the response hooks. On a route that buffers requests the total
+ * timeout stops while the body is read: that is the client's time. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "http/h1.h"
 #include "pipeline/runner.h"
+#include "proxy/buffering.h"
 #include "proxy/client.h"
 #include "proxy/dlist.h"
 #include "proxy/exchange.h"
@@ -21,78 +24,86 @@ static void admit_verdict(struct client *c, enum pipeline_verdict v);
 
 /* ---- request body buffering ------------------------------------------------------------- */
 
+/* The body is whole in weir: a module that asked for it is resumed (with its bytes in
+ * x->base.body when it stayed in memory), else the attempt starts. */
 static void body_buffered(struct client *c)
 {
     struct h1x *x = c->x;
     x->buffering = false;
     x->req_left = 0;
-    x->log.bytes_in += x->body_len;
     timer_disarm(&c->w->loop.timers, &c->timer);
+    if (buffering_body_in_memory(x->body)) {
+        x->base.body = str_from(x->body->mem, x->body->len);
+        x->base.body_ready = true;
+    }
+    if (x->route->buffering.request)
+        exchange_arm_total(c); /* the upload was the client's time; the upstream's starts now */
     if (x->body_for_module) {
         x->body_for_module = false;
-        x->base.body = str_from(x->body, x->body_len);
-        x->base.body_ready = true;
         pipeline_resume(&x->base);
         return;
     }
     attempt_start(c);
 }
 
-/* Moves body bytes from the read buffer, then from the socket, into x->body. */
-static void fill_body(struct client *c)
+/* Reading the body failed (`r`: an HTTP status, or BODY_GONE). Inside a module's on_request
+ * (its need_body) nothing may end the exchange under the runner: the client's timer answers
+ * as soon as the runner has returned. */
+static void body_failed(struct client *c, int r, const char *why)
 {
     struct h1x *x = c->x;
-    uint32_t take = c->in.len < x->body_len - x->body_filled ? c->in.len
-                                                              : x->body_len - x->body_filled;
-    if (take) {
-        memcpy(x->body + x->body_filled, buf_head(&c->in), take);
-        buf_consume(&c->in, take);
-        x->body_filled += take;
-    }
-    while (x->body_filled < x->body_len && c->readable && !c->eof) {
-        ssize_t n = recv(c->io.fd, x->body + x->body_filled, x->body_len - x->body_filled, 0);
-        if (n > 0) {
-            x->body_filled += (uint32_t)n;
-        } else if (n == 0) {
-            c->eof = true;
-        } else if (errno == EAGAIN || errno == EINTR) {
-            c->readable = false;
-        } else {
-            c->eof = c->hup = true;
-        }
-    }
-    if (x->body_filled == x->body_len) {
-        body_buffered(c);
+    x->buffering = false;
+    if (x->base.in_request) {
+        x->body_error = r;
+        x->body_why = why;
+        timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms);
         return;
     }
-    if (c->eof) {
-        client_abort(c); /* gone in the middle of its body */
+    if (r == BODY_GONE) {
+        client_abort(c);
         return;
     }
-    timer_arm(&c->w->loop.timers, &c->timer,
-              c->w->loop.now_ms + c->wc->cfg->timeouts.client_body_ms);
+    forward_abort(c);
+    client_reply(c, r, why, true);
 }
 
-/* Starts reading a Content-Length body of at most `cap` bytes into memory. Returns false when
- * it cannot be kept (chunked, too large, out of memory): the body then streams. */
-static bool start_buffering(struct client *c, uint64_t cap)
+static void fill_body(struct client *c)
+{
+    const char *why = NULL;
+    int r = buffering_body_fill(c, &why);
+    if (r == BODY_DONE) {
+        body_buffered(c);
+    } else if (r == BODY_MORE) {
+        timer_arm(&c->w->loop.timers, &c->timer,
+                  c->w->loop.now_ms + c->wc->cfg->timeouts.client_body_ms);
+    } else {
+        body_failed(c, r, why);
+    }
+}
+
+/* Starts reading the body whole (buffering_body_begin says how and where). Returns false when
+ * it streams instead; true when it is being read, was read, or was refused. */
+static bool start_buffering(struct client *c, uint64_t keep)
 {
     struct h1x *x = c->x;
-    const struct h1_request *r = &x->req;
-    if (r->framing != H1_FRAME_LENGTH || r->content_length == 0 || r->content_length > cap)
+    const char *why = NULL;
+    int r = buffering_body_begin(c, keep, &why);
+    if (r == 0)
         return false;
-    x->body = malloc(r->content_length);
-    if (!x->body)
-        return false;
-    x->body_len = (uint32_t)r->content_length;
-    x->body_filled = x->body_sent = 0;
-    x->buffering = true;
     c->state = CS_ADMIT;
+    if (r != 1) {
+        body_failed(c, r, why);
+        return true;
+    }
+    x->buffering = true;
+    if (x->route->buffering.request)
+        timer_disarm(&c->w->loop.timers, &x->total_timer);
     if (x->send_continue) {
+        /* The body is read before any upstream is involved: weir asks for it. */
         x->send_continue = false;
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (buf_append(&c->out, cont, sizeof(cont) - 1) == -1 || client_flush_out(c) < 0) {
-            client_abort(c);
+            body_failed(c, BODY_GONE, NULL);
             return true;
         }
     }
@@ -112,14 +123,16 @@ static void host_request_done(struct exchange *e, enum pipeline_verdict v)
     admit_verdict(client_of(e), v);
 }
 
-/* A module wants the whole body (idempotency hashes it). Kept up to its own bound, which the
- * module checked; the read happens here, the module is resumed when it is complete. */
+/* A module wants the whole body: request_buffering, or idempotency to hash it (up to its own
+ * bound, which it checked). The read happens here; the module is resumed when it is complete,
+ * with the bytes in x->body when they stayed in memory. A body already read into a temp file
+ * cannot be handed over (-1). */
 static int host_need_body(struct exchange *e)
 {
     struct client *c = client_of(e);
     struct h1x *x = c->x;
-    if (x->body || x->req.framing != H1_FRAME_LENGTH)
-        return x->body ? 0 : -1;
+    if (x->body)
+        return -1;
     x->body_for_module = true;
     if (!start_buffering(c, UINT32_MAX)) {
         x->body_for_module = false;
@@ -181,9 +194,15 @@ void admission_client_event(struct client *c)
 
 void admission_timeout(struct client *c)
 {
-    if (c->x->buffering) {
-        forward_abort(c);
-        client_reply(c, 408, "the request body did not arrive in time", true);
+    struct h1x *x = c->x;
+    if (x->body_error) {
+        int r = x->body_error;
+        x->body_error = 0;
+        body_failed(c, r, x->body_why);
+        return;
+    }
+    if (x->buffering) {
+        body_failed(c, 408, "the request body did not arrive in time");
         return;
     }
     client_abort(c);
@@ -222,8 +241,7 @@ void exchange_release(struct client *c, int status)
         c->w->pw.inflight--;
         x->admitted = false;
     }
-    free(x->body);
-    x->body = NULL;
-    x->body_len = x->body_filled = x->body_sent = 0;
+    buffering_release(c);
     x->buffering = x->body_for_module = false;
+    x->body_error = 0;
 }

@@ -142,7 +142,8 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
         attempt_release_server(c, false);
         c->x->retried = true;
         c->x->uphead_sent = 0;
-        c->x->body_sent = 0;
+        if (c->x->body)
+            c->x->body->sent = 0;
         c->x->attempts--; /* the same attempt, again */
         attempt_start(c);
         return;
@@ -161,7 +162,8 @@ void attempt_failed(struct client *c, enum fail_kind kind, int status, const cha
     if (attempt_may_retry(c, kind) &&
         (granted || retry_budget_try(&c->x->grp->gs->budget, &g->retry, w->loop.now_ms))) {
         c->x->uphead_sent = 0;
-        c->x->body_sent = 0;
+        if (c->x->body)
+            c->x->body->sent = 0;
         c->x->got_response_bytes = false;
         c->x->retried = false;
         c->x->req_done = c->x->req.framing == H1_FRAME_NONE ||

@@ -410,7 +410,9 @@ static void reset_exchange(struct client *c)
     x->buffering = x->body_for_module = false;
     x->server_breaker = NULL;
     x->body = NULL;
-    x->body_len = x->body_sent = x->body_filled = 0;
+    x->body_error = 0;
+    x->ahead = (struct buf){0};
+    x->ahead_off = false;
     x->body_streamed = false;
     x->reply_body = NULL;
     x->reply_left = 0;

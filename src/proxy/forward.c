@@ -1,9 +1,13 @@
 /* forward.c — see forward.h.
  *
  * The pump: each call moves as many bytes as the sockets take, in four steps repeated until
- * none makes progress: (1) request head/body up, (2) response bytes in, (3) the response head
- * parsed and rewritten, (4) head and body down. Body bytes are never copied: they go from the
- * buffer they were read into straight to the other socket (writev with the rewritten head).
+ * none makes progress: (1) request head/body up (a buffered body from memory or, with
+ * sendfile, its temp file), (2) response bytes in, (3) the response head parsed and rewritten,
+ * (4) head and body down. While the client keeps up, body bytes are not copied: they go from
+ * the buffer they were read into straight to the other socket (writev with the rewritten head).
+ * Bytes the client does not take at once are copied into the exchange's read-ahead buffer when
+ * the route allows it (buffering.h), so the upstream can be read to the end and released
+ * before the client has everything; otherwise they wait (backpressure).
  * Framing is validated as bytes pass (Content-Length counted down, chunked fed through the
  * decoder), so a peer can never make weir forward bytes past the end of a message. */
 #include "proxy/forward.h"
@@ -19,6 +23,7 @@
 #include "event/sock.h"
 #include "http/h1.h"
 #include "balance/sticky.h"
+#include "proxy/buffering.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
 #include "proxy/dlist.h"
@@ -117,7 +122,7 @@ static int prepare_request_body(struct client *c)
 static bool request_body_complete(const struct client *c)
 {
     if (c->x->body)
-        return c->x->body_sent == c->x->body_len;
+        return c->x->body->sent == c->x->body->len;
     return c->x->req.framing == H1_FRAME_CHUNKED ? c->x->req_chunk.done : c->x->req_left == 0;
 }
 
@@ -125,6 +130,8 @@ static int step_request(struct client *c)
 {
     struct upconn *u = c->x->up;
     int progress = STEP_IDLE;
+    if (!u)
+        return STEP_IDLE; /* released early: the response is complete */
     for (;;) {
         if (prepare_request_body(c) < 0)
             return STEP_DONE;
@@ -133,15 +140,33 @@ static int step_request(struct client *c)
         uint32_t head_left = c->x->uphead.len - c->x->uphead_sent;
         if (head_left)
             iov[n++] = (struct iovec){.iov_base = c->x->uphead.data + c->x->uphead_sent, .iov_len = head_left};
-        if (c->x->body && c->x->body_sent < c->x->body_len)
-            iov[n++] = (struct iovec){.iov_base = c->x->body + c->x->body_sent,
-                                      .iov_len = c->x->body_len - c->x->body_sent};
+        struct reqbody *body = c->x->body;
+        bool body_in_file = body && !buffering_body_in_memory(body) && body->sent < body->len;
+        if (body && buffering_body_in_memory(body) && body->sent < body->len)
+            iov[n++] = (struct iovec){.iov_base = body->mem + body->sent,
+                                      .iov_len = body->len - body->sent};
         else if (c->x->req_ready)
             iov[n++] = (struct iovec){.iov_base = buf_head(&c->in), .iov_len = c->x->req_ready};
-        if (n == 0)
+        if (!u->writable || (n == 0 && !body_in_file))
             break;
-        if (!u->writable)
-            break;
+        if (n == 0) {
+            /* The head is out; the body follows from its temp file. */
+            uint64_t left = body->len - body->sent;
+            ssize_t w = buffering_body_sendfile(body, u->io.fd);
+            if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
+                u->writable = false;
+                break;
+            }
+            if (w <= 0) {
+                attempt_failed(c, FAIL_SERVER, 502,
+                               "the upstream connection failed while sending the request");
+                return STEP_DONE;
+            }
+            if ((uint64_t)w < left)
+                u->writable = false;
+            progress = STEP_PROGRESS;
+            continue;
+        }
         ssize_t w = send_iov(u->io.fd, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
@@ -160,7 +185,7 @@ static int step_request(struct client *c)
         c->x->uphead_sent += h;
         total -= h;
         if (total && c->x->body) {
-            c->x->body_sent += (uint32_t)total;
+            c->x->body->sent += total;
         } else if (total) {
             buf_consume(&c->in, (uint32_t)total);
             c->x->req_ready -= (uint32_t)total;
@@ -185,7 +210,7 @@ static int step_request(struct client *c)
 static int read_upstream(struct client *c)
 {
     struct upconn *u = c->x->up;
-    if (!u->readable || u->eof)
+    if (!u || !u->readable || u->eof)
         return STEP_IDLE;
     if (buf_room(&u->in) == 0 && c->x->resp_ready == 0 && c->x->resp_skip == 0)
         buf_compact(&u->in);
@@ -495,55 +520,93 @@ static int step_response_transform(struct client *c)
     return progress;
 }
 
+/* The client is not taking the response bytes ready in up->in: copies them into x->ahead so
+ * that the upstream can be read on (and released once the response is in), or leaves them
+ * there (backpressure) when the exchange may not read ahead. Observers see them now: they
+ * leave up->in here. */
+static bool read_ahead(struct client *c)
+{
+    struct h1x *x = c->x;
+    struct upconn *u = x->up;
+    uint64_t rest = x->resp_framing == H1_FRAME_LENGTH ? x->resp_left : 0;
+    if (!buffering_ahead_take(c, buf_head(&u->in), x->resp_ready, rest))
+        return false;
+    if (x->base.nobservers)
+        observe_sent(c, buf_head(&u->in), x->resp_ready);
+    buf_consume(&u->in, x->resp_ready + x->resp_skip);
+    x->resp_ready = x->resp_skip = 0;
+    return true;
+}
+
+/* Head, read-ahead bytes, then bytes straight from up->in (no copy while the client keeps
+ * up): one writev, in that order. */
 static int step_response_down(struct client *c)
 {
-    if (c->x->transforming && c->x->resp_head_done)
-        return step_response_transform(c);
-    struct upconn *u = c->x->up;
+    if (c->x->transforming && c->x->resp_head_done && c->x->up)
+        return step_response_transform(c); /* (once released, only c->out is left to write) */
+    struct h1x *x = c->x;
+    struct upconn *u = x->up;
     int progress = STEP_IDLE;
     for (;;) {
-        if (c->x->resp_head_done && prepare_response_body(c) < 0)
+        if (u && x->resp_head_done && prepare_response_body(c) < 0)
             return STEP_DONE;
-        struct iovec iov[2];
+        struct iovec iov[3];
         int n = 0;
         if (c->out.len)
             iov[n++] = (struct iovec){.iov_base = buf_head(&c->out), .iov_len = c->out.len};
-        if (c->x->resp_ready)
-            iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = c->x->resp_ready};
-        if (n == 0 || !c->writable)
+        if (x->ahead.len)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&x->ahead), .iov_len = x->ahead.len};
+        if (x->resp_ready)
+            iov[n++] = (struct iovec){.iov_base = buf_head(&u->in), .iov_len = x->resp_ready};
+        if (n == 0)
             break;
+        if (!c->writable) {
+            if (x->resp_ready && read_ahead(c)) {
+                progress = STEP_PROGRESS;
+                continue;
+            }
+            break;
+        }
         ssize_t w = send_iov(c->io.fd, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
-                break;
+                continue;
             }
             client_abort(c);
             return STEP_DONE;
         }
         progress = STEP_PROGRESS;
         size_t total = (size_t)w;
-        c->x->log.bytes_out += total;
-        if (total < iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0))
+        x->log.bytes_out += total;
+        size_t all = 0;
+        for (int i = 0; i < n; i++)
+            all += iov[i].iov_len;
+        if (total < all)
             c->writable = false;
         uint32_t h = total < c->out.len ? (uint32_t)total : c->out.len;
         buf_consume(&c->out, h);
         total -= h;
+        uint32_t a = total < x->ahead.len ? (uint32_t)total : x->ahead.len;
+        buf_consume(&x->ahead, a);
+        total -= a;
         if (total) {
-            if (c->x->base.nobservers)
+            if (x->base.nobservers)
                 observe_sent(c, buf_head(&u->in), total);
             buf_consume(&u->in, (uint32_t)total);
-            c->x->resp_ready -= (uint32_t)total;
+            x->resp_ready -= (uint32_t)total;
         }
-        if (!c->x->resp_ready && c->x->resp_skip) {
-            buf_consume(&u->in, c->x->resp_skip);
-            c->x->resp_skip = 0;
+        if (!x->resp_ready && x->resp_skip) {
+            buf_consume(&u->in, x->resp_skip);
+            x->resp_skip = 0;
         }
     }
-    if (c->x->resp_head_done && !c->x->resp_done && !c->x->resp_ready && !c->x->resp_skip &&
+    if (!u)
+        return progress;
+    if (x->resp_head_done && !x->resp_done && !x->resp_ready && !x->resp_skip &&
         response_body_complete(c))
-        c->x->resp_done = true;
-    if (c->x->resp_head_done && !c->x->resp_done && u->eof && !c->x->resp_ready && !u->in.len) {
+        x->resp_done = true;
+    if (x->resp_head_done && !x->resp_done && u->eof && !x->resp_ready && !u->in.len) {
         client_abort(c); /* the upstream cut the body short */
         return STEP_DONE;
     }
@@ -552,22 +615,25 @@ static int step_response_down(struct client *c)
 
 /* ---- the pump ------------------------------------------------------------------------ */
 
-static void finish_exchange(struct client *c)
+/* The whole response is out of the upstream connection: it goes back to the pool (or is
+ * closed) now, even when the client still has bytes to take from weir. */
+static void release_upstream(struct client *c)
 {
-    bool reusable = c->x->req_done && c->x->resp_framing != H1_FRAME_EOF &&
-                    !(c->x->resp.flags & H1F_CONN_CLOSE) &&
-                    (c->x->resp.minor == 1 || (c->x->resp.flags & H1F_CONN_KEEPALIVE));
-    attempt_release_server(c, c->x->grp->cfg->passive.on_5xx && c->x->resp.status >= 500);
+    struct h1x *x = c->x;
+    bool reusable = x->req_done && x->resp_framing != H1_FRAME_EOF &&
+                    !(x->resp.flags & H1F_CONN_CLOSE) &&
+                    (x->resp.minor == 1 || (x->resp.flags & H1F_CONN_KEEPALIVE));
+    if (x->ahead.len)
+        mc_add(&c->w->metrics.responses_ahead, 1);
+    attempt_release_server(c, x->grp->cfg->passive.on_5xx && x->resp.status >= 500);
     exchange_drop_upstream(c, reusable);
-    c->x->base.response_complete = c->x->resp_done;
-    client_exchange_done(c);
 }
 
 static void arm_client_timer(struct client *c)
 {
     struct worker *w = c->w;
     const struct cfg_timeouts *t = &c->wc->cfg->timeouts;
-    if (c->out.len || c->x->resp_ready)
+    if (c->out.len || c->x->resp_ready || c->x->ahead.len)
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_send_ms);
     else if (!c->x->req_done && !c->x->req_ready)
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + t->client_body_ms);
@@ -591,14 +657,17 @@ void exchange_pump(struct client *c)
         int d = step_response_down(c);
         if (d == STEP_DONE)
             return;
-        if (c->x->resp_done && !c->out.len && !c->x->resp_ready) {
-            finish_exchange(c);
+        if (c->x->resp_done && c->x->up && !c->x->resp_ready && !c->x->resp_skip)
+            release_upstream(c);
+        if (c->x->resp_done && !c->x->up && !c->out.len && !c->x->ahead.len) {
+            c->x->base.response_complete = true;
+            client_exchange_done(c);
             return;
         }
         if (a == STEP_IDLE && b == STEP_IDLE && d == STEP_IDLE)
             break;
     }
-    if (c->x->resp_head_done || !c->x->req_done)
+    if (c->x->up && (c->x->resp_head_done || !c->x->req_done))
         upconn_arm(c->x->up, group_of(c)->idle_timeout_ms);
     arm_client_timer(c);
 }

@@ -1,6 +1,9 @@
 /* headers.c — see headers.h. Cost: O(fields × Connection fields) per head; both are small. */
 #include "proxy/headers.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "core/buf.h"
 #include "http/h1.h"
 #include "pipeline/arena.h"
@@ -249,6 +252,26 @@ int headers_build_request(struct client *c, bool websocket)
     }
     PUT_LIT(b, &ok, "\r\n");
     return ok ? 0 : -1;
+}
+
+int headers_chunked_to_length(struct buf *uphead, uint64_t len)
+{
+    /* Only weir writes this line: the client's Transfer-Encoding is hop-by-hop, dropped, and a
+     * field value cannot contain CR or LF. */
+    static const char te[] = "\r\nTransfer-Encoding: chunked\r\n";
+    char *p = memmem(buf_head(uphead), uphead->len, te, sizeof(te) - 1);
+    if (!p)
+        return -1;
+    char cl[64];
+    int n = snprintf(cl, sizeof(cl), "\r\nContent-Length: %llu\r\n", (unsigned long long)len);
+    uint32_t old = sizeof(te) - 1;
+    if (n <= 0 || (uint32_t)n > old + buf_room(uphead))
+        return -1;
+    char *after = p + old;
+    memmove(p + n, after, (size_t)(buf_tail(uphead) - after));
+    memcpy(p, cl, (size_t)n);
+    uphead->len = uphead->len - old + (uint32_t)n;
+    return 0;
 }
 
 int headers_response_view(struct client *c, struct response *r)

@@ -13,6 +13,11 @@
  * Returns 0, or -1 when it does not fit (the caller answers 431). */
 int headers_build_request(struct client *c, bool websocket);
 
+/* A chunked request body was read whole and decoded (buffering.c): replaces the chunked
+ * framing headers_build_request wrote into `uphead` (not yet sent) with Content-Length: len.
+ * Returns 0, or -1 when it does not fit. */
+int headers_chunked_to_length(struct buf *uphead, uint64_t len);
+
 /* The response head for the client as a structure (in the exchange's arena), from c->x->resp:
  * hop-by-hop fields and the framing (Content-Length, Transfer-Encoding) left out — the writer
  * frames — Upgrade kept for a 101, Via joined with ours, X-Request-Id ours.

@@ -109,6 +109,21 @@ struct wconf {
     struct pipeline_chain **chains; /* [cfg->nroutes]: the modules each route runs */
 };
 
+/* A request body read whole before the first attempt (buffering.c): in memory up to the
+ * route's bound, otherwise in an unlinked temp file. Either way it can be sent again. */
+struct reqbody {
+    char *mem;                    /* the body while in memory */
+    uint32_t cap;                 /* allocated at mem, counted in the worker's memory */
+    int fd;                       /* the temp file once the body went there, else -1 */
+    uint64_t len;                 /* bytes stored */
+    uint64_t want;                /* Content-Length; UINT64_MAX until a chunked body ends */
+    uint64_t sent;                /* bytes sent to the current attempt */
+    uint64_t file_bytes;          /* counted in the worker's temp-file bytes */
+    uint64_t mem_max;             /* larger bodies go to a temp file (or were never kept) */
+    bool spill;                   /* may go to a temp file: request buffering is on */
+    bool head_pinned;             /* the request head was copied out of the read buffer */
+};
+
 enum client_state {
     CS_HEAD,      /* reading and parsing a request head */
     CS_ADMIT,     /* between the head and the first attempt: a module waits (a concurrency
@@ -168,11 +183,13 @@ struct h1x {
     bool budget_granted;          /* the retry budget already approved the next retry */
     bool buffering;               /* reading the request body into `body` */
     bool body_for_module;         /* a module asked for the body: resume it when read */
-    uint32_t body_filled;
+    int body_error;               /* what reading the body inside the pipeline ran into,
+                                     answered from the client's timer: an HTTP status, or -1
+                                     when the client went away; 0 = none */
+    const char *body_why;
     struct breaker *server_breaker;
     uint64_t attempt_start_us;
-    char *body;                   /* the whole request body, kept for replay (NULL: streamed) */
-    uint32_t body_len, body_sent;
+    struct reqbody *body;         /* the whole request body (NULL: streamed) */
     bool body_streamed;           /* some body bytes went to an upstream straight from `in` */
     bool req_done;                /* the whole request body went upstream */
     bool retried;                 /* used the one retry on a fresh connection */
@@ -193,6 +210,8 @@ struct h1x {
     uint32_t resp_ready;          /* bytes at the front of up->in ready for the client */
     uint32_t resp_skip;           /* then bytes to drop (chunk framing when decoding) */
     bool got_response_bytes;
+    struct buf ahead;             /* response bytes read ahead of a slow client (buffering.c) */
+    bool ahead_off;               /* this exchange stopped reading ahead: backpressure */
     /* A reply made by weir or a module (x->base.reply): its body still to write, from memory
      * or (reply_fd >= 0, owned by the module) from a file with sendfile. */
     const char *reply_body;
@@ -288,6 +307,7 @@ struct worker {
     struct worker_shard metrics;  /* this worker's figures (metrics.h), read by the admin */
     struct log_limit local_log[MLO_COUNT]; /* local-resource failures, by operation */
     struct log_limit accept_log;  /* other accept failures */
+    struct log_limit buffering_log; /* temp-file failures (buffering.c) */
     struct timer accept_timer;    /* ends a pause of accepting */
     bool accept_paused;           /* listeners unregistered until accept_timer */
     struct accesslog_shard alog;

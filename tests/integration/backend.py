@@ -5,7 +5,11 @@ Stdlib only. One thread per connection (blocking sockets keep the streaming path
 fast: 1 GiB bodies go through recv_into/sendall of large buffers). HTTP/1.1 with keep-alive and
 pipelining; request bodies framed by Content-Length or chunked (with trailers).
 
-Usage: backend.py --port N [--name NAME] [--host 127.0.0.1]
+Usage: backend.py --port N [--name NAME] [--host 127.0.0.1] [--threads T]
+
+--threads T serves at most T connections at a time, like an application server with T threads
+(gunicorn's sync or gthread workers): further connections wait, unaccepted, in the listen
+backlog until a thread is free. Default: a thread per connection, no limit.
 
 Endpoints (path, query string parsed with urllib):
   GET /  and anything unknown   200 JSON echo: name, method, path, query, version, headers
@@ -610,6 +614,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--name", default=None)
     ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     NAME = args.name or "backend-%d" % args.port
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
@@ -633,19 +638,34 @@ def main():
     print("backend %s listening on %s:%d" % (NAME, args.host, ls.getsockname()[1]),
           file=sys.stderr, flush=True)
     n = 0
+    slots = threading.Semaphore(args.threads) if args.threads > 0 else None
+
+    def serve(s, n):
+        try:
+            serve_conn(s, n)
+        finally:
+            if slots:
+                slots.release()
+
     while True:
+        if slots:
+            slots.acquire()
         try:
             s, _ = ls.accept()
         except InterruptedError:
+            if slots:
+                slots.release()
             continue
         except OSError as e:
+            if slots:
+                slots.release()
             print("backend %s: accept: %s" % (NAME, e), file=sys.stderr, flush=True)
             time.sleep(0.01)
             continue
         n += 1
         with STATS.lock:
             STATS.connections += 1
-        t = threading.Thread(target=serve_conn, args=(s, n), daemon=True)
+        t = threading.Thread(target=serve, args=(s, n), daemon=True)
         t.start()
 
 

@@ -299,13 +299,13 @@ class Weir:
 class Backend:
     """One tests/integration/backend.py process on a free port."""
 
-    def __init__(self, workdir, name, port=None):
+    def __init__(self, workdir, name, port=None, args=()):
         self.name = name
         self.port = port or free_port()
         self.stderr_path = os.path.join(workdir, "backend-%s-%d.stderr" % (name, self.port))
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, BACKEND_PY, "--port", str(self.port), "--name", name],
+            [sys.executable, BACKEND_PY, "--port", str(self.port), "--name", name] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
         wait_port(self.port, self.proc, 15.0, what="backend " + name, log=self.stderr_path)
 
@@ -346,8 +346,9 @@ class Launcher:
         self.weirs = []
         self.backends = []
 
-    def backend(self, name, port=None):
-        b = Backend(self.workdir, name, port)
+    def backend(self, name, port=None, args=()):
+        """args: extra backend.py options, e.g. ["--threads", "2"]."""
+        b = Backend(self.workdir, name, port, args)
         self.backends.append(b)
         return b
 

@@ -46,6 +46,12 @@ FAMILIES = {
     "weir_request_duration_seconds": "histogram",
     "weir_requests_per_second": "gauge",
     "weir_event_loop_lag_seconds": "gauge",
+    "weir_buffer_memory_bytes": "gauge",
+    "weir_buffer_file_bytes": "gauge",
+    "weir_buffered_request_bodies_total": "counter",
+    "weir_buffer_refused_requests_total": "counter",
+    "weir_buffered_responses_total": "counter",
+    "weir_buffer_fallbacks_total": "counter",
     "weir_route_requests_total": "counter",
     "weir_route_responses_total": "counter",
     "weir_route_received_bytes_total": "counter",
@@ -352,7 +358,10 @@ def check_schema(d):
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
                        "active_clients": int, "upstream_conns": int, "shed": int,
-                       "local_errors": int})
+                       "local_errors": int, "buffering": dict})
+    keys(d["totals"]["buffering"], {"memory_bytes": int, "file_bytes": int, "bodies_memory": int,
+                                    "bodies_file": int, "refused": int, "responses_ahead": int,
+                                    "fallbacks": int})
     keys(d["totals"]["status"], {"1xx": int, "2xx": int, "3xx": int, "4xx": int, "5xx": int})
     keys(d["latency_ms"], {"p50": num, "p90": num, "p99": num, "p999": num, "max": num,
                            "window_s": num})

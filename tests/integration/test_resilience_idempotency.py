@@ -11,10 +11,10 @@ from resilience_util import (SourceClient, faults, fire, group, route,  # noqa: 
 HOP = {"connection", "keep-alive"}
 
 
-def config(backends, idem=None, retry="off", workers=2, path="/"):
+def config(backends, idem=None, retry="off", workers=2, path="/", **route_extra):
     idem = {"ttl": "60s"} if idem is None else idem
     return make_config(None, {"g": group(backends, retry=retry)},
-                       [route("g", path, idempotency=idem)], workers=workers)
+                       [route("g", path, idempotency=idem, **route_extra)], workers=workers)
 
 
 def comparable(resp):
@@ -195,8 +195,10 @@ def test_keyed_post_retried_on_another_server_reaches_it_once(launcher, faults):
 
 
 def test_chunked_keyed_request_goes_through_unprotected(launcher, faults):
+    """Only when the body streams (request_buffering: off): a buffered chunked body is hashed
+    like any other (test_buffering.py)."""
     a = faults.start("a")
-    w = launcher.weir(config([a]))
+    w = launcher.weir(config([a], request_buffering="off"))
     bodies = [b"5\r\nhello\r\n0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n",
               b"6\r\nhello!\r\n0\r\n\r\n"]  # the third: same key, another body
     for body in bodies:

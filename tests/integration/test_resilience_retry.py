@@ -224,10 +224,13 @@ def test_connect_error_not_retried_when_disabled(launcher, faults):
 
 
 def test_body_above_max_body_is_not_retried(launcher, faults):
+    """With request buffering off (streamed bodies), only bodies up to retry.max_body are kept
+    for a replay. (Buffered bodies are always replayable: test_buffering.py.)"""
     a, b = faults.start("a"), faults.start("b")
     a.fault("status", status=503)
     w = launcher.weir(config({"g": group([a, b], retry={"attempts": 2, "max_body": "1k",
-                                                         "budget": GENEROUS_BUDGET})}))
+                                                         "budget": GENEROUS_BUDGET})},
+                             routes=[route("g", request_buffering="off")]))
     small = [timed(w.port, "PUT", "/doc", body=b"s" * 100, tag="s%d" % i) for i in range(10)]
     big = [timed(w.port, "PUT", "/doc", body=b"B" * 4096, tag="b%d" % i) for i in range(10)]
     att = attempts_by_tag(a, b)
@@ -242,10 +245,12 @@ def test_body_above_max_body_is_not_retried(launcher, faults):
 
 
 def test_chunked_body_is_not_retried(launcher, faults):
+    """A streamed (request_buffering: off) chunked body is never kept for a replay."""
     a, b = faults.start("a"), faults.start("b")
     a.fault("status", status=503)
     w = launcher.weir(config({"g": group([a, b], retry={"attempts": 2,
-                                                         "budget": GENEROUS_BUDGET})}))
+                                                         "budget": GENEROUS_BUDGET})},
+                             routes=[route("g", request_buffering="off")]))
     body = b"5\r\nhello\r\n0\r\n\r\n"
     res = [timed(w.port, "PUT", "/doc", body=body, tag="c%d" % i,
                  headers={"Transfer-Encoding": "chunked"}) for i in range(10)]

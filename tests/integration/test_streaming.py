@@ -1,5 +1,10 @@
 """Bodies stream through weir with backpressure: 1 GiB each way with bounded memory.
 
+The route opts out of request buffering (uploads stream, as `request_buffering: off` makes
+them); responses keep the default read-ahead, which a 1 GiB response never uses (it does not
+fit) and a chunked one uses up to its bound. Buffered uploads through temp files are in
+test_buffering.py.
+
 weir's RSS (/proc/PID/status VmRSS, weir plus any worker children) is sampled every 50 ms
 during the transfer; the growth over the value just before must stay under 16 MiB. Under
 ASan the absolute RSS is large, so only growth is measured."""
@@ -29,7 +34,8 @@ def env(module_launcher):
     a = module_launcher.backend("a")
     w = module_launcher.weir(make_config(None, {"be": {"servers": [a.port],
                                                        "timeouts": {"response": "120s"}}},
-                                         [{"path": "/", "upstream": "be"}], workers=1,
+                                         [{"path": "/", "upstream": "be",
+                                           "request_buffering": "off"}], workers=1,
                                          timeouts={"client_body": "60s", "client_send": "60s"}))
     # warm up: first connections, first buffers, so the baseline is not a cold process
     with Client(w.port) as c:

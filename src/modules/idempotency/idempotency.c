@@ -261,7 +261,8 @@ static enum pipeline_verdict idem_request(struct exchange *x, void *ctx)
                     (req->framing == H1_FRAME_LENGTH && req->content_length > 0);
     if (has_body && !x->body_ready) {
         /* The body is hashed into the record: it must be kept whole. One that cannot be
-         * (chunked, or over max_body) goes through unprotected, as if it had no key. */
+         * (chunked, or over max_body, when request buffering did not read it already; or
+         * one the host keeps in a temp file) goes through unprotected, as if it had no key. */
         if (req->framing == H1_FRAME_LENGTH &&
             req->content_length <= x->route->idempotency.max_body) {
             enum pipeline_verdict v = pipeline_need_body(x);

@@ -5,7 +5,8 @@
 static const char *yaml =
     "listen: [\"127.0.0.1:1\"]\nupstreams:\n  g:\n    servers: [\"127.0.0.1:9\"]\n"
     "    concurrency: {max: 1, queue: 2, queue_timeout: 100ms}\n"
-    "limits: {shed_loop_lag: off}\nroutes:\n  - {path: /, upstream: g}\n";
+    "limits: {shed_loop_lag: off}\n"
+    "routes:\n  - {path: /, upstream: g, request_buffering: off}\n";
 
 #define GET "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 
@@ -72,7 +73,8 @@ static void queue_timeout_answers_503(void **state)
 static void off_without_a_limit(void **state)
 {
     (void)state;
-    fx_setup(FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\nroutes:\n  - {path: /, upstream: g}\n");
+    fx_setup(FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\n"
+                           "routes:\n  - {path: /, upstream: g, request_buffering: off}\n");
     assert_int_equal(fx.chain->n, 0);
     fx_teardown();
 }

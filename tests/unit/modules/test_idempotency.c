@@ -5,6 +5,7 @@
 
 static const char *yaml = FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\n"
                                         "routes:\n  - path: /\n    upstream: g\n"
+                                        "    request_buffering: off\n"
                                         "    idempotency: {wait: 100ms}\n";
 
 #define POST(key, len) "POST /pay HTTP/1.1\r\nHost: a\r\nIdempotency-Key: " key \

@@ -4,6 +4,7 @@
 
 static const char *yaml = FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\n"
                                         "routes:\n  - path: /\n    upstream: g\n"
+                                        "    request_buffering: off\n"
                                         "    rate_limit: {rate: 2, per: 60s}\n";
 
 static void quota_then_429_with_fields(void **state)
@@ -44,6 +45,7 @@ static void key_from_header(void **state)
 {
     (void)state;
     fx_setup(FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\nroutes:\n  - path: /\n    upstream: g\n"
+                           "    request_buffering: off\n"
                            "    rate_limit: {rate: 1, per: 60s, key: \"header:X-Api-Key\"}\n");
     struct fx_exchange *e = fx_exchange(0, "GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: k1\r\n\r\n", NULL);
     assert_int_equal(pipeline_request(&e->x), PIPELINE_NEXT);

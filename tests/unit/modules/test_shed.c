@@ -3,7 +3,8 @@
 #include "module_fixture.h"
 
 static const char *yaml = FX_ROUTE_HEAD "limits: {shed_inflight: 10, shed_loop_lag: 200ms}\n"
-                                        "routes:\n  - {path: /, upstream: g}\n";
+                                        "routes:\n"
+                                        "  - {path: /, upstream: g, request_buffering: off}\n";
 
 static void sheds_over_inflight_and_lag(void **state)
 {
@@ -36,7 +37,8 @@ static void sheds_over_inflight_and_lag(void **state)
 static void off_when_both_limits_are_off(void **state)
 {
     (void)state;
-    fx_setup(FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\nroutes:\n  - {path: /, upstream: g}\n");
+    fx_setup(FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\n"
+                           "routes:\n  - {path: /, upstream: g, request_buffering: off}\n");
     assert_int_equal(fx.chain->n, 0);
     fx_teardown();
 }
