@@ -4,6 +4,9 @@
 #ifndef WEIR_PROXY_EXCHANGE_H
 #define WEIR_PROXY_EXCHANGE_H
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include "proxy/proxy_types.h"
 
 static inline const struct cfg_upstream *group_of(const struct client *c)
@@ -46,6 +49,25 @@ void exchange_release(struct client *c, int status);
 
 /* Arms the exchange's total timeout (route's, else the group's). */
 void exchange_arm_total(struct client *c);
+
+/* What a step of the pump did. */
+enum { STEP_IDLE = 0, STEP_PROGRESS = 1, STEP_DONE = -1 };
+
+/* send() for one buffer (the common case: no VFS layer, no iovec import), writev() for two. */
+static inline ssize_t send_iov(int fd, const struct iovec *iov, int n)
+{
+    if (n == 1)
+        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    return writev(fd, iov, n);
+}
+
+/* ---- downstream.c (the response direction of the pump) ---- */
+/* Reads what the upstream sent into up->in. */
+int downstream_read(struct client *c);
+/* Parses response heads (interim ones too) until the final one is queued for the client. */
+int downstream_parse_head(struct client *c);
+/* Moves response body bytes to the client (zero-copy, read-ahead or transformed). */
+int downstream_step(struct client *c);
 
 /* ---- forward.c ---- */
 void exchange_connected(struct client *c);
