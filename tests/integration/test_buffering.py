@@ -139,6 +139,32 @@ def post_head(path, n, extra=""):
             % (path, n, extra)).encode()
 
 
+class SlowUploads:
+    """n clients that sent a POST head and the first `sent` bytes of `body`, then stalled;
+    finish() sends the rest and checks the backend (backend.py) got every body whole."""
+
+    def __init__(self, port, n, body, sent, path="/sink"):
+        self.body, self.sent, self.clients = body, sent, []
+        for _ in range(n):
+            c = Client(port, timeout=10)
+            self.clients.append(c)
+            c.send(post_head(path, len(body)) + body[:sent])
+        time.sleep(0.3)
+
+    def finish(self):
+        for c in self.clients:
+            c.send(self.body[self.sent:])
+            r = c.read_response()
+            assert r.status == 200 and r.json()["body_len"] == len(self.body), r
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        for c in self.clients:
+            c.close()
+
+
 # --------------------------------------------------------------------------------------------
 # request buffering
 
@@ -235,58 +261,31 @@ def test_slow_uploads_hold_no_upstream_connection(launcher):
     w, _ = weir_for(launcher, ups, [route("one"), route("one", "/stream/",
                                                          request_buffering="off")])
     body = b"u" * 50000
-    slow = []
-    try:
-        for _ in range(4):
-            c = Client(w.port, timeout=10)
-            c.send(post_head("/sink", len(body)) + body[:100])
-            slow.append(c)
-        time.sleep(0.3)
+    with SlowUploads(w.port, 4, body, 100) as slow:
         for _ in range(3):
             r = timed(w.port, "GET", "/legit", timeout=5)
             assert r.status == 200, r
             assert r.latency < 0.9, r  # never waited for the connection slot
-        for c in slow:
-            c.send(body[100:])
-            r = c.read_response()
-            assert r.status == 200 and r.json()["body_len"] == len(body)
-    finally:
-        for c in slow:
-            c.close()
-
-    with Client(w.port, timeout=10) as s:
-        s.send(post_head("/stream/sink", len(body)) + body[:100])
-        time.sleep(0.3)
+        slow.finish()
+    with SlowUploads(w.port, 1, body, 100, path="/stream/sink") as slow:
         r = timed(w.port, "GET", "/legit", timeout=5)
         assert r.status == 503, r  # the streamed upload holds the only connection
-        s.send(body[100:])
-        r = s.read_response()
-        assert r.status == 200 and r.json()["body_len"] == len(body)
+        slow.finish()
 
 
 def test_slow_uploads_hold_no_concurrency_slot(launcher):
-    """The body is read before the concurrency limit is asked: with `concurrency.max: 1` and no
-    queue, a request is served while slow uploads are in progress."""
+    """The body is read before the concurrency limit is asked: with `concurrency.max: 1`, a
+    request is served at once while slow uploads are in progress (one holding the slot would
+    make it wait out queue_timeout, then 503). The queue lets the uploads, finished one after
+    the other, wait for the slot the previous one releases on another worker."""
     b = launcher.backend("a")
-    ups = {"a": {"servers": [b.port], "concurrency": {"max": 1, "queue": 0}}}
+    ups = {"a": {"servers": [b.port],
+                 "concurrency": {"max": 1, "queue": 5, "queue_timeout": "1s"}}}
     w, _ = weir_for(launcher, ups, [route("a")])
-    body = b"c" * 20000
-    slow = []
-    try:
-        for _ in range(3):
-            c = Client(w.port, timeout=10)
-            c.send(post_head("/sink", len(body)) + body[:10])
-            slow.append(c)
-        time.sleep(0.3)
+    with SlowUploads(w.port, 3, b"c" * 20000, 10) as slow:
         r = timed(w.port, "GET", "/legit", timeout=5)
-        assert r.status == 200, r
-        for c in slow:
-            c.send(body[10:])
-            r = c.read_response()
-            assert r.status == 200 and r.json()["body_len"] == len(body)
-    finally:
-        for c in slow:
-            c.close()
+        assert r.status == 200 and r.latency < 0.9, r
+        slow.finish()
 
 
 def test_large_bodies_go_to_a_temp_file(launcher):
