@@ -10,7 +10,9 @@
 #   --connections C   wrk connections (default 50); wrk always runs one thread
 #   --sizes LIST      file sizes, comma-separated, in KiB (default 1,100)
 #   --quiet-wait S    before each measurement wait up to S s until both cores are ≤ 5% busy
-#                     with other work (default 20; 0 = don't wait)
+#                     with other work (default 20; 0 = don't wait); raw.tsv says if they were
+#   --weir-inline SZ  weir's open_file_cache.inline (default: weir's, 8k; 0: every body by
+#                     sendfile, as nginx does)
 #   --out DIR         where raw results go (default bench/out/static-<timestamp>)
 #
 # Method (bench/proxy_bench.sh's): the server under test is pinned to core 0 with one worker,
@@ -29,10 +31,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CMDLINE="bench/static_bench.sh $*"
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 2; }
 die() { echo "static_bench: $*" >&2; exit 2; }
 
-ROUNDS=3 DURATION=10 WARMUP=2 CONNS=50 SIZES=1,100 QUIET_WAIT=20 OUT="" POS=()
+ROUNDS=3 DURATION=10 WARMUP=2 CONNS=50 SIZES=1,100 QUIET_WAIT=20 OUT="" POS=() INLINE=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) ROUNDS=${2:?}; shift 2 ;;
@@ -42,6 +44,7 @@ while [[ $# -gt 0 ]]; do
         --sizes) SIZES=${2:?}; shift 2 ;;
         --quiet-wait) QUIET_WAIT=${2:?}; shift 2 ;;
         --out) OUT=${2:?}; shift 2 ;;
+        --weir-inline) INLINE=${2:?}; shift 2 ;;
         -h|--help) usage ;;
         -*) die "unknown option $1" ;;
         *) POS+=("$1"); shift ;;
@@ -103,12 +106,18 @@ cores_busy() {      # "busy0 busy1" in % over one second
         if (NR <= 2) { B[$1] = busy; T[$1] = tot } else {
             d = tot - T[$1]; if (d <= 0) d = 1; printf "%.0f ", (busy - B[$1]) * 100 / d } }'
 }
-wait_quiet() {
+QUIET=-
+wait_quiet() {      # sets QUIET to yes, or to the cores' load when it measures anyway
     local waited=0 b0 b1
+    QUIET=-
     while ((QUIET_WAIT > 0)); do
         read -r b0 b1 < <(cores_busy)
-        [[ ${b0:-0} -le 5 && ${b1:-0} -le 5 ]] && return 0
-        ((waited >= QUIET_WAIT)) && { echo "   cores busy (${b0}% / ${b1}%); measuring anyway" >&2; return 0; }
+        [[ ${b0:-0} -le 5 && ${b1:-0} -le 5 ]] && { QUIET=yes; return 0; }
+        if ((waited >= QUIET_WAIT)); then
+            QUIET="busy:${b0}%/${b1}%"
+            echo "   cores busy (${b0}% / ${b1}%); measuring anyway" >&2
+            return 0
+        fi
         sleep 1; waited=$((waited + 2))
     done
 }
@@ -170,6 +179,8 @@ EOF
         taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' \
             >"$dir/stdout.log" 2>&1 &
     else
+        local inline=""
+        [[ -n $INLINE ]] && inline=", open_file_cache: {inline: $INLINE}"
         cat >"$dir/weir.yaml" <<EOF
 workers: 1
 listen: ["127.0.0.1:$PORT"]
@@ -177,7 +188,7 @@ admin: off
 log: {access: "off"}
 routes:
   - path: /
-    static: {root: "$TMP/www"}
+    static: {root: "$TMP/www"$inline}
 EOF
         taskset -c 0 "$WEIR_RUN" -c "$dir/weir.yaml" >"$dir/stdout.log" 2>"$dir/error.log" &
     fi
@@ -221,8 +232,8 @@ measure() {         # measure ROUND NAME SIZE
     cp "$TMP/$name/error.log" "$OUT/$tag.error.log" 2>/dev/null
     local status=ok
     [[ ${#flags[@]} -gt 0 ]] && { status=$(IFS=,; echo "${flags[*]}"); ANY_FLAGGED=1; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$name" "$size" "$status" "${reqs:--}" \
-        "${rps:--}" "${p50:--}" "${p99:--}" "${cpu:--}" >>"$RAW"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$name" "$size" "$status" "${reqs:--}" \
+        "${rps:--}" "${p50:--}" "${p99:--}" "${cpu:--}" "$QUIET" >>"$RAW"
     printf '   %s %s KiB: %s req/s, p50 %s us, p99 %s us, CPU %s us/req [%s]\n' "$name" "$size" \
         "${rps:--}" "${p50:--}" "${p99:--}" "${cpu:--}" "$status" >&2
 }
@@ -233,16 +244,15 @@ measure() {         # measure ROUND NAME SIZE
     echo "kernel: $(uname -r); cpus: $(nproc); clk_tck: $CLK_TCK"
     echo "nginx: $(nginx -v 2>&1 | sed 's/.*version: //'); wrk: $(wrk --version 2>&1 | head -n1)"
     echo "weir: $WEIR (sha256 $(sha256sum "$WEIR_RUN" | cut -c1-16))"
-    echo "rounds: $ROUNDS; duration: ${DURATION}s; warmup: ${WARMUP}s; connections: $CONNS; sizes (KiB): $SIZES"
+    echo "rounds: $ROUNDS; duration: ${DURATION}s; warmup: ${WARMUP}s; connections: $CONNS; sizes (KiB): $SIZES; weir inline: ${INLINE:-default}"
 } >"$OUT/meta.txt"
-printf 'round\tserver\tsize_kib\tstatus\trequests\trps\tp50_us\tp99_us\tcpu_us_per_req\n' >"$RAW"
+printf 'round\tserver\tsize_kib\tstatus\trequests\trps\tp50_us\tp99_us\tcpu_us_per_req\tquiet_before\n' >"$RAW"
 
-k=0
 for ((r = 1; r <= ROUNDS; r++)); do
-    for s in "${SIZE_LIST[@]}"; do
-        if ((k % 2 == 0)); then order=(weir nginx); else order=(nginx weir); fi
-        k=$((k + 1))
-        for n in "${order[@]}"; do measure "$r" "$n" "$s"; done
+    for ((si = 0; si < ${#SIZE_LIST[@]}; si++)); do
+        # who goes first alternates between sizes and between rounds
+        if (((r + si) % 2 == 1)); then order=(weir nginx); else order=(nginx weir); fi
+        for n in "${order[@]}"; do measure "$r" "$n" "${SIZE_LIST[si]}"; done
     done
 done
 

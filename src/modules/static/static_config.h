@@ -27,7 +27,7 @@ struct ynode;
 #define STATIC_DEFAULT_MAX_ENTRIES 1000
 #define STATIC_DEFAULT_VALID_MS 5000
 #define STATIC_DEFAULT_INLINE (8u * 1024u) /* files kept in memory by the open-file cache */
-#define STATIC_INLINE_LIMIT (1u << 20)
+#define STATIC_INLINE_LIMIT (64u * 1024u) /* above a few KiB sendfile is cheaper */
 
 struct static_conf {
     char *root;                     /* as written */
