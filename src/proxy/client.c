@@ -31,8 +31,12 @@
  * to arrive and be discarded, short enough not to hold the stop up. */
 #define DRAIN_LINGER_MS 1000
 #define LINGER_MAX_BYTES (1u << 20)
+/* At most this much of a reply's body per write call and per turn of the loop (nginx's
+ * sendfile_max_chunk is 2m). */
+#define REPLY_CHUNK_MAX (2u << 20)
 
 static void client_run(struct client *c);
+static void reply_progress(struct client *c);
 static void client_read_head(struct client *c);
 
 /* ---- allocation ---------------------------------------------------------------------- */
@@ -228,14 +232,24 @@ static void reply_progress(struct client *c)
 {
     struct h1x *x = c->x;
     int r = x->transforming ? reply_transform(c) : client_flush_out(c);
+    size_t sent = 0;
     while (r == 0 && x->reply_left) {
         if (!c->writable) {
             r = 1;
             break;
         }
+        if (sent >= REPLY_CHUNK_MAX) {
+            /* A fast client could keep this loop (and a cold file's page faults) going for
+             * a whole large file: let the other connections have the worker, and go on at
+             * the next tick of the timer wheel. */
+            c->reply_yield = true;
+            timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms);
+            return;
+        }
+        size_t want = x->reply_left < REPLY_CHUNK_MAX ? x->reply_left : REPLY_CHUNK_MAX;
         ssize_t n = x->reply_fd >= 0
-                        ? sendfile(c->io.fd, x->reply_fd, &x->reply_off, x->reply_left)
-                        : send(c->io.fd, x->reply_body, x->reply_left, MSG_NOSIGNAL);
+                        ? sendfile(c->io.fd, x->reply_fd, &x->reply_off, want)
+                        : send(c->io.fd, x->reply_body, want, MSG_NOSIGNAL);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -249,7 +263,8 @@ static void reply_progress(struct client *c)
             break;
         }
         x->log.bytes_out += (uint64_t)n;
-        if ((size_t)n < x->reply_left)
+        sent += (size_t)n;
+        if ((size_t)n < want)
             c->writable = false;
         if (x->reply_fd < 0)
             x->reply_body += n;
@@ -261,9 +276,11 @@ static void reply_progress(struct client *c)
     }
     if (r > 0) {
         const struct config *cfg = c->wc->cfg;
+        c->reply_yield = false;
         timer_arm(&c->w->loop.timers, &c->timer, c->w->loop.now_ms + cfg->timeouts.client_send_ms);
         return;
     }
+    c->reply_yield = false;
     x->base.response_complete = true;
     client_exchange_done(c);
 }
@@ -680,6 +697,14 @@ static void on_client_timer(struct timer *t)
     case CS_PROXY:
     case CS_TUNNEL:
         forward_client_timeout(c);
+        break;
+    case CS_REPLY:
+        if (c->reply_yield) { /* not a timeout: the turn reply_progress gave away */
+            c->reply_yield = false;
+            reply_progress(c);
+            break;
+        }
+        client_close_now(c);
         break;
     default:
         client_close_now(c);

@@ -242,6 +242,7 @@ struct client {
     bool keepalive;               /* the connection may carry another request */
     bool closing;                 /* close once the current response is written */
     bool head_started;            /* some bytes of the next head arrived */
+    bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
     uint32_t nrequests;
     struct sockaddr_storage peer;
     char ip[48];
