@@ -1,8 +1,7 @@
 /* h1_writer.c — see h1_writer.h. */
 #include "proxy/h1_writer.h"
 
-#include <inttypes.h>
-#include <stdio.h>
+#include <stdint.h>
 
 #include "http/h1.h"
 
@@ -44,9 +43,17 @@ int h1_write_head(struct buf *b, const struct response *r, const struct h1_write
     if (f->chunked) {
         PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
     } else if (r->content_length >= 0) {
-        char cl[40];
-        int n = snprintf(cl, sizeof(cl), "Content-Length: %" PRId64 "\r\n", r->content_length);
-        put(&o, cl, (size_t)n);
+        /* Digits by hand: snprintf was the writer's largest cost on a plain proxied response. */
+        char digits[24];
+        size_t n = sizeof(digits);
+        uint64_t v = (uint64_t)r->content_length;
+        do {
+            digits[--n] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        PUT_LIT(&o, "Content-Length: ");
+        put(&o, digits + n, sizeof(digits) - n);
+        PUT_LIT(&o, "\r\n");
     }
     if (f->connection) {
         PUT_LIT(&o, "Connection: ");
