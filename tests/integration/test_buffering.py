@@ -453,7 +453,7 @@ def test_response_read_ahead_releases_the_upstream_connection(launcher):
         assert head.startswith(b"HTTP/1.1 200") and sha == pattern_sha256(n)
     finally:
         s.close()
-    m = scrape(admin)
+    m = settled(admin)
     assert metric(m, "weir_buffered_responses_total") == 1
     assert metric(m, "weir_buffer_memory_bytes") == 0
 
@@ -497,7 +497,7 @@ def test_read_ahead_gives_way_to_backpressure_past_its_bound(launcher):
             data += d
     finally:
         s.close()
-    m = scrape(admin)
+    m = settled(admin)
     assert metric(m, "weir_buffer_fallbacks_total") == 2
     assert metric(m, "weir_buffered_responses_total") == 0
     assert metric(m, "weir_buffer_memory_bytes") == 0
