@@ -570,6 +570,15 @@ def handle_fault(conn, req, t_wall, t_mono):
     """Returns False when the connection must close (or was closed)."""
     seq, mode, f, entry, sem, service_ms = STATE.arrive(req, conn.id, t_wall, t_mono)
     done = False
+    departed = []
+
+    def leave():
+        # A request stops counting as concurrent just before its (single-write) answer goes
+        # out: after the write, the proxy may already have its next request here, before this
+        # thread gets the GIL back to count the departure.
+        STATE.depart(entry, True)
+        departed.append(True)
+
     try:
         if sem is not None:
             sem.acquire()
@@ -578,7 +587,7 @@ def handle_fault(conn, req, t_wall, t_mono):
             try:
                 if service_ms:
                     time.sleep(service_ms / 1000.0)
-                keep = run_mode(conn, req, seq, mode, f)
+                keep = run_mode(conn, req, seq, mode, f, leave)
                 done = mode not in ("reset", "hang")  # answered (completely or not)
                 return keep
             finally:
@@ -587,10 +596,11 @@ def handle_fault(conn, req, t_wall, t_mono):
             if sem is not None:
                 sem.release()
     finally:
-        STATE.depart(entry, done)
+        if not departed:
+            STATE.depart(entry, done)
 
 
-def run_mode(conn, req, seq, mode, f):
+def run_mode(conn, req, seq, mode, f, leave=None):
     close = wants_close(req)
     if mode in ("reset",):
         rst_close(conn.sock)
@@ -604,11 +614,17 @@ def run_mode(conn, req, seq, mode, f):
         time.sleep(d / 1000.0)
     extra_headers = [(str(k), str(v)) for k, v in f["headers"].items()]
     if mode in ("ok", "delay"):
-        conn.send(response_bytes(req, 200, echo(req, seq), extra_headers, close, seq))
+        data = response_bytes(req, 200, echo(req, seq), extra_headers, close, seq)
+        if leave:
+            leave()
+        conn.send(data)
         return not close
     if mode == "status":
-        conn.send(response_bytes(req, f["status"], echo(req, seq, status=f["status"]),
-                                 extra_headers, close, seq))
+        data = response_bytes(req, f["status"], echo(req, seq, status=f["status"]),
+                              extra_headers, close, seq)
+        if leave:
+            leave()
+        conn.send(data)
         return not close
     if mode == "drip":
         n = f["body_bytes"]
