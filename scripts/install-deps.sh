@@ -24,9 +24,10 @@ done
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       clang libclang-rt-14-dev python3 python3-pytest media-types slowhttptest
       zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
-      python3-brotli python3-zstandard brotli zstd)
+      python3-brotli python3-zstandard brotli zstd
+      libssl-dev openssl)
 if [[ $bench -eq 1 ]]; then
-    pkgs+=(wrk nginx-light haproxy)
+    pkgs+=(wrk nginx-light haproxy testssl.sh)
 fi
 if [[ $browser -eq 1 ]]; then
     pkgs+=(chromium)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "event/sock.h"
+#include "tls/tls_stats.h"
+#include "tls/tls_ticket.h"
 
 struct lbl {
     const char *k, *v;
@@ -411,6 +413,47 @@ static void render_servers(struct abuf *b, const struct model *m)
     }
 }
 
+/* TLS figures are process-wide atomics (tls_stats.h), read directly. */
+static uint64_t ld(atomic_uint_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void render_tls(struct abuf *b)
+{
+    struct tls_stats *t = &tls_stats;
+    family(b, "weir_tls_handshakes_total", "counter",
+           "Finished TLS handshakes with clients, full or resumed (ticket or session cache).");
+    s_u64(b, "weir_tls_handshakes_total", &(struct lbl){"kind", "full"}, 1, ld(&t->full));
+    s_u64(b, "weir_tls_handshakes_total", &(struct lbl){"kind", "resumed"}, 1, ld(&t->resumed));
+    family(b, "weir_tls_handshake_failures_total", "counter",
+           "Failed TLS handshakes with clients by reason.");
+    for (uint32_t i = 0; i < TLS_FAIL_REASONS; i++)
+        s_u64(b, "weir_tls_handshake_failures_total",
+              &(struct lbl){"reason", tls_stats_fail_name(i)}, 1, ld(&t->failed[i]));
+    family(b, "weir_tls_protocol_total", "counter", "Client handshakes by protocol version.");
+    for (uint32_t i = 0; i < TLS_PROTO_COUNT; i++)
+        s_u64(b, "weir_tls_protocol_total", &(struct lbl){"protocol", tls_stats_proto_name(i)},
+              1, ld(&t->protocol[i]));
+    family(b, "weir_tls_cipher_total", "counter", "Client handshakes by cipher.");
+    for (uint32_t i = 0; i <= TLS_STATS_CIPHERS; i++)
+        if (ld(&t->cipher[i]))
+            s_u64(b, "weir_tls_cipher_total", &(struct lbl){"cipher", tls_stats_cipher_name(i)},
+                  1, ld(&t->cipher[i]));
+    family(b, "weir_tls_ticket_key_rotations_total", "counter", "Session ticket key rotations.");
+    s_u64(b, "weir_tls_ticket_key_rotations_total", NULL, 0, tls_ticket_rotations());
+    family(b, "weir_tls_upstream_handshakes_total", "counter",
+           "TLS handshakes with upstream servers by result.");
+    s_u64(b, "weir_tls_upstream_handshakes_total", &(struct lbl){"result", "full"}, 1,
+          ld(&t->up_full));
+    s_u64(b, "weir_tls_upstream_handshakes_total", &(struct lbl){"result", "resumed"}, 1,
+          ld(&t->up_resumed));
+    s_u64(b, "weir_tls_upstream_handshakes_total", &(struct lbl){"result", "failed"}, 1,
+          ld(&t->up_failed));
+    s_u64(b, "weir_tls_upstream_handshakes_total", &(struct lbl){"result", "verify_failed"}, 1,
+          ld(&t->up_verify_failed));
+}
+
 void prometheus_render(const struct model *m, struct abuf *out)
 {
     render_process(out, m);
@@ -419,4 +462,5 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_routes(out, m);
     render_groups(out, m);
     render_servers(out, m);
+    render_tls(out);
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "tls/tls_stats.h"
+
 static double ms(uint64_t us)
 {
     return (double)us / 1000.0;
@@ -169,6 +171,51 @@ static void route_obj(struct abuf *b, const struct m_route *r)
     abuf_add(b, "}", 1);
 }
 
+static uint64_t ld(atomic_uint_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* The TLS figures (process-wide atomics, tls_stats.h). */
+static void status_tls(struct abuf *b)
+{
+    struct tls_stats *t = &tls_stats;
+    kv_u64(b, "handshakes_full", ld(&t->full));
+    abuf_add(b, ",", 1);
+    kv_u64(b, "handshakes_resumed", ld(&t->resumed));
+    abuf_str(b, ",\"failures\":{");
+    for (uint32_t i = 0; i < TLS_FAIL_REASONS; i++) {
+        if (i)
+            abuf_add(b, ",", 1);
+        kv_u64(b, tls_stats_fail_name(i), ld(&t->failed[i]));
+    }
+    abuf_str(b, "},\"protocols\":{");
+    for (uint32_t i = 0; i < TLS_PROTO_COUNT; i++) {
+        if (i)
+            abuf_add(b, ",", 1);
+        kv_u64(b, tls_stats_proto_name(i), ld(&t->protocol[i]));
+    }
+    abuf_str(b, "},\"ciphers\":{");
+    bool first = true;
+    for (uint32_t i = 0; i <= TLS_STATS_CIPHERS; i++) {
+        if (!ld(&t->cipher[i]))
+            continue;
+        if (!first)
+            abuf_add(b, ",", 1);
+        first = false;
+        kv_u64(b, tls_stats_cipher_name(i), ld(&t->cipher[i]));
+    }
+    abuf_str(b, "},\"upstream\":{");
+    kv_u64(b, "full", ld(&t->up_full));
+    abuf_add(b, ",", 1);
+    kv_u64(b, "resumed", ld(&t->up_resumed));
+    abuf_add(b, ",", 1);
+    kv_u64(b, "failed", ld(&t->up_failed));
+    abuf_add(b, ",", 1);
+    kv_u64(b, "verify_failed", ld(&t->up_verify_failed));
+    abuf_add(b, "}", 1);
+}
+
 void status_json_render(const struct model *m, struct abuf *b)
 {
     const struct m_global *g = &m->g;
@@ -188,6 +235,9 @@ void status_json_render(const struct model *m, struct abuf *b)
     kv_u64(b, "ok", g->reloads_ok);
     abuf_add(b, ",", 1);
     kv_u64(b, "failed", g->reloads_failed);
+
+    abuf_str(b, "},\"tls\":{");
+    status_tls(b);
 
     abuf_str(b, "},\"rps\":{");
     kv_num(b, "1s", g->rps_1s);

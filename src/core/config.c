@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/config_buffering.h"
+#include "core/config_tls.h"
 #include "core/config_resilience.h"
 #include "core/config_yaml.h"
 
@@ -177,8 +178,12 @@ int config_parse_addr(const char *s, struct cfg_addr *out, const char **why)
 
 static void config_free(struct config *cfg)
 {
-    for (uint32_t i = 0; i < cfg->nlisteners; i++)
+    if (cfg->tls_rt_free)
+        cfg->tls_rt_free(cfg->tls_rt);
+    for (uint32_t i = 0; i < cfg->nlisteners; i++) {
         free(cfg->listeners[i].addr.text);
+        config_tls_server_free(cfg->listeners[i].tls);
+    }
     free(cfg->listeners);
     for (uint32_t i = 0; i < cfg->nupstreams; i++) {
         struct cfg_upstream *u = &cfg->upstreams[i];
@@ -193,6 +198,7 @@ static void config_free(struct config *cfg)
         free(u->active.method);
         free(u->active.path);
         free(u->active.host);
+        config_tls_upstream_free(u->tls);
     }
     free(cfg->upstreams);
     for (uint32_t i = 0; i < cfg->nroutes; i++) {
@@ -292,7 +298,7 @@ static int load_server_name(struct ycx *cx, const struct ynode *root, struct con
 static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
                          struct cfg_listener *l)
 {
-    static const char *const keys[] = {"address", "backlog", NULL};
+    static const char *const keys[] = {"address", "backlog", "tls", "redirect_https", NULL};
     const struct ynode *addr = item;
     const char *why;
     char where[32];
@@ -302,7 +308,8 @@ static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
         snprintf(where, sizeof(where), "listen[%" PRIu32 "]", idx);
         if (ymap_check(cx, item, where, keys) != 0 ||
             !(addr = ymap_need(cx, item, where, "address")) ||
-            yopt_u32(cx, item, "backlog", 1, 65535, &backlog) != 0)
+            yopt_u32(cx, item, "backlog", 1, 65535, &backlog) != 0 ||
+            config_load_listener_tls(cx, item, where, l) != 0)
             return -1;
     }
     if (addr->kind != YNODE_SCALAR)

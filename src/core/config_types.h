@@ -17,9 +17,58 @@ struct cfg_addr {
     socklen_t salen;
 };
 
+/* TLS (issue 12): see docs/config.md, "TLS". Paths are absolute once loaded (relative ones
+ * are taken from the config file's directory). */
+struct cfg_tls_cert {
+    char *cert;                   /* PEM: the certificate, then its chain */
+    char *key;                    /* PEM private key (RSA or EC); default: the cert file */
+    char *ocsp;                   /* DER OCSP response stapled for it; NULL = none */
+};
+
+enum cfg_tls_verify { CFG_TLS_VERIFY_OFF = 0, CFG_TLS_VERIFY_OPTIONAL, CFG_TLS_VERIFY_REQUIRED };
+
+#define CFG_TLS_V12 1u
+#define CFG_TLS_V13 2u
+
+/* A listener's `tls`. */
+struct cfg_tls_server {
+    struct cfg_tls_cert *certs;   /* the first one is the default (no or unknown SNI) */
+    uint32_t ncerts;
+    uint32_t protocols;           /* CFG_TLS_V12 | CFG_TLS_V13 (default both) */
+    char *ciphers;                /* TLS 1.2 cipher list; Mozilla intermediate */
+    char *ciphersuites;           /* TLS 1.3 suites; Mozilla intermediate */
+    char *groups;                 /* key exchange groups; "X25519:prime256v1:secp384r1" */
+    uint32_t handshake_timeout_ms;/* default 10000 */
+    bool tickets;                 /* session tickets; default true */
+    uint32_t ticket_rotate_ms;    /* a ticket key encrypts this long, decrypts twice as long
+                                     again; default 3600000 (1h) */
+    uint32_t session_cache;       /* server-side session cache entries; 0 = off; 20480 */
+    uint32_t session_timeout_ms;  /* default 3600000 */
+    enum cfg_tls_verify verify;   /* client certificates; default off */
+    char *client_ca;              /* PEM CA bundle for client certificates */
+    char *subject_header;         /* the verified subject upstream; "X-Client-Subject" */
+    char *hsts;                   /* Strict-Transport-Security value; NULL = off */
+    bool ktls;                    /* let the kernel encrypt (and sendfile) when it can; false */
+};
+
+/* An upstream group's `tls`. */
+struct cfg_tls_upstream {
+    bool verify;                  /* default true */
+    char *ca;                     /* PEM CA bundle; NULL = the system's */
+    char *sni;                    /* server name sent and verified; default: the host of
+                                     each server's address when it is a name (none for IPs:
+                                     the IP is verified) */
+    char *client_cert, *client_key;
+    char *ciphers;                /* TLS 1.2 cipher list; NULL = OpenSSL's default */
+    bool session_reuse;           /* default true */
+};
+
 struct cfg_listener {
     struct cfg_addr addr;
     int backlog;                  /* default 4096 */
+    struct cfg_tls_server *tls;   /* NULL = plain TCP */
+    uint16_t redirect_https;      /* plain listener: every request gets 308 to https on this
+                                     port; 0 = off */
 };
 
 struct cfg_server {
@@ -129,6 +178,7 @@ struct cfg_upstream {
     struct cfg_retry retry;
     struct cfg_breaker breaker;
     struct cfg_concurrency concurrency;
+    struct cfg_tls_upstream *tls; /* NULL = plain TCP */
 };
 
 enum cfg_ratelimit_key { CFG_RL_CLIENT_IP = 0, CFG_RL_HEADER, CFG_RL_ROUTE };
@@ -242,6 +292,10 @@ struct config {
     uint32_t nupstreams;
     struct cfg_route *routes;
     uint32_t nroutes;
+    /* Built from the tls sections above by the TLS layer before the config is installed
+     * (contexts, certificate stores), freed with the config. */
+    void *tls_rt;
+    void (*tls_rt_free)(void *);
 };
 
 #endif

@@ -17,6 +17,7 @@
 #include "core/config_health.h"
 #include "core/config_resilience.h"
 #include "core/config_yaml.h"
+#include "core/config_tls.h"
 
 /* The strategies src/balance implements; keep the two in step. */
 static const char *const balance_names[] = {"round_robin", "random", "least_connections",
@@ -268,7 +269,7 @@ static int load_group(struct ycx *cx, const struct ynode *key, const struct ynod
     static const char *const keys[] = {"balance",     "hash",     "sticky_cookie",
                                        "slow_start",  "servers",  "pool",
                                        "timeouts",    "health",   "retry",
-                                       "circuit_breaker", "concurrency", NULL};
+                                       "circuit_breaker", "concurrency", "tls", NULL};
     static const struct moved_key moved[] = {{"keepalive", "pool.max_idle"},
                                              {"keepalive_requests", "pool.max_requests"},
                                              {NULL, NULL}};
@@ -308,7 +309,8 @@ static int load_group(struct ycx *cx, const struct ynode *key, const struct ynod
         return -1;
     if ((t = ymap_get(v, "timeouts")) && load_group_timeouts(cx, t, u->name, u) != 0)
         return -1;
-    if (config_load_health(cx, v, u) != 0 || config_load_group_resilience(cx, v, u) != 0)
+    if (config_load_health(cx, v, u) != 0 || config_load_group_resilience(cx, v, u) != 0 ||
+        config_load_upstream_tls(cx, v, where, u) != 0)
         return -1;
     return load_servers(cx, servers, u);
 }

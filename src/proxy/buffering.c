@@ -19,6 +19,7 @@
 #include "http/h1.h"
 #include "pipeline/arena.h"
 #include "proxy/headers.h"
+#include "tls/tls_io.h"
 
 #define BODY_FIRST_ALLOC (16u << 10)
 #define AHEAD_FIRST_ALLOC (32u << 10)
@@ -344,8 +345,8 @@ int buffering_body_fill(struct client *c, const char **why)
                 continue; /* it may have gone to a file */
             }
             uint64_t room = b->cap - b->len;
-            n = recv(c->io.fd, b->mem + b->len, room < b->want - b->len ? room : b->want - b->len,
-                     0);
+            n = tls_io_recv(c->io.fd, c->tls, b->mem + b->len,
+                            room < b->want - b->len ? room : b->want - b->len);
             if (n > 0) {
                 b->len += (uint64_t)n;
                 c->x->log.bytes_in += (uint64_t)n;
@@ -357,7 +358,7 @@ int buffering_body_fill(struct client *c, const char **why)
             uint64_t room = buf_room(&c->in);
             if (!chunked && room > b->want - b->len)
                 room = b->want - b->len;
-            n = recv(c->io.fd, buf_tail(&c->in), room, 0);
+            n = tls_io_recv(c->io.fd, c->tls, buf_tail(&c->in), room);
             if (n > 0) {
                 c->in.len += (uint32_t)n;
                 continue;
@@ -373,11 +374,11 @@ int buffering_body_fill(struct client *c, const char **why)
     return c->eof ? BODY_GONE : BODY_MORE;
 }
 
-ssize_t buffering_body_sendfile(struct reqbody *b, int fd)
+ssize_t buffering_body_sendfile(struct reqbody *b, int fd, struct tls_conn *tls)
 {
     off_t off = (off_t)b->sent;
     uint64_t n = b->len - b->sent;
-    ssize_t w = sendfile(fd, b->fd, &off, n < (1u << 30) ? (size_t)n : (1u << 30));
+    ssize_t w = tls_io_sendfile(fd, tls, b->fd, &off, n < (1u << 30) ? (size_t)n : (1u << 30));
     if (w > 0)
         b->sent += (uint64_t)w;
     return w;

@@ -39,7 +39,7 @@ static inline bool buffering_body_in_memory(const struct reqbody *b)
 }
 
 /* Sends the file part of the body to `fd` from b->sent on (sendfile). Returns as sendfile. */
-ssize_t buffering_body_sendfile(struct reqbody *b, int fd);
+ssize_t buffering_body_sendfile(struct reqbody *b, int fd, struct tls_conn *tls);
 
 /* ---- response read-ahead ----------------------------------------------------------------- */
 

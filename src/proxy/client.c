@@ -17,6 +17,7 @@
 #include "event/sock.h"
 #include "http/h1.h"
 #include "proxy/accesslog_line.h"
+#include "proxy/client_tls.h"
 #include "proxy/dlist.h"
 #include "proxy/forward.h"
 #include "proxy/h1_writer.h"
@@ -25,6 +26,8 @@
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/worker.h"
+#include "tls/tls_gen.h"
+#include "tls/tls_io.h"
 
 #define LINGER_MS 2000
 /* Closing an idle connection at shutdown: long enough for a request that crossed our FIN
@@ -94,6 +97,10 @@ static void client_close_now(struct client *c)
     }
     c->state = CS_CLOSED;
     timer_disarm(&w->loop.timers, &c->timer);
+    if (c->tls) {
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
     close(c->io.fd);
     c->io.fd = -1;
     buf_release(w, &c->in);
@@ -121,6 +128,8 @@ void client_abort(struct client *c)
 static void client_linger(struct client *c, uint32_t ms)
 {
     struct worker *w = c->w;
+    if (c->tls && !c->eof && !c->hup)
+        tls_conn_shutdown(c->tls); /* close_notify, then the TCP half-close */
     if (c->eof || c->hup || shutdown(c->io.fd, SHUT_WR) == -1) {
         client_close_now(c);
         return;
@@ -172,7 +181,7 @@ int client_flush_out(struct client *c)
     while (c->out.len) {
         if (!c->writable)
             return 1;
-        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+        ssize_t n = tls_io_send(c->io.fd, c->tls, buf_head(&c->out), c->out.len);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -248,8 +257,8 @@ static void reply_progress(struct client *c)
         }
         size_t want = x->reply_left < REPLY_CHUNK_MAX ? x->reply_left : REPLY_CHUNK_MAX;
         ssize_t n = x->reply_fd >= 0
-                        ? sendfile(c->io.fd, x->reply_fd, &x->reply_off, want)
-                        : send(c->io.fd, x->reply_body, want, MSG_NOSIGNAL);
+                        ? tls_io_sendfile(c->io.fd, c->tls, x->reply_fd, &x->reply_off, want)
+                        : tls_io_send(c->io.fd, c->tls, x->reply_body, want);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -303,6 +312,10 @@ void client_send_reply(struct client *c)
     r->no_body = head;
     x->base.upstream_head = false;
     pipeline_response_head(&x->base, r);
+    if (__builtin_expect(c->tls != NULL, 0) && client_listener_fields(c, r) != 0) {
+        client_close_now(c);
+        return;
+    }
     if (x->base.ntransforms && !head && r->body_kind != RESPONSE_BODY_NONE)
         transform_begin(c, r);
     struct h1_write_opts o = {
@@ -602,6 +615,10 @@ static void dispatch(struct client *c, uint32_t head_len)
     }
     struct str path;
     struct str host = headers_route_host(r, &path);
+    if (__builtin_expect(cfg->listeners[c->listener].redirect_https != 0, 0)) {
+        client_tls_redirect(c, host, path);
+        return;
+    }
     c->x->route = router_match(cfg, host, path, r->method);
     if (!c->x->route) {
         client_reply(c, 404, "no route for this request", false);
@@ -659,7 +676,7 @@ static void client_read_head(struct client *c)
             }
         }
         uint32_t room = buf_room(&c->in);
-        ssize_t n = recv(c->io.fd, buf_tail(&c->in), room, 0);
+        ssize_t n = tls_io_recv(c->io.fd, c->tls, buf_tail(&c->in), room);
         if (n > 0) {
             if (!c->head_started) {
                 c->head_started = true;
@@ -684,7 +701,10 @@ static void on_client_timer(struct timer *t)
     struct client *c = container_of(t, struct client, timer);
     switch (c->state) {
     case CS_HEAD:
-        if (c->head_started) {
+        if (__builtin_expect(c->tls != NULL, 0) && !c->tls->established) {
+            client_tls_timeout(c);
+            client_close_now(c);
+        } else if (c->head_started) {
             c->x->log.t_start_us = ev_clock_us();
             client_reply(c, 408, "the request head did not arrive in time", true);
         } else {
@@ -748,10 +768,29 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
         c->hup = true;
     if (events & EPOLLRDHUP)
         c->rdhup = true;
+    if (__builtin_expect(c->tls != NULL, 0)) {
+        tls_conn_events(c->tls, events, &c->readable, &c->writable);
+        if (!c->tls->established) {
+            int r = client_tls_handshake(c);
+            if (r == -2 && ensure_buf(c->w, &c->in, in_size(c->wc->cfg)) == 0) {
+                client_linger(c, LINGER_MS); /* plain HTTP answered: let the client read it */
+                return;
+            }
+            if (r <= 0) {
+                if (r < 0)
+                    client_close_now(c);
+                return;
+            }
+            timer_arm(&c->w->loop.timers, &c->timer,
+                      c->w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
+            c->readable = true; /* the request may have come with the handshake */
+        }
+    }
     client_run(c);
 }
 
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
+void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
+                   uint16_t listener)
 {
     if (w->draining) {
         close(fd);
@@ -769,18 +808,31 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     c->peer = *peer;
     sock_ntop(peer, c->ip, sizeof(c->ip));
     c->wc = w->wc;
+    c->listener = listener;
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);
+    uint32_t first_ms = c->wc->cfg->timeouts.client_header_ms;
+    struct tls_server *ts = tls_gen_listener(c->wc->cfg, listener);
+    if (ts) {
+        c->tls = tls_conn_new(tls_server_ctx(ts), fd, true);
+        if (!c->tls) {
+            close(fd);
+            worker_client_put(w, c);
+            return;
+        }
+        first_ms = c->wc->cfg->listeners[listener].tls->handshake_timeout_ms;
+    }
     /* No buffer and no exchange yet: both come with the first bytes. */
     if (ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
+        tls_conn_free(c->tls);
         close(fd);
-        free(c);
+        worker_client_put(w, c);
         return;
     }
     c->wc->users++;
     dlist_push_front(&w->clients, &c->link);
     w->nclients++;
     mc_add(&w->metrics.accepted, 1);
-    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
 }

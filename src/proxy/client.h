@@ -7,7 +7,11 @@
 #include "proxy/proxy_types.h"
 
 /* Takes ownership of an accepted, non-blocking fd. Closes it on failure. */
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
+void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
+                   uint16_t listener);
+
+/* The response fields the connection's listener adds (HSTS on TLS listeners) to r. */
+int client_listener_fields(struct client *c, struct response *r);
 
 /* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
  * after the current response. */

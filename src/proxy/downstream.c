@@ -18,12 +18,14 @@
 #include "pipeline/runner.h"
 #include "proxy/buffering.h"
 #include "proxy/client.h"
+#include "proxy/client_tls.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_writer.h"
 #include "proxy/headers.h"
 #include "proxy/transform.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
+#include "tls/tls_io.h"
 
 /* Limits for response heads from upstreams (they are trusted more, but bounded). */
 static const struct h1_limits upstream_limits = {
@@ -45,7 +47,7 @@ int downstream_read(struct client *c)
     uint32_t room = buf_room(&u->in);
     if (!room)
         return STEP_IDLE;
-    ssize_t n = recv(u->io.fd, buf_tail(&u->in), room, 0);
+    ssize_t n = tls_io_recv(u->io.fd, u->tls, buf_tail(&u->in), room);
     if (n > 0) {
         u->in.len += (uint32_t)n;
         c->x->got_response_bytes = true;
@@ -86,6 +88,8 @@ static int write_head(struct client *c, const char *conn, bool chunked, bool fin
         x->base.upstream_head = true;
         r->chunked = chunked;
         pipeline_response_head(&x->base, r);
+        if (__builtin_expect(c->tls != NULL, 0) && client_listener_fields(c, r) != 0)
+            return -1;
         if (x->base.ntransforms && !r->no_body) {
             /* A module transforms the body: payload in (de-chunked), its framing out. */
             if (x->resp_framing == H1_FRAME_CHUNKED)
@@ -395,7 +399,7 @@ int downstream_step(struct client *c)
             }
             break;
         }
-        ssize_t w = send_iov(c->io.fd, iov, n);
+        ssize_t w = tls_io_sendv(c->io.fd, c->tls, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;

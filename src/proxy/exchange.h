@@ -53,14 +53,6 @@ void exchange_arm_total(struct client *c);
 /* What a step of the pump did. */
 enum { STEP_IDLE = 0, STEP_PROGRESS = 1, STEP_DONE = -1 };
 
-/* send() for one buffer (the common case: no VFS layer, no iovec import), writev() for two. */
-static inline ssize_t send_iov(int fd, const struct iovec *iov, int n)
-{
-    if (n == 1)
-        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-    return writev(fd, iov, n);
-}
-
 /* ---- downstream.c (the response direction of the pump) ---- */
 /* Reads what the upstream sent into up->in. */
 int downstream_read(struct client *c);

@@ -34,6 +34,7 @@
 #include "pipeline/runner.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
+#include "tls/tls_io.h"
 
 /* ---- request direction -------------------------------------------------------------- */
 
@@ -48,7 +49,7 @@ static bool read_client_body(struct client *c)
     uint32_t room = buf_room(&c->in);
     if (!room)
         return true;
-    ssize_t n = recv(c->io.fd, buf_tail(&c->in), room, 0);
+    ssize_t n = tls_io_recv(c->io.fd, c->tls, buf_tail(&c->in), room);
     if (n > 0) {
         c->in.len += (uint32_t)n;
         if ((uint32_t)n < room && !c->rdhup)
@@ -134,7 +135,7 @@ static int step_request(struct client *c)
         if (n == 0) {
             /* The head is out; the body follows from its temp file. */
             uint64_t left = body->len - body->sent;
-            ssize_t w = buffering_body_sendfile(body, u->io.fd);
+            ssize_t w = buffering_body_sendfile(body, u->io.fd, u->tls);
             if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
                 u->writable = false;
                 break;
@@ -149,7 +150,7 @@ static int step_request(struct client *c)
             progress = STEP_PROGRESS;
             continue;
         }
-        ssize_t w = send_iov(u->io.fd, iov, n);
+        ssize_t w = tls_io_sendv(u->io.fd, u->tls, iov, n);
         if (w == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 u->writable = false;
@@ -380,6 +381,22 @@ void forward_upstream_event(struct client *c)
                             err == ECONNREFUSED ? "the upstream refused the connection"
                                                 : "cannot connect to the upstream");
             return;
+        }
+        if (u->tls && !u->tls->established) {
+            /* The TLS handshake, within the connect timeout. */
+            int hs = tls_conn_handshake(u->tls);
+            if (hs == 0)
+                return;
+            if (hs < 0) {
+                char why[200];
+                snprintf(why, sizeof(why), "the upstream TLS handshake failed: %s", u->tls->why);
+                upconn_tls_failed(u);
+                c->x->log.status = 502;
+                attempt_failed(c, FAIL_CONNECT, 502, why);
+                return;
+            }
+            tls_stats_add(SSL_session_reused(u->tls->ssl) ? &tls_stats.up_resumed
+                                                          : &tls_stats.up_full);
         }
         exchange_connected(c);
         return;

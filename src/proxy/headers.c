@@ -3,10 +3,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "http/h1.h"
 #include "pipeline/arena.h"
+#include "proxy/client_tls.h"
 
 static bool name_is(struct str name, const char *lit, size_t n)
 {
@@ -180,9 +182,15 @@ int headers_build_request(struct client *c, bool websocket)
     bool has_host = false;
     struct conn_fields cf;
     find_connection_fields(r->headers, r->nheaders, &cf);
+    /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
+    const char *subject_header = __builtin_expect(c->tls != NULL, 0) ? client_tls_subject_header(c)
+                                                                     : NULL;
+    struct str sh = subject_header ? str_cstr(subject_header) : STR_NULL;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, r->headers, &cf))
+            continue;
+        if (sh.len && name.len == sh.len && strncasecmp(name.ptr, sh.ptr, sh.len) == 0)
             continue;
         switch (name.len) {
         case 3:
@@ -238,7 +246,16 @@ int headers_build_request(struct client *c, bool websocket)
     if (r->framing == H1_FRAME_CHUNKED)
         PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("X-Forwarded-For"), str_cstr(c->ip));
-    PUT_LIT(b, &ok, "X-Forwarded-Proto: http\r\n");
+    if (c->tls)
+        PUT_LIT(b, &ok, "X-Forwarded-Proto: https\r\n");
+    else
+        PUT_LIT(b, &ok, "X-Forwarded-Proto: http\r\n");
+    if (sh.len) {
+        char subject[512];
+        client_tls_subject(c, subject, sizeof(subject));
+        if (subject[0])
+            put_field(b, &ok, sh, str_cstr(subject));
+    }
     if (r->host.len)
         put_field(b, &ok, STR_LIT("X-Forwarded-Host"), r->host);
     char via[80];

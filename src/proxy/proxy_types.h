@@ -33,6 +33,7 @@
 
 struct worker;
 struct client;
+struct tls_conn;
 struct h1x;
 struct pool;
 struct listener_set;
@@ -54,6 +55,7 @@ struct upconn {
     bool rdhup;                   /* the peer shut its side: read on until EOF */
     bool reused;                  /* this exchange did not open the connection */
     bool closed;
+    struct tls_conn *tls;         /* NULL = plain TCP */
 };
 
 /* Why pooled connections were closed (figures for the metrics issue). */
@@ -83,6 +85,9 @@ struct pool {
     uint32_t nwaiters;
     uint64_t created, reused, acquire_timeouts;
     uint64_t closed[POOL_CLOSE_REASONS];
+    void *tls_session;            /* the server's last TLS session, offered on the next
+                                     new connection (tls_client.h) */
+    struct log_limit tls_log;     /* TLS handshake failures */
 };
 
 struct wgroup {
@@ -244,6 +249,8 @@ struct client {
     bool head_started;            /* some bytes of the next head arrived */
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
     uint32_t nrequests;
+    uint16_t listener;            /* index in c->wc->cfg->listeners */
+    struct tls_conn *tls;         /* NULL = plain TCP */
     struct sockaddr_storage peer;
     char ip[48];
     struct buf in;                /* bytes from the client */
@@ -269,6 +276,7 @@ struct worker_listener {
     struct ev_io io;
     struct worker *w;
     int fd;
+    uint16_t idx;                 /* in the config generation's listeners */
 };
 
 struct worker {

@@ -20,6 +20,7 @@
 #include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
+#include "tls/tls_gen.h"
 
 struct server {
     struct config *cfg;
@@ -32,7 +33,7 @@ struct server {
     struct admin *admin;          /* NULL when off or when it could not start */
 };
 
-int server_check_config(const struct config *cfg, char *err, size_t errlen)
+int server_check_config(struct config *cfg, char *err, size_t errlen)
 {
     for (uint32_t i = 0; i < cfg->nupstreams; i++) {
         if (!lb_find(cfg->upstreams[i].balance)) {
@@ -43,7 +44,9 @@ int server_check_config(const struct config *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
+    /* Certificates and keys are read and checked now: a bad one refuses the start or the
+     * reload, naming the file, and the running generation keeps its own. */
+    return tls_gen_build(cfg, err, errlen);
 }
 
 static void raise_nofile(void)

@@ -10,8 +10,9 @@
  * NULL (one-line proxy mode) makes SIGHUP a no-op. Returns the process exit code. */
 int server_run(struct config *cfg, const char *config_path);
 
-/* Checks what only the running side knows (balancing strategies present). Returns 0, or -1
- * with a message in err. */
-int server_check_config(const struct config *cfg, char *err, size_t errlen);
+/* Checks what only the running side knows (balancing strategies present) and builds the TLS
+ * contexts of cfg (certificates and keys read and checked). Returns 0, or -1 with a message
+ * in err. */
+int server_check_config(struct config *cfg, char *err, size_t errlen);
 
 #endif

@@ -5,17 +5,19 @@
 #include "proxy/client.h"
 #include "proxy/exchange.h"
 #include "proxy/upstream.h"
+#include "tls/tls_io.h"
 
 
 /* Moves bytes from `from` (with its buffer) to `to`. Returns progress, or -1 when a side is
  * finished (EOF or error) and everything read from it has been delivered. */
-static int tunnel_move(int from_fd, bool *from_readable, bool *from_eof, struct buf *b, int to_fd,
+static int tunnel_move(int from_fd, struct tls_conn *from_tls, bool *from_readable,
+                       bool *from_eof, struct buf *b, int to_fd, struct tls_conn *to_tls,
                        bool *to_writable)
 {
     int progress = 0;
     for (;;) {
         if (b->len && *to_writable) {
-            ssize_t w = write(to_fd, buf_head(b), b->len);
+            ssize_t w = tls_io_send(to_fd, to_tls, buf_head(b), b->len);
             if (w == -1) {
                 if (errno != EAGAIN && errno != EINTR)
                     return -1;
@@ -31,7 +33,7 @@ static int tunnel_move(int from_fd, bool *from_readable, bool *from_eof, struct 
             return -1;
         if (!*from_readable || *from_eof || buf_room(b) == 0)
             break;
-        ssize_t n = read(from_fd, buf_tail(b), buf_room(b));
+        ssize_t n = tls_io_recv(from_fd, from_tls, buf_tail(b), buf_room(b));
         if (n > 0) {
             b->len += (uint32_t)n;
             progress = 1;
@@ -58,8 +60,10 @@ void tunnel_pump(struct client *c)
         if (r > 0)
             return;
     }
-    int a = tunnel_move(c->io.fd, &c->readable, &c->eof, &c->in, u->io.fd, &u->writable);
-    int b = tunnel_move(u->io.fd, &u->readable, &u->eof, &u->in, c->io.fd, &c->writable);
+    int a = tunnel_move(c->io.fd, c->tls, &c->readable, &c->eof, &c->in, u->io.fd, u->tls,
+                        &u->writable);
+    int b = tunnel_move(u->io.fd, u->tls, &u->readable, &u->eof, &u->in, c->io.fd, c->tls,
+                        &c->writable);
     if (a < 0 || b < 0) {
         client_abort(c); /* either side closed: the tunnel ends */
         return;

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "event/sock.h"
 #include "proxy/dlist.h"
 #include "proxy/forward.h"
 #include "proxy/worker.h"
+#include "tls/tls_gen.h"
 
 /* admin/collect.c names these reasons in the same order, and shards keep 8 slots. */
 _Static_assert(POOL_CLOSE_REASONS == 7, "update admin_pool_reason in admin/collect.c");
@@ -73,6 +76,8 @@ static void upconn_close(struct upconn *u, enum pool_close_reason why)
     p->closed[why]++;
     mc_add(&p->m->pool_closed[why], 1);
     mc_add(&w->metrics.upstream_conns, (uint64_t)-1);
+    tls_conn_free(u->tls);
+    u->tls = NULL;
     close(u->io.fd);
     u->io.fd = -1;
     atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
@@ -84,6 +89,13 @@ static void upconn_close(struct upconn *u, enum pool_close_reason why)
     wake_waiter(p);     /* a slot is free */
 }
 
+void pool_fini(struct pool *p)
+{
+    if (p->tls_session)
+        tls_client_session_free(p->tls_session);
+    p->tls_session = NULL;
+}
+
 void pool_close_idle(struct pool *p)
 {
     while (!dlist_empty(&p->idle))
@@ -91,6 +103,17 @@ void pool_close_idle(struct pool *p)
 }
 
 /* ---- events ------------------------------------------------------------------------ */
+
+void upconn_tls_failed(struct upconn *u)
+{
+    struct pool *p = u->pool;
+    tls_stats_add(&tls_stats.up_failed);
+    if (strncmp(u->tls->why, "certificate verify failed", 25) == 0)
+        tls_stats_add(&tls_stats.up_verify_failed);
+    log_msg_limited(&p->tls_log, u->w->loop.now_ms, LOG_WARN,
+                    "upstream %s (group %s): TLS handshake failed: %s", p->server->addr.text,
+                    p->group->name, u->tls->why);
+}
 
 static void make_idle(struct upconn *u)
 {
@@ -108,18 +131,25 @@ static void on_upconn_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     if (!u->owner) {
         if (u->connecting) { /* a warm-up connect finished */
             int err = sock_connect_result(u->io.fd);
-            if (err) {
+            int hs = err || !u->tls ? 1 : tls_conn_handshake(u->tls);
+            if (err || hs < 0) {
+                if (hs < 0)
+                    upconn_tls_failed(u);
                 health_report(u->pool->st, u->pool->group, true, u->w->loop.now_ms);
                 upconn_close(u, POOL_CLOSE_ERROR);
                 return;
             }
+            if (hs == 0)
+                return; /* the TLS handshake goes on */
             u->connecting = false;
             u->pool->nconnecting_warm--;
             make_idle(u);
             return;
         }
-        /* Idle: the server closed it or sent bytes nobody asked for. */
-        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        /* Idle: the server closed it or sent bytes nobody asked for (over TLS, messages that
+         * carry no bytes, such as session tickets, are fine). */
+        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+            ((events & EPOLLIN) && (!u->tls || !tls_conn_idle_ok(u->tls))))
             upconn_close(u, POOL_CLOSE_PEER);
         return;
     }
@@ -129,6 +159,8 @@ static void on_upconn_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
         u->rdhup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         u->writable = true;
+    if (__builtin_expect(u->tls != NULL, 0))
+        tls_conn_events(u->tls, events, &u->readable, &u->writable);
     forward_upstream_event(u->owner);
 }
 
@@ -176,6 +208,15 @@ static struct upconn *upconn_open(struct pool *p, int *err)
     u->w = w;
     u->pool = p;
     u->connecting = true;
+    const struct tls_client *tc = tls_gen_upstream(p->wc->cfg, (uint32_t)(p->group - p->wc->cfg->upstreams));
+    if (tc && !(u->tls = tls_client_conn(tc, fd, p->server->addr.text, &p->tls_session))) {
+        ev_io_del(&w->loop, &u->io);
+        close(fd);
+        free(u);
+        atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
+        *err = ENOMEM;
+        return NULL;
+    }
     u->created_ms = w->loop.now_ms;
     dlist_init(&u->link);
     timer_init(&u->timer, on_upconn_timer);

@@ -15,6 +15,8 @@
 
 void pool_init(struct pool *p, struct worker *w, struct wconf *wc, const struct cfg_upstream *g,
                const struct cfg_server *s, struct server_state *st);
+/* Frees what the pool keeps besides connections (a TLS session). */
+void pool_fini(struct pool *p);
 /* Closes every idle or warming connection (reload, shutdown). Waiters must be gone. */
 void pool_close_idle(struct pool *p);
 
@@ -28,6 +30,8 @@ struct upconn *pool_acquire(struct pool *p, struct client *owner, bool fresh, in
  * its generation is current and no limit says otherwise), otherwise closed. */
 void upconn_release(struct upconn *u, bool reusable);
 
+/* u's TLS handshake failed: counted and logged (at most once a second per pool). */
+void upconn_tls_failed(struct upconn *u);
 /* Arms u's timer for its owner's phase (connect, response, idle). */
 void upconn_arm(struct upconn *u, uint32_t ms);
 

@@ -45,8 +45,10 @@ static void wconf_free(struct wconf *wc)
                 probe_stop(grp->probes[s]);
                 free(grp->probes[s]);
             }
-            if (grp->pools)
+            if (grp->pools) {
                 pool_close_idle(&grp->pools[s]);
+                pool_fini(&grp->pools[s]);
+            }
             if (grp->states)
                 health_put(grp->states[s]);
         }
@@ -397,7 +399,7 @@ static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
                             w->id, strerror(errno));
             return;
         }
-        client_accept(w, fd, &peer);
+        client_accept(w, fd, &peer, l->idx);
     }
 }
 
@@ -425,7 +427,8 @@ static void listeners_apply(struct worker *w, const struct listener_set *ls)
         return;
     }
     for (uint32_t a = 0; a < ls->naddrs; a++) {
-        nl[a] = (struct worker_listener){.w = w, .fd = ls->fds[a * ls->nworkers + w->id]};
+        nl[a] = (struct worker_listener){.w = w, .fd = ls->fds[a * ls->nworkers + w->id],
+                                         .idx = (uint16_t)a};
         nl[a].io.fd = -1;
     }
     /* Drop every registration; the ones still wanted are registered again below. */

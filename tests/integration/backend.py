@@ -5,7 +5,9 @@ Stdlib only. One thread per connection (blocking sockets keep the streaming path
 fast: 1 GiB bodies go through recv_into/sendall of large buffers). HTTP/1.1 with keep-alive and
 pipelining; request bodies framed by Content-Length or chunked (with trailers).
 
-Usage: backend.py --port N [--name NAME] [--host 127.0.0.1] [--threads T]
+Usage: backend.py --port N [--name NAME] [--host 127.0.0.1] [--threads T] [--tls CERT,KEY]
+
+--tls CERT,KEY speaks HTTPS with that PEM certificate (chain) and key (test_tls.py's upstream).
 
 --threads T serves at most T connections at a time, like an application server with T threads
 (gunicorn's sync or gthread workers): further connections wait, unaccepted, in the listen
@@ -615,7 +617,14 @@ def main():
     ap.add_argument("--name", default=None)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--tls", default=None)
     args = ap.parse_args()
+    tls_ctx = None
+    if args.tls:
+        import ssl
+        cert, key = args.tls.split(",")
+        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_ctx.load_cert_chain(cert, key)
     NAME = args.name or "backend-%d" % args.port
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     threading.stack_size(512 * 1024)
@@ -642,6 +651,14 @@ def main():
 
     def serve(s, n):
         try:
+            if tls_ctx is not None:
+                try:
+                    s.settimeout(10)
+                    s = tls_ctx.wrap_socket(s, server_side=True)
+                    s.settimeout(None)
+                except OSError:
+                    s.close()
+                    return
             serve_conn(s, n)
         finally:
             if slots:

@@ -1,0 +1,91 @@
+/* client_tls.c — see client_tls.h. */
+#include "proxy/client_tls.h"
+
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "pipeline/arena.h"
+#include "proxy/client.h"
+#include "tls/tls_conn.h"
+#include "tls/tls_server.h"
+
+static const struct cfg_tls_server *listener_tls(const struct client *c)
+{
+    return c->wc->cfg->listeners[c->listener].tls;
+}
+
+int client_tls_handshake(struct client *c)
+{
+    int r = tls_conn_handshake(c->tls);
+    if (r >= 0)
+        return r;
+    tls_stats_add(&tls_stats.failed[c->tls->fail]);
+    log_debug("TLS handshake with %s failed (%s): %s", c->ip, tls_stats_fail_name(c->tls->fail),
+              c->tls->why);
+    if (c->tls->fail != TLS_FAIL_PLAIN_HTTP)
+        return -1;
+    /* Like nginx: a plain request to a TLS port gets a plain answer saying so. */
+    static const char resp[] = "HTTP/1.1 400 Bad Request\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "Content-Length: 47\r\n"
+                               "Connection: close\r\n\r\n"
+                               "400 Bad Request: this port speaks HTTPS (TLS)\r\n";
+    tls_conn_free(c->tls);
+    c->tls = NULL;
+    if (send(c->io.fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(resp) - 1))
+        return -1;
+    return -2;
+}
+
+void client_tls_timeout(struct client *c)
+{
+    tls_stats_add(&tls_stats.failed[TLS_FAIL_TIMEOUT]);
+    log_debug("TLS handshake with %s failed (timeout)", c->ip);
+}
+
+void client_tls_redirect(struct client *c, struct str host, struct str path)
+{
+    uint16_t port = c->wc->cfg->listeners[c->listener].redirect_https;
+    if (!host.len) {
+        client_reply(c, 400, "a Host is needed to redirect to HTTPS", true);
+        return;
+    }
+    size_t cap = host.len + path.len + 64;
+    char *loc = arena_alloc(&c->x->base.arena, cap);
+    if (!loc) {
+        client_reply(c, 503, "out of memory", true);
+        return;
+    }
+    char portbuf[8] = "";
+    if (port != 443)
+        snprintf(portbuf, sizeof(portbuf), ":%u", port);
+    bool v6 = host.ptr[0] != '[' && memchr(host.ptr, ':', host.len) != NULL;
+    snprintf(loc, cap, "Location: https://%s%.*s%s%s%.*s\r\n", v6 ? "[" : "", (int)host.len,
+             host.ptr, v6 ? "]" : "", portbuf, (int)path.len, path.ptr);
+    client_reply_ex(c, 308, "this site is served over HTTPS", false, loc);
+}
+
+int client_listener_fields(struct client *c, struct response *r)
+{
+    const struct cfg_tls_server *t = listener_tls(c);
+    if (!t || !t->hsts)
+        return 0;
+    return response_set(r, &c->x->base.arena, STR_LIT("Strict-Transport-Security"),
+                        str_cstr(t->hsts));
+}
+
+const char *client_tls_subject_header(const struct client *c)
+{
+    const struct cfg_tls_server *t = listener_tls(c);
+    return t && t->verify != CFG_TLS_VERIFY_OFF ? t->subject_header : NULL;
+}
+
+void client_tls_subject(const struct client *c, char *buf, size_t len)
+{
+    if (!c->tls) {
+        buf[0] = '\0';
+        return;
+    }
+    tls_server_peer_subject(c->tls->ssl, buf, len);
+}

@@ -1,0 +1,27 @@
+/* client_tls.h — what a client connection does because of its listener's TLS settings: the
+ * handshake (with failures counted by reason and logged at debug), plain HTTP sent to a TLS
+ * port, HSTS, the redirect of a plain listener to HTTPS, the verified client certificate's
+ * subject for the upstream. The bytes themselves go through tls/tls_io.h. Worker thread. */
+#ifndef WEIR_PROXY_CLIENT_TLS_H
+#define WEIR_PROXY_CLIENT_TLS_H
+
+#include "core/str.h"
+#include "pipeline/response.h"
+#include "proxy/proxy_types.h"
+
+/* Drives c's handshake: 1 done, 0 waiting, -1 failed (the caller closes), -2 plain HTTP came
+ * in: a 400 was written raw and c->tls is gone (the caller lingers, then closes). */
+int client_tls_handshake(struct client *c);
+/* The handshake did not finish in time (counted; the caller closes). */
+void client_tls_timeout(struct client *c);
+/* A plain listener with redirect_https: answers 308 to the same host and path over HTTPS. */
+void client_tls_redirect(struct client *c, struct str host, struct str path);
+/* Fields the listener adds to every response (HSTS). 0, or -1 out of memory. */
+int client_listener_fields(struct client *c, struct response *r);
+/* The header carrying the verified client subject upstream, or NULL when the listener does
+ * not ask for client certificates (then nothing is stripped either). */
+const char *client_tls_subject_header(const struct client *c);
+/* The verified subject of c's client certificate into buf ("" when none). */
+void client_tls_subject(const struct client *c, char *buf, size_t len);
+
+#endif

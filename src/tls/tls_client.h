@@ -1,0 +1,32 @@
+/* tls_client.h — an upstream group's TLS client context: verification on by default (the
+ * system's CA store or the configured bundle, and the server's name or IP checked against its
+ * certificate), SNI, an optional client certificate, session reuse.
+ *
+ * Sessions: each pool (one server, one worker) keeps the last session its server issued
+ * (tls_conn.session_slot) and offers it on its next new connection, so a pool that opens
+ * connections again resumes instead of doing full handshakes. Built on the main thread with
+ * the config (a bad file refuses the load), then read-only. */
+#ifndef WEIR_TLS_TLS_CLIENT_H
+#define WEIR_TLS_TLS_CLIENT_H
+
+#include <stddef.h>
+
+#include "core/config_types.h"
+#include "tls/tls_conn.h"
+
+struct tls_client;
+
+/* The context of upstream group `idx`. NULL with err written (the file named). */
+struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *err,
+                                  size_t errlen);
+void tls_client_free(struct tls_client *tc);
+
+/* A connection to `server` (its address text, "host:port") over fd, offering *session_slot
+ * (an SSL_SESSION * or NULL) and storing the server's next session there. NULL on out of
+ * memory. */
+struct tls_conn *tls_client_conn(const struct tls_client *tc, int fd, const char *server,
+                                 void **session_slot);
+/* Frees a session kept in a slot. */
+void tls_client_session_free(void *session);
+
+#endif

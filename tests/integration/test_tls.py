@@ -1,0 +1,456 @@
+"""TLS (issue 12): HTTPS listeners (SNI, ALPN, protocols, resumption, mTLS, HSTS, redirect,
+plain HTTP to a TLS port, handshake timeout, reload of certificates) and TLS to upstreams
+(verification on by default, wrong CA / wrong name -> 502, session reuse).
+
+Every certificate is made here with the openssl CLI into the test's temp dir."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import Client, free_port, make_config, wait_port
+
+
+# --------------------------------------------------------------------------------------------
+# certificates
+
+def _run(*argv, cwd):
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_ca(d, name):
+    _run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", name + ".key", "-out", name + ".pem", "-days", "2",
+         "-subj", "/CN=%s" % name, cwd=d)
+    return os.path.join(d, name + ".pem")
+
+
+def make_leaf(d, name, cn, sans, ca="ca", kind="ec", client=False):
+    """A certificate for `sans` (e.g. "DNS:a.test,IP:127.0.0.1") signed by `ca`."""
+    newkey = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec"
+              else ["-newkey", "rsa:2048"])
+    _run("openssl", "req", "-new", *newkey, "-nodes", "-keyout", name + ".key",
+         "-out", name + ".csr", "-subj", "/O=weir tests/CN=%s" % cn, cwd=d)
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        if sans:
+            f.write("subjectAltName=%s\n" % sans)
+        f.write("extendedKeyUsage=%s\n" % ("clientAuth" if client else "serverAuth"))
+    _run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
+         "-CAkey", ca + ".key", "-CAcreateserial", "-days", "2", "-out", name + ".pem",
+         "-extfile", ext, cwd=d)
+    return os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("certs"))
+    c = {"dir": d, "ca": make_ca(d, "ca"), "other_ca": make_ca(d, "other")}
+    c["a"] = make_leaf(d, "a", "a.test", "DNS:a.test,DNS:*.wild.test")
+    c["b"] = make_leaf(d, "b", "b.test", "DNS:b.test", kind="rsa")
+    c["a2"] = make_leaf(d, "a2", "a.test", "DNS:a.test,DNS:*.wild.test")
+    c["up"] = make_leaf(d, "up", "localhost", "DNS:localhost,IP:127.0.0.1")
+    c["alice"] = make_leaf(d, "alice", "alice", None, client=True)
+    c["mallory"] = make_leaf(d, "mallory", "mallory", None, ca="other", client=True)
+    return c
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+def tls_listener(port, certs, names=("a", "b"), **extra):
+    t = {"certificates": [{"cert": certs[n][0], "key": certs[n][1]} for n in names]}
+    t.update(extra)
+    return {"address": "127.0.0.1:%d" % port, "tls": t}
+
+
+def client_ctx(certs, verify=True, alpn=None, cert=None, tls13=True):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        ctx.load_verify_locations(certs["ca"])
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if cert:
+        ctx.load_cert_chain(*cert)
+    if not tls13:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def tls_connect(port, ctx, sni, session=None, timeout=10):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return ctx.wrap_socket(raw, server_hostname=sni, session=session)
+
+
+def https(port, ctx, sni, path="/", headers=None, method="GET", conn=None):
+    """One request; returns (status, headers dict lower-case, body, connection)."""
+    if conn is None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        conn._tunnel_host = None
+        # Connect ourselves so SNI is `sni`, not 127.0.0.1.
+        conn.sock = tls_connect(port, ctx, sni)
+    h = {"Host": sni or "127.0.0.1"}
+    h.update(headers or {})
+    conn.request(method, path, headers=h)
+    r = conn.getresponse()
+    body = r.read()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body, conn
+
+
+def peer_cn(sock):
+    der = sock.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem.encode(),
+                         capture_output=True, check=True).stdout.decode()
+    m = re.search(r"CN\s*=\s*([^,\n/]+)", out)
+    return m.group(1).strip()
+
+
+def metrics(admin_port):
+    c = Client(admin_port)
+    try:
+        return c.request("GET", "/metrics", headers={"Connection": "close"}).text()
+    finally:
+        c.close()
+
+
+def metric(text, name, **labels):
+    want = ",".join('%s="%s"' % kv for kv in labels.items())
+    for line in text.splitlines():
+        if line.startswith(name + ("{" + want + "}" if want else " ")):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def base_config(backend, listeners, level="info", admin_port=None, ups=None, extra=None):
+    cfg = make_config(None, ups or {"app": [backend.port]}, [{"path": "/", "upstream": "app"}],
+                      workers=2, level=level, extra=extra)
+    cfg["listen"] = listeners
+    if admin_port:
+        cfg["admin"] = {"listen": "127.0.0.1:%d" % admin_port}
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# listeners
+
+def test_sni_alpn_hsts_and_forwarded_proto(launcher, certs):
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    cfg = base_config(be, [tls_listener(port, certs, hsts="max-age=63072000")], admin_port=admin)
+    launcher.weir(cfg, port=port)
+    ctx = client_ctx(certs)
+    for sni, cn in (("a.test", "a.test"), ("b.test", "b.test"), ("x.wild.test", "a.test")):
+        s = tls_connect(port, ctx, sni)
+        assert peer_cn(s) == cn
+        s.close()
+    # An unknown name and no name at all get the default (first) certificate.
+    loose = client_ctx(certs, verify=False)
+    for sni in ("unknown.test", None):
+        s = tls_connect(port, loose, sni)
+        assert peer_cn(s) == "a.test"
+        s.close()
+    # A deeper name than the wildcard covers is not matched by it.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_connect(port, ctx, "a.b.wild.test")
+    # ALPN: http/1.1 chosen; a client offering only h2 gets no ALPN (h2 is reserved).
+    s = tls_connect(port, client_ctx(certs, alpn=["h2", "http/1.1"]), "a.test")
+    assert s.selected_alpn_protocol() == "http/1.1"
+    s.close()
+    s = tls_connect(port, client_ctx(certs, alpn=["h2"]), "a.test")
+    assert s.selected_alpn_protocol() is None
+    s.close()
+    # A request through: HSTS added, the upstream told the scheme was https.
+    st, h, body, conn = https(port, ctx, "a.test", "/x")
+    assert st == 200
+    assert h["strict-transport-security"] == "max-age=63072000"
+    echo = json.loads(body)
+    assert echo["headers"]["x-forwarded-proto"] == "https"
+    # Keep-alive: more requests on the same TLS connection, a large body too.
+    for _ in range(3):
+        st, _, body, _ = https(port, ctx, "a.test", "/bytes?n=300000", conn=conn)
+        assert st == 200 and len(body) == 300000
+    conn.close()
+    m = metrics(admin)
+    assert metric(m, "weir_tls_handshakes_total", kind="full") >= 8
+    assert metric(m, "weir_tls_protocol_total", protocol="TLSv1.3") >= 1
+
+
+def test_old_protocols_refused_and_counted(launcher, certs):
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    for flag in ("-tls1_1", "-tls1"):
+        r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, flag,
+                            "-cipher", "DEFAULT@SECLEVEL=0"], input=b"", capture_output=True,
+                           timeout=20)
+        assert b"Cipher is (NONE)" in r.stdout or r.returncode != 0
+    # TLS 1.2 only works too.
+    s = tls_connect(port, client_ctx(certs, tls13=False), "a.test")
+    assert s.version() == "TLSv1.2"
+    s.close()
+    m = metrics(admin)
+    assert metric(m, "weir_tls_handshake_failures_total", reason="protocol") >= 2
+    assert metric(m, "weir_tls_protocol_total", protocol="TLSv1.2") >= 1
+
+
+def test_plain_http_to_tls_port_gets_400(launcher, certs):
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    c = Client(port)
+    r = c.request("GET", "/", headers={"Connection": "close"})
+    assert r.status == 400
+    assert b"HTTPS" in r.body
+    c.close()
+    assert metric(metrics(admin), "weir_tls_handshake_failures_total", reason="plain_http") == 1
+
+
+def test_stalled_handshake_times_out(launcher, certs):
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    cfg = base_config(be, [tls_listener(port, certs, handshake_timeout="300ms")],
+                      admin_port=admin)
+    launcher.weir(cfg, port=port)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+    t0 = time.monotonic()
+    assert s.recv(100) == b""  # closed by weir
+    assert time.monotonic() - t0 < 5
+    s.close()
+    assert metric(metrics(admin), "weir_tls_handshake_failures_total", reason="timeout") == 1
+
+
+@pytest.mark.parametrize("tickets", [True, False])
+def test_resumption(launcher, certs, tickets):
+    """Tickets (stateless, shared by the workers) or, with tickets off, the session cache."""
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    cfg = base_config(be, [tls_listener(port, certs, session_tickets=tickets)],
+                      admin_port=admin)
+    launcher.weir(cfg, port=port)
+    for tls13 in (True, False):
+        ctx = client_ctx(certs, tls13=tls13)
+        st, _, _, conn = https(port, ctx, "a.test")
+        assert st == 200
+        sess = conn.sock.session
+        conn.close()
+        resumed = 0
+        for _ in range(4):  # two workers: any of them resumes it
+            s = tls_connect(port, ctx, "a.test", session=sess)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            while s.recv(65536):
+                pass
+            resumed += s.session_reused
+            s.close()
+        assert resumed == 4, "tls13=%s tickets=%s" % (tls13, tickets)
+    assert metric(metrics(admin), "weir_tls_handshakes_total", kind="resumed") == 8
+
+
+def test_mtls_required_and_optional(launcher, certs):
+    be = launcher.backend("app")
+    p_req, p_opt = free_port(), free_port()
+    auth = {"ca": certs["ca"], "subject_header": "X-Client-Subject"}
+    cfg = base_config(be, [
+        tls_listener(p_req, certs, client_auth=dict(auth, verify="required")),
+        tls_listener(p_opt, certs, client_auth=dict(auth, verify="optional"))])
+    launcher.weir(cfg, port=p_req)
+    fake = {"X-Client-Subject": "CN=admin"}
+    # Required, with a certificate from the CA: the verified subject goes upstream, the
+    # client's own copy does not.
+    ctx = client_ctx(certs, cert=certs["alice"])
+    st, _, body, conn = https(p_req, ctx, "a.test", headers=fake)
+    conn.close()
+    assert st == 200
+    assert json.loads(body)["headers"]["x-client-subject"] == "CN=alice,O=weir tests"
+    # Required: no certificate, or one from another CA: the handshake fails.
+    for cert in (None, certs["mallory"]):
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+            st, _, _, conn = https(p_req, client_ctx(certs, cert=cert), "a.test")
+    # Optional: without a certificate the request goes through, and no subject header at all.
+    st, _, body, conn = https(p_opt, client_ctx(certs), "a.test", headers=fake)
+    conn.close()
+    assert st == 200
+    assert "x-client-subject" not in json.loads(body)["headers"]
+    st, _, body, conn = https(p_opt, client_ctx(certs, cert=certs["alice"]), "a.test")
+    conn.close()
+    assert json.loads(body)["headers"]["x-client-subject"] == "CN=alice,O=weir tests"
+
+
+def test_redirect_to_https(launcher, certs):
+    be = launcher.backend("app")
+    plain, secure = free_port(), free_port()
+    cfg = base_config(be, [{"address": "127.0.0.1:%d" % plain, "redirect_https": secure},
+                           tls_listener(secure, certs)])
+    launcher.weir(cfg, port=plain)
+    c = Client(plain)
+    r = c.request("GET", "/a/b?c=d", headers={"Host": "a.test:%d" % plain})
+    assert r.status == 308
+    assert r.header("location") == "https://a.test:%d/a/b?c=d" % secure
+    c.close()
+
+
+# --------------------------------------------------------------------------------------------
+# configuration errors and reload
+
+def check_config(weir_bin, tmp_path, cfg_text):
+    p = tmp_path / "t.yaml"
+    p.write_text(cfg_text)
+    return subprocess.run([weir_bin, "-t", "-c", str(p)], capture_output=True, timeout=20)
+
+
+def test_bad_certificate_configs(weir_bin, tmp_path, certs):
+    def cfg(cert, key):
+        return ("listen:\n  - address: 127.0.0.1:1\n    tls:\n      certificates:\n"
+                "        - {cert: %s, key: %s}\nroutes:\n  - {path: /, upstream: a}\n"
+                "upstreams:\n  a: {servers: [127.0.0.1:2]}\n" % (cert, key))
+    r = check_config(weir_bin, tmp_path, cfg(certs["a"][0], certs["b"][1]))
+    assert r.returncode == 1
+    assert b"does not match certificate" in r.stderr and certs["b"][1].encode() in r.stderr
+    r = check_config(weir_bin, tmp_path, cfg("/nonexistent.pem", certs["a"][1]))
+    assert r.returncode == 1
+    assert re.search(rb"t\.yaml:5:\d+: cannot read certificate file '/nonexistent.pem'", r.stderr)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    r = check_config(weir_bin, tmp_path, cfg(str(garbage), certs["a"][1]))
+    assert r.returncode == 1 and str(garbage).encode() in r.stderr
+    r = check_config(weir_bin, tmp_path, cfg(certs["a"][0], certs["a"][1]))
+    assert r.returncode == 0, r.stderr
+
+
+def test_reload_certificates_under_load(launcher, certs, tmp_path):
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    cert_path = str(tmp_path / "live.pem")
+    key_path = str(tmp_path / "live.key")
+
+    def install(name):
+        for src, dst in zip(certs[name], (cert_path, key_path)):
+            with open(src, "rb") as f, open(dst + ".tmp", "wb") as g:
+                g.write(f.read())
+            os.replace(dst + ".tmp", dst)
+
+    install("a")
+    cfg = base_config(be, [{"address": "127.0.0.1:%d" % port, "tls": {
+        "certificates": [{"cert": cert_path, "key": key_path}]}}], admin_port=admin)
+    w = launcher.weir(cfg, port=port)
+    ctx = client_ctx(certs)
+    serial = lambda: ssl.DER_cert_to_PEM_cert(tls_connect(port, ctx, "a.test").getpeercert(True))
+    first = serial()
+    stop = threading.Event()
+    failures, done = [], [0]
+
+    def load():
+        conn = None
+        while not stop.is_set():
+            try:
+                if conn is None or done[0] % 5 == 0:  # new connections and kept-alive ones
+                    if conn:
+                        conn.close()
+                    conn = None
+                st, _, _, conn = https(port, ctx, "a.test", conn=conn)
+                if st != 200:
+                    failures.append(st)
+                done[0] += 1
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                failures.append(repr(e))
+                conn = None
+        if conn:
+            conn.close()
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(4):
+            time.sleep(0.4)
+            install("a2" if i % 2 == 0 else "a")
+            w.reload()
+        time.sleep(0.4)
+        # A broken key: refused, the running certificate keeps serving.
+        with open(key_path, "w") as f:
+            f.write("broken\n")
+        w.reload()
+        time.sleep(0.6)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert failures == []
+    assert done[0] > 20
+    assert serial() == first  # four reloads: back to "a" (the broken one was refused)
+    err = w.stderr_text()
+    assert "reload refused" in err and key_path in err
+    m = metrics(admin)
+    assert metric(m, "weir_config_reloads_total", result="ok") == 4
+    assert metric(m, "weir_config_reloads_total", result="failed") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# upstream TLS
+
+@pytest.fixture
+def tls_backend(launcher, certs):
+    return launcher.backend("tlsapp", args=["--tls", "%s,%s" % certs["up"]])
+
+
+def test_upstream_tls_verified_and_session_reuse(launcher, certs, tls_backend):
+    port, admin = free_port(), free_port()
+    ups = {"app": {"servers": [tls_backend.port], "tls": {"ca": certs["ca"]},
+                   "pool": {"max_requests": 1}}}
+    cfg = make_config(port, ups, [{"path": "/", "upstream": "app"}], workers=1,
+                      extra={"admin": {"listen": "127.0.0.1:%d" % admin}})
+    launcher.weir(cfg, port=port)
+    c = Client(port)
+    for i in range(5):
+        r = c.get("/bytes?n=100000" if i % 2 else "/")
+        assert r.status == 200, r.body
+    c.close()
+    m = metrics(admin)
+    # max_requests 1: a new connection each time, resuming the pool's session.
+    assert metric(m, "weir_tls_upstream_handshakes_total", result="full") >= 1
+    assert metric(m, "weir_tls_upstream_handshakes_total", result="resumed") >= 3
+
+
+@pytest.mark.parametrize("case", ["wrong_ca", "wrong_name", "default_ca"])
+def test_upstream_tls_verification_failures(launcher, certs, tls_backend, case):
+    port = free_port()
+    tls = {"wrong_ca": {"ca": certs["other_ca"]},
+           "wrong_name": {"ca": certs["ca"], "sni": "wrong.test"},
+           "default_ca": "on"}[case]  # the system store does not know the test CA
+    ups = {"app": {"servers": [tls_backend.port], "tls": tls, "retry": {"attempts": 1}}}
+    w = launcher.weir(make_config(port, ups, [{"path": "/", "upstream": "app"}], workers=1),
+                      port=port)
+    c = Client(port)
+    r = c.get("/")
+    c.close()
+    assert r.status == 502
+    assert b"TLS handshake failed: certificate verify failed" in r.body
+    deadline = time.monotonic() + 5
+    while "TLS handshake failed" not in w.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = [l for l in w.stderr_text().splitlines() if "TLS handshake failed" in l][0]
+    assert tls_backend.addr in line
+    assert ("hostname mismatch" in line) == (case == "wrong_name")
+
+
+def test_upstream_tls_verify_off(launcher, certs, tls_backend):
+    port = free_port()
+    ups = {"app": {"servers": [tls_backend.port], "tls": {"verify": False}}}
+    launcher.weir(make_config(port, ups, [{"path": "/", "upstream": "app"}], workers=1),
+                  port=port)
+    c = Client(port)
+    assert c.get("/").status == 200
+    c.close()
