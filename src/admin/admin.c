@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,8 +377,11 @@ static void handle(struct aconn *c, const struct h1_request *req)
     struct str path = qm ? str_from(t.ptr, (size_t)(qm - t.ptr)) : t;
     struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
 
-    if (req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
-        respond_text(c, &ri, 405, "Allow: GET, HEAD\r\n", "405 Method Not Allowed\n");
+    bool reload = str_eq(path, str_cstr("/reload"));
+    if (reload ? req->method_id != H1_M_POST
+               : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
+        respond_text(c, &ri, 405, reload ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
+                     "405 Method Not Allowed\n");
         return;
     }
     if (body) {
@@ -389,7 +393,12 @@ static void handle(struct aconn *c, const struct h1_request *req)
                      "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
         return;
     }
-    if (str_eq(path, str_cstr("/")) || str_eq(path, str_cstr("/index.html")))
+    if (reload) {
+        /* The same as SIGHUP (certificates and keys included): the main thread, which waits
+         * for that signal, re-reads the file; /status "reloads" tells how it went. */
+        kill(getpid(), SIGHUP);
+        respond_text(c, &ri, 202, NULL, "202 Accepted: reload requested (see /status)\n");
+    } else if (str_eq(path, str_cstr("/")) || str_eq(path, str_cstr("/index.html")))
         respond(c, &ri, 200, "text/html; charset=utf-8", NULL, admin_dashboard_html,
                 admin_dashboard_html_len);
     else if (str_eq(path, str_cstr("/metrics")))

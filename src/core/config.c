@@ -337,9 +337,9 @@ static int load_listen(struct ycx *cx, const struct ynode *v, struct config *cfg
     if (!cfg->listeners)
         return yerr(cx, v, "out of memory");
     for (uint32_t i = 0; i < v->nitems; i++) {
+        cfg->nlisteners = i + 1; /* counted first: a half-loaded one is freed with the rest */
         if (load_listener(cx, v->items[i], i, &cfg->listeners[i]) != 0)
             return -1;
-        cfg->nlisteners = i + 1;
         for (uint32_t j = 0; j < i; j++)
             if (config_addr_equal(&cfg->listeners[j].addr, &cfg->listeners[i].addr))
                 return yerr(cx, v->items[i],

@@ -1,5 +1,6 @@
 /* accesslog_line.c — see accesslog_line.h. Keys: ts, client, method, path, status, bytes_in,
- * bytes_out, upstream, total_ms, upstream_ms, request_id (documented in docs/operations.md). */
+ * bytes_out, upstream, total_ms, upstream_ms, request_id, and on TLS connections only
+ * tls: {protocol, cipher, sni} (documented in docs/operations.md). */
 #include "proxy/accesslog_line.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "core/log.h"
 #include "event/loop.h"
+#include "tls/tls_conn.h"
 
 void accesslog_line_write(struct client *c)
 {
@@ -14,7 +16,8 @@ void accesslog_line_write(struct client *c)
         return;
     const struct exchange_log *l = &c->x->log;
     /* Worst case: escaped fields (6x) plus fixed text. */
-    size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->x->request_id)) + 512;
+    size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->x->request_id)) + 512 +
+                  (c->tls ? 6 * 256 + 128 : 0);
     char *p = accesslog_reserve(&c->w->alog, need);
     if (!p)
         return;
@@ -36,6 +39,15 @@ void accesslog_line_write(struct client *c)
         o += sprintf(o, "null,\"upstream_ms\":null");
     o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
     o += accesslog_json_escape(o, c->x->request_id, strlen(c->x->request_id));
-    o += sprintf(o, "\"}\n");
+    if (c->tls) {
+        const char *sni = tls_conn_sni(c->tls);
+        size_t sn = strnlen(sni, 255);
+        o += sprintf(o, "\",\"tls\":{\"protocol\":\"%.16s\",\"cipher\":\"%.64s\",\"sni\":\"",
+                     tls_conn_protocol(c->tls), tls_conn_cipher(c->tls));
+        o += accesslog_json_escape(o, sni, sn);
+        o += sprintf(o, "\"}}\n");
+    } else {
+        o += sprintf(o, "\"}\n");
+    }
     accesslog_commit(&c->w->alog, (size_t)(o - p));
 }

@@ -454,3 +454,55 @@ def test_upstream_tls_verify_off(launcher, certs, tls_backend):
     c = Client(port)
     assert c.get("/").status == 200
     c.close()
+
+
+# --------------------------------------------------------------------------------------------
+# OCSP stapling, access log, admin reload
+
+def test_ocsp_stapling_access_log_and_admin_reload(launcher, certs, tmp_path):
+    d = certs["dir"]
+    idx = os.path.join(d, "index.txt")
+    open(idx, "w").close()
+    ocsp = str(tmp_path / "a.ocsp")
+    _run("openssl", "ocsp", "-index", idx, "-rsigner", certs["ca"], "-rkey",
+         os.path.join(d, "ca.key"), "-CA", certs["ca"], "-issuer", certs["ca"],
+         "-cert", certs["a"][0], "-respout", ocsp, "-ndays", "1", cwd=d)
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    log = str(tmp_path / "access.log")
+    listener = tls_listener(port, certs)
+    listener["tls"]["certificates"][0]["ocsp"] = ocsp
+    cfg = base_config(be, [listener], admin_port=admin)
+    cfg["log"]["access"] = log
+    w = launcher.weir(cfg, port=port)
+
+    def s_client(name):
+        return subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                               "-servername", name, "-status"], input=b"",
+                              capture_output=True, timeout=20).stdout
+    assert b"OCSP Response Status: successful" in s_client("a.test")
+    assert b"OCSP response: no response sent" in s_client("b.test")  # none configured
+
+    st, _, _, conn = https(port, client_ctx(certs), "b.test", "/logged")
+    conn.close()
+    assert st == 200
+    deadline = time.monotonic() + 5
+    line = None
+    while line is None and time.monotonic() < deadline:
+        if os.path.exists(log):
+            lines = [l for l in open(log) if "/logged" in l]
+            line = json.loads(lines[0]) if lines else None
+        time.sleep(0.05)
+    assert line["tls"]["sni"] == "b.test"
+    assert line["tls"]["protocol"] == "TLSv1.3"
+    assert line["tls"]["cipher"].startswith("TLS_")
+
+    # POST /reload on the admin listener is SIGHUP.
+    c = Client(admin)
+    r = c.request("POST", "/reload", headers={"Connection": "close"})
+    c.close()
+    assert r.status == 202
+    deadline = time.monotonic() + 5
+    while "configuration reloaded" not in w.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "configuration reloaded: generation 2" in w.stderr_text()
