@@ -3,8 +3,10 @@
 #
 # Usage: scripts/demo.sh BIN [CONFIG]
 #   BIN     the weir binary (make run passes build/weir)
-#   CONFIG  defaults to examples/demo.yaml (weir on 127.0.0.1:8080; / -> 9001-9003, /api/ -> 9001,
-#           /site/ -> a copy of examples/site with .gz/.br siblings; "@SITE@" in the config)
+#   CONFIG  defaults to examples/demo.yaml (weir on 127.0.0.1:8080 and, over TLS, :8443;
+#           / -> 9001-9003, /api/ -> 9001, /site/ -> a copy of examples/site with .gz/.br
+#           siblings; "@SITE@" in the config; "@TLS@" is where a self-signed certificate for
+#           localhost and 127.0.0.1 is made at start)
 #
 # Starts tests/integration/backend.py on 127.0.0.1:9001, :9002, :9003 (names a, b, c), then weir.
 # Ctrl-C stops weir; the backends are stopped on any exit (trap).
@@ -16,6 +18,7 @@ BIN=${1:?usage: scripts/demo.sh BIN [CONFIG]}
 CONFIG=${2:-examples/demo.yaml}
 BACKEND=tests/integration/backend.py
 LISTEN=127.0.0.1:8080
+TLS_LISTEN=127.0.0.1:8443
 PORTS=(9001 9002 9003)
 NAMES=(a b c)
 PYTHON=${PYTHON:-python3}
@@ -30,13 +33,13 @@ command -v "$PYTHON" >/dev/null || die "python3 is needed for the demo backends"
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 busy=()
-for p in "${PORTS[@]}" "${LISTEN##*:}"; do
+for p in "${PORTS[@]}" "${LISTEN##*:}" "${TLS_LISTEN##*:}"; do
     if port_busy "$p"; then busy+=("$p"); fi
 done
 if [[ ${#busy[@]} -gt 0 ]]; then
     echo "demo: port(s) ${busy[*]} on 127.0.0.1 are already in use." >&2
-    echo "demo: the demo needs 9001, 9002, 9003 (backends) and 8080 (weir) free;" >&2
-    echo "demo: stop whatever listens there (e.g. a previous demo: ss -ltnp | grep -E ':(8080|900[123])')." >&2
+    echo "demo: the demo needs 9001, 9002, 9003 (backends), 8080 and 8443 (weir) free;" >&2
+    echo "demo: stop whatever listens there (e.g. a previous demo: ss -ltnp | grep -E ':(8080|8443|900[123])')." >&2
     exit 1
 fi
 
@@ -48,7 +51,13 @@ for f in "$work"/site/*.js "$work"/site/*.css "$work"/site/*.html; do
     gzip -9 -k -n "$f"
     if command -v brotli >/dev/null; then brotli -q 11 -k "$f"; fi
 done
-sed "s|@SITE@|$work/site|" "$CONFIG" >"$work/weir.yaml"
+# A throw-away self-signed certificate for the HTTPS listener (never leaves $work).
+command -v openssl >/dev/null || die "openssl is needed for the demo's HTTPS listener"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+    -keyout "$work/demo.key" -out "$work/demo.pem" -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null ||
+    die "cannot make the demo certificate with openssl"
+sed -e "s|@SITE@|$work/site|" -e "s|@TLS@|$work|" "$CONFIG" >"$work/weir.yaml"
 CONFIG_SRC=$CONFIG
 CONFIG=$work/weir.yaml
 
@@ -84,9 +93,10 @@ done
 
 cat >&2 <<EOF
 
-demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN ($CONFIG_SRC)
+demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN and https://$TLS_LISTEN ($CONFIG_SRC)
 demo: try, from another terminal:
     curl -i http://$LISTEN/                       # round robin over a, b, c (see "name")
+    curl -i --cacert $work/demo.pem https://localhost:${TLS_LISTEN##*:}/   # HTTPS (self-signed; or curl -k)
     curl -i http://$LISTEN/api/users              # always backend a
 
     # compression (every route): zstd, br or gzip by Accept-Encoding, streamed

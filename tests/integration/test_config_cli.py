@@ -170,8 +170,13 @@ def test_proxy_help(weir_bin, flag):
 def test_demo_config_checks(weir_bin, tmp_path):
     """examples/demo.yaml (what `make run` starts) with the site path scripts/demo.sh fills in."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(tmp_path / "demo.key"), "-out", str(tmp_path / "demo.pem")],
+                   check=True, capture_output=True)
     with open(os.path.join(root, "examples", "demo.yaml")) as f:
         text = f.read().replace("@SITE@", os.path.join(root, "examples", "site"))
+        text = text.replace("@TLS@", str(tmp_path))
     cfg = tmp_path / "demo.yaml"
     cfg.write_text(text)
     code, out, err = run(weir_bin, "-t", "-c", str(cfg))
