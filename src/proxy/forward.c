@@ -395,8 +395,7 @@ void forward_upstream_event(struct client *c)
                 attempt_failed(c, FAIL_CONNECT, 502, why);
                 return;
             }
-            tls_stats_add(SSL_session_reused(u->tls->ssl) ? &tls_stats.up_resumed
-                                                          : &tls_stats.up_full);
+            upconn_tls_established(u);
         }
         exchange_connected(c);
         return;

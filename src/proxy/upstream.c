@@ -104,6 +104,11 @@ void pool_close_idle(struct pool *p)
 
 /* ---- events ------------------------------------------------------------------------ */
 
+void upconn_tls_established(struct upconn *u)
+{
+    tls_stats_add(SSL_session_reused(u->tls->ssl) ? &tls_stats.up_resumed : &tls_stats.up_full);
+}
+
 void upconn_tls_failed(struct upconn *u)
 {
     struct pool *p = u->pool;
@@ -141,6 +146,8 @@ static void on_upconn_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
             }
             if (hs == 0)
                 return; /* the TLS handshake goes on */
+            if (u->tls)
+                upconn_tls_established(u);
             u->connecting = false;
             u->pool->nconnecting_warm--;
             make_idle(u);

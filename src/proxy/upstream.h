@@ -30,6 +30,8 @@ struct upconn *pool_acquire(struct pool *p, struct client *owner, bool fresh, in
  * its generation is current and no limit says otherwise), otherwise closed. */
 void upconn_release(struct upconn *u, bool reusable);
 
+/* u's TLS handshake finished: counted (full or resumed). */
+void upconn_tls_established(struct upconn *u);
 /* u's TLS handshake failed: counted and logged (at most once a second per pool). */
 void upconn_tls_failed(struct upconn *u);
 /* Arms u's timer for its owner's phase (connect, response, idle). */

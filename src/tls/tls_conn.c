@@ -14,6 +14,20 @@
 
 static __thread unsigned char scratch[TLS_CHUNK];
 
+/* After each read(2) of the socket BIO: was the socket drained? */
+static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                    int ret, size_t *processed)
+{
+    (void)argp;
+    (void)argi;
+    (void)argl;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        struct tls_conn *t = (struct tls_conn *)BIO_get_callback_arg(b);
+        t->drained = ret <= 0 || (processed && *processed < len);
+    }
+    return ret;
+}
+
 struct tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, bool server)
 {
     struct tls_conn *t = calloc(1, sizeof(*t));
@@ -27,6 +41,10 @@ struct tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, bool server)
         return NULL;
     }
     SSL_set_app_data(t->ssl, t);
+    SSL_set_read_ahead(t->ssl, 1);
+    BIO *rbio = SSL_get_rbio(t->ssl);
+    BIO_set_callback_arg(rbio, (char *)t);
+    BIO_set_callback_ex(rbio, rbio_cb);
     if (server)
         SSL_set_accept_state(t->ssl);
     else
@@ -145,9 +163,12 @@ ssize_t tls_conn_recv(struct tls_conn *t, void *buf, size_t len)
     t->rd_wants_write = false;
     while (total < len) {
         size_t n = 0;
+        t->drained = false; /* unknown until the socket is read */
         int r = SSL_read_ex(t->ssl, (char *)buf + total, len - total, &n);
         if (r == 1) {
             total += n;
+            if (t->drained && !SSL_has_pending(t->ssl))
+                return (ssize_t)total; /* a short read(2): nothing more in the socket */
             continue;
         }
         if (total) {

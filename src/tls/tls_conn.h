@@ -3,7 +3,11 @@
  * short read, write until EAGAIN or a short write, edge-triggered epoll) work unchanged:
  * - a read fills the buffer from as many records as the socket has, so a short read still
  *   means the socket is drained; 0 is the end (close_notify, or an EOF: HTTP frames its own
- *   messages, like nginx); -1 with EAGAIN when OpenSSL waits for the socket;
+ *   messages, like nginx); -1 with EAGAIN when OpenSSL waits for the socket. OpenSSL reads
+ *   ahead (one read(2) takes all the socket has, up to its buffer) and a callback on the
+ *   socket BIO notes when a read came back short: then the socket is drained and the call
+ *   returns without the extra read(2) that would only say EAGAIN — a kept-alive request
+ *   costs the same system calls as on plain TCP;
  * - a write encrypts and sends until everything went or the socket is full (a short count);
  *   the bytes not taken must be offered again, first, on the next call (OpenSSL's rule for
  *   a record it already built), which the proxy's buffers do by construction;
@@ -31,6 +35,7 @@ struct tls_conn {
     bool established;             /* the handshake finished */
     bool ktls_tx;                 /* the kernel encrypts what we send (KTLS) */
     bool broken;                  /* a fatal TLS error after the handshake */
+    bool drained;                 /* the last socket read returned less than asked */
     void **session_slot;          /* client side: where a session the server issues goes
                                      (an SSL_SESSION *, owned by the slot's holder) */
     enum tls_fail fail;           /* why the handshake failed */

@@ -93,6 +93,12 @@ FAMILIES = {
     "weir_pool_acquire_timeouts_total": "counter",
     "weir_pool_waits_total": "counter",
     "weir_pool_wait_seconds_total": "counter",
+    "weir_tls_handshakes_total": "counter",
+    "weir_tls_handshake_failures_total": "counter",
+    "weir_tls_protocol_total": "counter",
+    "weir_tls_cipher_total": "counter",
+    "weir_tls_ticket_key_rotations_total": "counter",
+    "weir_tls_upstream_handshakes_total": "counter",
 }
 
 
@@ -352,9 +358,11 @@ def check_schema(d):
                 (k, obj[k], t)
 
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
-             "reloads": dict, "rps": dict, "totals": dict, "latency_ms": dict, "histogram": dict,
-             "history": list, "routes": list, "groups": list})
+             "reloads": dict, "tls": dict, "rps": dict, "totals": dict, "latency_ms": dict,
+             "histogram": dict, "history": list, "routes": list, "groups": list})
     keys(d["reloads"], {"ok": int, "failed": int})
+    keys(d["tls"], {"handshakes_full": int, "handshakes_resumed": int, "failures": dict,
+                    "protocols": dict, "ciphers": dict, "upstream": dict})
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
                        "active_clients": int, "upstream_conns": int, "shed": int,
