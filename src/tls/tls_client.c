@@ -15,8 +15,6 @@ struct tls_client {
     const struct cfg_tls_upstream *cfg;
 };
 
-static const unsigned char alpn_http11[] = "\x08http/1.1";
-
 static struct tls_client *fail(struct tls_client *tc, char *err, size_t errlen,
                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static struct tls_client *fail(struct tls_client *tc, char *err, size_t errlen,
@@ -64,7 +62,8 @@ struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof(alpn_http11) - 1);
+    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)TLS_ALPN_HTTP11,
+                            sizeof(TLS_ALPN_HTTP11) - 1);
     if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1)
         return fail(tc, err, errlen, "%s: ciphers '%s'", where, t->ciphers);
     if (t->ca ? SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1

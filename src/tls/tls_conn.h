@@ -28,6 +28,9 @@
 
 #include "tls/tls_stats.h"
 
+/* ALPN's wire form of the one protocol weir speaks today (h2 comes with HTTP/2). */
+#define TLS_ALPN_HTTP11 "\x08http/1.1"
+
 struct tls_conn {
     SSL *ssl;
     bool rd_wants_write;          /* a read waits for the socket to take bytes */

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "tls/tls_conn.h"
 #include "tls/tls_sni.h"
 #include "tls/tls_ticket.h"
 
@@ -31,8 +32,6 @@ struct tls_server {
     uint32_t ncerts;
     struct tls_sni_table sni;
 };
-
-static const unsigned char alpn_http11[] = "\x08http/1.1";
 
 /* The first error of OpenSSL's queue as text (the queue is emptied). */
 static const char *ossl_err(char *buf, size_t len)
@@ -198,7 +197,8 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     (void)ssl;
     (void)arg;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof(alpn_http11) - 1, in, inlen) !=
+    if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)TLS_ALPN_HTTP11,
+                              sizeof(TLS_ALPN_HTTP11) - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
