@@ -76,8 +76,12 @@ static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     if (enc) {
         k = keys[0];
     } else {
+        /* A key encrypted for one period at most (rotation comes before any use after it),
+         * so its tickets are at most NKEYS periods old while it is younger than that. */
         int i = 0;
-        while (i < NKEYS && !(keys[i].set && memcmp(keys[i].name, key_name, 16) == 0))
+        while (i < NKEYS && !(keys[i].set && memcmp(keys[i].name, key_name, 16) == 0 &&
+                              (period_ms > UINT64_MAX / NKEYS ||
+                               now - keys[i].created_ms < NKEYS * period_ms)))
             i++;
         if (i == NKEYS) {
             pthread_mutex_unlock(&lock);

@@ -259,6 +259,30 @@ def test_resumption(launcher, certs, tickets):
     assert metric(metrics(admin), "weir_tls_handshakes_total", kind="resumed") == 8
 
 
+def test_ticket_keys_rotate(launcher, certs):
+    """ticket_rotate 400ms: a ticket resumes while its key still decrypts (two more periods),
+    then no more; the rotations are counted."""
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    cfg = base_config(be, [tls_listener(port, certs, ticket_rotate="400ms", session_cache=0)],
+                      admin_port=admin)
+    launcher.weir(cfg, port=port)
+    ctx = client_ctx(certs, tls13=False)  # TLS 1.2: the session is there after the handshake
+
+    def connect(sess=None):
+        s = tls_connect(port, ctx, "a.test", session=sess)
+        reused, sess = s.session_reused, s.session
+        s.close()
+        return reused, sess
+
+    _, sess = connect()
+    time.sleep(0.5)  # one rotation: the key now only decrypts (and the ticket is renewed)
+    assert connect(sess)[0]
+    time.sleep(1.5)  # past three periods: the key is gone
+    assert not connect(sess)[0]
+    assert metric(metrics(admin), "weir_tls_ticket_key_rotations_total") >= 2
+
+
 def test_mtls_required_and_optional(launcher, certs):
     be = launcher.backend("app")
     p_req, p_opt = free_port(), free_port()
