@@ -530,3 +530,72 @@ def test_ocsp_stapling_access_log_and_admin_reload(launcher, certs, tmp_path):
     while "configuration reloaded" not in w.stderr_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "configuration reloaded: generation 2" in w.stderr_text()
+
+
+# --------------------------------------------------------------------------------------------
+# the data paths over TLS: what client.c / downstream.c / forward.c / buffering.c / tunnel.c do
+# with plain sockets, through tls_io
+
+def tls_client(port, certs, sni="a.test"):
+    c = Client(port)
+    c.sock = client_ctx(certs).wrap_socket(c.sock, server_hostname=sni)
+    c.host_header = sni
+    return c
+
+
+def test_data_paths_over_tls(launcher, certs, tmp_path):
+    import hashlib
+    from test_websocket import frame, read_frame
+    be = launcher.backend("app")
+    port = free_port()
+    site = tmp_path / "site"
+    site.mkdir()
+    big = bytes((i * 31 + i // 1000) % 256 for i in range(3 << 20))
+    (site / "big.bin").write_bytes(big)
+    cfg = base_config(be, [tls_listener(port, certs)])
+    cfg["routes"] = [
+        {"path": "/files/", "static": {"root": str(site), "strip_prefix": True}},
+        {"path": "/z/", "upstream": "app", "compress": {"types": ["application/json"]}},
+        {"path": "/stream/", "upstream": "app", "request_buffering": "off",
+         "response_buffering": "off"},
+        {"path": "/", "upstream": "app"}]
+    launcher.weir(cfg, port=port)
+    c = tls_client(port, certs)
+    # A static file larger than a record and than the socket buffer: sendfile's fallback.
+    r = c.get("/files/big.bin")
+    assert r.status == 200 and r.body == big
+    r = c.get("/files/big.bin", headers={"Range": "bytes=1000-1999999"})
+    assert r.status == 206 and r.body == big[1000:2000000]
+    # Large proxied responses, chunked ones, and an EOF-delimited one.
+    r = c.get("/bytes?n=2000000")
+    assert r.status == 200 and len(r.body) == 2000000
+    r = c.get("/chunked?n=50&size=7000")
+    assert r.status == 200 and len(r.body) == 350000
+    r = c.get("/z/text?n=200000", headers={"Accept-Encoding": "gzip"})
+    assert r.status == 200 and r.header("content-encoding") == "gzip"
+    # Uploads: buffered (memory and temp file), streamed, chunked.
+    for path, n in (("/sink", 100000), ("/sink", 3 << 20), ("/stream/sink", 3 << 20)):
+        body = os.urandom(n)
+        r = c.request("POST", path, body=body)
+        assert r.status == 200, r.body[:200]
+        assert json.loads(r.body)["body_sha256"] == hashlib.sha256(body).hexdigest()
+    c.send(b"POST /sink HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    r = c.read_response()
+    assert json.loads(r.body)["body_len"] == 11
+    # Pipelined requests in one record.
+    c.send(b"".join(c.build("GET", "/p%d" % i) for i in range(5)))
+    assert [json.loads(c.read_response().body)["path"] for _ in range(5)] == \
+        ["/p%d" % i for i in range(5)]
+    c.close()
+    # A WebSocket tunnel: TLS on the client side, plain to the backend.
+    c = tls_client(port, certs)
+    c.send(b"GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 101
+    for payload in (b"hi", os.urandom(100000)):
+        c.send(frame(0x2, payload))
+        op, data = read_frame(c)[:2]
+        assert data == payload
+    c.close()
