@@ -596,6 +596,6 @@ def test_data_paths_over_tls(launcher, certs, tmp_path):
     assert r.status == 101
     for payload in (b"hi", os.urandom(100000)):
         c.send(frame(0x2, payload))
-        op, data = read_frame(c)[:2]
-        assert data == payload
+        op, fin, data = read_frame(c)
+        assert (op, fin, data) == (0x2, True, payload)
     c.close()
