@@ -7,7 +7,8 @@ pipelining; request bodies framed by Content-Length or chunked (with trailers).
 
 Usage: backend.py --port N [--name NAME] [--host 127.0.0.1] [--threads T] [--tls CERT,KEY]
 
---tls CERT,KEY speaks HTTPS with that PEM certificate (chain) and key (test_tls.py's upstream).
+--tls CERT,KEY speaks HTTPS with that PEM certificate (chain) and key (test_tls.py's upstream);
+--tls-client-ca CA then also requires a client certificate from that CA.
 
 --threads T serves at most T connections at a time, like an application server with T threads
 (gunicorn's sync or gthread workers): further connections wait, unaccepted, in the listen
@@ -618,6 +619,7 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--tls", default=None)
+    ap.add_argument("--tls-client-ca", default=None)
     args = ap.parse_args()
     tls_ctx = None
     if args.tls:
@@ -625,6 +627,9 @@ def main():
         cert, key = args.tls.split(",")
         tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls_ctx.load_cert_chain(cert, key)
+        if args.tls_client_ca:
+            tls_ctx.load_verify_locations(args.tls_client_ca)
+            tls_ctx.verify_mode = ssl.CERT_REQUIRED
     NAME = args.name or "backend-%d" % args.port
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     threading.stack_size(512 * 1024)

@@ -441,6 +441,13 @@ def test_upstream_tls_verified_and_session_reuse(launcher, certs, tls_backend):
     for i in range(5):
         r = c.get("/bytes?n=100000" if i % 2 else "/")
         assert r.status == 200, r.body
+    # Request bodies up over TLS: from memory, and from a temp file (sendfile's fallback).
+    import hashlib
+    for n in (50000, 3 << 20):
+        body = os.urandom(n)
+        r = c.request("POST", "/sink", body=body)
+        assert r.status == 200
+        assert json.loads(r.body)["body_sha256"] == hashlib.sha256(body).hexdigest()
     c.close()
     m = metrics(admin)
     # max_requests 1: a new connection each time, resuming the pool's session.
@@ -599,3 +606,21 @@ def test_data_paths_over_tls(launcher, certs, tmp_path):
         op, fin, data = read_frame(c)
         assert (op, fin, data) == (0x2, True, payload)
     c.close()
+
+
+def test_upstream_client_certificate(launcher, certs):
+    be = launcher.backend("mtls", args=["--tls", "%s,%s" % certs["up"],
+                                        "--tls-client-ca", certs["ca"]])
+    port = free_port()
+    ups = {"with": {"servers": [be.port], "retry": {"attempts": 1},
+                    "tls": {"ca": certs["ca"], "client_cert": certs["alice"][0],
+                            "client_key": certs["alice"][1]}},
+           "without": {"servers": [be.port], "retry": {"attempts": 1},
+                       "tls": {"ca": certs["ca"]}}}
+    routes = [{"path": "/with", "upstream": "with"}, {"path": "/", "upstream": "without"}]
+    launcher.weir(make_config(port, ups, routes, workers=1), port=port)
+    c = Client(port)
+    assert c.get("/with").status == 200
+    r = c.get("/nocert")
+    c.close()
+    assert r.status == 502
