@@ -624,3 +624,45 @@ def test_upstream_client_certificate(launcher, certs):
     r = c.get("/nocert")
     c.close()
     assert r.status == 502
+
+
+def test_garbage_and_alerts_never_hurt(launcher, certs):
+    """Junk where a handshake or a record should be: each connection is closed, counted, and
+    weir keeps serving (the launcher checks ASan/LSan reports when it stops weir)."""
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    junk = [os.urandom(10000), b"\x16\x03\x01\xff\xff" + os.urandom(300),
+            b"\x16\x03\x01\x00\x40\x01\x00\x00\x3c\x03\x03" + os.urandom(20),
+            b"\x15\x03\x03\x00\x02\x02\x28"]  # a fatal alert instead of a ClientHello
+    for data in junk:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(data)
+        if data[:3] == b"\x16\x03\x01" and len(data) < 100:
+            s.shutdown(socket.SHUT_WR)  # a truncated hello, then the end
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        s.close()
+    # After a good handshake: a forged record, and an abort in the middle of a request.
+    ctx = client_ctx(certs)
+    for forged in (b"\x17\x03\x03\x00\x20" + os.urandom(32), b"\x15\x03\x03\x00\x02\x02\x0a"):
+        s = tls_connect(port, ctx, "a.test")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n")
+        raw = socket.socket(fileno=os.dup(s.fileno()))
+        raw.sendall(forged)
+        raw.close()
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            while True:
+                if not s.recv(65536):
+                    raise ConnectionError("closed")
+        s.close()
+    st, _, _, conn = https(port, ctx, "a.test")
+    conn.close()
+    assert st == 200
+    m = metrics(admin)
+    failed = sum(metric(m, "weir_tls_handshake_failures_total", reason=r)
+                 for r in ("protocol", "alert", "closed", "other", "plain_http"))
+    assert failed >= 4
