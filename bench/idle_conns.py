@@ -2,7 +2,10 @@
 """idle_conns.py — what an idle keep-alive connection costs weir (issue 9: <= 2 KB of RSS each,
 100,000 in < 400 MB).
 
-Usage: bench/idle_conns.py [--conns N] [--workers W] [WEIR_BIN]     (default build/weir, N 10000)
+Usage: bench/idle_conns.py [--conns N] [--workers W] [--tls] [WEIR_BIN]  (default build/weir, N 10000)
+
+--tls: the same over HTTPS (an ECDSA P-256 certificate made with the openssl CLI in a temp dir;
+the connections are opened one after the other, each with a full TLS 1.3 handshake).
 
 Starts a backend (python http.server-like, tests/integration/backend.py) and weir in front of it
 (one worker by default, admin off), warms weir up with 200 requests on 20 connections, samples
@@ -74,6 +77,26 @@ def request_all(port, n):
     return socks
 
 
+def request_all_tls(port, n):
+    """As request_all over TLS (blocking, one at a time: the handshakes cost the client)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    socks = []
+    for _ in range(n):
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+        s.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while not (b"\r\n\r\n" in got and got.endswith(b"}\n")):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        socks.append(s)
+    return socks
+
+
 def drive(sel, req, until):
     while len(sel.get_map()) > until:
         for key, ev in sel.select(timeout=5):
@@ -96,6 +119,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tls", action="store_true")
     ap.add_argument("weir", nargs="?", default=os.path.join(ROOT, "build", "weir"))
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -109,28 +133,37 @@ def main():
                                       stderr=subprocess.DEVNULL))
         wait_port(bport)
         cfg = os.path.join(tmp, "weir.yaml")
+        listen = "[\"127.0.0.1:%d\"]" % wport
+        if a.tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=x",
+                            "-keyout", os.path.join(tmp, "k.pem"),
+                            "-out", os.path.join(tmp, "c.pem")], check=True, capture_output=True)
+            listen = ("[{address: \"127.0.0.1:%d\", tls: {certificates: [{cert: c.pem, "
+                      "key: k.pem}]}}]" % wport)
         with open(cfg, "w") as f:
-            f.write("workers: %d\nlisten: [\"127.0.0.1:%d\"]\nlog: {level: %s}\n"
+            f.write("workers: %d\nlisten: %s\nlog: {level: %s}\n"
                     "admin: off\n"
                     "upstreams:\n  b: {servers: [\"127.0.0.1:%d\"]}\n"
                     "routes:\n  - {path: /, upstream: b}\n"
-                    % (a.workers, wport, os.environ.get("WEIR_LOG", "warn"), bport))
+                    % (a.workers, listen, os.environ.get("WEIR_LOG", "warn"), bport))
         w = subprocess.Popen([a.weir, "-c", cfg], stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(tmp, "weir.stderr"), "wb"))
         procs.append(w)
         wait_port(wport)
-        warm = request_all(wport, 20)
+        opener = request_all_tls if a.tls else request_all
+        warm = opener(wport, 20)
         for s in warm:
             s.close()
         time.sleep(1.0)
         before = rss_kib(w.pid)
         t0 = time.time()
-        socks = request_all(wport, a.conns)
+        socks = opener(wport, a.conns)
         time.sleep(2.0)
         after = rss_kib(w.pid)
         per = (after - before) * 1024.0 / a.conns
-        print("weir idle keep-alive connections: %d (opened and answered in %.1f s)"
-              % (a.conns, time.time() - t0))
+        print("weir idle keep-alive %sconnections: %d (opened and answered in %.1f s)"
+              % ("TLS " if a.tls else "", a.conns, time.time() - t0))
         print("  RSS before %.1f MiB, with them idle %.1f MiB, growth %.1f MiB"
               % (before / 1024.0, after / 1024.0, (after - before) / 1024.0))
         print("  per idle connection: %.0f bytes" % per)
