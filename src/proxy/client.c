@@ -26,7 +26,6 @@
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/worker.h"
-#include "tls/tls_gen.h"
 #include "tls/tls_io.h"
 
 #define LINGER_MS 2000
@@ -312,7 +311,7 @@ void client_send_reply(struct client *c)
     r->no_body = head;
     x->base.upstream_head = false;
     pipeline_response_head(&x->base, r);
-    if (__builtin_expect(c->tls != NULL, 0) && client_listener_fields(c, r) != 0) {
+    if (__builtin_expect(c->tls != NULL, 0) && client_tls_fields(c, r) != 0) {
         client_close_now(c);
         return;
     }
@@ -769,22 +768,13 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     if (events & EPOLLRDHUP)
         c->rdhup = true;
     if (__builtin_expect(c->tls != NULL, 0)) {
-        tls_conn_events(c->tls, events, &c->readable, &c->writable);
-        if (!c->tls->established) {
-            int r = client_tls_handshake(c);
-            if (r == -2 && ensure_buf(c->w, &c->in, in_size(c->wc->cfg)) == 0) {
-                client_linger(c, LINGER_MS); /* plain HTTP answered: let the client read it */
-                return;
-            }
-            if (r <= 0) {
-                if (r < 0)
-                    client_close_now(c);
-                return;
-            }
-            timer_arm(&c->w->loop.timers, &c->timer,
-                      c->w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
-            c->readable = true; /* the request may have come with the handshake */
-        }
+        int r = client_tls_event(c, events);
+        if (r == -2 && ensure_buf(c->w, &c->in, in_size(c->wc->cfg)) == 0)
+            client_linger(c, LINGER_MS); /* plain HTTP answered: let the client read it */
+        else if (r < 0)
+            client_close_now(c);
+        if (r <= 0)
+            return;
     }
     client_run(c);
 }
@@ -812,16 +802,11 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);
-    uint32_t first_ms = c->wc->cfg->timeouts.client_header_ms;
-    struct tls_server *ts = tls_gen_listener(c->wc->cfg, listener);
-    if (ts) {
-        c->tls = tls_conn_new(tls_server_ctx(ts), fd, true);
-        if (!c->tls) {
-            close(fd);
-            worker_client_put(w, c);
-            return;
-        }
-        first_ms = c->wc->cfg->listeners[listener].tls->handshake_timeout_ms;
+    uint32_t first_ms = client_tls_accept(c, fd);
+    if (!first_ms) {
+        close(fd);
+        worker_client_put(w, c);
+        return;
     }
     /* No buffer and no exchange yet: both come with the first bytes. */
     if (ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {

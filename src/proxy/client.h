@@ -10,9 +10,6 @@
 void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                    uint16_t listener);
 
-/* The response fields the connection's listener adds (HSTS on TLS listeners) to r. */
-int client_listener_fields(struct client *c, struct response *r);
-
 /* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
  * after the current response. */
 void client_drain(struct client *c);

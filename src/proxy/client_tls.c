@@ -8,14 +8,24 @@
 #include "pipeline/arena.h"
 #include "proxy/client.h"
 #include "tls/tls_conn.h"
-#include "tls/tls_server.h"
+#include "tls/tls_gen.h"
 
 static const struct cfg_tls_server *listener_tls(const struct client *c)
 {
     return c->wc->cfg->listeners[c->listener].tls;
 }
 
-int client_tls_handshake(struct client *c)
+uint32_t client_tls_accept(struct client *c, int fd)
+{
+    const struct config *cfg = c->wc->cfg;
+    struct tls_server *ts = tls_gen_listener(cfg, c->listener);
+    if (!ts)
+        return cfg->timeouts.client_header_ms;
+    c->tls = tls_conn_new(tls_server_ctx(ts), fd, true);
+    return c->tls ? cfg->listeners[c->listener].tls->handshake_timeout_ms : 0;
+}
+
+static int handshake(struct client *c)
 {
     int r = tls_conn_handshake(c->tls);
     if (r >= 0)
@@ -36,6 +46,20 @@ int client_tls_handshake(struct client *c)
     if (send(c->io.fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(resp) - 1))
         return -1;
     return -2;
+}
+
+int client_tls_event(struct client *c, uint32_t events)
+{
+    tls_conn_events(c->tls, events, &c->readable, &c->writable);
+    if (c->tls->established)
+        return 1;
+    int r = handshake(c);
+    if (r == 1) {
+        struct worker *w = c->w;
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
+        c->readable = true; /* the request may have come with the handshake */
+    }
+    return r;
 }
 
 void client_tls_timeout(struct client *c)
@@ -66,7 +90,7 @@ void client_tls_redirect(struct client *c, struct str host, struct str path)
     client_reply_ex(c, 308, "this site is served over HTTPS", false, loc);
 }
 
-int client_listener_fields(struct client *c, struct response *r)
+int client_tls_fields(struct client *c, struct response *r)
 {
     const struct cfg_tls_server *t = listener_tls(c);
     if (!t || !t->hsts)

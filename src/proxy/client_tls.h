@@ -9,15 +9,20 @@
 #include "pipeline/response.h"
 #include "proxy/proxy_types.h"
 
-/* Drives c's handshake: 1 done, 0 waiting, -1 failed (the caller closes), -2 plain HTTP came
- * in: a 400 was written raw and c->tls is gone (the caller lingers, then closes). */
-int client_tls_handshake(struct client *c);
+/* A new connection on c->listener: its TLS side when the listener has one. Returns the first
+ * timeout (the handshake's, or the request head's on a plain listener), 0 on out of memory. */
+uint32_t client_tls_accept(struct client *c, int fd);
+/* An event on a TLS connection: readiness the waiting OpenSSL call needs, and the handshake
+ * while it lasts. 1: established, go on with the request cycle (the header timeout armed at the
+ * handshake's end); 0: waiting; -1: failed (the caller closes); -2: plain HTTP came in, a 400
+ * was written raw and c->tls is gone (the caller lingers, then closes). */
+int client_tls_event(struct client *c, uint32_t events);
 /* The handshake did not finish in time (counted; the caller closes). */
 void client_tls_timeout(struct client *c);
 /* A plain listener with redirect_https: answers 308 to the same host and path over HTTPS. */
 void client_tls_redirect(struct client *c, struct str host, struct str path);
 /* Fields the listener adds to every response (HSTS). 0, or -1 out of memory. */
-int client_listener_fields(struct client *c, struct response *r);
+int client_tls_fields(struct client *c, struct response *r);
 /* The header carrying the verified client subject upstream, or NULL when the listener does
  * not ask for client certificates (then nothing is stripped either). */
 const char *client_tls_subject_header(const struct client *c);
