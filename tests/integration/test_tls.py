@@ -433,8 +433,10 @@ def tls_backend(launcher, certs):
 def test_upstream_tls_verified_and_session_reuse(launcher, certs, tls_backend):
     port, admin = free_port(), free_port()
     ups = {"app": {"servers": [tls_backend.port], "tls": {"ca": certs["ca"]},
-                   "pool": {"max_requests": 1}}}
-    cfg = make_config(port, ups, [{"path": "/", "upstream": "app"}], workers=1,
+                   "pool": {"max_requests": 1}},
+           "kept": {"servers": ["localhost:%d" % tls_backend.port], "tls": {"ca": certs["ca"]}}}
+    cfg = make_config(port, ups, [{"path": "/kept", "upstream": "kept"},
+                                  {"path": "/", "upstream": "app"}], workers=1,
                       extra={"admin": {"listen": "127.0.0.1:%d" % admin}})
     launcher.weir(cfg, port=port)
     c = Client(port)
@@ -449,7 +451,17 @@ def test_upstream_tls_verified_and_session_reuse(launcher, certs, tls_backend):
         assert r.status == 200
         assert json.loads(r.body)["body_sha256"] == hashlib.sha256(body).hexdigest()
     c.close()
+    # Kept alive: one TLS connection carries them all (the server named by host name: SNI
+    # and the name checked are "localhost").
+    c = Client(port)
+    for _ in range(4):
+        assert c.get("/kept").status == 200
+    c.close()
     m = metrics(admin)
+    assert metric(m, "weir_pool_connections_created_total", group="kept",
+                  server="localhost:%d" % tls_backend.port) == 1
+    assert metric(m, "weir_pool_connections_reused_total", group="kept",
+                  server="localhost:%d" % tls_backend.port) == 3
     # max_requests 1: a new connection each time, resuming the pool's session.
     assert metric(m, "weir_tls_upstream_handshakes_total", result="full") >= 1
     assert metric(m, "weir_tls_upstream_handshakes_total", result="resumed") >= 3
