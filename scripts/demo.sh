@@ -57,7 +57,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
     -keyout "$work/demo.key" -out "$work/demo.pem" -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null ||
     die "cannot make the demo certificate with openssl"
-sed -e "s|@SITE@|$work/site|" -e "s|@TLS@|$work|" "$CONFIG" >"$work/weir.yaml"
+sed -e "s|@SITE@|$work/site|g" -e "s|@TLS@|$work|g" "$CONFIG" >"$work/weir.yaml"
 CONFIG_SRC=$CONFIG
 CONFIG=$work/weir.yaml
 
