@@ -614,7 +614,7 @@ static void dispatch(struct client *c, uint32_t head_len)
     }
     struct str path;
     struct str host = headers_route_host(r, &path);
-    if (__builtin_expect(cfg->listeners[c->listener].redirect_https != 0, 0)) {
+    if (__builtin_expect(c->redirect_https, 0)) {
         client_tls_redirect(c, host, path);
         return;
     }
@@ -799,6 +799,7 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     sock_ntop(peer, c->ip, sizeof(c->ip));
     c->wc = w->wc;
     c->listener = listener;
+    c->redirect_https = c->wc->cfg->listeners[listener].redirect_https != 0;
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);

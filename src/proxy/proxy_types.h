@@ -248,6 +248,7 @@ struct client {
     bool closing;                 /* close once the current response is written */
     bool head_started;            /* some bytes of the next head arrived */
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
+    bool redirect_https;          /* its listener answers every request with 308 to https */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */
     struct tls_conn *tls;         /* NULL = plain TCP */
