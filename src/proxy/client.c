@@ -167,12 +167,14 @@ void client_drain(struct client *c)
 
 /* ---- output -------------------------------------------------------------------------- */
 
-int client_flush_out(struct client *c)
+/* flags: MSG_MORE when a file body follows (sendfile), so the head does not go out in a
+ * segment of its own but leads the body's first one. */
+static int flush_out(struct client *c, int flags)
 {
     while (c->out.len) {
         if (!c->writable)
             return 1;
-        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL | flags);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -186,6 +188,11 @@ int client_flush_out(struct client *c)
         buf_consume(&c->out, (uint32_t)n);
     }
     return 0;
+}
+
+int client_flush_out(struct client *c)
+{
+    return flush_out(c, 0);
 }
 
 /* A transformed reply: its body (memory, or the file read in pieces) through the modules'
@@ -231,7 +238,8 @@ static int reply_transform(struct client *c)
 static void reply_progress(struct client *c)
 {
     struct h1x *x = c->x;
-    int r = x->transforming ? reply_transform(c) : client_flush_out(c);
+    int r = x->transforming ? reply_transform(c)
+                            : flush_out(c, x->reply_fd >= 0 && x->reply_left ? MSG_MORE : 0);
     size_t sent = 0;
     while (r == 0 && x->reply_left) {
         if (!c->writable) {
