@@ -120,7 +120,7 @@ static int load_types(struct ycx *cx, const struct ynode *v, struct compress_con
     if (!cf->types)
         return yerr(cx, v, "out of memory");
     for (uint32_t i = 0; i < v->nitems; i++) {
-        char *s;
+        char *s = NULL; /* ystrdup frees what it replaces */
         if (yscalar(cx, v->items[i], "type") != 0 || ystrdup(cx, v->items[i], v->items[i]->str, &s))
             return -1;
         cf->types[cf->ntypes++] = str_cstr(s);
