@@ -141,9 +141,15 @@ static int host_need_body(struct exchange *e)
     return 0;
 }
 
+static void host_body_continue(struct exchange *e)
+{
+    client_reply_continue(client_of(e));
+}
+
 static const struct exchange_host_ops h1_host = {
     .request_done = host_request_done,
     .need_body = host_need_body,
+    .body_continue = host_body_continue,
 };
 
 /* The modules said go: keep the body when it may have to be sent again, then attempt. */

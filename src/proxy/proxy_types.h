@@ -223,6 +223,8 @@ struct h1x {
     size_t reply_left;
     int reply_fd;
     off_t reply_off;
+    uint64_t window_end;          /* the file window the replying module let go up to */
+    bool reply_warming;           /* it holds the next window back (on_file_window) */
     struct response view;         /* the response head being written (headers.c) */
     struct h1_chunked obs_chunk;  /* de-chunking what observers see of a chunked body */
     bool transforming;            /* the body goes through the modules' transforms */

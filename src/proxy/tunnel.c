@@ -17,7 +17,7 @@ static int tunnel_move(int from_fd, struct tls_conn *from_tls, bool *from_readab
     int progress = 0;
     for (;;) {
         if (b->len && *to_writable) {
-            ssize_t w = tls_io_send(to_fd, to_tls, buf_head(b), b->len);
+            ssize_t w = tls_io_send(to_fd, to_tls, buf_head(b), b->len, 0);
             if (w == -1) {
                 if (errno != EAGAIN && errno != EINTR)
                     return -1;

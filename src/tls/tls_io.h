@@ -18,11 +18,13 @@ static inline ssize_t tls_io_recv(int fd, struct tls_conn *t, void *buf, size_t 
     return recv(fd, buf, len, 0);
 }
 
-static inline ssize_t tls_io_send(int fd, struct tls_conn *t, const void *buf, size_t len)
+/* flags: more send(2) flags for plain TCP (MSG_MORE); TLS records ignore them. */
+static inline ssize_t tls_io_send(int fd, struct tls_conn *t, const void *buf, size_t len,
+                                  int flags)
 {
     if (__builtin_expect(t != NULL, 0))
         return tls_conn_send(t, buf, len);
-    return send(fd, buf, len, MSG_NOSIGNAL);
+    return send(fd, buf, len, MSG_NOSIGNAL | flags);
 }
 
 /* send() for one buffer (no iovec import in the kernel), writev() for more. */
