@@ -204,10 +204,20 @@ static struct upconn *upconn_open(struct pool *p, int *err)
     struct upconn *u = calloc(1, sizeof(*u));
     int fd = u ? sock_connect((const struct sockaddr *)&p->server->addr.sa, p->server->addr.salen)
                : -1;
+    const struct config *cfg = p->wc->cfg;
+    const struct tls_client *tc = tls_gen_upstream(cfg, (uint32_t)(p->group - cfg->upstreams));
+    if (fd != -1 && tc && !(u->tls = tls_client_conn(tc, fd, p->server->addr.text,
+                                                     &p->tls_session))) {
+        close(fd);
+        fd = -1;
+        errno = ENOMEM;
+    }
     if (fd == -1 || ev_io_add(&w->loop, &u->io, fd, on_upconn_event, true) == -1) {
         *err = u ? errno : ENOMEM;
         if (fd != -1)
             close(fd);
+        if (u)
+            tls_conn_free(u->tls);
         free(u);
         atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
         return NULL;
@@ -215,15 +225,6 @@ static struct upconn *upconn_open(struct pool *p, int *err)
     u->w = w;
     u->pool = p;
     u->connecting = true;
-    const struct tls_client *tc = tls_gen_upstream(p->wc->cfg, (uint32_t)(p->group - p->wc->cfg->upstreams));
-    if (tc && !(u->tls = tls_client_conn(tc, fd, p->server->addr.text, &p->tls_session))) {
-        ev_io_del(&w->loop, &u->io);
-        close(fd);
-        free(u);
-        atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
-        *err = ENOMEM;
-        return NULL;
-    }
     u->created_ms = w->loop.now_ms;
     dlist_init(&u->link);
     timer_init(&u->timer, on_upconn_timer);
