@@ -248,9 +248,6 @@ int config_load_upstream_tls(struct ycx *cx, const struct ynode *group, const ch
         return yerr(cx, v, "out of memory");
     *t = (struct cfg_tls_upstream){.verify = true, .session_reuse = true};
     u->tls = t;
-    if (u->active.enabled) /* probes speak plain HTTP: they would mark every server down */
-        return yerr(cx, v, "active health checks are not available for TLS upstreams yet "
-                           "(passive checks are)");
     if (form == YSECTION_ON)
         return 0;
     if (ymap_check(cx, v, w, keys) != 0 || yopt_bool(cx, v, "verify", &t->verify) != 0 ||

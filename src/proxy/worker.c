@@ -22,6 +22,7 @@
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
+#include "tls/tls_gen.h"
 
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
@@ -168,7 +169,7 @@ static void wconf_start_probes(struct worker *w, struct wconf *wc)
             /* Spread first checks over the interval instead of firing them all at once. */
             uint32_t delay = (uint32_t)(worker_rand(w) % (grp->cfg->active.interval_ms / 4 + 1));
             probe_start(grp->probes[s], &w->loop, grp->states[s], grp->cfg,
-                        &grp->cfg->servers[s], delay);
+                        &grp->cfg->servers[s], tls_gen_upstream(wc->cfg, g), delay);
         }
     }
 }

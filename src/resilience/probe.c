@@ -10,11 +10,14 @@
 #include "core/log.h"
 #include "event/sock.h"
 #include "http/h1.h"
+#include "tls/tls_io.h"
 
 enum { PROBE_IDLE, PROBE_CONNECTING, PROBE_SENDING, PROBE_READING, PROBE_STOPPED };
 
 static void probe_close(struct health_probe *p)
 {
+    tls_conn_free(p->tls);
+    p->tls = NULL;
     if (p->io.fd != -1) {
         close(p->io.fd);
         p->io.fd = -1;
@@ -61,8 +64,16 @@ static void begin(struct health_probe *p)
     p->req_len = (uint32_t)n;
     p->sent = p->len = 0;
     int fd = sock_connect((const struct sockaddr *)&p->server->addr.sa, p->server->addr.salen);
+    if (fd != -1 && p->tc &&
+        !(p->tls = tls_client_conn(p->tc, fd, p->server->addr.text, &p->tls_session))) {
+        close(fd);
+        fd = -1;
+        errno = ENOMEM;
+    }
     if (fd == -1 || ev_io_add(p->loop, &p->io, fd, on_probe_io, true) == -1) {
         int err = errno;
+        tls_conn_free(p->tls);
+        p->tls = NULL;
         if (fd != -1)
             close(fd);
         p->io.fd = -1; /* ev_io_add stored it */
@@ -96,11 +107,22 @@ static void advance(struct health_probe *p)
             finish(p, false, strerror(err));
             return;
         }
+        if (p->tls) {
+            int hs = tls_conn_handshake(p->tls);
+            if (hs == 0)
+                return;
+            if (hs < 0) {
+                char why[200];
+                snprintf(why, sizeof(why), "TLS handshake failed: %s", p->tls->why);
+                finish(p, false, why);
+                return;
+            }
+        }
         p->phase = PROBE_SENDING;
     }
     if (p->phase == PROBE_SENDING) {
         while (p->sent < p->req_len) {
-            ssize_t w = write(p->io.fd, p->req + p->sent, p->req_len - p->sent);
+            ssize_t w = tls_io_send(p->io.fd, p->tls, p->req + p->sent, p->req_len - p->sent, 0);
             if (w == -1) {
                 if (errno == EAGAIN || errno == EINTR)
                     return;
@@ -116,7 +138,7 @@ static void advance(struct health_probe *p)
             finish(p, false, "response head too large");
             return;
         }
-        ssize_t r = read(p->io.fd, p->buf + p->len, sizeof(p->buf) - p->len);
+        ssize_t r = tls_io_recv(p->io.fd, p->tls, p->buf + p->len, sizeof(p->buf) - p->len);
         if (r > 0) {
             p->len += (uint32_t)r;
             static const struct h1_limits lim = {.max_request_line = 4096,
@@ -160,9 +182,10 @@ static void on_probe_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 
 void probe_start(struct health_probe *p, struct ev_loop *loop, struct server_state *st,
                  const struct cfg_upstream *g, const struct cfg_server *srv,
-                 uint32_t first_delay_ms)
+                 const struct tls_client *tc, uint32_t first_delay_ms)
 {
     memset(p, 0, sizeof(*p));
+    p->tc = tc;
     p->io.fd = -1;
     p->loop = loop;
     p->st = st;
@@ -176,5 +199,8 @@ void probe_stop(struct health_probe *p)
 {
     timer_disarm(&p->loop->timers, &p->timer);
     probe_close(p);
+    if (p->tls_session)
+        tls_client_session_free(p->tls_session);
+    p->tls_session = NULL;
     p->phase = PROBE_STOPPED;
 }

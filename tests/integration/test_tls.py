@@ -678,3 +678,32 @@ def test_garbage_and_alerts_never_hurt(launcher, certs):
     failed = sum(metric(m, "weir_tls_handshake_failures_total", reason=r)
                  for r in ("protocol", "alert", "closed", "other", "plain_http"))
     assert failed >= 4
+
+
+def test_active_health_checks_over_tls(launcher, certs, tls_backend):
+    """Probes of a TLS group speak TLS with the group's settings: a server whose certificate
+    verifies stays up; with a CA that does not know it, the checks fail and it goes down."""
+    port, admin = free_port(), free_port()
+    active = {"interval": "200ms", "timeout": "150ms", "path": "/", "fall": 2, "rise": 1}
+    ups = {"good": {"servers": [tls_backend.port], "tls": {"ca": certs["ca"]},
+                    "health": {"active": active}},
+           "bad": {"servers": [tls_backend.port], "tls": {"ca": certs["other_ca"]},
+                   "health": {"active": active}}}
+    cfg = make_config(port, ups, [{"path": "/", "upstream": "good"}], workers=2,
+                      extra={"admin": {"listen": "127.0.0.1:%d" % admin}})
+    w = launcher.weir(cfg, port=port)
+    srv = tls_backend.addr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = metrics(admin)
+        if metric(m, "weir_server_health_checks_total", group="good", server=srv) >= 3 and \
+                metric(m, "weir_server_up", group="bad", server=srv) == 0:
+            break
+        time.sleep(0.1)
+    assert metric(m, "weir_server_health_checks_failed_total", group="good", server=srv) == 0
+    assert metric(m, "weir_server_up", group="good", server=srv) == 1
+    assert metric(m, "weir_server_up", group="bad", server=srv) == 0
+    assert "TLS handshake failed: certificate verify failed" in w.stderr_text()
+    c = Client(port)
+    assert c.get("/").status == 200
+    c.close()
