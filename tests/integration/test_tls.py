@@ -143,14 +143,21 @@ def base_config(backend, listeners, level="info", admin_port=None, ups=None, ext
     return cfg
 
 
+def start_tls(launcher, certs, **tls):
+    """A backend and weir with one TLS listener (certificates a and b, then `tls` keys) and an
+    admin listener; returns (port, admin port)."""
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, certs, **tls)], admin_port=admin),
+                  port=port)
+    return port, admin
+
+
 # --------------------------------------------------------------------------------------------
 # listeners
 
 def test_sni_alpn_hsts_and_forwarded_proto(launcher, certs):
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    cfg = base_config(be, [tls_listener(port, certs, hsts="max-age=63072000")], admin_port=admin)
-    launcher.weir(cfg, port=port)
+    port, admin = start_tls(launcher, certs, hsts="max-age=63072000")
     ctx = client_ctx(certs)
     for sni, cn in (("a.test", "a.test"), ("b.test", "b.test"), ("x.wild.test", "a.test")):
         s = tls_connect(port, ctx, sni)
@@ -189,9 +196,7 @@ def test_sni_alpn_hsts_and_forwarded_proto(launcher, certs):
 
 
 def test_old_protocols_refused_and_counted(launcher, certs):
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    port, admin = start_tls(launcher, certs)
     for flag in ("-tls1_1", "-tls1"):
         r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, flag,
                             "-cipher", "DEFAULT@SECLEVEL=0"], input=b"", capture_output=True,
@@ -207,9 +212,7 @@ def test_old_protocols_refused_and_counted(launcher, certs):
 
 
 def test_plain_http_to_tls_port_gets_400(launcher, certs):
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    port, admin = start_tls(launcher, certs)
     c = Client(port)
     r = c.request("GET", "/", headers={"Connection": "close"})
     assert r.status == 400
@@ -219,11 +222,7 @@ def test_plain_http_to_tls_port_gets_400(launcher, certs):
 
 
 def test_stalled_handshake_times_out(launcher, certs):
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    cfg = base_config(be, [tls_listener(port, certs, handshake_timeout="300ms")],
-                      admin_port=admin)
-    launcher.weir(cfg, port=port)
+    port, admin = start_tls(launcher, certs, handshake_timeout="300ms")
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
     t0 = time.monotonic()
@@ -236,11 +235,7 @@ def test_stalled_handshake_times_out(launcher, certs):
 @pytest.mark.parametrize("tickets", [True, False])
 def test_resumption(launcher, certs, tickets):
     """Tickets (stateless, shared by the workers) or, with tickets off, the session cache."""
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    cfg = base_config(be, [tls_listener(port, certs, session_tickets=tickets)],
-                      admin_port=admin)
-    launcher.weir(cfg, port=port)
+    port, admin = start_tls(launcher, certs, session_tickets=tickets)
     for tls13 in (True, False):
         ctx = client_ctx(certs, tls13=tls13)
         st, _, _, conn = https(port, ctx, "a.test")
@@ -262,11 +257,7 @@ def test_resumption(launcher, certs, tickets):
 def test_ticket_keys_rotate(launcher, certs):
     """ticket_rotate 400ms: a ticket resumes while its key still decrypts (two more periods),
     then no more; the rotations are counted."""
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    cfg = base_config(be, [tls_listener(port, certs, ticket_rotate="400ms", session_cache=0)],
-                      admin_port=admin)
-    launcher.weir(cfg, port=port)
+    port, admin = start_tls(launcher, certs, ticket_rotate="400ms", session_cache=0)
     ctx = client_ctx(certs, tls13=False)  # TLS 1.2: the session is there after the handshake
 
     def connect(sess=None):
@@ -641,9 +632,7 @@ def test_upstream_client_certificate(launcher, certs):
 def test_garbage_and_alerts_never_hurt(launcher, certs):
     """Junk where a handshake or a record should be: each connection is closed, counted, and
     weir keeps serving (the launcher checks ASan/LSan reports when it stops weir)."""
-    be = launcher.backend("app")
-    port, admin = free_port(), free_port()
-    launcher.weir(base_config(be, [tls_listener(port, certs)], admin_port=admin), port=port)
+    port, admin = start_tls(launcher, certs)
     junk = [os.urandom(10000), b"\x16\x03\x01\xff\xff" + os.urandom(300),
             b"\x16\x03\x01\x00\x40\x01\x00\x00\x3c\x03\x03" + os.urandom(20),
             b"\x15\x03\x03\x00\x02\x02\x28"]  # a fatal alert instead of a ClientHello
