@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 PYTEST     ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps browser-deps run test unit integration dashboard fuzz bench bench-compress clean
+.PHONY: all deps browser-deps run test unit integration dashboard fuzz bench bench-compress bench-tls testssl clean
 
 all: $(BUILD)/weir
 
@@ -67,6 +67,17 @@ bench: $(BUILD)/weir
 # Content codings: CPU per MB and ratio (bench/RESULTS.md, "Compression").
 bench-compress: $(BUILD)/weir
 	bench/compress_bench.sh $(BUILD)
+
+# TLS: handshakes and kept-alive HTTPS vs nginx, timed and counted (bench/RESULTS.md, "TLS").
+bench-tls: $(BUILD)/weir
+	@scripts/install-deps.sh --bench
+	bench/tls_bench.sh $(BUILD)/weir
+	bench/tls_instr.sh $(BUILD)/weir
+
+# testssl.sh against a listener with the default TLS settings (a few minutes).
+testssl: $(BUILD)/weir
+	@scripts/install-deps.sh --bench
+	bench/testssl.sh $(BUILD)/weir
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
