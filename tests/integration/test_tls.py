@@ -696,3 +696,24 @@ def test_active_health_checks_over_tls(launcher, certs, tls_backend):
     c = Client(port)
     assert c.get("/").status == 200
     c.close()
+
+
+def test_graceful_stop_with_tls_connections(launcher, certs):
+    """SIGTERM: an idle TLS connection gets close_notify and a close, a request in flight on
+    another one finishes (with Connection: close), and weir exits 0."""
+    port, _ = start_tls(launcher, certs)
+    w = launcher.weirs[-1]
+    ctx = client_ctx(certs)
+    st, _, _, idle = https(port, ctx, "a.test")
+    assert st == 200
+    busy = tls_client(port, certs)
+    busy.send(busy.build("GET", "/slow?ms=800"))
+    time.sleep(0.2)
+    w.send_signal(signal.SIGTERM)
+    r = busy.read_response()
+    assert r.status == 200 and r.header("connection") == "close"
+    busy.close()
+    idle.sock.settimeout(5)
+    assert idle.sock.recv(100) == b""  # close_notify reads as the end
+    idle.close()
+    assert w.wait(10) == 0
