@@ -119,7 +119,15 @@ def peer_cn(sock):
 
 
 def metrics(admin_port):
-    c = Client(admin_port)
+    deadline = time.monotonic() + 5
+    while True:  # the admin listener starts just after the proxy's
+        try:
+            c = Client(admin_port)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     try:
         return c.request("GET", "/metrics", headers={"Connection": "close"}).text()
     finally:
@@ -132,6 +140,17 @@ def metric(text, name, **labels):
         if line.startswith(name + ("{" + want + "}" if want else " ")):
             return int(float(line.rsplit(" ", 1)[1]))
     return 0
+
+
+def wait_metric(admin_port, name, at_least, **labels):
+    """The metric once it reached at_least (within 5 s). A handshake is counted right after
+    weir's last write of it, which the client may see first (the worker can be preempted)."""
+    deadline = time.monotonic() + 5
+    while True:
+        v = metric(metrics(admin_port), name, **labels)
+        if v >= at_least or time.monotonic() > deadline:
+            return v
+        time.sleep(0.05)
 
 
 def base_config(backend, listeners, level="info", admin_port=None, ups=None, extra=None):
@@ -190,9 +209,8 @@ def test_sni_alpn_hsts_and_forwarded_proto(launcher, certs):
         st, _, body, _ = https(port, ctx, "a.test", "/bytes?n=300000", conn=conn)
         assert st == 200 and len(body) == 300000
     conn.close()
-    m = metrics(admin)
-    assert metric(m, "weir_tls_handshakes_total", kind="full") >= 8
-    assert metric(m, "weir_tls_protocol_total", protocol="TLSv1.3") >= 1
+    assert wait_metric(admin, "weir_tls_handshakes_total", 8, kind="full") >= 8
+    assert wait_metric(admin, "weir_tls_protocol_total", 1, protocol="TLSv1.3") >= 1
 
 
 def test_old_protocols_refused_and_counted(launcher, certs):
@@ -206,9 +224,8 @@ def test_old_protocols_refused_and_counted(launcher, certs):
     s = tls_connect(port, client_ctx(certs, tls13=False), "a.test")
     assert s.version() == "TLSv1.2"
     s.close()
-    m = metrics(admin)
-    assert metric(m, "weir_tls_handshake_failures_total", reason="protocol") >= 2
-    assert metric(m, "weir_tls_protocol_total", protocol="TLSv1.2") >= 1
+    assert wait_metric(admin, "weir_tls_handshake_failures_total", 2, reason="protocol") >= 2
+    assert wait_metric(admin, "weir_tls_protocol_total", 1, protocol="TLSv1.2") >= 1
 
 
 def test_plain_http_to_tls_port_gets_400(launcher, certs):
@@ -218,7 +235,7 @@ def test_plain_http_to_tls_port_gets_400(launcher, certs):
     assert r.status == 400
     assert b"HTTPS" in r.body
     c.close()
-    assert metric(metrics(admin), "weir_tls_handshake_failures_total", reason="plain_http") == 1
+    assert wait_metric(admin, "weir_tls_handshake_failures_total", 1, reason="plain_http") == 1
 
 
 def test_stalled_handshake_times_out(launcher, certs):
@@ -229,7 +246,7 @@ def test_stalled_handshake_times_out(launcher, certs):
     assert s.recv(100) == b""  # closed by weir
     assert time.monotonic() - t0 < 5
     s.close()
-    assert metric(metrics(admin), "weir_tls_handshake_failures_total", reason="timeout") == 1
+    assert wait_metric(admin, "weir_tls_handshake_failures_total", 1, reason="timeout") == 1
 
 
 @pytest.mark.parametrize("tickets", [True, False])
@@ -251,7 +268,7 @@ def test_resumption(launcher, certs, tickets):
             resumed += s.session_reused
             s.close()
         assert resumed == 4, "tls13=%s tickets=%s" % (tls13, tickets)
-    assert metric(metrics(admin), "weir_tls_handshakes_total", kind="resumed") == 8
+    assert wait_metric(admin, "weir_tls_handshakes_total", 8, kind="resumed") == 8
 
 
 def test_ticket_keys_rotate(launcher, certs):
@@ -271,7 +288,7 @@ def test_ticket_keys_rotate(launcher, certs):
     assert connect(sess)[0]
     time.sleep(1.5)  # past three periods: the key is gone
     assert not connect(sess)[0]
-    assert metric(metrics(admin), "weir_tls_ticket_key_rotations_total") >= 2
+    assert wait_metric(admin, "weir_tls_ticket_key_rotations_total", 2) >= 2
 
 
 def test_mtls_required_and_optional(launcher, certs):
