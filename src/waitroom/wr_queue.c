@@ -450,16 +450,23 @@ static void arrive(struct wr_room *r, const struct wr_params *p, int64_t now,
     out->ahead = p->mode == WR_RANDOM ? r->nwaiting - 1 : pos - r->serving;
 }
 
+static void figures(struct wr_room *r, int64_t now, struct wr_result *out)
+{
+    out->active = r->nactive;
+    out->waiting = r->nwaiting;
+    out->admitted_last_minute = window_count(r, now);
+}
+
 void wr_arrive(struct wr_room *r, const struct wr_params *p, int64_t now, struct wr_result *out)
 {
     now = advance(r, p, now);
     arrive(r, p, now, out);
+    figures(r, now, out);
 }
 
-void wr_poll(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int64_t now,
-             struct wr_result *out)
+static void poll_ticket(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int64_t now,
+                        struct wr_result *out)
 {
-    now = advance(r, p, now);
     uint64_t pos = ticket_pos(r, ticket);
     struct wr_rec *e = pos >= r->head && pos < r->tail ? rec_at(r, pos) : NULL;
     if (!e || !e->seen || wr_phase_at(p, now) == WR_OFF || p->mode == WR_PASSTHROUGH) {
@@ -498,6 +505,14 @@ void wr_poll(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int6
     *out = (struct wr_result){.v = WR_ADMITTED, .fresh = true, .id = s->sid, .slot = i};
 }
 
+void wr_poll(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int64_t now,
+             struct wr_result *out)
+{
+    now = advance(r, p, now);
+    poll_ticket(r, p, ticket, now, out);
+    figures(r, now, out);
+}
+
 static struct wr_sess *find_active(struct wr_room *r, uint64_t sid, uint32_t slot)
 {
     if (slot >= r->nsess)
@@ -513,12 +528,13 @@ void wr_touch(struct wr_room *r, const struct wr_params *p, uint64_t sid, uint32
     struct wr_sess *s = find_active(r, sid, slot);
     if (!s) {
         arrive(r, p, now, out);
-        return;
+    } else {
+        s->last_ms = now;
+        list_unlink(r, slot, &r->act_head, &r->act_tail);
+        list_push(r, slot, &r->act_head, &r->act_tail);
+        *out = (struct wr_result){.v = WR_ADMITTED, .id = sid, .slot = slot};
     }
-    s->last_ms = now;
-    list_unlink(r, slot, &r->act_head, &r->act_tail);
-    list_push(r, slot, &r->act_head, &r->act_tail);
-    *out = (struct wr_result){.v = WR_ADMITTED, .id = sid, .slot = slot};
+    figures(r, now, out);
 }
 
 bool wr_revoke(struct wr_room *r, const struct wr_params *p, uint64_t sid, uint32_t slot,

@@ -62,6 +62,8 @@ struct wr_result {
     uint64_t id;
     uint32_t slot;
     uint64_t ahead;
+    /* the room's figures after the call, for the answer */
+    uint64_t active, waiting, admitted_last_minute;
 };
 
 struct wr_stats {
