@@ -16,7 +16,7 @@
 
 static const char *const room_keys[] = {
     "name", "max_active", "admit_per_minute", "session", "queueing", "status", "refresh",
-    "abandon_after", "secret", "page", "event", "bypass", NULL};
+    "abandon_after", "secret", "page", "event", "bypass", "rate_window", NULL};
 
 void wr_config_free(void *conf)
 {
@@ -238,8 +238,11 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
                     c->admit_per_minute, c->max_active);
     if (yopt_ms(cx, v, "session", &c->session_ms) != 0 ||
         yopt_ms(cx, v, "refresh", &c->refresh_ms) != 0 ||
-        yopt_ms(cx, v, "abandon_after", &c->abandon_ms) != 0)
+        yopt_ms(cx, v, "abandon_after", &c->abandon_ms) != 0 ||
+        yopt_ms(cx, v, "rate_window", &c->window_ms) != 0)
         return -1;
+    if (c->window_ms < 1000 || c->window_ms > 60000)
+        return yerr(cx, ymap_get(v, "rate_window"), "'rate_window' must be 1s to 60s");
     if (c->refresh_ms < 1000)
         return yerr(cx, ymap_get(v, "refresh"), "'refresh' must be at least 1s");
     if (c->abandon_ms < 2 * c->refresh_ms)
@@ -290,7 +293,7 @@ int wr_config_load(struct ycx *cx, const struct ynode *v, const char *where, voi
     if (!c)
         return yerr(cx, v, "out of memory");
     *c = (struct wr_conf){.max_active = 500, .session_ms = 300000, .refresh_ms = 20000,
-                          .abandon_ms = 60000, .queueing = WR_FIFO, .status = 200};
+                          .abandon_ms = 60000, .window_ms = 60000, .queueing = WR_FIFO, .status = 200};
     if (load_map(cx, v, where, c) != 0) {
         wr_config_free(c);
         return -1;

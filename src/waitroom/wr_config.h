@@ -32,7 +32,7 @@ struct wr_conf {
     uint32_t max_active;
     uint32_t admit_per_minute;   /* auto: the controller's ceiling is max_active */
     bool apm_auto;
-    uint32_t session_ms, refresh_ms, abandon_ms;
+    uint32_t session_ms, refresh_ms, abandon_ms, window_ms;
     enum wr_mode queueing;
     uint16_t status;
     uint8_t *secret;

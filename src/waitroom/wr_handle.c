@@ -141,3 +141,22 @@ void wr_handle_pause(struct wr_handle *h, bool paused)
     h->ops->pause(h->room, paused);
     log_info("waiting room %s: %s", h->name, paused ? "paused (nobody admitted)" : "resumed");
 }
+
+void wr_handle_figures(struct wr_handle *h, struct wr_figures *out)
+{
+    struct wr_params p;
+    wr_handle_params(h, &p);
+    *out = (struct wr_figures){.max_active = p.max_active, .admit_limit = p.admit_per_minute};
+    h->ops->stats(h->room, &p, wr_now_ms(), &out->st);
+    pthread_mutex_lock(&h->mu);
+    out->apm_auto = h->apm_auto;
+    pthread_mutex_unlock(&h->mu);
+    out->cookies_rejected = atomic_load(&h->cookies_rejected);
+    out->bypassed = atomic_load(&h->bypassed);
+    out->passed = atomic_load(&h->passed);
+    out->queue_replies = atomic_load(&h->queue_replies);
+    out->origin_revokes = atomic_load(&h->origin_revokes);
+    uint64_t rate = out->st.admitted_last_minute;
+    out->eta_last_s = rate ? (int64_t)((out->st.waiting * 60 + rate - 1) / rate)
+                           : (out->st.waiting ? -1 : 0);
+}

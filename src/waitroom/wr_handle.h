@@ -45,6 +45,16 @@ void wr_handle_foreach(void (*fn)(struct wr_handle *h, void *arg), void *arg);
 /* The parameters of the moment: the settings with the controller's rate when auto. */
 void wr_handle_params(struct wr_handle *h, struct wr_params *out);
 int64_t wr_now_ms(void);
+
+/* What the admin side shows of a room. */
+struct wr_figures {
+    struct wr_stats st;
+    uint32_t max_active, admit_limit;  /* admit_limit: per minute now (auto: the controller's) */
+    bool apm_auto;
+    uint64_t cookies_rejected, bypassed, passed, queue_replies, origin_revokes;
+    int64_t eta_last_s;                /* for the last in line; -1 while no rate was measured */
+};
+void wr_handle_figures(struct wr_handle *h, struct wr_figures *out);
 /* Logs the room's event phase when it changed (once, whichever worker sees it first). */
 void wr_handle_phase(struct wr_handle *h, const struct wr_params *p, int64_t now);
 /* Pauses or resumes the room (admin); logged. */

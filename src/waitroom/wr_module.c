@@ -59,7 +59,7 @@ static void *wr_shared_get(const struct cfg_route *route, const void *conf)
     l->c = c;
     l->p = (struct wr_params){
         .max_active = c->max_active, .admit_per_minute = c->admit_per_minute,
-        .session_ms = c->session_ms, .abandon_ms = c->abandon_ms, .mode = c->queueing,
+        .window_ms = c->window_ms, .session_ms = c->session_ms, .abandon_ms = c->abandon_ms, .mode = c->queueing,
         .event = c->event, .prequeue_ms = c->prequeue_ms, .start_ms = c->start_ms,
         .end_ms = c->end_ms};
     l->touch_ms = c->session_ms / 10 < TOUCH_MAX_MS ? c->session_ms / 10 : TOUCH_MAX_MS;
@@ -154,7 +154,7 @@ static enum pipeline_verdict queue_reply(struct exchange *x, struct wr_link *l, 
         .admitted_per_minute = rate, .active = active, .max_active = c->max_active,
         .event = c->event, .prequeue_ms = c->prequeue_ms, .start_ms = c->start_ms,
         .end_ms = c->end_ms, .eta_known = rate > 0,
-        .eta_s = rate ? (ahead * 60 + rate - 1) / rate : 0};
+        .eta_s = rate ? ((ahead + 1) * 60 + rate - 1) / rate : 0};
     bool json = wants_json(x);
     size_t need = json ? wr_page_json(&v, NULL, 0) : wr_page_html(&v, c->page, c->page_len, NULL, 0);
     char *body = arena_alloc(&x->arena, need + 1);

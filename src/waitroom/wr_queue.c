@@ -165,9 +165,9 @@ static void sess_end(struct wr_room *r, uint32_t i)
 
 /* ---- the 60 s window of claims ---- */
 
-static uint64_t window_count(struct wr_room *r, int64_t now)
+static uint64_t window_count(struct wr_room *r, const struct wr_params *p, int64_t now)
 {
-    while (r->whead < r->wtail && r->win[r->whead & (r->wcap - 1)] <= now - WR_WINDOW_MS)
+    while (r->whead < r->wtail && r->win[r->whead & (r->wcap - 1)] <= now - p->window_ms)
         r->whead++;
     return r->wtail - r->whead;
 }
@@ -242,13 +242,25 @@ static void drop_waiter(struct wr_room *r, uint64_t pos, const struct wr_params 
     r->abandoned++;
 }
 
+/* Admissions a window allows: admit_per_minute scaled to the window, at least 1. */
+static uint64_t window_quota(const struct wr_params *p)
+{
+    uint64_t q = (uint64_t)p->admit_per_minute * p->window_ms / 60000;
+    return q ? q : 1;
+}
+
+static uint64_t per_minute(struct wr_room *r, const struct wr_params *p, int64_t now)
+{
+    return window_count(r, p, now) * 60000 / p->window_ms;
+}
+
 static bool gates_open(struct wr_room *r, const struct wr_params *p, int64_t now)
 {
     if (r->paused || wr_phase_at(p, now) != WR_OPEN)
         return false;
     if (r->nactive + r->nreserved >= p->max_active)
         return false;
-    return window_count(r, now) + r->nreserved < p->admit_per_minute;
+    return window_count(r, p, now) + r->nreserved < window_quota(p);
 }
 
 /* Reserves a session for the waiter at pos. -1 when out of memory. */
@@ -450,18 +462,19 @@ static void arrive(struct wr_room *r, const struct wr_params *p, int64_t now,
     out->ahead = p->mode == WR_RANDOM ? r->nwaiting - 1 : pos - r->serving;
 }
 
-static void figures(struct wr_room *r, int64_t now, struct wr_result *out)
+static void figures(struct wr_room *r, const struct wr_params *p, int64_t now,
+                    struct wr_result *out)
 {
     out->active = r->nactive;
     out->waiting = r->nwaiting;
-    out->admitted_last_minute = window_count(r, now);
+    out->admitted_last_minute = per_minute(r, p, now);
 }
 
 void wr_arrive(struct wr_room *r, const struct wr_params *p, int64_t now, struct wr_result *out)
 {
     now = advance(r, p, now);
     arrive(r, p, now, out);
-    figures(r, now, out);
+    figures(r, p, now, out);
 }
 
 static void poll_ticket(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int64_t now,
@@ -510,7 +523,7 @@ void wr_poll(struct wr_room *r, const struct wr_params *p, uint64_t ticket, int6
 {
     now = advance(r, p, now);
     poll_ticket(r, p, ticket, now, out);
-    figures(r, now, out);
+    figures(r, p, now, out);
 }
 
 static struct wr_sess *find_active(struct wr_room *r, uint64_t sid, uint32_t slot)
@@ -534,7 +547,7 @@ void wr_touch(struct wr_room *r, const struct wr_params *p, uint64_t sid, uint32
         list_push(r, slot, &r->act_head, &r->act_tail);
         *out = (struct wr_result){.v = WR_ADMITTED, .id = sid, .slot = slot};
     }
-    figures(r, now, out);
+    figures(r, p, now, out);
 }
 
 bool wr_revoke(struct wr_room *r, const struct wr_params *p, uint64_t sid, uint32_t slot,
@@ -559,7 +572,7 @@ void wr_stats(struct wr_room *r, const struct wr_params *p, int64_t now, struct 
     now = advance(r, p, now);
     *out = (struct wr_stats){
         .waiting = r->nwaiting, .active = r->nactive, .reserved = r->nreserved,
-        .admitted_last_minute = window_count(r, now), .issued = r->issued,
+        .admitted_last_minute = per_minute(r, p, now), .issued = r->issued,
         .admitted = r->admitted, .abandoned = r->abandoned, .expired = r->expired,
         .revoked = r->revoked, .rejected = r->rejected, .paused = r->paused,
         .phase = wr_phase_at(p, now)};

@@ -7,10 +7,11 @@
  * - A visitor is either waiting (holds a ticket: a queue position) or admitted (holds a
  *   session: a slot and a unique id). Both live in the visitor's signed cookie.
  * - Gates. A grant needs: reserved + active < max_active, and
- *   (claims in the last 60 s) + reserved < admit_per_minute, and the room not paused nor in its
+ *   (claims in the last window) + reserved < admit_per_minute x window / 60 s (the
+ *   window is 60 s unless configured shorter), and the room not paused nor in its
  *   pre-queue. A grant turns the head waiter into a *reserved* session; the waiter's next poll
  *   *claims* it (the admission, timed into the 60 s window). Since a reservation already counts
- *   against the rate, claims in any 60 s window never exceed admit_per_minute.
+ *   against the rate, claims in any window never exceed that.
  * - A new visitor is admitted at once only when nobody waits and the gates allow.
  * - fifo: grants go in ticket order (the serving counter); random: to a uniformly drawn waiter.
  *   Tickets not polled for abandon_ms are dropped (the serving counter skips them); a
@@ -30,7 +31,6 @@
 #include <stdint.h>
 
 #define WR_QUEUE_MAX (1u << 22)  /* waiting positions per room; beyond: rejected */
-#define WR_WINDOW_MS 60000
 
 enum wr_mode { WR_FIFO = 0, WR_RANDOM, WR_PASSTHROUGH, WR_REJECT };
 
@@ -39,6 +39,8 @@ enum wr_phase { WR_OPEN = 0, WR_PREQUEUE, WR_OFF };
 struct wr_params {
     uint32_t max_active;
     uint32_t admit_per_minute;  /* the current figure (auto: the controller's) */
+    uint32_t window_ms;         /* the rolling window the rate is counted over (60 s; shorter
+                                   windows allow admit_per_minute x window / 60 s per window) */
     uint64_t session_ms;
     uint64_t abandon_ms;
     enum wr_mode mode;
@@ -68,7 +70,7 @@ struct wr_result {
 
 struct wr_stats {
     uint64_t waiting, active, reserved;
-    uint64_t admitted_last_minute;
+    uint64_t admitted_last_minute;  /* claims in the window, scaled to a minute */
     uint64_t issued, admitted, abandoned, expired, revoked, rejected;
     bool paused;
     enum wr_phase phase;
