@@ -5,8 +5,8 @@ Scenario: one visitor holds the room's only slot and another waits ahead of the 
 browser gets the queue page: its position is shown (2), the seconds to the next check count
 down, the page refreshes itself, the position falls to 1 when the first waiter gets in, and
 when the slots free up the browser lands on the real page (the backend's answer) — with no
-console error, page error, failed request or HTTP error on the way. A screenshot of the queue
-page goes to the pytest tmp dir."""
+console error, page error, failed request or HTTP error on the way. The admin dashboard then
+shows the room's row. Screenshots go to the pytest tmp dir."""
 
 import importlib.util
 import os
@@ -60,6 +60,8 @@ def test_queue_page_in_chromium(browser, tmp_path):
             "waiting_room": {"name": "show", "max_active": 1, "admit_per_minute": 1,
                              "rate_window": "2s", "session": "2s", "refresh": "2s",
                              "abandon_after": "30s", "secret": SECRET}}])
+        aport = it.free_port()
+        cfg["admin"] = {"listen": "127.0.0.1:%d" % aport}
         w = lx.weir(cfg)
         holder_r, holder = _visitor_get(w.port)
         assert b'"name"' in holder_r.body
@@ -71,9 +73,9 @@ def test_queue_page_in_chromium(browser, tmp_path):
         stop = threading.Event()
 
         def others():
-            t_end = time.monotonic() + 4
+            t_end, ck = time.monotonic() + 4, holder
             while time.monotonic() < t_end and not stop.is_set():
-                _visitor_get(w.port, holder)
+                _, ck = _visitor_get(w.port, ck)
                 time.sleep(0.5)
             ck = first
             while not stop.is_set():
@@ -104,5 +106,12 @@ def test_queue_page_in_chromium(browser, tmp_path):
         t.join(15)
         problems = dash._problems(browser.call("console"))
         assert not problems, problems
+        # the admin dashboard lists the room
+        browser.call("goto", url="http://127.0.0.1:%d/" % aport, width=1600, height=1000)
+        browser.wait("document.querySelector('tr[data-room=\"show\"]') !== null", 10.0,
+                     "the dashboard has no row for the room")
+        assert not browser.eval("document.getElementById('rooms-section').hidden")
+        assert it.Client(aport).get("/waitroom").json()["rooms"][0]["cookies_rejected"] == 0
+        browser.call("screenshot", path=str(tmp_path / "dashboard-rooms.png"))
     finally:
         lx.close()
