@@ -27,7 +27,7 @@ def room(name="concert", **kw):
     r = {"name": name, "max_active": 60, "admit_per_minute": 120, "rate_window": "5s",
          "session": "4s", "refresh": "1s", "abandon_after": "3s", "secret": SECRET}
     r.update(kw)
-    if r["admit_per_minute"] < 12 and "rate_window" not in kw:
+    if r["admit_per_minute"] != "auto" and r["admit_per_minute"] < 12 and "rate_window" not in kw:
         r["rate_window"] = "60s"  # small rates are counted over the full minute
     return r
 
@@ -450,3 +450,45 @@ def test_config_errors(weir_bin, tmp_path, body, line, col, msg):
     assert r.returncode != 0
     assert "%s:%d:%d:" % (p, line, col) in err, err
     assert msg in err, err
+
+
+def test_auto_rate_follows_upstream_health(launcher):
+    """admit_per_minute: auto rises while the upstream is fast and backs off within seconds
+    when its latency climbs (docs/waiting-room.md, the control law)."""
+    b = launcher.backend("b")
+    cfg = config(b, [("/", room(max_active=6000, admit_per_minute="auto", rate_window="60s",
+                                session="60s"))])
+    aport = with_admin(cfg)
+    w = launcher.weir(cfg)
+    v = Visitor(w.port)
+    assert admitted(v.get("/"))
+
+    def limit():
+        return metric(scrape(aport), "weir_waitroom_admit_limit_per_minute", room="concert")
+
+    start = limit()
+    assert start == 600  # max_active / 10
+    stop = threading.Event()
+    path = ["/"]
+
+    def load():
+        while not stop.is_set():
+            v.get(path[0])
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 15
+        while limit() <= start * 1.2:
+            assert time.monotonic() < deadline, "the auto rate did not rise"
+            time.sleep(0.5)
+        high = limit()
+        path[0] = "/slow?ms=150"
+        deadline = time.monotonic() + 10
+        while limit() > high * 0.5:
+            assert time.monotonic() < deadline, "the auto rate did not back off"
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(10)
+    assert "backing off" in w.stderr_text()
