@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/config_yaml.h"
+#include "waitroom/wr_cookie.h"
 
 #define FILE_MAX (1u << 20)
 
@@ -26,6 +27,7 @@ void wr_config_free(void *conf)
     if (c->secret)
         memset(c->secret, 0, c->secret_len);
     free(c->secret);
+    wr_mac_free(c->mac);
     free(c->page);
     for (uint32_t i = 0; i < c->nbypass; i++) {
         free(c->bypass[i].header);
@@ -272,6 +274,8 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         return -1;
     if (c->secret_len < 32)
         return yerr(cx, sec, "'secret' must be at least 32 bytes (it has %zu)", c->secret_len);
+    if (!(c->mac = wr_mac_new(c->secret, c->secret_len)))
+        return yerr(cx, sec, "cannot set up HMAC-SHA256 (OpenSSL)");
     const struct ynode *page = NULL;
     if (yopt_str(cx, v, "page", &page) != 0 ||
         (page && read_file(cx, page, page->str, &c->page, &c->page_len) != 0))

@@ -11,6 +11,7 @@
 
 struct ycx;
 struct ynode;
+struct wr_mac;
 
 #define WR_NAME_MAX 48
 
@@ -37,6 +38,7 @@ struct wr_conf {
     uint16_t status;
     uint8_t *secret;
     size_t secret_len;
+    struct wr_mac *mac;          /* the secret's precomputed HMAC state (wr_cookie.h) */
     char *page;                  /* the template's text, or NULL: the built-in page */
     size_t page_len;
     bool event;

@@ -126,14 +126,38 @@ static bool bypassed(const struct exchange *x, const struct wr_conf *c)
     return false;
 }
 
-static struct wr_key key_of(const struct wr_conf *c)
+/* This worker's part: a reusable MAC context and the cookie values it verified lately. */
+struct wr_local {
+    struct wr_mac_work *w;
+    struct wr_vcache vc;
+};
+
+static void *wr_local_new(const void *conf, void *shared)
 {
-    return (struct wr_key){.key = c->secret, .len = c->secret_len};
+    (void)conf;
+    (void)shared;
+    struct wr_local *lc = calloc(1, sizeof(*lc));
+    if (lc && !(lc->w = wr_mac_work_new())) {
+        free(lc);
+        lc = NULL;
+    }
+    return lc;
 }
 
-static void set_cookie(struct wr_ctx *ctx, const struct wr_link *l, const struct wr_cookie *ck)
+static void wr_local_free(void *local)
 {
-    if (wr_cookie_encode(ck, l->c->name, key_of(l->c), ctx->cookie))
+    struct wr_local *lc = local;
+    if (!lc)
+        return;
+    wr_mac_work_free(lc->w);
+    free(lc);
+}
+
+static void set_cookie(struct wr_ctx *ctx, struct exchange *x, const struct wr_link *l,
+                       const struct wr_cookie *ck)
+{
+    struct wr_local *lc = x->link->local;
+    if (wr_cookie_encode(ck, l->c->name, l->c->mac, lc->w, ctx->cookie))
         ctx->cookie_op = CK_SET;
 }
 
@@ -195,7 +219,9 @@ static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, stru
                                   &found);
     if (!found)
         return false;
-    bool ok = wr_cookie_decode(v, l->c->name, key_of(l->c), ck) && ck->nonce == l->h->nonce &&
+    struct wr_local *lc = x->link->local;
+    bool ok = wr_cookie_decode_cached(&lc->vc, v, l->c->name, l->c->mac, lc->w, ck) &&
+              ck->nonce == l->h->nonce &&
               ck->seen_ms <= now + 60000 &&
               now - ck->seen_ms <= (int64_t)(ck->admitted ? l->p.session_ms : l->p.abandon_ms);
     if (!ok)
@@ -250,13 +276,13 @@ static enum pipeline_verdict wr_request(struct exchange *x, void *vctx)
     switch (res.v) {
     case WR_ADMITTED:
         out.admitted = true;
-        set_cookie(ctx, l, &out);
+        set_cookie(ctx, x, l, &out);
         ctx->admitted = true;
         ctx->sid = res.id;
         ctx->slot = res.slot;
         return PIPELINE_NEXT;
     case WR_WAITING:
-        set_cookie(ctx, l, &out);
+        set_cookie(ctx, x, l, &out);
         return queue_reply(x, l, true, res.ahead, res.active, res.admitted_last_minute);
     case WR_REJECTED:
         return queue_reply(x, l, false, 0, res.active, res.admitted_last_minute);
@@ -316,6 +342,8 @@ const struct pipeline_module waitroom_module = {
     .config_free = wr_config_free,
     .shared_get = wr_shared_get,
     .shared_put = wr_shared_put,
+    .local_new = wr_local_new,
+    .local_free = wr_local_free,
     .on_request = wr_request,
     .on_response_head = wr_response_head,
     .on_end = wr_end,

@@ -21,7 +21,7 @@
  *   pre-queue are permuted uniformly (Fisher-Yates); from end the room is off.
  * Costs: arrive, poll, touch and revoke are O(1) amortised (grants skip abandoned tickets once
  * each; an incremental sweep looks at a few tickets per call). Memory: 8 bytes per queue
- * position between the oldest unresolved ticket and the newest, 4 more per waiter in random
+ * position between the oldest unresolved ticket and the newest, 8 more per waiter in random
  * mode, 4 per pre-queued ticket after an event's shuffle, 40 per session slot. */
 #ifndef WEIR_WAITROOM_WR_QUEUE_H
 #define WEIR_WAITROOM_WR_QUEUE_H
