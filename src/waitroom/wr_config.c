@@ -60,6 +60,17 @@ static int read_file(struct ycx *cx, const struct ynode *n, const char *path, ch
     return 0;
 }
 
+/* A file's text without its trailing newlines (a key or secret file). */
+static int read_trimmed(struct ycx *cx, const struct ynode *n, const char *path, char **out,
+                        size_t *len)
+{
+    if (read_file(cx, n, path, out, len) != 0)
+        return -1;
+    while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r'))
+        (*len)--;
+    return 0;
+}
+
 /* A secret written inline or as ${file:/path} (trailing newlines dropped). */
 static int load_secret_text(struct ycx *cx, const struct ynode *n, const char *what,
                             uint8_t **out, size_t *len)
@@ -71,10 +82,8 @@ static int load_secret_text(struct ycx *cx, const struct ynode *n, const char *w
     if (!strncmp(n->str, "${file:", 7) && n->len > 8 && n->str[n->len - 1] == '}') {
         char path[4096];
         snprintf(path, sizeof(path), "%.*s", (int)(n->len - 8), n->str + 7);
-        if (read_file(cx, n, path, &buf, &blen) != 0)
+        if (read_trimmed(cx, n, path, &buf, &blen) != 0)
             return -1;
-        while (blen && (buf[blen - 1] == '\n' || buf[blen - 1] == '\r'))
-            blen--;
     } else {
         blen = n->len;
         buf = malloc(blen + 1);
@@ -187,10 +196,8 @@ static int load_bypass_item(struct ycx *cx, const struct ynode *it, struct wr_by
     if (yscalar(cx, vf, "value_file") != 0)
         return -1;
     char *buf;
-    if (read_file(cx, vf, vf->str, &buf, &b->value_len) != 0)
+    if (read_trimmed(cx, vf, vf->str, &buf, &b->value_len) != 0)
         return -1;
-    while (b->value_len && (buf[b->value_len - 1] == '\n' || buf[b->value_len - 1] == '\r'))
-        b->value_len--;
     b->value = (uint8_t *)buf;
     if (!b->value_len)
         return yerr(cx, vf, "'%s' is empty", vf->str);
