@@ -109,7 +109,7 @@ void wr_auto_tick(struct wr_auto *a, int64_t now_ms, bool waiting, bool saturate
         if (a->frate > max_active)
             a->frate = max_active;
     }
-    atomic_store(&a->rate, (uint32_t)a->frate);
+    atomic_store(&a->rate, (uint32_t)(a->frate + 0.5));
     if (unhealthy && (uint32_t)old != (uint32_t)a->frate)
         log_info("waiting room auto rate: backing off to %u/min (p99 %u ms, %llu/%llu failed%s)",
                  (uint32_t)a->frate, p99, (unsigned long long)e, (unsigned long long)n,

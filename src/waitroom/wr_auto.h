@@ -45,7 +45,7 @@ void wr_auto_configure(struct wr_auto *a, bool on, uint32_t max_active);
 /* One upstream outcome of an admitted request. */
 void wr_auto_observe(struct wr_auto *a, uint64_t latency_us, bool failed);
 /* Takes a step when a second has passed. waiting: someone waits; saturated: the group's
- * limiter queues; admitted_minute: admissions in the last 60 s. */
+ * limiter queues. */
 void wr_auto_tick(struct wr_auto *a, int64_t now_ms, bool waiting, bool saturated);
 uint32_t wr_auto_rate(const struct wr_auto *a);
 
