@@ -492,3 +492,28 @@ def test_auto_rate_follows_upstream_health(launcher):
         stop.set()
         t.join(10)
     assert "backing off" in w.stderr_text()
+
+
+def test_reload_keeps_the_line(launcher):
+    """A reload keeps the room (its line, sessions and cookies); new limits apply at once."""
+    b = launcher.backend("b")
+    cfg = config(b, [("/", room(max_active=1, admit_per_minute=1))])
+    aport = with_admin(cfg)
+    w = launcher.weir(cfg)
+    a = Visitor(w.port)
+    assert admitted(a.get("/"))
+    q = [Visitor(w.port) for _ in range(2)]
+    assert [queue_json(v.get("/"))["position"] for v in q] == [1, 2]
+    w.reload(dict(cfg, listen=["127.0.0.1:%d" % w.port],
+                  routes=[dict(cfg["routes"][0],
+                               waiting_room=room(max_active=3, admit_per_minute=3))]))
+    deadline = time.monotonic() + 10
+    while metric(scrape(aport), "weir_waitroom_max_active", room="concert") != 3:
+        assert time.monotonic() < deadline, "the reload did not apply: " + w.stderr_text()[-2000:]
+        time.sleep(0.2)
+    time.sleep(0.6)  # past refresh / 2: the polls reach the store
+    assert all(admitted(v.get("/")) for v in q)
+    assert admitted(a.get("/"))  # the first session survived too
+    s = scrape(aport)
+    assert metric(s, "weir_waitroom_cookies_rejected_total", room="concert") == 0
+    assert w.stderr_text().count("waiting room concert: open") == 1
