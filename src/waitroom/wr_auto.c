@@ -57,14 +57,17 @@ uint32_t wr_auto_rate(const struct wr_auto *a)
 
 void wr_auto_tick(struct wr_auto *a, int64_t now_ms, bool waiting, bool saturated)
 {
-    if (!atomic_load_explicit(&a->on, memory_order_relaxed) || pthread_mutex_trylock(&a->mu))
+    if (!atomic_load_explicit(&a->on, memory_order_relaxed) ||
+        now_ms < atomic_load_explicit(&a->next_ms, memory_order_relaxed) ||
+        pthread_mutex_trylock(&a->mu))
         return;
-    if (now_ms < a->next_ms) {
+    int64_t next = atomic_load_explicit(&a->next_ms, memory_order_relaxed);
+    if (now_ms < next) { /* another worker took this second's step */
         pthread_mutex_unlock(&a->mu);
         return;
     }
-    bool first = a->next_ms == 0;
-    a->next_ms = now_ms + 1000;
+    bool first = next == 0;
+    atomic_store_explicit(&a->next_ms, now_ms + 1000, memory_order_relaxed);
     uint64_t req = atomic_load(&a->req), err = atomic_load(&a->err), d[WR_LAT_BUCKETS];
     uint64_t n = req - a->last_req, e = err - a->last_err;
     a->last_req = req;

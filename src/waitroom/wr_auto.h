@@ -33,7 +33,7 @@ struct wr_auto {
     atomic_uint_fast64_t req, err;
     atomic_uint_fast64_t lat[WR_LAT_BUCKETS];
     pthread_mutex_t mu;                    /* the step (trylock) */
-    int64_t next_ms;
+    atomic_int_fast64_t next_ms;           /* read before the trylock: one load per request */
     uint64_t last_req, last_err, last_lat[WR_LAT_BUCKETS];
     double base_p99_ms, frate;
     uint32_t last_p99_ms;                  /* for the figures */

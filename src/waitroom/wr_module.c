@@ -217,8 +217,8 @@ static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, stru
     bool found;
     struct str v = wr_cookie_find(x->req->headers, x->req->nheaders, str_cstr(l->cookie_name),
                                   &found);
-    if (!found)
-        return false;
+    if (!found || !v.len)
+        return false; /* an emptied cookie is no cookie */
     struct wr_local *lc = x->link->local;
     bool ok = wr_cookie_decode_cached(&lc->vc, v, l->c->name, l->c->mac, lc->w, ck) &&
               ck->nonce == l->h->nonce &&
