@@ -391,11 +391,23 @@ static int64_t advance(struct wr_room *r, const struct wr_params *p, int64_t now
         sess_end(r, r->res_head);
         r->abandoned++;
     }
+    if (!r->nwaiting && p->mode != WR_RANDOM)
+        r->serving = r->tail; /* nobody waits: what is left behind the counter is resolved */
     while (r->head < r->tail && r->head < r->serving && !rec_at(r, r->head)->seen)
         r->head++;
     if (p->mode == WR_RANDOM)
         while (r->head < r->tail && !rec_at(r, r->head)->seen)
             r->head++;
+    if (r->head == r->tail && r->cap > 4096) { /* the line drained: give the ring back */
+        free(r->rec);
+        r->rec = NULL;
+        r->cap = 0;
+    }
+    if (!r->nlive && r->livecap > 4096) {
+        free(r->live);
+        r->live = NULL;
+        r->livecap = 0;
+    }
     enum wr_phase ph = wr_phase_at(p, now);
     if (ph == WR_PREQUEUE && !r->pq_seen) {
         r->pq_seen = true;

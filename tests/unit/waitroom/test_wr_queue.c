@@ -458,6 +458,12 @@ static void test_million_tickets(void **state)
     struct wr_stats st;
     wr_stats(&r, &p, T0 + 3, &st);
     assert_int_equal(st.waiting, 1000000);
+    /* once the line has drained (here: everyone abandoned), the ring is given back */
+    wr_stats(&r, &p, T0 + 3600000 + 1000, &st);
+    while (st.waiting)
+        wr_stats(&r, &p, T0 + 3600000 + 1000, &st);
+    wr_arrive(&r, &p, T0 + 3600000 + 2000, &res);
+    assert_true(wr_room_bytes(&r) < 64 * 1024);
     wr_room_fini(&r);
 
     /* random mode holds one more index per waiter */
