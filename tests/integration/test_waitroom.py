@@ -517,3 +517,25 @@ def test_reload_keeps_the_line(launcher):
     s = scrape(aport)
     assert metric(s, "weir_waitroom_cookies_rejected_total", room="concert") == 0
     assert w.stderr_text().count("waiting room concert: open") == 1
+
+
+def test_random_mode(launcher):
+    """queueing: random: every waiter gets in, and the grant order is not the arrival order."""
+    b = launcher.backend("b")
+    cfg = config(b, [("/", room(max_active=200, admit_per_minute=120, queueing="random"))])
+    w = launcher.weir(cfg)
+    vs = [Visitor(w.port) for _ in range(30)]
+    first = [i for i, v in enumerate(vs) if admitted(v.get("/"))]
+    assert first == list(range(10))
+    tickets = {i: int(vs[i].fields[1]) for i in range(10, 30)}
+    sid = {}
+    deadline = time.monotonic() + 30
+    while len(sid) < 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.6)
+        for i in tickets:
+            if i not in sid and admitted(vs[i].get("/")):
+                sid[i] = int(vs[i].fields[1])
+    order = sorted(sid, key=lambda i: sid[i])
+    inv = sum(1 for x in range(20) for y in range(x + 1, 20) if tickets[order[x]] > tickets[order[y]])
+    assert inv > 0, "random mode admitted in arrival order"
