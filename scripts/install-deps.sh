@@ -20,11 +20,12 @@ for arg in "$@"; do
     esac
 done
 
+# libssl-dev: libcrypto, the waiting room cookie's HMAC-SHA256.
 # media-types: /etc/mime.types, the static-file module's Content-Type table.
 # slowhttptest: tests/integration/test_buffering.py's slow-body and slow-read attacks.
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       clang libclang-rt-14-dev python3 python3-pytest media-types slowhttptest
-      zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
+      zlib1g-dev libbrotli-dev libzstd-dev libisal-dev libssl-dev
       python3-brotli python3-zstandard brotli zstd)
 if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy valgrind strace nghttp2-client)

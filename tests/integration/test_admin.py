@@ -353,7 +353,7 @@ def check_schema(d):
 
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "rps": dict, "totals": dict, "latency_ms": dict, "histogram": dict,
-             "history": list, "routes": list, "groups": list})
+             "history": list, "routes": list, "groups": list, "waiting_rooms": list})
     keys(d["reloads"], {"ok": int, "failed": int})
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
