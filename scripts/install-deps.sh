@@ -20,6 +20,7 @@ for arg in "$@"; do
     esac
 done
 
+# libssl-dev: libcrypto, the waiting room cookie's HMAC-SHA256.
 # media-types: /etc/mime.types, the static-file module's Content-Type table.
 # slowhttptest: tests/integration/test_buffering.py's slow-body and slow-read attacks.
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev

@@ -1,6 +1,7 @@
 /* prometheus.c — see prometheus.h. One function per family group; the family list is the
  * table in docs/operations.md ("Metrics"), keep them in step. */
 #include "admin/prometheus.h"
+#include "admin/waitroom_admin.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -462,5 +463,6 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_routes(out, m);
     render_groups(out, m);
     render_servers(out, m);
+    waitroom_prometheus(out);
     render_tls(out);
 }

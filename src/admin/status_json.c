@@ -1,5 +1,6 @@
 /* status_json.c — see status_json.h. */
 #include "admin/status_json.h"
+#include "admin/waitroom_admin.h"
 
 #include <string.h>
 
@@ -340,5 +341,7 @@ void status_json_render(const struct model *m, struct abuf *b)
             abuf_add(b, ",", 1);
         group_obj(b, m, &m->groups[i]);
     }
-    abuf_str(b, "]}");
+    abuf_str(b, "],\"waiting_rooms\":");
+    waitroom_status_json(b);
+    abuf_str(b, "}");
 }

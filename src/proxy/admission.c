@@ -230,6 +230,7 @@ void admission_start(struct client *c)
     e->chain = c->wc->chains[ri];
     e->req = &x->req;
     e->client_ip = c->ip;
+    e->tls = false; /* no TLS listener yet: the TLS work sets it from the connection */
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;
     e->retry_safe = retry_method_idempotent(x->req.method_id);

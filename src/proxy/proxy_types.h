@@ -27,6 +27,7 @@
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
 #include "pipeline/exchange.h"
+#include "pipeline/waitq.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
@@ -79,6 +80,7 @@ struct pool {
     struct server_shard *m;       /* this worker's figures of the server */
     struct dlist idle;            /* most recently used first */
     struct dlist waiters;         /* clients waiting for a connection slot, oldest first */
+    struct waitq_entry slot_wait; /* in st->slots while it has waiters */
     uint32_t nidle;
     uint32_t nbusy;
     uint32_t nconnecting_warm;    /* warm-up connects in flight (no owner) */

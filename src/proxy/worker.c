@@ -46,10 +46,8 @@ static void wconf_free(struct wconf *wc)
                 probe_stop(grp->probes[s]);
                 free(grp->probes[s]);
             }
-            if (grp->pools) {
-                pool_close_idle(&grp->pools[s]);
+            if (grp->pools)
                 pool_fini(&grp->pools[s]);
-            }
             if (grp->states)
                 health_put(grp->states[s]);
         }

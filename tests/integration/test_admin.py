@@ -359,7 +359,8 @@ def check_schema(d):
 
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "tls": dict, "rps": dict, "totals": dict, "latency_ms": dict,
-             "histogram": dict, "history": list, "routes": list, "groups": list})
+             "histogram": dict, "history": list, "routes": list, "groups": list,
+             "waiting_rooms": list})
     keys(d["reloads"], {"ok": int, "failed": int})
     keys(d["tls"], {"handshakes_full": int, "handshakes_resumed": int, "failures": dict,
                     "protocols": dict, "ciphers": dict, "upstream": dict})
