@@ -18,6 +18,14 @@ static const struct cfg_tls_server *listener_tls(const struct client *c)
 uint32_t client_tls_accept(struct client *c, int fd)
 {
     const struct config *cfg = c->wc->cfg;
+    if (__builtin_expect(cfg->tls_rt != NULL, 0)) {
+        const struct cfg_tls_server *own = listener_tls(c);
+        for (uint32_t i = 0; !c->subject_header && i < cfg->nlisteners; i++) {
+            const struct cfg_tls_server *t = own && own->verify ? own : cfg->listeners[i].tls;
+            if (t && t->verify != CFG_TLS_VERIFY_OFF)
+                c->subject_header = t->subject_header;
+        }
+    }
     struct tls_server *ts = tls_gen_listener(cfg, c->listener);
     if (!ts)
         return cfg->timeouts.client_header_ms;
@@ -99,15 +107,10 @@ int client_tls_fields(struct client *c, struct response *r)
                         str_cstr(t->hsts));
 }
 
-const char *client_tls_subject_header(const struct client *c)
-{
-    const struct cfg_tls_server *t = listener_tls(c);
-    return t && t->verify != CFG_TLS_VERIFY_OFF ? t->subject_header : NULL;
-}
-
 void client_tls_subject(const struct client *c, char *buf, size_t len)
 {
-    if (!c->tls) {
+    const struct cfg_tls_server *t = listener_tls(c);
+    if (!c->tls || !t || t->verify == CFG_TLS_VERIFY_OFF) {
         buf[0] = '\0';
         return;
     }

@@ -9,8 +9,12 @@
 #include "pipeline/response.h"
 #include "proxy/proxy_types.h"
 
-/* A new connection on c->listener: its TLS side when the listener has one. Returns the first
- * timeout (the handshake's, or the request head's on a plain listener), 0 on out of memory. */
+/* A new connection on c->listener: its TLS side when the listener has one, and
+ * c->subject_header: the listener's `client_auth.subject_header`, or when it verifies no
+ * clients, that of the first listener that does — so no client can forge the header through
+ * another listener (it is removed from every request; only a verified subject sets it).
+ * Returns the first timeout (the handshake's, or the request head's on a plain listener), 0
+ * on out of memory. */
 uint32_t client_tls_accept(struct client *c, int fd);
 /* An event on a TLS connection: readiness the waiting OpenSSL call needs, and the handshake
  * while it lasts. 1: established, go on with the request cycle (the header timeout armed at the
@@ -23,10 +27,8 @@ void client_tls_timeout(struct client *c);
 void client_tls_redirect(struct client *c, struct str host, struct str path);
 /* Fields the listener adds to every response (HSTS). 0, or -1 out of memory. */
 int client_tls_fields(struct client *c, struct response *r);
-/* The header carrying the verified client subject upstream, or NULL when the listener does
- * not ask for client certificates (then nothing is stripped either). */
-const char *client_tls_subject_header(const struct client *c);
-/* The verified subject of c's client certificate into buf ("" when none). */
+/* The verified subject of c's client certificate into buf ("" when none, or when c's listener
+ * does not verify clients). */
 void client_tls_subject(const struct client *c, char *buf, size_t len);
 
 #endif

@@ -183,9 +183,8 @@ int headers_build_request(struct client *c, bool websocket)
     struct conn_fields cf;
     find_connection_fields(r->headers, r->nheaders, &cf);
     /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
-    const char *subject_header = __builtin_expect(c->tls != NULL, 0) ? client_tls_subject_header(c)
-                                                                     : NULL;
-    struct str sh = subject_header ? str_cstr(subject_header) : STR_NULL;
+    struct str sh = __builtin_expect(c->subject_header != NULL, 0) ? str_cstr(c->subject_header)
+                                                                    : STR_NULL;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, r->headers, &cf))

@@ -256,6 +256,8 @@ struct client {
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */
     struct tls_conn *tls;         /* NULL = plain TCP */
+    const char *subject_header;   /* mTLS: the request header weir sets and clients may not
+                                     (client_tls.h); NULL when no listener verifies clients */
     struct sockaddr_storage peer;
     char ip[48];
     struct buf in;                /* bytes from the client */

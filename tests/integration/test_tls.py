@@ -293,11 +293,12 @@ def test_ticket_keys_rotate(launcher, certs):
 
 def test_mtls_required_and_optional(launcher, certs):
     be = launcher.backend("app")
-    p_req, p_opt = free_port(), free_port()
+    p_req, p_opt, p_plain = free_port(), free_port(), free_port()
     auth = {"ca": certs["ca"], "subject_header": "X-Client-Subject"}
     cfg = base_config(be, [
         tls_listener(p_req, certs, client_auth=dict(auth, verify="required")),
-        tls_listener(p_opt, certs, client_auth=dict(auth, verify="optional"))])
+        tls_listener(p_opt, certs, client_auth=dict(auth, verify="optional")),
+        "127.0.0.1:%d" % p_plain])
     launcher.weir(cfg, port=p_req)
     fake = {"X-Client-Subject": "CN=admin"}
     # Required, with a certificate from the CA: the verified subject goes upstream, the
@@ -319,6 +320,11 @@ def test_mtls_required_and_optional(launcher, certs):
     st, _, body, conn = https(p_opt, client_ctx(certs, cert=certs["alice"]), "a.test")
     conn.close()
     assert json.loads(body)["headers"]["x-client-subject"] == "CN=alice,O=weir tests"
+    # Nor can a client forge it through a listener that verifies nobody.
+    c = Client(p_plain)
+    r = c.get("/", headers=fake)
+    c.close()
+    assert r.status == 200 and "x-client-subject" not in r.json()["headers"]
 
 
 def test_redirect_to_https(launcher, certs):
