@@ -18,6 +18,7 @@
 #include "proxy/dlist.h"
 #include "proxy/exchange.h"
 #include "proxy/forward.h"
+#include "proxy/headers.h"
 #include "proxy/worker.h"
 
 static void admit_verdict(struct client *c, enum pipeline_verdict v);
@@ -153,6 +154,12 @@ static void admit_next(struct client *c)
     const struct cfg_upstream *g = group_of(c);
     if (!g) { /* a terminal module's route: it should have answered */
         client_reply(c, 500, "nothing on this route answered the request", false);
+        return;
+    }
+    /* A module edited the upstream request (a cache's validators): the head again. */
+    if ((x->base.nupstream_drop || x->base.upstream_add.len) &&
+        headers_build_request(c, false) == -1) {
+        client_reply(c, 431, "request head too large once forwarded", false);
         return;
     }
     uint64_t cap = g->retry.attempts > 1 ? g->retry.max_body : 0;

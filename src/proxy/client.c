@@ -443,6 +443,8 @@ static void reset_exchange(struct client *c)
     x->base.chain = NULL;
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
+    x->base.internal = c->internal;
+    x->base.tls = false; /* no TLS listener yet */
     pipeline_start(&x->base);
 }
 
@@ -751,16 +753,16 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     client_run(c);
 }
 
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
+struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
 {
     if (w->draining) {
         close(fd);
-        return;
+        return NULL;
     }
     struct client *c = worker_client_get(w);
     if (!c) {
         close(fd);
-        return;
+        return NULL;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -776,11 +778,12 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     if (ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
         close(fd);
         free(c);
-        return;
+        return NULL;
     }
     c->wc->users++;
     dlist_push_front(&w->clients, &c->link);
     w->nclients++;
     mc_add(&w->metrics.accepted, 1);
     timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
+    return c;
 }

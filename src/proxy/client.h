@@ -7,7 +7,8 @@
 #include "proxy/proxy_types.h"
 
 /* Takes ownership of an accepted, non-blocking fd. Closes it on failure. */
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
+/* Takes a connection; returns its client, or NULL (fd closed). */
+struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
 
 /* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
  * after the current response. */

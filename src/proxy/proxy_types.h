@@ -243,6 +243,7 @@ struct client {
     bool closing;                 /* close once the current response is written */
     bool head_started;            /* some bytes of the next head arrived */
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
+    bool internal;                /* an internal fetch's connection (fetch.c) */
     uint32_t nrequests;
     struct sockaddr_storage peer;
     char ip[48];
@@ -293,6 +294,7 @@ struct worker {
 
     struct dlist clients;
     uint32_t nclients;
+    struct dlist fetches;         /* internal requests under way (fetch.c) */
     bool draining;
     struct timer drain_timer;
     struct timer flush_timer;

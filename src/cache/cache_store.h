@@ -1,0 +1,129 @@
+/* cache_store.h — the object store of one route's cache: objects in memory, shared by all the
+ * workers of the process, kept across config reloads (the module finds it by the route's
+ * registry state), bounded by max_size bytes with an eviction policy (cache_policy.h).
+ *
+ * Locking (the store's whole concurrency story):
+ * - The table is split into CACHE_SHARDS shards by key hash; each shard has its own mutex, its
+ *   own hash table, its own policy state and an equal share of max_size. Every lookup, insert,
+ *   removal and policy update of a key happens under its shard's lock, held for a table walk
+ *   and a few pointer moves, never during I/O or a copy of a body.
+ * - Objects are immutable once inserted (head, body, times) and reference-counted (atomic):
+ *   a lookup returns a referenced object, the exchange serves its body straight from it and
+ *   drops the reference at its end, whether or not the object was evicted or purged meanwhile.
+ *   Replacing an object (a new response, a 304's new head) inserts a new one.
+ * - Two fields change after insertion and are atomic: `stale` (a soft purge) and `refreshing`
+ *   (one background refresh at a time).
+ * - Coalescing: each shard keeps the keys being fetched (flights), each with a waitq
+ *   (pipeline/waitq.h) that its leader wakes when it ends; flights are found and created under
+ *   the shard lock, and refcounted.
+ * - Admin purges walk every shard, one lock at a time.
+ * - The registry of stores (for the admin API) has its own mutex, taken when a store is
+ *   created or freed and by admin walks. */
+#ifndef WEIR_CACHE_STORE_H
+#define WEIR_CACHE_STORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/cache_control.h"
+#include "cache/cache_fresh.h"
+#include "cache/cache_policy.h"
+#include "core/str.h"
+#include "http/h1_types.h"
+#include "pipeline/response.h"
+
+#define CACHE_SHARDS 16
+
+struct cache_obj {
+    struct cache_pnode pn;         /* policy links, hash, charge: first (container_of) */
+    struct cache_obj *hnext;       /* the shard's hash chain */
+    atomic_uint refs;
+    atomic_bool stale;             /* soft-purged: revalidate before use */
+    atomic_bool refreshing;        /* a background refresh is under way */
+    bool linked;                   /* in the table (under the shard lock) */
+    bool pass;                     /* hit-for-pass marker: no body, misses go straight up */
+
+    struct str key;                /* primary key (cache_key.h) */
+    struct str vary_names, vary_key;
+    struct str tags;               /* from the configured tag header, "a,b" */
+    uint16_t status;
+    struct str reason;
+    struct response_header *headers;
+    uint32_t nheaders;
+    struct cache_control cc;       /* the stored response's directives */
+    struct cache_times times;
+    int64_t lifetime;              /* seconds */
+    int64_t pass_until;            /* pass markers: seconds */
+    struct str etag, last_modified;
+    bool auth_ok;                  /* may answer requests with Authorization */
+    char *body;                    /* malloc'd, body_len bytes */
+    uint64_t body_len;
+    char data[];                   /* key, vary, header names and values */
+};
+
+struct cache_store_stats {
+    atomic_uint_fast64_t hit, miss, stale, revalidated, coalesced, pass, evicted, stored,
+        purged, bytes_served, uncacheable;
+};
+
+struct cache_store;
+
+/* A store of max_size bytes with the given policy; NULL when out of memory. `name` labels it
+ * in the admin API and metrics (copied). Registered for admin walks. */
+struct cache_store *cache_store_new(const char *name, uint64_t max_size,
+                                    const struct cache_policy_ops *policy);
+void cache_store_free(struct cache_store *s);
+/* Changes the size (a reload); shrinking evicts at the next inserts. */
+void cache_store_resize(struct cache_store *s, uint64_t max_size);
+struct cache_store_stats *cache_store_stats(struct cache_store *s);
+const char *cache_store_name(const struct cache_store *s);
+const struct cache_policy_ops *cache_store_policy(const struct cache_store *s);
+/* Bytes and objects stored now. */
+void cache_store_usage(struct cache_store *s, uint64_t *bytes, uint64_t *objects);
+
+/* An object of `data_len` extra bytes, refcount 1, not in any store. */
+struct cache_obj *cache_obj_new(size_t data_len);
+void cache_obj_ref(struct cache_obj *o);
+void cache_obj_unref(struct cache_obj *o);
+
+/* The newest object of `key` whose Vary selects req (req NULL: the first one), referenced;
+ * NULL when none. A policy hit is recorded. */
+struct cache_obj *cache_store_lookup(struct cache_store *s, uint64_t hash, struct str key,
+                                     const struct h1_request *req);
+
+/* Inserts o (the store takes the caller's reference), replacing the object with the same key
+ * and variant, evicting what the policy says until it fits. False when o is larger than a
+ * shard's share of max_size (the caller still drops its reference... none: o is freed). */
+bool cache_store_insert(struct cache_store *s, struct cache_obj *o);
+
+/* Removes every object of `key` (all variants); returns how many. */
+uint32_t cache_store_remove_key(struct cache_store *s, uint64_t hash, struct str key);
+
+/* Removes (or, soft, marks stale) every object for which match(o, arg) says so; returns how
+ * many. Walks every shard. */
+uint32_t cache_store_purge(struct cache_store *s, bool (*match)(const struct cache_obj *o,
+                                                                void *arg),
+                           void *arg, bool soft);
+
+/* Calls fn for every registered store (admin thread; under the registry mutex). */
+void cache_store_foreach(void (*fn)(struct cache_store *s, void *arg), void *arg);
+
+/* ---- coalescing ---- */
+struct cache_flight;
+struct waitq;
+
+/* Joins the fetch of `key` under way, or starts one (*leader = true). Referenced; NULL when
+ * out of memory. nworkers sizes the flight's waitq. */
+struct cache_flight *cache_flight_join(struct cache_store *s, uint64_t hash, struct str key,
+                                       uint32_t nworkers, bool *leader);
+struct waitq *cache_flight_waitq(struct cache_flight *f);
+/* The leader is done: the flight is removed from the store (later misses start a new one)
+ * and `uncacheable` recorded for waiters that look at it. Does not drop the reference. */
+void cache_flight_finish(struct cache_store *s, struct cache_flight *f, bool uncacheable);
+bool cache_flight_done(const struct cache_flight *f, bool *uncacheable);
+void cache_flight_ref(struct cache_flight *f);
+void cache_flight_put(struct cache_flight *f);
+
+#endif
