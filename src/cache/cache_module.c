@@ -438,6 +438,10 @@ static enum pipeline_verdict look(struct exchange *x, struct cache_ctx *c,
         enum cache_result fresh = c->tries == 0 ? CR_HIT
                                   : c->via_flight ? CR_REVALIDATED
                                                   : CR_COALESCED;
+        /* Fetched or validated for this very request (the flight it waited on): use it even
+         * when it says no-cache or max-age=0 — it is as fresh as the origin's answer. */
+        if (c->tries > 0 && o->times.response_time >= c->request_time && !atomic_load(&o->stale))
+            return serve(x, c, conf, o, age, fresh);
         switch (use) {
         case CACHE_USE_FRESH:
             return serve(x, c, conf, o, age, fresh);
