@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "admin/abuf.h"
+#include "admin/admin_cache.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/status_json.h"
@@ -298,6 +299,18 @@ static void serve_metrics(struct aconn *c, const struct reqinfo *ri)
         abuf_free(&a->body);
 }
 
+static void serve_cache(struct aconn *c, const struct reqinfo *ri, struct str path,
+                        struct str query)
+{
+    struct admin *a = c->a;
+    a->body.len = 0;
+    a->body.failed = false;
+    a->body.max = ADMIN_OUT_MAX;
+    int status = admin_cache_handle(path, query, &a->body);
+    respond(c, ri, status, "application/json", NULL, a->body.data ? a->body.data : "",
+            a->body.len);
+}
+
 /* Renders the status document into a->body; false on out of memory. */
 static bool render_status(struct admin *a, unsigned flags)
 {
@@ -376,8 +389,11 @@ static void handle(struct aconn *c, const struct h1_request *req)
     struct str path = qm ? str_from(t.ptr, (size_t)(qm - t.ptr)) : t;
     struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
 
-    if (req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
-        respond_text(c, &ri, 405, "Allow: GET, HEAD\r\n", "405 Method Not Allowed\n");
+    bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
+    if (cache_api ? req->method_id != H1_M_POST
+                  : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
+        respond_text(c, &ri, 405, cache_api ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
+                     "405 Method Not Allowed\n");
         return;
     }
     if (body) {
@@ -398,6 +414,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_status(c, &ri);
     else if (str_eq(path, str_cstr("/events")))
         serve_events(c, &ri);
+    else if (cache_api)
+        serve_cache(c, &ri, path, query);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else

@@ -2,6 +2,8 @@
  * table in docs/operations.md ("Metrics"), keep them in step. */
 #include "admin/prometheus.h"
 
+#include "admin/admin_cache.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -419,4 +421,5 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_routes(out, m);
     render_groups(out, m);
     render_servers(out, m);
+    admin_cache_prometheus(out);
 }

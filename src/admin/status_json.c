@@ -1,6 +1,8 @@
 /* status_json.c — see status_json.h. */
 #include "admin/status_json.h"
 
+#include "admin/admin_cache.h"
+
 #include <string.h>
 
 static double ms(uint64_t us)
@@ -290,5 +292,7 @@ void status_json_render(const struct model *m, struct abuf *b)
             abuf_add(b, ",", 1);
         group_obj(b, m, &m->groups[i]);
     }
-    abuf_str(b, "]}");
+    abuf_str(b, "],");
+    admin_cache_status(b);
+    abuf_str(b, "}");
 }

@@ -1,0 +1,229 @@
+/* admin_cache.c — see admin_cache.h. Reads the stores through cache_store_foreach (the
+ * registry mutex) and their atomic counters; purges walk the stores shard by shard. */
+#include "admin/admin_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache_purge.h"
+#include "cache/cache_store.h"
+
+/* The value of `name` in a query string, percent-decoded into out (NUL-terminated). */
+static bool query_value(struct str q, const char *name, char *out, size_t cap, size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = q.ptr, *end = q.ptr + q.len;
+    while (p < end) {
+        const char *a = p;
+        while (p < end && *p != '&')
+            p++;
+        if ((size_t)(p - a) > nl && memcmp(a, name, nl) == 0 && a[nl] == '=') {
+            size_t n = 0;
+            for (const char *s = a + nl + 1; s < p; s++) {
+                char ch = *s;
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%' && p - s > 2 && str_hex_digit(s[1]) >= 0 &&
+                           str_hex_digit(s[2]) >= 0) {
+                    ch = (char)(str_hex_digit(s[1]) * 16 + str_hex_digit(s[2]));
+                    s += 2;
+                }
+                if (n + 1 >= cap)
+                    return false;
+                out[n++] = ch;
+            }
+            out[n] = '\0';
+            *len = n;
+            return true;
+        }
+        if (p < end)
+            p++;
+    }
+    return false;
+}
+
+int admin_cache_handle(struct str path, struct str query, struct abuf *out)
+{
+    static char arg[8192];
+    char soft[8];
+    size_t n = 0, sn;
+    bool is_soft = query_value(query, "soft", soft, sizeof(soft), &sn) &&
+                   (strcmp(soft, "1") == 0 || strcmp(soft, "true") == 0);
+    enum cache_purge_kind kind;
+    if (str_eq(path, STR_LIT("/cache/purge"))) {
+        if (query_value(query, "url", arg, sizeof(arg), &n))
+            kind = CACHE_PURGE_URL;
+        else if (query_value(query, "prefix", arg, sizeof(arg), &n))
+            kind = CACHE_PURGE_PREFIX;
+        else if (query_value(query, "tag", arg, sizeof(arg), &n))
+            kind = CACHE_PURGE_TAG;
+        else {
+            abuf_str(out, "{\"error\":\"give url=, prefix= or tag=\"}\n");
+            return 400;
+        }
+    } else if (str_eq(path, STR_LIT("/cache/ban"))) {
+        if (!query_value(query, "pattern", arg, sizeof(arg), &n)) {
+            abuf_str(out, "{\"error\":\"give pattern=\"}\n");
+            return 400;
+        }
+        kind = CACHE_PURGE_BAN;
+    } else {
+        abuf_str(out, "{\"error\":\"try /cache/purge or /cache/ban\"}\n");
+        return 404;
+    }
+    int64_t count = cache_purge(kind, str_from(arg, n), is_soft);
+    if (count < 0) {
+        abuf_str(out, "{\"error\":\"url and prefix are absolute URLs (http://host/path); tag and "
+                      "pattern are not empty\"}\n");
+        return 400;
+    }
+    abuf_printf(out, "{\"%s\":%lld}\n", is_soft ? "marked_stale" : "purged", (long long)count);
+    return 200;
+}
+
+/* ---- figures ----------------------------------------------------------------------------- */
+
+struct figures {
+    const char *name;
+    uint64_t hit, miss, stale, revalidated, coalesced, pass, evicted, stored, purged,
+        uncacheable, bytes_served, bytes, objects, max_size;
+    const char *policy;
+};
+
+struct collected {
+    struct figures *f;
+    uint32_t n, cap;
+};
+
+#define LOAD(s, field) atomic_load_explicit(&(s)->field, memory_order_relaxed)
+
+static void collect_one(struct cache_store *s, void *arg)
+{
+    struct collected *c = arg;
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 8;
+        struct figures *f = realloc(c->f, cap * sizeof(*f));
+        if (!f)
+            return;
+        c->f = f;
+        c->cap = cap;
+    }
+    struct cache_store_stats *st = cache_store_stats(s);
+    struct figures *f = &c->f[c->n++];
+    *f = (struct figures){
+        .name = strdup(cache_store_name(s)), .hit = LOAD(st, hit), .miss = LOAD(st, miss),
+        .stale = LOAD(st, stale), .revalidated = LOAD(st, revalidated),
+        .coalesced = LOAD(st, coalesced), .pass = LOAD(st, pass), .evicted = LOAD(st, evicted),
+        .stored = LOAD(st, stored), .purged = LOAD(st, purged),
+        .uncacheable = LOAD(st, uncacheable), .bytes_served = LOAD(st, bytes_served),
+        .policy = cache_store_policy(s)->name,
+    };
+    cache_store_usage(s, &f->bytes, &f->objects);
+}
+
+static struct collected collect(void)
+{
+    struct collected c = {0};
+    cache_store_foreach(collect_one, &c);
+    return c;
+}
+
+static void release(struct collected *c)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        free((void *)c->f[i].name);
+    free(c->f);
+}
+
+static double ratio(const struct figures *f)
+{
+    uint64_t served = f->hit + f->stale + f->revalidated + f->coalesced;
+    uint64_t all = served + f->miss + f->pass;
+    return all ? (double)served / (double)all : 0.0;
+}
+
+#define FIELD(name, help, type, member)                                                        \
+    {name, help, type, offsetof(struct figures, member)}
+
+static const struct {
+    const char *name, *help, *type;
+    size_t off;
+} families[] = {
+    FIELD("weir_cache_hits_total", "Requests answered from the cache while fresh.", "counter", hit),
+    FIELD("weir_cache_misses_total", "Requests the cache sent upstream.", "counter", miss),
+    FIELD("weir_cache_stale_total", "Requests answered with a stale response (max-stale, "
+          "stale-while-revalidate, stale-if-error).", "counter", stale),
+    FIELD("weir_cache_revalidated_total", "Requests answered after a revalidation.", "counter",
+          revalidated),
+    FIELD("weir_cache_coalesced_total", "Requests answered from another request's fetch.",
+          "counter", coalesced),
+    FIELD("weir_cache_pass_total", "Requests passed upstream as hit-for-pass.", "counter", pass),
+    FIELD("weir_cache_evicted_total", "Objects evicted to make room.", "counter", evicted),
+    FIELD("weir_cache_stored_total", "Responses stored.", "counter", stored),
+    FIELD("weir_cache_purged_total", "Objects purged through the admin API or invalidated.",
+          "counter", purged),
+    FIELD("weir_cache_uncacheable_total", "Responses the rules kept out of the cache.", "counter",
+          uncacheable),
+    FIELD("weir_cache_served_bytes_total", "Body bytes served from the cache.", "counter",
+          bytes_served),
+    FIELD("weir_cache_bytes", "Bytes stored.", "gauge", bytes),
+    FIELD("weir_cache_objects", "Objects stored.", "gauge", objects),
+};
+
+void admin_cache_prometheus(struct abuf *b)
+{
+    struct collected c = collect();
+    if (!c.n) {
+        release(&c);
+        return;
+    }
+    for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+        abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", families[k].name, families[k].help,
+                    families[k].name, families[k].type);
+        for (uint32_t i = 0; i < c.n; i++) {
+            abuf_printf(b, "%s{route=\"", families[k].name);
+            abuf_prom_label(b, c.f[i].name);
+            abuf_str(b, "\"} ");
+            abuf_u64(b, *(const uint64_t *)(const void *)((const char *)&c.f[i] + families[k].off));
+            abuf_str(b, "\n");
+        }
+    }
+    abuf_str(b, "# HELP weir_cache_hit_ratio Share of lookups answered from the cache.\n"
+                "# TYPE weir_cache_hit_ratio gauge\n");
+    for (uint32_t i = 0; i < c.n; i++) {
+        abuf_str(b, "weir_cache_hit_ratio{route=\"");
+        abuf_prom_label(b, c.f[i].name);
+        abuf_str(b, "\"} ");
+        abuf_num(b, ratio(&c.f[i]));
+        abuf_str(b, "\n");
+    }
+    release(&c);
+}
+
+void admin_cache_status(struct abuf *b)
+{
+    struct collected c = collect();
+    abuf_str(b, "\"caches\":[");
+    for (uint32_t i = 0; i < c.n; i++) {
+        const struct figures *f = &c.f[i];
+        if (i)
+            abuf_str(b, ",");
+        abuf_str(b, "{\"route\":");
+        abuf_json_str(b, f->name);
+        abuf_printf(b, ",\"policy\":\"%s\"", f->policy);
+        for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+            /* weir_cache_<what>[_total] -> "<what>" */
+            const char *nm = families[k].name + strlen("weir_cache_");
+            size_t len = strlen(nm);
+            if (len > 6 && strcmp(nm + len - 6, "_total") == 0)
+                len -= 6;
+            abuf_printf(b, ",\"%.*s\":", (int)len, nm);
+            abuf_u64(b, *(const uint64_t *)(const void *)((const char *)f + families[k].off));
+        }
+        abuf_str(b, ",\"hit_ratio\":");
+        abuf_num(b, ratio(f));
+        abuf_str(b, "}");
+    }
+    abuf_str(b, "]");
+    release(&c);
+}
