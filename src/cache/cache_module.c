@@ -533,7 +533,8 @@ static void invalidate(struct exchange *x, struct cache_ctx *c, const struct res
             if (n < 0 || (size_t)n < origin || memcmp(buf, c->key.ptr, origin) != 0)
                 continue;
         }
-        memcpy(buf + n, extra.ptr, extra.len);
+        if (extra.len)
+            memcpy(buf + n, extra.ptr, extra.len);
         struct str k = str_from(buf, (size_t)n + extra.len);
         cache_store_remove_key(store, cache_key_hash(k), k);
     }

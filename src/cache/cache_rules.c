@@ -81,7 +81,9 @@ enum cache_use cache_rules_use(const struct cache_control *req, bool req_no_cach
 {
     if (req_no_cache || (resp->flags & CC_NO_CACHE))
         return CACHE_USE_REVALIDATE;
-    if (req->max_age != CACHE_ABSENT && age > req->max_age)
+    /* Ages are whole seconds: max-age=0 (the usual "revalidate") must not accept an age of
+     * 0 that is really a fraction of a second. */
+    if (req->max_age != CACHE_ABSENT && (age > req->max_age || req->max_age == 0))
         return CACHE_USE_REVALIDATE;
     if (req->min_fresh != CACHE_ABSENT && lifetime - age < req->min_fresh)
         return CACHE_USE_REVALIDATE;

@@ -87,6 +87,7 @@ static void test_use(void **state)
     assert_int_equal(use("no-cache", "", 0, 60), CACHE_USE_REVALIDATE);
     assert_int_equal(use("max-age=5", "", 10, 60), CACHE_USE_REVALIDATE);
     assert_int_equal(use("max-age=10", "", 10, 60), CACHE_USE_FRESH);
+    assert_int_equal(use("max-age=0", "", 0, 60), CACHE_USE_REVALIDATE);
     assert_int_equal(use("min-fresh=55", "", 10, 60), CACHE_USE_REVALIDATE);
     assert_int_equal(use("max-stale=10", "", 65, 60), CACHE_USE_STALE);
     assert_int_equal(use("max-stale=1", "", 65, 60), CACHE_USE_REVALIDATE);
