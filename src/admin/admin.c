@@ -27,6 +27,7 @@
 
 #include "admin/abuf.h"
 #include "admin/admin_cache.h"
+#include "cache/cache_warm.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/status_json.h"
@@ -738,6 +739,7 @@ fail:
 
 void admin_stop(struct admin *a)
 {
+    cache_warm_shutdown(); /* its threads may still be fetching */
     if (!a)
         return;
     if (a->thread_started) {

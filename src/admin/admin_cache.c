@@ -7,9 +7,13 @@
 
 #include "cache/cache_purge.h"
 #include "cache/cache_store.h"
+#include "cache/cache_warm.h"
 
-/* The value of `name` in a query string, percent-decoded into out (NUL-terminated). */
-static bool query_value(struct str q, const char *name, char *out, size_t cap, size_t *len)
+#define WARM_MAX_URLS 100000
+
+/* The `skip`-th value of `name` in a query string, percent-decoded into out (NUL-terminated). */
+static bool query_nth(struct str q, const char *name, uint32_t skip, char *out, size_t cap,
+                      size_t *len)
 {
     size_t nl = strlen(name);
     const char *p = q.ptr, *end = q.ptr + q.len;
@@ -17,7 +21,7 @@ static bool query_value(struct str q, const char *name, char *out, size_t cap, s
         const char *a = p;
         while (p < end && *p != '&')
             p++;
-        if ((size_t)(p - a) > nl && memcmp(a, name, nl) == 0 && a[nl] == '=') {
+        if ((size_t)(p - a) > nl && memcmp(a, name, nl) == 0 && a[nl] == '=' && skip-- == 0) {
             size_t n = 0;
             for (const char *s = a + nl + 1; s < p; s++) {
                 char ch = *s;
@@ -42,8 +46,57 @@ static bool query_value(struct str q, const char *name, char *out, size_t cap, s
     return false;
 }
 
+static bool query_value(struct str q, const char *name, char *out, size_t cap, size_t *len)
+{
+    return query_nth(q, name, 0, out, cap, len);
+}
+
+static uint32_t query_u32(struct str q, const char *name, uint32_t dflt)
+{
+    char v[16];
+    size_t n;
+    return query_value(q, name, v, sizeof(v), &n) ? (uint32_t)strtoul(v, NULL, 10) : dflt;
+}
+
+/* POST /cache/warm?url=...&url=...[&concurrency=4][&rate=100][&host=...] */
+static int warm(struct str query, struct abuf *out)
+{
+    char buf[8192], host[256];
+    size_t n;
+    uint32_t count = 0;
+    while (count < WARM_MAX_URLS && query_nth(query, "url", count, buf, sizeof(buf), &n))
+        count++;
+    if (!count) {
+        abuf_str(out, "{\"error\":\"give url= (repeated)\"}\n");
+        return 400;
+    }
+    char **urls = calloc(count, sizeof(*urls));
+    bool ok = urls != NULL;
+    for (uint32_t i = 0; ok && i < count; i++)
+        ok = query_nth(query, "url", i, buf, sizeof(buf), &n) && (urls[i] = strdup(buf));
+    bool has_host = query_value(query, "host", host, sizeof(host), &n);
+    int rc = ok ? cache_warm_start(urls, count, query_u32(query, "concurrency", 4),
+                                   query_u32(query, "rate", 100), has_host ? host : NULL)
+                : -2;
+    for (uint32_t i = 0; urls && i < count; i++)
+        free(urls[i]);
+    free(urls);
+    if (rc == -1) {
+        abuf_str(out, "{\"error\":\"a warm-up is running\"}\n");
+        return 409;
+    }
+    if (rc != 0) {
+        abuf_str(out, "{\"error\":\"out of memory\"}\n");
+        return 503;
+    }
+    abuf_printf(out, "{\"queued\":%u}\n", count);
+    return 202;
+}
+
 int admin_cache_handle(struct str path, struct str query, struct abuf *out)
 {
+    if (str_eq(path, STR_LIT("/cache/warm")))
+        return warm(query, out);
     static char arg[8192];
     char soft[8];
     size_t n = 0, sn;
@@ -68,7 +121,7 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out)
         }
         kind = CACHE_PURGE_BAN;
     } else {
-        abuf_str(out, "{\"error\":\"try /cache/purge or /cache/ban\"}\n");
+        abuf_str(out, "{\"error\":\"try /cache/purge, /cache/ban or /cache/warm\"}\n");
         return 404;
     }
     int64_t count = cache_purge(kind, str_from(arg, n), is_soft);
@@ -188,6 +241,18 @@ void admin_cache_prometheus(struct abuf *b)
             abuf_str(b, "\n");
         }
     }
+    struct cache_warm_progress w;
+    cache_warm_progress(&w);
+    abuf_printf(b, "# HELP weir_cache_warm_urls Pre-warm progress: URLs queued, done, failed.\n"
+                   "# TYPE weir_cache_warm_urls gauge\n"
+                   "weir_cache_warm_urls{state=\"queued\"} %llu\n"
+                   "weir_cache_warm_urls{state=\"done\"} %llu\n"
+                   "weir_cache_warm_urls{state=\"failed\"} %llu\n"
+                   "# HELP weir_cache_warm_bytes Bytes read by the pre-warm fetches.\n"
+                   "# TYPE weir_cache_warm_bytes gauge\n"
+                   "weir_cache_warm_bytes %llu\n",
+                (unsigned long long)w.queued, (unsigned long long)w.done,
+                (unsigned long long)w.failed, (unsigned long long)w.bytes);
     abuf_str(b, "# HELP weir_cache_hit_ratio Share of lookups answered from the cache.\n"
                 "# TYPE weir_cache_hit_ratio gauge\n");
     for (uint32_t i = 0; i < c.n; i++) {
@@ -224,6 +289,12 @@ void admin_cache_status(struct abuf *b)
         abuf_num(b, ratio(f));
         abuf_str(b, "}");
     }
-    abuf_str(b, "]");
+    struct cache_warm_progress w;
+    cache_warm_progress(&w);
+    abuf_printf(b, "],\"cache_warm\":{\"running\":%s,\"queued\":%llu,\"done\":%llu,"
+                   "\"failed\":%llu,\"bytes\":%llu}",
+                w.running ? "true" : "false", (unsigned long long)w.queued,
+                (unsigned long long)w.done, (unsigned long long)w.failed,
+                (unsigned long long)w.bytes);
     release(&c);
 }

@@ -5,7 +5,9 @@
  *   POST /cache/purge?tag=<tag>              every object tagged so (tag_header)
  *   POST /cache/ban?pattern=<glob>           every URL the pattern matches (fnmatch)
  * each with &soft=1 to mark stale (revalidate on next use) instead of removing. The reply is
- * JSON: {"purged": <count>}. The token, when configured, protects them like every endpoint.
+ * JSON: {"purged": <count>}.
+ *   POST /cache/warm?url=<URL>&url=...[&concurrency=4][&rate=100][&host=<Host>]
+ *                                            pre-warm (cache_warm.h): 202 {"queued": n} The token, when configured, protects them like every endpoint.
  * Admin thread. */
 #ifndef WEIR_ADMIN_CACHE_H
 #define WEIR_ADMIN_CACHE_H
@@ -22,7 +24,7 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out);
 /* The weir_cache_* families, every store one series (label route). */
 void admin_cache_prometheus(struct abuf *b);
 
-/* `"caches":[...]` for the status document (no leading comma). */
+/* `"caches":[...],"cache_warm":{...}` for the status document (no leading comma). */
 void admin_cache_status(struct abuf *b);
 
 #endif

@@ -6,6 +6,7 @@
            &size=N                a body of N bytes instead (pattern), with Content-Length
            &chunked=1             send the body chunked
            &delay=ms              wait before answering
+           &count_header=1        add "X-Count: <n>" (n = requests for that path)
            &etag304=1             answer 304 (with the h= fields) when If-None-Match matches the
                                   ETag given in h=, or If-Modified-Since is present and
                                   Last-Modified given in h=
@@ -74,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
         for h in q.get("h", []):
             name, _, value = h.partition(":")
             fields.append((name, value.strip()))
+        if "count_header" in q:
+            fields.append(("X-Count", str(n)))
         status = int(q.get("status", ["200"])[0])
         fd = {k.lower(): v for k, v in fields}
         if "etag304" in q:

@@ -202,12 +202,15 @@ def test_stale_revalidated_with_if_modified_since_and_304_updates_fields(env):
 
 
 def test_304_header_update(env):
-    # first stored with X-Gen: a, then revalidated by a 304 that says X-Gen: b
-    p1 = q("/upd", "Cache-Control: max-age=1", "ETag: \"u\"", "X-Gen: a", etag304="1")
-    get(env, p1)
+    # stored with X-Count: 1; the 304 of the revalidation says X-Count: 2
+    p = q("/upd", "Cache-Control: max-age=1", "ETag: \"u\"", etag304="1", count_header="1")
+    a = get(env, p)
+    assert a.header("X-Count") == "1"
     time.sleep(2.2)
-    # same URL for the cache only if the query is the same: use the key route instead
-    assert xc(get(env, p1)) == "REVALIDATED"
+    b = get(env, p)
+    assert xc(b) == "REVALIDATED" and b.body == a.body and b.header("X-Count") == "2"
+    c = get(env, p)
+    assert xc(c) == "HIT" and c.header("X-Count") == "2" and c.body == a.body
 
 
 def test_request_no_cache_and_max_age_0_revalidate(env):
@@ -491,3 +494,24 @@ def test_bad_config_file_line_col(launcher, tmp_path):
     r = subprocess.run([launcher.binary, "-t", "-c", str(path)], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode != 0 and "bad.yaml:8:7:" in r.stderr, r.stderr
+
+
+def test_prewarm(env):
+    base = "http://127.0.0.1:%d" % env.weir.port
+    paths = [q("/warm/%d" % i, "Cache-Control: max-age=60") for i in range(5)]
+    query = "&".join("url=" + urllib.parse.quote(base + p, safe="") for p in paths)
+    r = admin(env, "/cache/warm?concurrency=2&rate=50&" + query + "&url=" +
+              urllib.parse.quote("http://127.0.0.1:1/nothing", safe=""))
+    assert r.status == 202 and r.json() == {"queued": 6}
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with Client(env.aport) as c:
+            w = c.get("/status").json()["cache_warm"]
+        if not w["running"]:
+            break
+        time.sleep(0.1)
+    assert w["done"] == 5 and w["failed"] == 1 and w["bytes"] > 0
+    for p in paths:
+        assert xc(get(env, p)) == "HIT"
+    with Client(env.aport) as c:
+        assert 'weir_cache_warm_urls{state="done"} 5' in c.get("/metrics").text()
