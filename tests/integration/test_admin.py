@@ -353,7 +353,15 @@ def check_schema(d):
 
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "rps": dict, "totals": dict, "latency_ms": dict, "histogram": dict,
-             "history": list, "routes": list, "groups": list})
+             "history": list, "routes": list, "groups": list, "caches": list,
+             "cache_warm": dict})
+    keys(d["cache_warm"], {"running": bool, "queued": int, "done": int, "failed": int,
+                           "bytes": int})
+    for c in d["caches"]:
+        keys(c, {"route": str, "policy": str, "hits": int, "misses": int, "stale": int,
+                 "revalidated": int, "coalesced": int, "pass": int, "evicted": int,
+                 "stored": int, "purged": int, "uncacheable": int, "served_bytes": int,
+                 "bytes": int, "objects": int, "hit_ratio": num})
     keys(d["reloads"], {"ok": int, "failed": int})
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
