@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages weir needs to build, test and benchmark. Idempotent.
 # Usage: scripts/install-deps.sh [--bench] [--browser]
-#   --bench    also wrk, nginx and haproxy for bench/proxy_bench.sh
+#   --bench    also wrk, nginx, haproxy and varnish for the benchmarks under bench/
 #   --browser  also Debian's chromium (and Node.js + npm when missing) for the dashboard test,
 #              then playwright-core into tests/dashboard/node_modules from its package-lock.json
 #              (`npm ci`; skipped when the pinned version is already there). Playwright never
@@ -26,7 +26,7 @@ pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
       python3-brotli python3-zstandard brotli zstd)
 if [[ $bench -eq 1 ]]; then
-    pkgs+=(wrk nginx-light haproxy)
+    pkgs+=(wrk nginx-light haproxy varnish)
 fi
 if [[ $browser -eq 1 ]]; then
     pkgs+=(chromium)
