@@ -5,6 +5,7 @@
 
 const struct cache_policy_ops *const cache_policies[] = {
     &cache_policy_s3fifo,
+    &cache_policy_tinylfu,
     &cache_policy_lru,
     &cache_policy_lfu,
     &cache_policy_fifo,

@@ -47,9 +47,9 @@ struct cache_policy_ops {
 };
 
 extern const struct cache_policy_ops cache_policy_lru, cache_policy_lfu, cache_policy_fifo,
-    cache_policy_s3fifo;
+    cache_policy_s3fifo, cache_policy_tinylfu;
 
-/* By name ("lru", "lfu", "fifo", "s3fifo"), or NULL. */
+/* By name ("s3fifo", "tinylfu", "lru", "lfu", "fifo"), or NULL. */
 const struct cache_policy_ops *cache_policy_find(const char *name);
 /* The policies, NULL-terminated (bench, docs). */
 extern const struct cache_policy_ops *const cache_policies[];

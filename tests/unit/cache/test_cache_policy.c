@@ -137,11 +137,33 @@ static void test_all_empty_out(void **state)
     assert_null(cache_policy_find("arc"));
 }
 
+static void test_tinylfu_admission(void **state)
+{
+    (void)state;
+    struct pol p;
+    pol_init(&p, &cache_policy_tinylfu, 10 * 4096);
+    for (int i = 0; i < N; i++)
+        p.nodes[i].charge = 4096;
+    /* 0..9 fill the cache; 0 is popular */
+    for (int i = 0; i < 10; i++)
+        p.ops->insert(p.st, &p.nodes[i]);
+    for (int k = 0; k < 5; k++)
+        p.ops->hit(p.st, &p.nodes[0]);
+    /* a stream of one-hit newcomers: each goes itself rather than pushing the popular out */
+    for (int i = 10; i < N; i++) {
+        p.ops->insert(p.st, &p.nodes[i]);
+        int v = evict(&p);
+        assert_int_not_equal(v, 0);
+    }
+    pol_fini(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru), cmocka_unit_test(test_fifo), cmocka_unit_test(test_lfu),
-        cmocka_unit_test(test_s3fifo), cmocka_unit_test(test_all_empty_out),
+        cmocka_unit_test(test_s3fifo), cmocka_unit_test(test_tinylfu_admission),
+        cmocka_unit_test(test_all_empty_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
