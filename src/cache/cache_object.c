@@ -116,13 +116,11 @@ struct cache_obj *cache_object_new(const struct response *r, const struct cache_
     return o;
 }
 
-/* Fields a 304 does not update (RFC 9111 §3.2: framing and the representation's own). */
+/* Fields a 304 does not update (RFC 9111 §3.2: every field it carries replaces the stored
+ * ones of that name, Content-Length and framing aside). */
 static bool not_updated(struct str name)
 {
     return str_eq_nocase(name, STR_LIT("Content-Length")) ||
-           str_eq_nocase(name, STR_LIT("Content-Encoding")) ||
-           str_eq_nocase(name, STR_LIT("Content-Range")) ||
-           str_eq_nocase(name, STR_LIT("Content-Type")) ||
            str_eq_nocase(name, STR_LIT("Transfer-Encoding"));
 }
 

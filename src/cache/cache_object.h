@@ -32,7 +32,7 @@ void cache_object_times(const struct response *r, int64_t request_time, int64_t 
 struct cache_obj *cache_object_new(const struct response *r, const struct cache_object_facts *f);
 
 /* A copy of `old` whose fields are updated by those of a 304 (each field the 304 carries
- * replaces the stored ones of its name, framing and Content-* aside) with the 304's times;
+ * replaces the stored ones of its name, Content-Length and framing aside) with the 304's times;
  * the body is copied. NULL when out of memory. */
 struct cache_obj *cache_object_update(const struct cache_obj *old, const struct response *r304,
                                       const struct cache_times *t, int64_t default_ttl,

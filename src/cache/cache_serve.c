@@ -62,12 +62,12 @@ int cache_serve_fill(struct exchange *x, const struct cache_obj *o, int64_t age,
                                                                     : o->times.date,
             .size = o->body_len,
         };
-        /* Without Last-Modified, If-Modified-Since compares with Date (RFC 9111 §4.3.2)... but
-         * with no validator at all, nothing is compared. */
-        if (!o->last_modified.ptr && !o->etag.ptr) {
-            cr.if_modified_since = cr.if_unmodified_since = STR_NULL;
-            cr.if_range = STR_NULL;
-        }
+        /* Without Last-Modified, If-Modified-Since compares with Date (RFC 9111 §4.3.2); but
+         * a date in If-Range needs a real Last-Modified: without one it never matches, and
+         * the whole response goes out. */
+        if (!o->last_modified.ptr && cr.if_range.len && cr.if_range.ptr[0] != '"' &&
+            cr.if_range.ptr[0] != 'W')
+            cr.range = cr.if_range = STR_NULL;
         static_cond_evaluate(&cr, &rep, &d);
         if (d.status == 200)
             d.status = o->status;

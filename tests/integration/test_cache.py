@@ -258,6 +258,11 @@ def test_conditional_requests_answered_from_cache(env):
     r = get(env, p, {"If-None-Match": "\"other\""})
     assert r.status == 200
     assert env.origin.count("/cond") == 1
+    # no validator at all: If-Modified-Since compares with the stored Date
+    p = q("/conddate", "Cache-Control: max-age=60")
+    get(env, p)
+    assert get(env, p, {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}).status == 304
+    assert get(env, p, {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status == 200
 
 
 def test_head_from_stored_get_and_range(env):
