@@ -2,6 +2,7 @@
  * registry mutex) and their atomic counters; purges walk the stores shard by shard. */
 #include "admin/admin_cache.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,22 +59,73 @@ static uint32_t query_u32(struct str q, const char *name, uint32_t dflt)
     return query_value(q, name, v, sizeof(v), &n) ? (uint32_t)strtoul(v, NULL, 10) : dflt;
 }
 
-/* POST /cache/warm?url=...&url=...[&concurrency=4][&rate=100][&host=...] */
+struct url_list {
+    char **urls;
+    uint32_t n, cap;
+    bool failed;
+};
+
+static void list_add(struct url_list *l, const char *u)
+{
+    if (l->failed || l->n >= WARM_MAX_URLS)
+        return;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 64;
+        char **a = realloc(l->urls, cap * sizeof(*a));
+        if (!a) {
+            l->failed = true;
+            return;
+        }
+        l->urls = a;
+        l->cap = cap;
+    }
+    if (!(l->urls[l->n] = strdup(u)))
+        l->failed = true;
+    else
+        l->n++;
+}
+
+/* The URLs of a route's prewarm_file: one a line, blank lines and "#" comments skipped. */
+static void list_file(struct cache_store *s, void *arg)
+{
+    char *path = cache_store_prewarm(s);
+    FILE *f = path ? fopen(path, "re") : NULL;
+    char line[8192];
+    while (f && fgets(line, sizeof(line), f)) {
+        struct str t = str_trim_ows(str_cstr(line));
+        while (t.len && (t.ptr[t.len - 1] == '\n' || t.ptr[t.len - 1] == '\r'))
+            t.len--;
+        t = str_trim_ows(t);
+        if (!t.len || t.ptr[0] == '#')
+            continue;
+        ((char *)t.ptr)[t.len] = '\0';
+        list_add(arg, t.ptr);
+    }
+    if (f)
+        fclose(f);
+    free(path);
+}
+
+/* POST /cache/warm?url=...&url=...[&concurrency=4][&rate=100][&host=...], or ?from=config
+ * for the routes' prewarm_file lists. */
 static int warm(struct str query, struct abuf *out)
 {
     char buf[8192], host[256];
     size_t n;
-    uint32_t count = 0;
-    while (count < WARM_MAX_URLS && query_nth(query, "url", count, buf, sizeof(buf), &n))
-        count++;
-    if (!count) {
-        abuf_str(out, "{\"error\":\"give url= (repeated)\"}\n");
+    struct url_list l = {0};
+    if (query_value(query, "from", buf, sizeof(buf), &n) && strcmp(buf, "config") == 0)
+        cache_store_foreach(list_file, &l);
+    for (uint32_t i = 0; i < WARM_MAX_URLS && query_nth(query, "url", i, buf, sizeof(buf), &n);
+         i++)
+        list_add(&l, buf);
+    uint32_t count = l.n;
+    char **urls = l.urls;
+    bool ok = !l.failed;
+    if (!count && ok) {
+        free(urls);
+        abuf_str(out, "{\"error\":\"give url= (repeated), or from=config with a prewarm_file\"}\n");
         return 400;
     }
-    char **urls = calloc(count, sizeof(*urls));
-    bool ok = urls != NULL;
-    for (uint32_t i = 0; ok && i < count; i++)
-        ok = query_nth(query, "url", i, buf, sizeof(buf), &n) && (urls[i] = strdup(buf));
     bool has_host = query_value(query, "host", host, sizeof(host), &n);
     int rc = ok ? cache_warm_start(urls, count, query_u32(query, "concurrency", 4),
                                    query_u32(query, "rate", 100), has_host ? host : NULL)

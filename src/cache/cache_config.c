@@ -1,9 +1,11 @@
 /* cache_config.c — see cache_config.h. Main thread (the config loader). */
 #include "cache/cache_config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/config_yaml.h"
@@ -23,6 +25,7 @@ void cache_config_free(void *conf)
     if (!c)
         return;
     free(c->tag_header);
+    free(c->prewarm_file);
     free_names(c->key.ignore_params, c->key.nignore);
     free_names(c->key.headers, c->key.nheaders);
     free_names(c->key.cookies, c->key.ncookies);
@@ -88,7 +91,8 @@ int cache_config_load(struct ycx *cx, const struct ynode *v, const char *where, 
     static const char *const keys[] = {"max_size",    "max_object",    "policy",
                                        "default_ttl", "heuristic_max", "x_cache",
                                        "coalesce",    "coalesce_wait", "pass_ttl",
-                                       "tag_header",  "key",           NULL};
+                                       "tag_header",  "key",           "prewarm_file",
+                                       NULL};
     static const char *const key_keys[] = {"ignore_query", "headers", "cookies", NULL};
     enum ysection_form form;
     if (ysection_form(cx, v, where, true, &form) != 0)
@@ -137,10 +141,24 @@ int cache_config_load(struct ycx *cx, const struct ynode *v, const char *where, 
         if (ystrdup(cx, n, n->str, &c->tag_header) != 0)
             return -1;
     }
-    if (c->max_object > c->max_size / 16)
-        return yerr(cx, v, "%s: max_object (%llu) is more than a 16th of max_size: the store is "
-                           "split in 16 shards and an object lives in one",
-                    where, (unsigned long long)c->max_object);
+    if ((n = ymap_get(v, "prewarm_file"))) {
+        if (yscalar(cx, n, "prewarm_file") != 0)
+            return -1;
+        if (access(n->str, R_OK) != 0)
+            return yerr(cx, n, "prewarm_file '%.200s' cannot be read: %s", n->str, strerror(errno));
+        if (ystrdup(cx, n, n->str, &c->prewarm_file) != 0)
+            return -1;
+    }
+    /* The store is split in 16 shards and an object lives in one: a max_object the operator
+     * wrote must fit; the default shrinks to fit a small max_size. */
+    if (c->max_object > c->max_size / 16) {
+        const struct ynode *mo = ymap_get(v, "max_object");
+        if (mo)
+            return yerr(cx, mo, "max_object (%llu) is more than a 16th of max_size (%llu): the "
+                                "store is split in 16 shards and an object lives in one",
+                        (unsigned long long)c->max_object, (unsigned long long)c->max_size);
+        c->max_object = c->max_size / 16;
+    }
     if ((n = ymap_get(v, "key"))) {
         if (ymap_check(cx, n, "cache.key", key_keys) != 0 ||
             load_names(cx, n, "ignore_query", &c->key.ignore_params, &c->key.nignore) != 0 ||

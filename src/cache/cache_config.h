@@ -26,6 +26,7 @@ struct cache_conf {
     int64_t pass_ttl;              /* hit-for-pass: seconds misses of an uncacheable key go
                                       straight upstream; default 10 */
     char *tag_header;              /* response field with purge tags; default "Cache-Tag" */
+    char *prewarm_file;            /* URLs (one a line) POST /cache/warm?from=config fetches */
     struct cache_key_conf key;
 };
 

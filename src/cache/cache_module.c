@@ -114,6 +114,8 @@ static void *cache_shared_get(const struct cfg_route *route, const void *conf)
         cache_store_resize(s->store, cf->max_size);
     bool ok = s->store != NULL;
     pthread_mutex_unlock(&create_lock);
+    if (ok)
+        cache_store_set_prewarm(s->store, cf->prewarm_file);
     if (!ok) {
         pipeline_shared_put(s);
         return NULL;
@@ -608,6 +610,51 @@ static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cac
     pipeline_observe_on(x, c);
 }
 
+/* Stores the response being filled when `whole` (else drops it). Returns whether stored. */
+static bool commit(struct exchange *x, struct cache_ctx *c, bool whole)
+{
+    struct cache_shared *sh = x->link->shared;
+    bool stored = false;
+    if (whole) {
+        char *body = c->body;
+        if (c->cap > c->len + 4096 && c->len) /* give back what the guess over-reserved */
+            body = realloc(c->body, c->len) ?: c->body;
+        if (!c->len) {
+            free(body);
+            body = NULL;
+        }
+        cache_object_set_body(c->fill, body, c->len);
+        c->body = NULL;
+        c->len = c->cap = 0;
+        stored = cache_store_insert(sh->store, c->fill);
+        if (stored)
+            COUNT(x, stored);
+    } else {
+        cache_obj_unref(c->fill);
+    }
+    c->fill = NULL;
+    return stored;
+}
+
+/* The leader's part is over (stored, or known not to be): the waiters look again — right
+ * away, not when the leader's client has read the last byte. An uncacheable answer leaves a
+ * hit-for-pass marker first, so that they (and later misses) go straight upstream. */
+static void release_flight(struct exchange *x, struct cache_ctx *c, bool stored)
+{
+    const struct cache_conf *conf = x->link->conf;
+    struct cache_shared *sh = x->link->shared;
+    if (!c->leader || !c->flight)
+        return;
+    if (!stored && c->uncacheable && conf->pass_ttl > 0) {
+        struct cache_obj *p = cache_object_pass(c->key, c->hash, now_s() + conf->pass_ttl);
+        if (p)
+            cache_store_insert(sh->store, p);
+    }
+    cache_flight_finish(sh->store, c->flight, c->uncacheable);
+    waitq_wake_all(cache_flight_waitq(c->flight), x->worker);
+    c->leader = false;
+}
+
 static void cache_response_head(struct exchange *x, void *ctx, struct response *r)
 {
     struct cache_ctx *c = ctx;
@@ -650,6 +697,10 @@ static void cache_response_head(struct exchange *x, void *ctx, struct response *
     }
     if (r->status != 304)
         fill_begin(x, c, conf, r);
+    if (c->fill && c->expect == 0)
+        release_flight(x, c, commit(x, c, true)); /* nothing more to wait for */
+    else if (!c->fill)
+        release_flight(x, c, false);
     if (conf->x_cache && c->result)
         response_add(r, &x->arena, STR_LIT("X-Cache"), str_cstr(result_names[c->result]));
 }
@@ -684,6 +735,9 @@ static void cache_response_data(struct exchange *x, void *ctx, const char *p, si
     }
     memcpy(c->body + c->len, p, n);
     c->len += n;
+    /* The last byte of a body of known length: store it now, before the exchange ends. */
+    if (c->expect >= 0 && c->len == (uint64_t)c->expect)
+        release_flight(x, c, commit(x, c, true));
 }
 
 static void cache_response_trailers(struct exchange *x, void *ctx, struct str fields)
@@ -715,37 +769,13 @@ static int cache_body(struct exchange *x, void *ctx, const char **in, size_t *in
 static void cache_end(struct exchange *x, void *ctx)
 {
     struct cache_ctx *c = ctx;
-    const struct cache_conf *conf = x->link->conf;
-    struct cache_shared *sh = x->link->shared;
     bool stored = false;
-    if (c->fill) {
-        bool whole = !c->fill_failed && x->response_complete &&
-                     (c->expect < 0 || c->len == (uint64_t)c->expect);
-        if (whole) {
-            char *body = c->body;
-            if (c->cap > c->len + 4096 && c->len) /* give back what the guess over-reserved */
-                body = realloc(c->body, c->len) ?: c->body;
-            cache_object_set_body(c->fill, c->len ? body : (free(body), NULL), c->len);
-            c->body = NULL;
-            stored = cache_store_insert(sh->store, c->fill);
-            if (stored)
-                COUNT(x, stored);
-        } else {
-            cache_obj_unref(c->fill);
-        }
-        c->fill = NULL;
-    }
+    /* A body without a length (chunked) is known whole only now. */
+    if (c->fill)
+        stored = commit(x, c, !c->fill_failed && x->response_complete && c->expect < 0);
     free(c->body);
     c->body = NULL;
-    if (c->leader && c->flight) {
-        if (!stored && c->uncacheable && conf->pass_ttl > 0) {
-            struct cache_obj *p = cache_object_pass(c->key, c->hash, now_s() + conf->pass_ttl);
-            if (p)
-                cache_store_insert(sh->store, p);
-        }
-        cache_flight_finish(sh->store, c->flight, c->uncacheable);
-        waitq_wake_all(cache_flight_waitq(c->flight), x->worker);
-    }
+    release_flight(x, c, stored);
     stop_waiting(c);
     cache_obj_unref(c->obj);
     c->obj = NULL;

@@ -34,6 +34,7 @@ struct cache_store {
     char *name;
     const struct cache_policy_ops *policy;
     atomic_uint_fast64_t max_size;
+    char *prewarm;                 /* under registry_lock */
     struct cache_store_stats stats;
     struct shard shards[CACHE_SHARDS];
 };
@@ -137,8 +138,24 @@ void cache_store_free(struct cache_store *s)
         free(sh->buckets);
         pthread_mutex_destroy(&sh->lock);
     }
+    free(s->prewarm);
     free(s->name);
     free(s);
+}
+
+void cache_store_set_prewarm(struct cache_store *s, const char *path)
+{
+    char *copy = path ? strdup(path) : NULL;
+    pthread_mutex_lock(&registry_lock);
+    free(s->prewarm);
+    s->prewarm = copy;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+char *cache_store_prewarm(struct cache_store *s)
+{
+    /* Called from cache_store_foreach's callbacks, which hold registry_lock already. */
+    return s->prewarm ? strdup(s->prewarm) : NULL;
 }
 
 void cache_store_resize(struct cache_store *s, uint64_t max_size)

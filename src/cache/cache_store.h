@@ -107,6 +107,11 @@ uint32_t cache_store_purge(struct cache_store *s, bool (*match)(const struct cac
                                                                 void *arg),
                            void *arg, bool soft);
 
+/* The route's pre-warm list (a path, or NULL), set by each config generation; copied. */
+void cache_store_set_prewarm(struct cache_store *s, const char *path);
+/* A malloc'd copy of it, or NULL. */
+char *cache_store_prewarm(struct cache_store *s);
+
 /* Calls fn for every registered store (admin thread; under the registry mutex). */
 void cache_store_foreach(void (*fn)(struct cache_store *s, void *arg), void *arg);
 

@@ -59,9 +59,14 @@ def q(path, *fields, **opts):
 def env(module_launcher):
     origin = Origin(module_launcher.workdir)
     module_launcher.backends.append(origin)
-    aport = free_port()
+    aport, wport = free_port(), free_port()
     log = os.path.join(module_launcher.workdir, "cache-access.log")
-    cfg = make_config(None, {"o": [origin.port]}, [
+    warm_list = os.path.join(module_launcher.workdir, "prewarm.txt")
+    with open(warm_list, "w") as f:
+        f.write("# URLs to pre-warm\n\n")
+        for i in range(3):
+            f.write("http://127.0.0.1:%d%s\n" % (wport, q("/wfile/%d" % i, "Cache-Control: max-age=60")))
+    cfg = make_config(wport, {"o": [origin.port]}, [
         {"path": "/ttl/", "upstream": "o", "cache": {"default_ttl": "60s"}},
         {"path": "/big/", "upstream": "o",
          "cache": {"max_size": "4m", "max_object": "64k"}},
@@ -69,9 +74,10 @@ def env(module_launcher):
         {"path": "/key/", "upstream": "o",
          "cache": {"key": {"ignore_query": ["utm"], "headers": ["X-Tenant"]}}},
         {"path": "/", "upstream": "o",
-         "cache": {"coalesce_wait": "5s", "pass_ttl": "5s", "tag_header": "Surrogate-Key"}},
+         "cache": {"coalesce_wait": "5s", "pass_ttl": "5s", "tag_header": "Surrogate-Key",
+                   "prewarm_file": warm_list}},
     ], workers=2, access=log, extra={"admin": {"listen": "127.0.0.1:%d" % aport}})
-    w = module_launcher.weir(cfg)
+    w = module_launcher.weir(cfg, port=wport)
     wait_port(aport, w.proc, 10, what="weir admin")
 
     class Env:
@@ -488,6 +494,14 @@ def test_metrics_status_and_access_log(env):
 
 def test_bad_config_file_line_col(launcher, tmp_path):
     text = ("listen: [127.0.0.1:1]\nupstreams:\n  o: {servers: [127.0.0.1:2]}\nroutes:\n"
+            "  - path: /\n    upstream: o\n    cache: {prewarm_file: /nonexistent/list}\n")
+    path = tmp_path / "badwarm.yaml"
+    path.write_text(text)
+    r = subprocess.run([launcher.binary, "-t", "-c", str(path)], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode != 0 and "badwarm.yaml:7:27: prewarm_file" in r.stderr, r.stderr
+
+    text = ("listen: [127.0.0.1:1]\nupstreams:\n  o: {servers: [127.0.0.1:2]}\nroutes:\n"
             "  - path: /\n    upstream: o\n    cache:\n      policy: arc\n")
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -498,7 +512,7 @@ def test_bad_config_file_line_col(launcher, tmp_path):
     path.write_text(text.replace("policy: arc", "max_size: 1m\n      max_object: 1m"))
     r = subprocess.run([launcher.binary, "-t", "-c", str(path)], capture_output=True, text=True,
                        timeout=10)
-    assert r.returncode != 0 and "bad.yaml:8:7:" in r.stderr, r.stderr
+    assert r.returncode != 0 and "bad.yaml:9:19: max_object" in r.stderr, r.stderr
 
 
 def test_prewarm(env):
@@ -520,3 +534,45 @@ def test_prewarm(env):
         assert xc(get(env, p)) == "HIT"
     with Client(env.aport) as c:
         assert 'weir_cache_warm_urls{state="done"} 5' in c.get("/metrics").text()
+
+
+def test_prewarm_from_config_file(env):
+    time.sleep(0.5)  # the other warm-up may still be finishing
+    r = admin(env, "/cache/warm?from=config")
+    assert r.status == 202 and r.json() == {"queued": 3}
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with Client(env.aport) as c:
+            w = c.get("/status").json()["cache_warm"]
+        if not w["running"]:
+            break
+        time.sleep(0.1)
+    assert w["done"] == 3
+    for i in range(3):
+        assert xc(get(env, q("/wfile/%d" % i, "Cache-Control: max-age=60"))) == "HIT"
+
+
+def test_store_survives_reload_and_resize(launcher, tmp_path):
+    origin = Origin(str(tmp_path))
+    launcher.backends.append(origin)
+    routes = [{"path": "/", "upstream": "o", "cache": {"max_size": "64m"}}]
+    port = free_port()
+    cfg = make_config(port, {"o": [origin.port]}, routes, workers=2, extra={"admin": "off"})
+    w = launcher.weir(cfg, port=port)
+    p = q("/reload", "Cache-Control: max-age=60")
+    with Client(w.port) as c:
+        c.get(p)
+        assert xc(c.get(p)) == "HIT"
+    cfg["routes"][0]["cache"]["max_size"] = "32m"
+    w.reload(cfg)
+    time.sleep(1.0)
+    with Client(w.port) as c:
+        r = c.get(p)
+    assert xc(r) == "HIT" and origin.count("/reload") == 1
+    assert "reload refused" not in w.stderr_text()
+    cfg["routes"][0]["cache"] = "off"   # the store goes with the last generation using it
+    w.reload(cfg)
+    time.sleep(1.0)
+    with Client(w.port) as c:
+        r = c.get(p)
+    assert r.header("X-Cache") is None and origin.count("/reload") == 2
