@@ -131,7 +131,8 @@ int cache_config_load(struct ycx *cx, const struct ynode *v, const char *where, 
         if (yscalar(cx, n, "policy") != 0)
             return -1;
         if (!(c->policy = cache_policy_find(n->str)))
-            return yerr(cx, n, "unknown cache policy '%.32s' (s3fifo, tinylfu, lru, lfu or fifo)", n->str);
+            return yerr(cx, n, "unknown cache policy '%.32s' (s3fifo, tinylfu, lru, lfu or fifo)",
+                        n->str);
     }
     if ((n = ymap_get(v, "tag_header"))) {
         if (yscalar(cx, n, "tag_header") != 0 || !config_is_token(n->str))

@@ -20,6 +20,8 @@
 #include "cache/cache_config.h"
 #include "cache/cache_key.h"
 #include "cache/cache_object.h"
+#include "cache/cache_purge.h"
+#include "cache/cache_refresh.h"
 #include "cache/cache_rules.h"
 #include "cache/cache_serve.h"
 #include "cache/cache_store.h"
@@ -36,7 +38,6 @@
 #define KEY_MAX 8192
 #define VARY_MAX 4096
 #define MAX_TRIES 3   /* waits on flights before a request goes upstream on its own */
-#define REFRESH_HEADER "Weir-Cache-Refresh"
 
 struct cache_shared {
     struct route_state *rs;
@@ -200,59 +201,16 @@ static void refresh_done(void *arg, uint16_t status)
     (void)status;
     struct refresh *rf = arg;
     if (rf->flight) {
-        cache_flight_finish(rf->sh->store, rf->flight, false);
+        cache_flight_finish(cache_store_flights(rf->sh->store), rf->flight, false);
         waitq_wake_all(cache_flight_waitq(rf->flight), rf->pw);
         cache_flight_put(rf->flight);
     }
     if (rf->obj) {
         atomic_store(&rf->obj->refreshing, false);
-        cache_obj_unref(rf->obj);
+        cache_object_unref(rf->obj);
     }
     pipeline_shared_put(rf->sh);
     free(rf);
-}
-
-/* Request fields a refresh does not copy: framing, hop-by-hop, and those that would make the
- * answer conditional or partial (the refresh adds the stored validators itself). */
-static bool refresh_skips(struct str name)
-{
-    static const struct str skip[] = {
-        STR_LIT("Host"), STR_LIT("Connection"), STR_LIT("Keep-Alive"), STR_LIT("TE"),
-        STR_LIT("Transfer-Encoding"), STR_LIT("Content-Length"), STR_LIT("Upgrade"),
-        STR_LIT("Expect"), STR_LIT("Range"), STR_LIT("If-Range"), STR_LIT("If-Match"),
-        STR_LIT("If-None-Match"), STR_LIT("If-Modified-Since"), STR_LIT("If-Unmodified-Since"),
-        STR_LIT("Cache-Control"), STR_LIT("Pragma"), STR_LIT("Proxy-Connection"),
-        STR_LIT(REFRESH_HEADER),
-    };
-    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-        if (str_eq_nocase(name, skip[i]))
-            return true;
-    return false;
-}
-
-/* Builds the refresh request for (host, path) with the selecting fields of req (NULL: none).
- * Returns a malloc'd head, or NULL. */
-static char *refresh_request(struct str host, struct str path, const struct h1_request *req,
-                             size_t *len)
-{
-    size_t cap = host.len + path.len + 128;
-    for (uint32_t i = 0; req && i < req->nheaders; i++)
-        cap += req->headers[i].name.len + req->headers[i].value.len + 4;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    size_t n = (size_t)snprintf(b, cap, "GET %.*s HTTP/1.1\r\nHost: %.*s\r\n", (int)path.len,
-                                path.ptr, (int)host.len, host.ptr);
-    for (uint32_t i = 0; req && i < req->nheaders; i++) {
-        const struct h1_header *h = &req->headers[i];
-        if (refresh_skips(h->name))
-            continue;
-        n += (size_t)snprintf(b + n, cap - n, "%.*s: %.*s\r\n", (int)h->name.len, h->name.ptr,
-                              (int)h->value.len, h->value.ptr);
-    }
-    n += (size_t)snprintf(b + n, cap - n, REFRESH_HEADER ": 1\r\nConnection: close\r\n\r\n");
-    *len = n;
-    return b;
 }
 
 /* Starts an internal refresh of the request's key. Returns false when it could not start (the
@@ -264,7 +222,7 @@ static bool start_refresh(struct exchange *x, struct cache_flight *flight, struc
     if (!pw->fetch)
         return false;
     size_t len;
-    char *req = refresh_request(x->req->host, cache_key_path(x->req), x->req, &len);
+    char *req = cache_refresh_request(x->req->host, cache_key_path(x->req), x->req, &len);
     struct refresh *rf = calloc(1, sizeof(*rf));
     if (!req || !rf) {
         free(req);
@@ -285,7 +243,7 @@ static bool start_refresh(struct exchange *x, struct cache_flight *flight, struc
     if (flight)
         cache_flight_ref(flight);
     if (obj)
-        cache_obj_ref(obj);
+        cache_object_ref(obj);
     return true;
 }
 
@@ -346,24 +304,13 @@ static enum pipeline_verdict refresh_begin(struct exchange *x, struct cache_ctx 
     set_result(x, c, CR_REFRESH);
     struct cache_obj *o = cache_store_lookup(store, c->hash, c->key, x->req);
     if (o && (o->pass || (!o->etag.ptr && !o->last_modified.ptr))) {
-        cache_obj_unref(o);
+        cache_object_unref(o);
         o = NULL;
     }
     c->obj = o;
     if (!o)
         return PIPELINE_NEXT;
-    size_t cap = o->etag.len + o->last_modified.len + 64;
-    char *add = arena_alloc(&x->arena, cap);
-    if (!add)
-        return PIPELINE_NEXT;
-    size_t n = 0;
-    if (o->etag.ptr)
-        n += (size_t)snprintf(add + n, cap - n, "If-None-Match: %.*s\r\n", (int)o->etag.len,
-                              o->etag.ptr);
-    if (o->last_modified.ptr)
-        n += (size_t)snprintf(add + n, cap - n, "If-Modified-Since: %.*s\r\n",
-                              (int)o->last_modified.len, o->last_modified.ptr);
-    x->upstream_add = str_from(add, n);
+    x->upstream_add = cache_refresh_validators(&x->arena, o);
     return PIPELINE_NEXT;
 }
 
@@ -391,16 +338,16 @@ static enum pipeline_verdict revalidate(struct exchange *x, struct cache_ctx *c,
             return serve(x, c, conf, o, age, CR_STALE);
     } else if (x->worker->fetch && (o->etag.ptr || o->last_modified.ptr) && !c->auth) {
         bool leader;
-        struct cache_flight *f = cache_flight_join(store, c->hash, c->key, x->worker->nworkers,
-                                                   &leader);
+        struct cache_flight *f = cache_flight_join(cache_store_flights(store), c->hash, c->key,
+                                                   x->worker->nworkers, &leader);
         if (f) {
             c->flight = f;
             if (!leader || start_refresh(x, f, NULL)) {
-                cache_obj_unref(o);
+                cache_object_unref(o);
                 c->via_flight = true;
                 return wait_flight(x, c, conf);
             }
-            cache_flight_finish(store, f, false);
+            cache_flight_finish(cache_store_flights(store), f, false);
             waitq_wake_all(cache_flight_waitq(f), x->worker);
             stop_waiting(c);
         }
@@ -419,7 +366,7 @@ static enum pipeline_verdict look(struct exchange *x, struct cache_ctx *c,
     struct cache_obj *o = cache_store_lookup(store, c->hash, c->key, x->req);
     if (o && o->pass) {
         bool passing = now < o->pass_until;
-        cache_obj_unref(o);
+        cache_object_unref(o);
         o = NULL;
         if (passing) {
             set_result(x, c, CR_PASS);
@@ -428,7 +375,7 @@ static enum pipeline_verdict look(struct exchange *x, struct cache_ctx *c,
         }
     }
     if (o && c->auth && !o->auth_ok) {
-        cache_obj_unref(o);
+        cache_object_unref(o);
         o = NULL;
     }
     if (o) {
@@ -463,7 +410,8 @@ static enum pipeline_verdict look(struct exchange *x, struct cache_ctx *c,
     if (conf->coalesce && !c->head && !c->auth && !(c->rcc.flags & CC_NO_STORE) &&
         c->tries < MAX_TRIES) {
         bool leader;
-        c->flight = cache_flight_join(store, c->hash, c->key, x->worker->nworkers, &leader);
+        c->flight = cache_flight_join(cache_store_flights(store), c->hash, c->key,
+                                      x->worker->nworkers, &leader);
         if (c->flight && !leader) {
             c->via_flight = false;
             return wait_flight(x, c, conf);
@@ -507,41 +455,6 @@ static enum pipeline_verdict cache_request(struct exchange *x, void *ctx)
 
 /* ---- the response ------------------------------------------------------------------------ */
 
-/* An unsafe method succeeded: the target URI and same-origin Location / Content-Location are
- * no longer what is stored (RFC 9111 §4.4). */
-static void invalidate(struct exchange *x, struct cache_ctx *c, const struct response *r)
-{
-    struct cache_store *store = ((struct cache_shared *)x->link->shared)->store;
-    cache_store_remove_key(store, c->hash, c->key);
-    const char *nl = memchr(c->key.ptr, '\n', c->key.len);
-    struct str extra = nl ? str_from(nl, c->key.len - (size_t)(nl - c->key.ptr)) : STR_NULL;
-    size_t origin = (size_t)((const char *)memchr(c->key.ptr + 8, '/', c->key.len - 8) - c->key.ptr);
-    static const struct str fields[] = {STR_LIT("Location"), STR_LIT("Content-Location")};
-    for (size_t i = 0; i < 2; i++) {
-        struct str v = str_trim_ows(response_get(r, fields[i]));
-        if (!v.len)
-            continue;
-        char buf[KEY_MAX];
-        int n;
-        if (v.ptr[0] == '/') {
-            if (origin + v.len + extra.len > sizeof(buf))
-                continue;
-            memcpy(buf, c->key.ptr, origin);
-            memcpy(buf + origin, v.ptr, v.len);
-            n = (int)(origin + v.len);
-        } else {
-            n = cache_key_from_url(v, buf, sizeof(buf) - extra.len);
-            /* Same origin only: another host's entries are not this response's to drop. */
-            if (n < 0 || (size_t)n < origin || memcmp(buf, c->key.ptr, origin) != 0)
-                continue;
-        }
-        if (extra.len)
-            memcpy(buf + n, extra.ptr, extra.len);
-        struct str k = str_from(buf, (size_t)n + extra.len);
-        cache_store_remove_key(store, cache_key_hash(k), k);
-    }
-}
-
 /* The 304 of a refresh: the stored object with the new fields and times. */
 static void refresh_update(struct exchange *x, struct cache_ctx *c, const struct cache_conf *conf,
                            const struct response *r)
@@ -570,7 +483,8 @@ static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cac
             vary[nvary++] = r->headers[i].value;
         else if (str_eq_nocase(name, STR_LIT("Cache-Control")))
             cache_control_parse(&cc, r->headers[i].value);
-        else if (str_eq_nocase(name, STR_LIT("ETag")) || str_eq_nocase(name, STR_LIT("Last-Modified")))
+        else if (str_eq_nocase(name, STR_LIT("ETag")) ||
+                 str_eq_nocase(name, STR_LIT("Last-Modified")))
             has_validator = true;
     }
     char names[VARY_MAX], vkey[VARY_MAX];
@@ -630,7 +544,7 @@ static bool commit(struct exchange *x, struct cache_ctx *c, bool whole)
         if (stored)
             COUNT(x, stored);
     } else {
-        cache_obj_unref(c->fill);
+        cache_object_unref(c->fill);
     }
     c->fill = NULL;
     return stored;
@@ -650,7 +564,7 @@ static void release_flight(struct exchange *x, struct cache_ctx *c, bool stored)
         if (p)
             cache_store_insert(sh->store, p);
     }
-    cache_flight_finish(sh->store, c->flight, c->uncacheable);
+    cache_flight_finish(cache_store_flights(sh->store), c->flight, c->uncacheable);
     waitq_wake_all(cache_flight_waitq(c->flight), x->worker);
     c->leader = false;
 }
@@ -663,7 +577,8 @@ static void cache_response_head(struct exchange *x, void *ctx, struct response *
         return;
     if (c->invalidate) {
         if (x->upstream_head && r->status < 400)
-            invalidate(x, c, r);
+            cache_purge_unsafe(((struct cache_shared *)x->link->shared)->store, c->key, c->hash,
+                               r);
         return;
     }
     if (!c->lookup)
@@ -777,7 +692,7 @@ static void cache_end(struct exchange *x, void *ctx)
     c->body = NULL;
     release_flight(x, c, stored);
     stop_waiting(c);
-    cache_obj_unref(c->obj);
+    cache_object_unref(c->obj);
     c->obj = NULL;
 }
 

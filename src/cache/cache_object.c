@@ -7,6 +7,29 @@
 
 #include "modules/static/static_cond.h"
 
+struct cache_obj *cache_object_alloc(size_t data_len)
+{
+    struct cache_obj *o = calloc(1, sizeof(*o) + data_len);
+    if (!o)
+        return NULL;
+    atomic_init(&o->refs, 1);
+    cache_control_init(&o->cc);
+    return o;
+}
+
+void cache_object_ref(struct cache_obj *o)
+{
+    atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+}
+
+void cache_object_unref(struct cache_obj *o)
+{
+    if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1) {
+        free(o->body);
+        free(o);
+    }
+}
+
 /* Fields never stored: Age is recomputed on every use, X-Cache is this cache's own,
  * X-Request-Id names the request that stored it (each hit gets its own). */
 static bool never_stored(struct str name, const struct cache_control *cc)
@@ -58,7 +81,7 @@ static struct cache_obj *build(uint16_t status, struct str reason, const struct 
                  n * sizeof(struct response_header) + 16;
     for (uint32_t i = 0; i < n; i++)
         len += h[i].name.len + h[i].value.len;
-    struct cache_obj *o = cache_obj_new(len);
+    struct cache_obj *o = cache_object_alloc(len);
     if (!o)
         return NULL;
     /* The header array first (aligned), then the bytes. */
@@ -162,7 +185,7 @@ struct cache_obj *cache_object_update(const struct cache_obj *old, const struct 
         }
     char *body = NULL;
     if (old->body_len && !(body = malloc(old->body_len))) {
-        cache_obj_unref(o);
+        cache_object_unref(o);
         return NULL;
     }
     if (old->body_len)

@@ -1,15 +1,53 @@
-/* cache_object.h — making stored objects (cache_store.h) from responses: which header fields
- * are kept, the times freshness needs, the tags purges use, and the update a 304 makes
- * (RFC 9111 §3.2, §4.3.4). Pure except for allocation; any thread. */
+/* cache_object.h — stored objects: their layout, references, and making them from responses:
+ * which header fields are kept, the times freshness needs, the tags purges use, and the update
+ * a 304 makes (RFC 9111 §3.2, §4.3.4). Pure except for allocation; any thread. */
 #ifndef WEIR_CACHE_OBJECT_H
 #define WEIR_CACHE_OBJECT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stdatomic.h>
+
+#include "cache/cache_control.h"
 #include "cache/cache_fresh.h"
-#include "cache/cache_store.h"
+#include "cache/cache_policy.h"
 #include "pipeline/response.h"
+
+/* A stored response. Immutable once in a store (cache_store.h), but for the two atomics;
+ * reference-counted: whoever holds a reference may read it, on any thread. */
+struct cache_obj {
+    struct cache_pnode pn;         /* policy links, hash, charge: first (container_of) */
+    struct cache_obj *hnext;       /* the shard's hash chain */
+    atomic_uint refs;
+    atomic_bool stale;             /* soft-purged: revalidate before use */
+    atomic_bool refreshing;        /* a background refresh is under way */
+    bool linked;                   /* in the table (under the shard lock) */
+    bool pass;                     /* hit-for-pass marker: no body, misses go straight up */
+
+    struct str key;                /* primary key (cache_key.h) */
+    struct str vary_names, vary_key;
+    struct str tags;               /* from the configured tag header, "a,b" */
+    uint16_t status;
+    struct str reason;
+    struct response_header *headers;
+    uint32_t nheaders;
+    struct cache_control cc;       /* the stored response's directives */
+    struct cache_times times;
+    int64_t lifetime;              /* seconds */
+    int64_t pass_until;            /* pass markers: seconds */
+    struct str etag, last_modified;
+    bool auth_ok;                  /* may answer requests with Authorization */
+    char *body;                    /* malloc'd, body_len bytes */
+    uint64_t body_len;
+    char data[];                   /* key, vary, header names and values */
+};
+
+/* An object of `data_len` extra bytes, refcount 1, not in any store. NULL on out of memory. */
+struct cache_obj *cache_object_alloc(size_t data_len);
+void cache_object_ref(struct cache_obj *o);
+/* Drops a reference; the last one frees the object and its body. NULL is a no-op. */
+void cache_object_unref(struct cache_obj *o);
 
 /* What is known of a response before it is stored. */
 struct cache_object_facts {

@@ -6,6 +6,7 @@
 
 #include "cache/cache_key.h"
 #include "cache/cache_store.h"
+#include "pipeline/response.h"
 
 #define URL_MAX 8192
 
@@ -99,3 +100,45 @@ int64_t cache_purge(enum cache_purge_kind kind, struct str arg, bool soft)
     cache_store_foreach(run, &j);
     return j.n;
 }
+
+/* An unsafe method succeeded: the target URI and same-origin Location / Content-Location are
+ * no longer what is stored (RFC 9111 §4.4). */
+void cache_purge_unsafe(struct cache_store *store, struct str key, uint64_t hash,
+                        const struct response *r)
+{
+    cache_store_remove_key(store, hash, key);
+    const char *nl = memchr(key.ptr, '\n', key.len);
+    struct str extra = nl ? str_from(nl, key.len - (size_t)(nl - key.ptr)) : STR_NULL;
+    /* "<scheme>://<host>": the key up to the path's '/' (keys always have one after "://"). */
+    const char *auth = memmem(key.ptr, key.len, "://", 3);
+    const char *slash = auth ? memchr(auth + 3, '/', key.len - (size_t)(auth + 3 - key.ptr))
+                             : NULL;
+    if (!slash)
+        return;
+    size_t origin = (size_t)(slash - key.ptr);
+    static const struct str fields[] = {STR_LIT("Location"), STR_LIT("Content-Location")};
+    for (size_t i = 0; i < 2; i++) {
+        struct str v = str_trim_ows(response_get(r, fields[i]));
+        if (!v.len)
+            continue;
+        char buf[URL_MAX];
+        int n;
+        if (v.ptr[0] == '/') {
+            if (origin + v.len + extra.len > sizeof(buf))
+                continue;
+            memcpy(buf, key.ptr, origin);
+            memcpy(buf + origin, v.ptr, v.len);
+            n = (int)(origin + v.len);
+        } else {
+            n = cache_key_from_url(v, buf, sizeof(buf) - extra.len);
+            /* Same origin only: another host's entries are not this response's to drop. */
+            if (n < 0 || (size_t)n < origin || memcmp(buf, key.ptr, origin) != 0)
+                continue;
+        }
+        if (extra.len)
+            memcpy(buf + n, extra.ptr, extra.len);
+        struct str k = str_from(buf, (size_t)n + extra.len);
+        cache_store_remove_key(store, cache_key_hash(k), k);
+    }
+}
+

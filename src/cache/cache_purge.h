@@ -17,6 +17,13 @@ enum cache_purge_kind { CACHE_PURGE_URL, CACHE_PURGE_PREFIX, CACHE_PURGE_TAG, CA
  * is not absolute, an empty tag or pattern). */
 int64_t cache_purge(enum cache_purge_kind kind, struct str arg, bool soft);
 
+/* An unsafe method succeeded (status < 400): drops the stored responses of its target `key`
+ * and of the response's same-origin Location / Content-Location (RFC 9111 §4.4). */
+struct cache_store;
+struct response;
+void cache_purge_unsafe(struct cache_store *store, struct str key, uint64_t hash,
+                        const struct response *r);
+
 /* Does the tag list ("a, b c") hold tag? */
 bool cache_purge_tag_listed(struct str list, struct str tag);
 

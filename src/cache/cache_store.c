@@ -6,19 +6,8 @@
 
 #include "cache/cache_vary.h"
 #include "core/dlist.h"
-#include "pipeline/waitq.h"
 
 #define BUCKETS_MIN 256u
-
-struct cache_flight {
-    struct cache_flight *next;     /* the shard's list of flights */
-    atomic_uint refs;
-    uint64_t hash;
-    char *key;
-    size_t key_len;
-    struct waitq *q;
-    atomic_bool done, uncacheable;
-};
 
 struct shard {
     pthread_mutex_t lock;
@@ -26,7 +15,6 @@ struct shard {
     uint32_t nbuckets;             /* a power of two */
     uint64_t count, bytes, cap;
     void *policy;                  /* the policy's state */
-    struct cache_flight *flights;
 };
 
 struct cache_store {
@@ -34,6 +22,7 @@ struct cache_store {
     char *name;
     const struct cache_policy_ops *policy;
     atomic_uint_fast64_t max_size;
+    struct cache_flights *flights;
     char *prewarm;                 /* under registry_lock */
     struct cache_store_stats stats;
     struct shard shards[CACHE_SHARDS];
@@ -41,31 +30,6 @@ struct cache_store {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dlist registry = {&registry, &registry};
-
-/* ---- objects ----------------------------------------------------------------------------- */
-
-struct cache_obj *cache_obj_new(size_t data_len)
-{
-    struct cache_obj *o = calloc(1, sizeof(*o) + data_len);
-    if (!o)
-        return NULL;
-    atomic_init(&o->refs, 1);
-    cache_control_init(&o->cc);
-    return o;
-}
-
-void cache_obj_ref(struct cache_obj *o)
-{
-    atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
-}
-
-void cache_obj_unref(struct cache_obj *o)
-{
-    if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1) {
-        free(o->body);
-        free(o);
-    }
-}
 
 /* ---- the store --------------------------------------------------------------------------- */
 
@@ -98,13 +62,15 @@ struct cache_store *cache_store_new(const char *name, uint64_t max_size,
             break;
         }
     }
-    if (ok < CACHE_SHARDS || !s->name) {
+    s->flights = cache_flights_new();
+    if (ok < CACHE_SHARDS || !s->name || !s->flights) {
         for (uint32_t i = 0; i < ok; i++) {
             policy->fini(s->shards[i].policy);
             free(s->shards[i].policy);
             free(s->shards[i].buckets);
             pthread_mutex_destroy(&s->shards[i].lock);
         }
+        cache_flights_free(s->flights);
         free(s->name);
         free(s);
         return NULL;
@@ -129,7 +95,7 @@ void cache_store_free(struct cache_store *s)
             while (o) {
                 struct cache_obj *next = o->hnext;
                 o->linked = false;
-                cache_obj_unref(o);
+                cache_object_unref(o);
                 o = next;
             }
         }
@@ -138,9 +104,15 @@ void cache_store_free(struct cache_store *s)
         free(sh->buckets);
         pthread_mutex_destroy(&sh->lock);
     }
+    cache_flights_free(s->flights);
     free(s->prewarm);
     free(s->name);
     free(s);
+}
+
+struct cache_flights *cache_store_flights(struct cache_store *s)
+{
+    return s->flights;
 }
 
 void cache_store_set_prewarm(struct cache_store *s, const char *path)
@@ -246,7 +218,7 @@ struct cache_obj *cache_store_lookup(struct cache_store *s, uint64_t hash, struc
         break;
     }
     if (found) {
-        cache_obj_ref(found);
+        cache_object_ref(found);
         if (!found->pass)
             s->policy->hit(sh->policy, &found->pn);
     }
@@ -274,7 +246,7 @@ bool cache_store_insert(struct cache_store *s, struct cache_obj *o)
                 if (ndropped < 8)
                     dropped[ndropped++] = e;
                 else
-                    cache_obj_unref(e); /* refs > 1 only while being served: never freed here */
+                    cache_object_unref(e); /* refs > 1 only while being served: never freed here */
                 continue;
             }
             pp = &e->hnext;
@@ -289,7 +261,7 @@ bool cache_store_insert(struct cache_store *s, struct cache_obj *o)
             if (ndropped < 8)
                 dropped[ndropped++] = e;
             else
-                cache_obj_unref(e);
+                cache_object_unref(e);
         }
         if (sh->count >= sh->nbuckets)
             grow(sh);
@@ -304,9 +276,9 @@ bool cache_store_insert(struct cache_store *s, struct cache_obj *o)
     pthread_mutex_unlock(&sh->lock);
     /* Frees (bodies can be large) outside the lock. */
     for (uint32_t i = 0; i < ndropped; i++)
-        cache_obj_unref(dropped[i]);
+        cache_object_unref(dropped[i]);
     if (!ok)
-        cache_obj_unref(o);
+        cache_object_unref(o);
     return ok;
 }
 
@@ -332,7 +304,7 @@ uint32_t cache_store_remove_key(struct cache_store *s, uint64_t hash, struct str
     pthread_mutex_unlock(&sh->lock);
     while (gone) {
         struct cache_obj *next = gone->hnext;
-        cache_obj_unref(gone);
+        cache_object_unref(gone);
         gone = next;
     }
     return n;
@@ -369,7 +341,7 @@ uint32_t cache_store_purge(struct cache_store *s,
         pthread_mutex_unlock(&sh->lock);
         while (gone) {
             struct cache_obj *next = gone->hnext;
-            cache_obj_unref(gone);
+            cache_object_unref(gone);
             gone = next;
         }
     }
@@ -383,78 +355,4 @@ void cache_store_foreach(void (*fn)(struct cache_store *s, void *arg), void *arg
     for (struct dlist *l = registry.next; l != &registry; l = l->next)
         fn(container_of(l, struct cache_store, link), arg);
     pthread_mutex_unlock(&registry_lock);
-}
-
-/* ---- flights ----------------------------------------------------------------------------- */
-
-struct cache_flight *cache_flight_join(struct cache_store *s, uint64_t hash, struct str key,
-                                       uint32_t nworkers, bool *leader)
-{
-    struct shard *sh = shard_of(s, hash);
-    pthread_mutex_lock(&sh->lock);
-    for (struct cache_flight *f = sh->flights; f; f = f->next)
-        if (f->hash == hash && str_eq(str_from(f->key, f->key_len), key)) {
-            atomic_fetch_add(&f->refs, 1);
-            pthread_mutex_unlock(&sh->lock);
-            *leader = false;
-            return f;
-        }
-    struct cache_flight *f = calloc(1, sizeof(*f) + key.len);
-    if (f)
-        f->q = waitq_new(nworkers);
-    if (!f || !f->q) {
-        free(f);
-        pthread_mutex_unlock(&sh->lock);
-        return NULL;
-    }
-    f->key = (char *)(f + 1);
-    memcpy(f->key, key.ptr, key.len);
-    f->key_len = key.len;
-    f->hash = hash;
-    atomic_init(&f->refs, 1);
-    f->next = sh->flights;
-    sh->flights = f;
-    pthread_mutex_unlock(&sh->lock);
-    *leader = true;
-    return f;
-}
-
-struct waitq *cache_flight_waitq(struct cache_flight *f)
-{
-    return f->q;
-}
-
-void cache_flight_finish(struct cache_store *s, struct cache_flight *f, bool uncacheable)
-{
-    struct shard *sh = shard_of(s, f->hash);
-    pthread_mutex_lock(&sh->lock);
-    for (struct cache_flight **pp = &sh->flights; *pp; pp = &(*pp)->next)
-        if (*pp == f) {
-            *pp = f->next;
-            break;
-        }
-    pthread_mutex_unlock(&sh->lock);
-    atomic_store(&f->uncacheable, uncacheable);
-    atomic_store(&f->done, true);
-}
-
-bool cache_flight_done(const struct cache_flight *f, bool *uncacheable)
-{
-    if (!atomic_load(&f->done))
-        return false;
-    *uncacheable = atomic_load(&f->uncacheable);
-    return true;
-}
-
-void cache_flight_ref(struct cache_flight *f)
-{
-    atomic_fetch_add(&f->refs, 1);
-}
-
-void cache_flight_put(struct cache_flight *f)
-{
-    if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
-        waitq_unref(f->q);
-        free(f);
-    }
 }

@@ -13,9 +13,8 @@
  *   Replacing an object (a new response, a 304's new head) inserts a new one.
  * - Two fields change after insertion and are atomic: `stale` (a soft purge) and `refreshing`
  *   (one background refresh at a time).
- * - Coalescing: each shard keeps the keys being fetched (flights), each with a waitq
- *   (pipeline/waitq.h) that its leader wakes when it ends; flights are found and created under
- *   the shard lock, and refcounted.
+ * - Coalescing: the keys being fetched (flights) are in a table of their own
+ *   (cache_flight.h, its own striped locks), kept with the store.
  * - Admin purges walk every shard, one lock at a time.
  * - The registry of stores (for the admin API) has its own mutex, taken when a store is
  *   created or freed and by admin walks. */
@@ -27,41 +26,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cache/cache_control.h"
-#include "cache/cache_fresh.h"
+#include "cache/cache_flight.h"
+#include "cache/cache_object.h"
 #include "cache/cache_policy.h"
 #include "core/str.h"
 #include "http/h1_types.h"
-#include "pipeline/response.h"
 
 #define CACHE_SHARDS 16
-
-struct cache_obj {
-    struct cache_pnode pn;         /* policy links, hash, charge: first (container_of) */
-    struct cache_obj *hnext;       /* the shard's hash chain */
-    atomic_uint refs;
-    atomic_bool stale;             /* soft-purged: revalidate before use */
-    atomic_bool refreshing;        /* a background refresh is under way */
-    bool linked;                   /* in the table (under the shard lock) */
-    bool pass;                     /* hit-for-pass marker: no body, misses go straight up */
-
-    struct str key;                /* primary key (cache_key.h) */
-    struct str vary_names, vary_key;
-    struct str tags;               /* from the configured tag header, "a,b" */
-    uint16_t status;
-    struct str reason;
-    struct response_header *headers;
-    uint32_t nheaders;
-    struct cache_control cc;       /* the stored response's directives */
-    struct cache_times times;
-    int64_t lifetime;              /* seconds */
-    int64_t pass_until;            /* pass markers: seconds */
-    struct str etag, last_modified;
-    bool auth_ok;                  /* may answer requests with Authorization */
-    char *body;                    /* malloc'd, body_len bytes */
-    uint64_t body_len;
-    char data[];                   /* key, vary, header names and values */
-};
 
 struct cache_store_stats {
     atomic_uint_fast64_t hit, miss, stale, revalidated, coalesced, pass, evicted, stored,
@@ -82,11 +53,6 @@ const char *cache_store_name(const struct cache_store *s);
 const struct cache_policy_ops *cache_store_policy(const struct cache_store *s);
 /* Bytes and objects stored now. */
 void cache_store_usage(struct cache_store *s, uint64_t *bytes, uint64_t *objects);
-
-/* An object of `data_len` extra bytes, refcount 1, not in any store. */
-struct cache_obj *cache_obj_new(size_t data_len);
-void cache_obj_ref(struct cache_obj *o);
-void cache_obj_unref(struct cache_obj *o);
 
 /* The newest object of `key` whose Vary selects req (req NULL: the first one), referenced;
  * NULL when none. A policy hit is recorded. */
@@ -115,20 +81,7 @@ char *cache_store_prewarm(struct cache_store *s);
 /* Calls fn for every registered store (admin thread; under the registry mutex). */
 void cache_store_foreach(void (*fn)(struct cache_store *s, void *arg), void *arg);
 
-/* ---- coalescing ---- */
-struct cache_flight;
-struct waitq;
-
-/* Joins the fetch of `key` under way, or starts one (*leader = true). Referenced; NULL when
- * out of memory. nworkers sizes the flight's waitq. */
-struct cache_flight *cache_flight_join(struct cache_store *s, uint64_t hash, struct str key,
-                                       uint32_t nworkers, bool *leader);
-struct waitq *cache_flight_waitq(struct cache_flight *f);
-/* The leader is done: the flight is removed from the store (later misses start a new one)
- * and `uncacheable` recorded for waiters that look at it. Does not drop the reference. */
-void cache_flight_finish(struct cache_store *s, struct cache_flight *f, bool uncacheable);
-bool cache_flight_done(const struct cache_flight *f, bool *uncacheable);
-void cache_flight_ref(struct cache_flight *f);
-void cache_flight_put(struct cache_flight *f);
+/* The store's flights (coalescing, cache_flight.h). */
+struct cache_flights *cache_store_flights(struct cache_store *s);
 
 #endif

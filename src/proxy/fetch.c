@@ -79,7 +79,8 @@ int fetch_start(struct pipeline_worker *self, const char *req, size_t len,
         return -1;
     struct fetch *f = calloc(1, sizeof(*f));
     ssize_t n = f ? send(sv[1], req, len, MSG_NOSIGNAL) : -1;
-    if (!f || n != (ssize_t)len || ev_io_add(&w->loop, &f->io, sv[1], on_fetch_event, false) == -1) {
+    if (!f || n != (ssize_t)len ||
+        ev_io_add(&w->loop, &f->io, sv[1], on_fetch_event, false) == -1) {
         free(f);
         close(sv[0]);
         close(sv[1]);

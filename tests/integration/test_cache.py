@@ -101,6 +101,12 @@ def xc(r):
     return r.header("X-Cache")
 
 
+# From the store. A request sent right after the response that filled the cache may reach the
+# other worker before the filling exchange has stored it (the store happens right after the
+# last byte is written): it then joins that fill and is answered from it as COALESCED.
+HITS = ("HIT", "COALESCED")
+
+
 # ---- storing and serving ---------------------------------------------------------------------
 
 def test_fresh_response_is_stored_and_served_with_age(env):
@@ -109,7 +115,7 @@ def test_fresh_response_is_stored_and_served_with_age(env):
     assert a.status == 200 and xc(a) == "MISS"
     time.sleep(1.1)
     b = get(env, p)
-    assert xc(b) == "HIT" and b.body == a.body
+    assert xc(b) in HITS and b.body == a.body
     assert int(b.header("Age")) >= 1
     assert env.origin.count("/fresh") == 1
     assert b.header("X-Request-Id") != a.header("X-Request-Id")
@@ -119,7 +125,7 @@ def test_age_from_upstream_counts(env):
     p = q("/aged", "Cache-Control: max-age=100", "Age: 50")
     get(env, p)
     r = get(env, p)
-    assert xc(r) == "HIT" and int(r.header("Age")) >= 50
+    assert xc(r) in HITS and int(r.header("Age")) >= 50
     p = q("/aged2", "Cache-Control: max-age=10", "Age: 50")  # already stale
     get(env, p)
     r = get(env, p)
@@ -151,23 +157,23 @@ def test_request_no_store_is_not_stored(env):
 def test_expires_and_heuristic_and_default_ttl(env):
     p = q("/expires", "Expires: Thu, 01 Jan 2099 00:00:00 GMT")
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
     p = q("/badexpires", "Expires: 0")          # invalid: already expired
     get(env, p)
     assert env.origin.count("/badexpires") == 1
     assert xc(get(env, p)) != "HIT"
     p = q("/heur", "Last-Modified: Mon, 01 Jan 2001 00:00:00 GMT")   # 10 % of a long time
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
     p = q("/ttl/plain")                          # nothing but the route's default_ttl
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
 
 
 def test_unknown_directives_ignored_and_malformed_max_age_stale(env):
     p = q("/unk", "Cache-Control: foo=bar, max-age=60, baz")
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
     p = q("/malformed", "Cache-Control: max-age=abc", "ETag: \"m\"")
     get(env, p)
     get(env, p)
@@ -204,7 +210,7 @@ def test_stale_revalidated_with_if_modified_since_and_304_updates_fields(env):
     assert env.origin.last("/ims")["headers"].get("If-Modified-Since") == lm
     # the 304 carried the same fields; a later hit is fresh again
     c = get(env, p)
-    assert xc(c) == "HIT" and env.origin.count("/ims") == 2
+    assert xc(c) in HITS and env.origin.count("/ims") == 2
 
 
 def test_304_header_update(env):
@@ -216,7 +222,7 @@ def test_304_header_update(env):
     b = get(env, p)
     assert xc(b) == "REVALIDATED" and b.body == a.body and b.header("X-Count") == "2"
     c = get(env, p)
-    assert xc(c) == "HIT" and c.header("X-Count") == "2" and c.body == a.body
+    assert xc(c) in HITS and c.header("X-Count") == "2" and c.body == a.body
 
 
 def test_request_no_cache_and_max_age_0_revalidate(env):
@@ -225,7 +231,7 @@ def test_request_no_cache_and_max_age_0_revalidate(env):
     assert xc(get(env, p, {"Cache-Control": "no-cache"})) == "REVALIDATED"
     assert xc(get(env, p, {"Cache-Control": "max-age=0"})) == "REVALIDATED"
     assert xc(get(env, p, {"Pragma": "no-cache"})) == "REVALIDATED"
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
     assert env.origin.count("/reqnc") == 4
 
 
@@ -276,7 +282,7 @@ def test_head_from_stored_get_and_range(env):
     get(env, p)
     h = get(env, p, method="HEAD")
     assert h.status == 200 and h.body == b"" and h.header("Content-Length") == "10"
-    assert xc(h) == "HIT"
+    assert xc(h) in HITS
     r = get(env, p, {"Range": "bytes=2-4"})
     assert r.status == 206 and r.body == b"234" and r.header("Content-Range") == "bytes 2-4/10"
     r = get(env, p, {"Range": "bytes=20-30"})
@@ -290,7 +296,7 @@ def test_vary_variants(env):
     fr = get(env, p, {"Accept-Language": "fr"})
     assert en.body != fr.body
     assert get(env, p, {"Accept-Language": "en"}).body == en.body
-    assert xc(get(env, p, {"Accept-Language": "fr"})) == "HIT"
+    assert xc(get(env, p, {"Accept-Language": "fr"})) in HITS
     assert env.origin.count("/vary") == 2
 
 
@@ -298,7 +304,7 @@ def test_vary_normalised_values(env):
     p = q("/varyn", "Cache-Control: max-age=60", "Vary: Accept-Encoding")
     get(env, p, {"Accept-Encoding": "gzip, br"})
     r = get(env, p, [("Accept-Encoding", "GZIP"), ("Accept-Encoding", " br ")])
-    assert xc(r) == "HIT"
+    assert xc(r) in HITS
 
 
 def test_authorization(env):
@@ -308,7 +314,7 @@ def test_authorization(env):
     assert env.origin.count("/auth") == 2        # not stored
     p = q("/authpub", "Cache-Control: public, max-age=60")
     get(env, p, {"Authorization": "Bearer x"})
-    assert xc(get(env, p, {"Authorization": "Bearer y"})) == "HIT"
+    assert xc(get(env, p, {"Authorization": "Bearer y"})) in HITS
     p = q("/authstored", "Cache-Control: max-age=60")
     get(env, p)                                   # stored from an anonymous request
     r = get(env, p, {"Authorization": "Bearer z"})
@@ -318,7 +324,7 @@ def test_authorization(env):
 def test_unsafe_method_invalidates(env):
     p = q("/inv", "Cache-Control: max-age=60")
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
     r = get(env, p, method="POST")
     assert r.status == 200
     assert xc(get(env, p)) == "MISS"
@@ -330,13 +336,13 @@ def test_unsafe_method_invalidates(env):
     # an error response invalidates nothing
     get(env, p)
     get(env, q("/inv", "Cache-Control: max-age=60", status="500"), method="PUT")
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
 
 
 def test_key_options(env):
     p = q("/key/k", "Cache-Control: max-age=60")
     get(env, p + "&utm=1", {"X-Tenant": "a"})
-    assert xc(get(env, p + "&utm=2", {"X-Tenant": "a"})) == "HIT"
+    assert xc(get(env, p + "&utm=2", {"X-Tenant": "a"})) in HITS
     assert xc(get(env, p, {"X-Tenant": "b"})) == "MISS"
 
 
@@ -344,7 +350,7 @@ def test_chunked_response_stored(env):
     p = q("/chunked", "Cache-Control: max-age=60", size="100000", chunked="1")
     a = get(env, p)
     b = get(env, p)
-    assert xc(b) == "HIT" and b.body == a.body and len(b.body) == 100000
+    assert xc(b) in HITS and b.body == a.body and len(b.body) == 100000
 
 
 def test_too_large_streams_and_is_not_stored(env):
@@ -358,7 +364,7 @@ def test_too_large_streams_and_is_not_stored(env):
     assert xc(get(env, p)) != "HIT"
     p = q("/big/small", "Cache-Control: max-age=60", size="1000")
     get(env, p)
-    assert xc(get(env, p)) == "HIT"
+    assert xc(get(env, p)) in HITS
 
 
 def test_compressed_on_the_way_out(env):
@@ -367,9 +373,9 @@ def test_compressed_on_the_way_out(env):
     a = get(env, p, {"Accept-Encoding": "gzip"})
     assert a.header("Content-Encoding") == "gzip"
     b = get(env, p)                               # identity from the same stored object
-    assert xc(b) == "HIT" and b.body == big.encode() and b.header("Content-Encoding") is None
+    assert xc(b) in HITS and b.body == big.encode() and b.header("Content-Encoding") is None
     c = get(env, p, {"Accept-Encoding": "gzip"})
-    assert xc(c) == "HIT" and c.header("Content-Encoding") == "gzip"
+    assert xc(c) in HITS and c.header("Content-Encoding") == "gzip"
     assert env.origin.count("/gz/page") == 1
 
 
@@ -446,17 +452,17 @@ def test_purge_url_prefix_tag_ban(env):
              q("/pgx/d", "Cache-Control: max-age=60")]
     for p in paths:
         get(env, p)
-        assert xc(get(env, p)) == "HIT"
+        assert xc(get(env, p)) in HITS
     r = admin(env, "/cache/purge?url=" + urllib.parse.quote(base + paths[2], safe=""))
     assert r.status == 200 and r.json() == {"purged": 1}
     assert xc(get(env, paths[2])) == "MISS"
     r = admin(env, "/cache/purge?tag=red")
     assert r.json() == {"purged": 1}
     assert xc(get(env, paths[0])) == "MISS"
-    assert xc(get(env, paths[1])) == "HIT"
+    assert xc(get(env, paths[1])) in HITS
     r = admin(env, "/cache/purge?prefix=" + urllib.parse.quote(base + "/pg/", safe=""))
     assert r.json()["purged"] == 3
-    assert xc(get(env, paths[3])) == "HIT"
+    assert xc(get(env, paths[3])) in HITS
     r = admin(env, "/cache/ban?pattern=" + urllib.parse.quote("*/pgx/*", safe=""))
     assert r.json()["purged"] == 1
     assert xc(get(env, paths[3])) == "MISS"
@@ -531,7 +537,7 @@ def test_prewarm(env):
         time.sleep(0.1)
     assert w["done"] == 5 and w["failed"] == 1 and w["bytes"] > 0
     for p in paths:
-        assert xc(get(env, p)) == "HIT"
+        assert xc(get(env, p)) in HITS
     with Client(env.aport) as c:
         assert 'weir_cache_warm_urls{state="done"} 5' in c.get("/metrics").text()
 
@@ -562,13 +568,13 @@ def test_store_survives_reload_and_resize(launcher, tmp_path):
     p = q("/reload", "Cache-Control: max-age=60")
     with Client(w.port) as c:
         c.get(p)
-        assert xc(c.get(p)) == "HIT"
+        assert xc(c.get(p)) in HITS
     cfg["routes"][0]["cache"]["max_size"] = "32m"
     w.reload(cfg)
     time.sleep(1.0)
     with Client(w.port) as c:
         r = c.get(p)
-    assert xc(r) == "HIT" and origin.count("/reload") == 1
+    assert xc(r) in HITS and origin.count("/reload") == 1
     assert "reload refused" not in w.stderr_text()
     cfg["routes"][0]["cache"] = "off"   # the store goes with the last generation using it
     w.reload(cfg)

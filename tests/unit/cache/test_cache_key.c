@@ -32,8 +32,8 @@ static void test_absolute_form(void **state)
 {
     (void)state;
     char buf[512];
-    struct h1_request r = {.target = STR_LIT("http://example.com/p?q"), .host = STR_LIT("example.com"),
-                           .flags = H1F_ABSOLUTE_FORM};
+    struct h1_request r = {.target = STR_LIT("http://example.com/p?q"),
+                           .host = STR_LIT("example.com"), .flags = H1F_ABSOLUTE_FORM};
     assert_true(str_eq(key(&r, NULL, buf), STR_LIT("http://example.com/p?q")));
 }
 

@@ -103,7 +103,8 @@ static void test_stale_if_error(void **state)
 {
     (void)state;
     struct cache_control none = cc_of(""), rq = cc_of("stale-if-error=100");
-    struct cache_control rs = cc_of("stale-if-error=10"), mr = cc_of("must-revalidate, stale-if-error=10");
+    struct cache_control rs = cc_of("stale-if-error=10");
+    struct cache_control mr = cc_of("must-revalidate, stale-if-error=10");
     assert_true(cache_rules_stale_on_error(&none, &rs, 65, 60));
     assert_false(cache_rules_stale_on_error(&none, &rs, 75, 60));
     assert_true(cache_rules_stale_on_error(&rq, &none, 150, 60));

@@ -41,7 +41,7 @@ static void test_insert_lookup_vary(void **state)
     struct cache_obj *o = look(s, "k", NULL);
     assert_non_null(o);
     assert_int_equal(o->body_len, 10);
-    cache_obj_unref(o);
+    cache_object_unref(o);
     assert_null(look(s, "other", NULL));
     /* two variants of one key */
     assert_true(cache_store_insert(s, obj("v", "x-a", "x-a:1\n", 1)));
@@ -51,7 +51,7 @@ static void test_insert_lookup_vary(void **state)
     o = look(s, "v", &r);
     assert_non_null(o);
     assert_int_equal(o->body_len, 1);
-    cache_obj_unref(o);
+    cache_object_unref(o);
     r.headers[0].value = STR_LIT("3");
     assert_null(look(s, "v", &r));
     /* the same variant again replaces it */
@@ -99,11 +99,11 @@ static void test_purge_and_references(void **state)
     assert_int_equal(cache_store_purge(s, prefix, "http://h/b/", true), 1);
     struct cache_obj *b = look(s, "http://h/b/1", NULL);
     assert_true(atomic_load(&b->stale)); /* soft: still there, marked */
-    cache_obj_unref(b);
+    cache_object_unref(b);
     assert_int_equal(cache_store_purge(s, prefix, "http://h/a/", false), 2);
     assert_null(look(s, "http://h/a/2", NULL));
     assert_int_equal(held->body_len, 1); /* still readable: the reference keeps it */
-    cache_obj_unref(held);
+    cache_object_unref(held);
     cache_store_free(s);
 }
 
@@ -112,18 +112,18 @@ static void test_flights(void **state)
     (void)state;
     struct cache_store *s = cache_store_new("t", 1 << 24, CACHE_POLICY_DEFAULT);
     bool leader, u;
-    struct cache_flight *a = cache_flight_join(s, 1, STR_LIT("k"), 2, &leader);
+    struct cache_flight *a = cache_flight_join(cache_store_flights(s), 1, STR_LIT("k"), 2, &leader);
     assert_true(leader);
-    struct cache_flight *b = cache_flight_join(s, 1, STR_LIT("k"), 2, &leader);
+    struct cache_flight *b = cache_flight_join(cache_store_flights(s), 1, STR_LIT("k"), 2, &leader);
     assert_false(leader);
     assert_ptr_equal(a, b);
     assert_false(cache_flight_done(b, &u));
-    cache_flight_finish(s, a, true);
+    cache_flight_finish(cache_store_flights(s), a, true);
     assert_true(cache_flight_done(b, &u));
     assert_true(u);
-    struct cache_flight *c = cache_flight_join(s, 1, STR_LIT("k"), 2, &leader);
+    struct cache_flight *c = cache_flight_join(cache_store_flights(s), 1, STR_LIT("k"), 2, &leader);
     assert_true(leader); /* a new one after the finish */
-    cache_flight_finish(s, c, false);
+    cache_flight_finish(cache_store_flights(s), c, false);
     cache_flight_put(c);
     cache_flight_put(b);
     cache_flight_put(a);
