@@ -467,6 +467,24 @@ static void refresh_update(struct exchange *x, struct cache_ctx *c, const struct
         COUNT(x, revalidated);
 }
 
+/* A 200 to a HEAD weir sent on while it held a stored GET response (stale, no validator to
+ * revalidate with): the stored response is updated from it when the validators agree, else
+ * dropped (RFC 9111 §4.3.5). */
+static void head_update(struct exchange *x, struct cache_ctx *c, const struct cache_conf *conf,
+                        const struct response *r)
+{
+    struct cache_store *store = ((struct cache_shared *)x->link->shared)->store;
+    struct str etag = response_get(r, STR_LIT("ETag"));
+    struct str lm = response_get(r, STR_LIT("Last-Modified"));
+    bool same = (etag.ptr || lm.ptr) && str_eq(etag, c->obj->etag) &&
+                str_eq(lm, c->obj->last_modified);
+    int64_t cl = r->content_length;
+    if (same && (cl < 0 || (uint64_t)cl == c->obj->body_len))
+        refresh_update(x, c, conf, r);
+    else
+        cache_store_remove_key(store, c->hash, c->key);
+}
+
 /* Begins storing r when the rules allow it. */
 static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cache_conf *conf,
                        const struct response *r)
@@ -610,6 +628,8 @@ static void cache_response_head(struct exchange *x, void *ctx, struct response *
         if (r->status >= 500)
             return; /* keep the stored one */
     }
+    if (c->head && c->obj && r->status == 200)
+        head_update(x, c, conf, r);
     if (r->status != 304)
         fill_begin(x, c, conf, r);
     if (c->fill && c->expect == 0)
