@@ -89,7 +89,11 @@ def env(module_launcher):
 
 def get(env, path, headers=None, method="GET"):
     with Client(env.weir.port) as c:
-        return c.request(method, path, headers)
+        r = c.request(method, path, headers)
+    # The store happens right after the last byte is written: give it that moment, so that
+    # the next request of a test sees what this one stored (see HITS).
+    time.sleep(0.02)
+    return r
 
 
 def admin(env, path, method="POST"):
