@@ -1,6 +1,8 @@
 /* cache_fresh.c — see cache_fresh.h. */
 #include "cache/cache_fresh.h"
 
+#include <string.h>
+
 bool cache_fresh_heuristic_status(uint16_t status)
 {
     switch (status) {
@@ -50,6 +52,10 @@ int64_t cache_fresh_age(const struct cache_times *t, int64_t now)
 
 bool cache_fresh_parse_age(struct str v, int64_t *out)
 {
+    /* A list: its first member (RFC 9111 §5.1). */
+    const char *comma = v.len ? memchr(v.ptr, ',', v.len) : NULL;
+    if (comma)
+        v.len = (size_t)(comma - v.ptr);
     v = str_trim_ows(v);
     if (!v.len)
         return false;

@@ -36,7 +36,8 @@ int64_t cache_fresh_lifetime(const struct cache_control *cc, const struct cache_
 /* Current age at `now` in seconds (never negative). */
 int64_t cache_fresh_age(const struct cache_times *t, int64_t now);
 
-/* An Age value: digits, saturating at 2^31; false when malformed. */
+/* An Age value: digits, saturating at 2^31 (of a list, the first member); false when
+ * malformed (the field is then ignored). */
 bool cache_fresh_parse_age(struct str v, int64_t *out);
 
 #endif

@@ -494,13 +494,11 @@ static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cac
     size_t nvary = 0;
     bool has_validator = false;
     struct cache_control cc;
-    cache_control_init(&cc);
+    bool cdn = cache_object_directives(r->headers, r->nheaders, &cc);
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (str_eq_nocase(name, STR_LIT("Vary")) && nvary < 8)
             vary[nvary++] = r->headers[i].value;
-        else if (str_eq_nocase(name, STR_LIT("Cache-Control")))
-            cache_control_parse(&cc, r->headers[i].value);
         else if (str_eq_nocase(name, STR_LIT("ETag")) ||
                  str_eq_nocase(name, STR_LIT("Last-Modified")))
             has_validator = true;
@@ -509,7 +507,7 @@ static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cac
     int nn = cache_vary_names(vary, nvary, names, sizeof(names));
     struct cache_store_facts f = {
         .status = r->status, .req = &c->rcc, .resp = &cc, .authorization = c->auth,
-        .has_expires = response_find(r, STR_LIT("Expires")) >= 0,
+        .has_expires = !cdn && response_find(r, STR_LIT("Expires")) >= 0,
         .has_validator = has_validator, .vary_star = nn == -2, .default_ttl = conf->default_ttl,
     };
     enum cache_store_verdict v = c->head ? CACHE_STORE_STATUS : cache_rules_storable(&f);

@@ -41,13 +41,24 @@ static bool never_stored(struct str name, const struct cache_control *cc)
            (cc->private_fields.len && cache_control_list_has(cc->private_fields, name));
 }
 
+bool cache_object_directives(const struct response_header *h, uint32_t n,
+                             struct cache_control *cc)
+{
+    bool cdn = false;
+    for (uint32_t i = 0; i < n && !cdn; i++)
+        cdn = str_eq_nocase(h[i].name, STR_LIT("CDN-Cache-Control"));
+    struct str field = cdn ? STR_LIT("CDN-Cache-Control") : STR_LIT("Cache-Control");
+    cache_control_init(cc);
+    for (uint32_t i = 0; i < n; i++)
+        if (str_eq_nocase(h[i].name, field))
+            cache_control_parse(cc, h[i].value);
+    return cdn;
+}
+
 static struct cache_control parse_cc(const struct response_header *h, uint32_t n)
 {
     struct cache_control cc;
-    cache_control_init(&cc);
-    for (uint32_t i = 0; i < n; i++)
-        if (str_eq_nocase(h[i].name, STR_LIT("Cache-Control")))
-            cache_control_parse(&cc, h[i].value);
+    cache_object_directives(h, n, &cc);
     return cc;
 }
 
@@ -64,7 +75,9 @@ void cache_object_times(const struct response *r, int64_t request_time, int64_t 
         t->date = v;
     if ((s = response_get(r, STR_LIT("Age"))).ptr && cache_fresh_parse_age(s, &v))
         t->age_value = v;
-    if ((s = response_get(r, STR_LIT("Expires"))).ptr) {
+    /* A CDN-Cache-Control field replaces Cache-Control and Expires (RFC 9213 §2.1). */
+    bool cdn = response_find(r, STR_LIT("CDN-Cache-Control")) >= 0;
+    if (!cdn && (s = response_get(r, STR_LIT("Expires"))).ptr) {
         t->has_expires = true;
         t->expires = static_cond_date_parse(s, response_time, &v) ? v : 0;
     }

@@ -60,6 +60,12 @@ struct cache_object_facts {
     bool auth_ok;
 };
 
+/* The response directives a shared cache follows: those of CDN-Cache-Control when the
+ * response has that field (RFC 9213: it then replaces Cache-Control and Expires), else those of
+ * Cache-Control. Returns whether CDN-Cache-Control was used. */
+bool cache_object_directives(const struct response_header *h, uint32_t n,
+                             struct cache_control *cc);
+
 /* The freshness times of a response head received at response_time for a request sent at
  * request_time (seconds). `now` resolves two-digit years. */
 void cache_object_times(const struct response *r, int64_t request_time, int64_t response_time,

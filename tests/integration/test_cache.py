@@ -586,3 +586,20 @@ def test_store_survives_reload_and_resize(launcher, tmp_path):
     with Client(w.port) as c:
         r = c.get(p)
     assert r.header("X-Cache") is None and origin.count("/reload") == 2
+
+
+def test_cdn_cache_control_takes_precedence(env):
+    p = q("/cdncc", "Cache-Control: no-store", "CDN-Cache-Control: max-age=60")
+    get(env, p)
+    assert xc(get(env, p)) in HITS
+    p = q("/cdncc2", "Cache-Control: max-age=60", "CDN-Cache-Control: no-store")
+    get(env, p)
+    get(env, p)
+    assert env.origin.count("/cdncc2") == 2
+
+
+def test_age_list_uses_first_member(env):
+    p = q("/agelist", "Cache-Control: max-age=100", "Age: 30, 5000")
+    get(env, p)
+    r = get(env, p)
+    assert xc(r) in HITS and 30 <= int(r.header("Age")) < 100

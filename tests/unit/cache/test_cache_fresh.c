@@ -95,6 +95,8 @@ static void test_parse_age(void **state)
     assert_int_equal(v, 30);
     assert_true(cache_fresh_parse_age(STR_LIT(" 99999999999 "), &v));
     assert_int_equal(v, CACHE_DELTA_MAX);
+    assert_true(cache_fresh_parse_age(STR_LIT("7, 3600"), &v));
+    assert_int_equal(v, 7);
     assert_false(cache_fresh_parse_age(STR_LIT("-1"), &v));
     assert_false(cache_fresh_parse_age(STR_LIT("1.5"), &v));
     assert_false(cache_fresh_parse_age(STR_LIT(""), &v));
