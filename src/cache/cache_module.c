@@ -56,6 +56,8 @@ static const char *const result_names[] = {
 
 struct cache_ctx {
     bool started, lookup, head, auth, req_no_cache, invalidate, refresh;
+    bool partial;                  /* Range or a conditional: on a miss its answer (206, 304)
+                                      says nothing of the key's cacheability */
     bool leader, waiting, served, uncacheable, fill_failed, replacing, via_flight;
     uint8_t result, tries;
     struct cache_control rcc;
@@ -282,6 +284,10 @@ static int begin(struct exchange *x, struct cache_ctx *c, const struct cache_con
             has_cc = true;
         } else if (str_eq_nocase(name, STR_LIT("Authorization"))) {
             c->auth = true;
+        } else if (str_eq_nocase(name, STR_LIT("Range")) ||
+                   str_eq_nocase(name, STR_LIT("If-None-Match")) ||
+                   str_eq_nocase(name, STR_LIT("If-Modified-Since"))) {
+            c->partial = true;
         } else if (str_eq_nocase(name, STR_LIT(REFRESH_HEADER))) {
             x->upstream_drop = refresh_drop;
             x->nupstream_drop = 1;
@@ -407,8 +413,10 @@ static enum pipeline_verdict look(struct exchange *x, struct cache_ctx *c,
     if (c->rcc.flags & CC_ONLY_IF_CACHED)
         return pipeline_reply(x, 504, "the response is not in the cache (only-if-cached)");
     set_result(x, c, CR_MISS);
-    if (conf->coalesce && !c->head && !c->auth && !(c->rcc.flags & CC_NO_STORE) &&
-        c->tries < MAX_TRIES) {
+    /* Requests whose own answer cannot fill the cache neither lead nor follow a flight (a
+     * 206 or 304 would also leave a hit-for-pass marker for everyone). */
+    if (conf->coalesce && !c->head && !c->auth && !c->partial &&
+        !(c->rcc.flags & CC_NO_STORE) && c->tries < MAX_TRIES) {
         bool leader;
         c->flight = cache_flight_join(cache_store_flights(store), c->hash, c->key,
                                       x->worker->nworkers, &leader);

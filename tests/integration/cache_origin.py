@@ -7,6 +7,7 @@
            &chunked=1             send the body chunked
            &delay=ms              wait before answering
            &count_header=1        add "X-Count: <n>" (n = requests for that path)
+           &ranges=1              answer "Range: bytes=a-b" with a 206 of that slice
            &etag304=1             answer 304 (with the h= fields) when If-None-Match matches the
                                   ETag given in h=, or If-Modified-Since is present and
                                   Last-Modified given in h=
@@ -92,6 +93,12 @@ class Handler(BaseHTTPRequestHandler):
             body = q.get("body", ["%s #%d" % (u.path, n)])[0].encode()
         if not any(k.lower() == "content-type" for k, _ in fields):
             fields.append(("Content-Type", "text/plain"))
+        rng = self.headers.get("Range")
+        if "ranges" in q and rng and rng.startswith("bytes="):
+            a, _, b = rng[6:].partition("-")
+            a, b = int(a), min(int(b), len(body) - 1)
+            fields.append(("Content-Range", "bytes %d-%d/%d" % (a, b, len(body))))
+            status, body = 206, body[a:b + 1]
         self._send(status, fields, body, chunked="chunked" in q,
                    head_only=self.command == "HEAD")
 

@@ -603,3 +603,15 @@ def test_age_list_uses_first_member(env):
     get(env, p)
     r = get(env, p)
     assert xc(r) in HITS and 30 <= int(r.header("Age")) < 100
+
+
+def test_range_or_conditional_miss_does_not_mark_pass(env):
+    p = q("/rangemiss", "Cache-Control: max-age=60", "ETag: \"rm\"", body="0123456789",
+          ranges="1", etag304="1")
+    r = get(env, p, {"Range": "bytes=0-1"})
+    assert r.status == 206 and r.body == b"01"
+    r = get(env, p, {"If-None-Match": "\"rm\""})
+    assert r.status == 304
+    a = get(env, p)
+    assert xc(a) == "MISS" and a.body == b"0123456789"   # not PASS
+    assert xc(get(env, p)) in HITS
