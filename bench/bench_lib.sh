@@ -1,7 +1,7 @@
 # bench_lib.sh — helpers the server benchmarks share (sourced by static_bench.sh and
 # cache_bench.sh after they set PY, QUIET_WAIT and TMP): process bookkeeping (STARTED, stop_pid,
 # forget_pid, the EXIT trap that stops everything by PID and removes TMP), free_port, CPU ticks
-# of a process, and waiting for quiet cores.
+# of a process, waiting for quiet cores, and one wrk measurement (wrk_measure).
 # shellcheck shell=bash
 STARTED=()
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
@@ -50,4 +50,26 @@ wait_quiet() {      # sets QUIET to yes, or to the cores' load when it measures 
         fi
         sleep 1; waited=$((waited + 2))
     done
+}
+wrk_measure() {     # wrk_measure URL TAG — waits for quiet cores, warms up, then measures with
+                    # wrk on core 1: sets the caller's reqs rps p50 p99 non2xx sock and cpu (µs
+                    # of WORKER_PID per request), adds to its flags (bash's dynamic scope)
+    local url=$1 tag=$2 t0 t1 line _dur
+    wait_quiet
+    timeout $((WARMUP + 30)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" \
+        >"$OUT/$tag.warmup.txt" 2>&1
+    t0=$(ticks "$WORKER_PID")
+    timeout $((DURATION + 60)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url" \
+        >"$OUT/$tag.wrk.txt" 2>&1 || flags+=("wrk-failed")
+    if ! t1=$(ticks "$WORKER_PID" 2>/dev/null); then
+        flags+=("died")
+    elif line=$("$PY" "$HERE/summarize.py" wrk "$OUT/$tag.wrk.txt" 2>/dev/null); then
+        IFS=$'\t' read -r reqs _dur rps p50 p99 non2xx sock <<<"$line"
+        [[ ${reqs:-0} -gt 0 ]] && cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" \
+            'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+        [[ ${non2xx:-0} -eq 0 ]] || flags+=("non2xx=$non2xx")
+        [[ ${sock:-0} -eq 0 ]] || flags+=("socket-errors=$sock")
+    else
+        flags+=("wrk-unparsable")
+    fi
 }

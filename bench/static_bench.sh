@@ -157,28 +157,12 @@ stop_server() { stop_pid "$SERVER_PID"; forget_pid "$SERVER_PID"; SERVER_PID="";
 # ---- one measurement: prints a raw.tsv line
 ANY_FLAGGED=0
 measure() {         # measure ROUND NAME SIZE
-    local r=$1 name=$2 size=$3 file="${3}k.bin" tag="r$1-$2-${3}k" flags=() t0 t1 reqs="" rps="" p50="" p99="" non2xx="" sock="" cpu="" line _dur
+    local r=$1 name=$2 size=$3 file="${3}k.bin" tag="r$1-$2-${3}k" flags=() reqs="" rps="" p50="" p99="" non2xx="" sock="" cpu=""
     echo "== round $r: $name ${size} KiB" >&2
     if ! start_server "$name" "$file"; then
         flags+=("start-failed")
     else
-        wait_quiet
-        timeout $((WARMUP + 30)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" \
-            "http://127.0.0.1:$PORT/$file" >"$OUT/$tag.warmup.txt" 2>&1
-        t0=$(ticks "$WORKER_PID")
-        timeout $((DURATION + 60)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
-            "http://127.0.0.1:$PORT/$file" >"$OUT/$tag.wrk.txt" 2>&1 || flags+=("wrk-failed")
-        if ! t1=$(ticks "$WORKER_PID" 2>/dev/null); then
-            flags+=("died")
-        elif line=$("$PY" "$HERE/summarize.py" wrk "$OUT/$tag.wrk.txt" 2>/dev/null); then
-            IFS=$'\t' read -r reqs _dur rps p50 p99 non2xx sock <<<"$line"
-            [[ ${reqs:-0} -gt 0 ]] && cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" \
-                'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
-            [[ ${non2xx:-0} -eq 0 ]] || flags+=("non2xx=$non2xx")
-            [[ ${sock:-0} -eq 0 ]] || flags+=("socket-errors=$sock")
-        else
-            flags+=("wrk-unparsable")
-        fi
+        wrk_measure "http://127.0.0.1:$PORT/$file" "$tag"
         verify "$PORT" "$file" || flags+=("verify-after-failed")
     fi
     stop_server
