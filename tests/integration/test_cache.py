@@ -101,6 +101,17 @@ def admin(env, path, method="POST"):
         return c.request(method, path)
 
 
+def warm_finished(env, timeout=10.0):
+    """The pre-warm's progress in /status once it stopped running."""
+    deadline = time.time() + timeout
+    while True:
+        with Client(env.aport) as c:
+            w = c.get("/status").json()["cache_warm"]
+        if not w["running"] or time.time() > deadline:
+            return w
+        time.sleep(0.1)
+
+
 def xc(r):
     return r.header("X-Cache")
 
@@ -532,13 +543,7 @@ def test_prewarm(env):
     r = admin(env, "/cache/warm?concurrency=2&rate=50&" + query + "&url=" +
               urllib.parse.quote("http://127.0.0.1:1/nothing", safe=""))
     assert r.status == 202 and r.json() == {"queued": 6}
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with Client(env.aport) as c:
-            w = c.get("/status").json()["cache_warm"]
-        if not w["running"]:
-            break
-        time.sleep(0.1)
+    w = warm_finished(env)
     assert w["done"] == 5 and w["failed"] == 1 and w["bytes"] > 0
     for p in paths:
         assert xc(get(env, p)) in HITS
@@ -550,13 +555,7 @@ def test_prewarm_from_config_file(env):
     time.sleep(0.5)  # the other warm-up may still be finishing
     r = admin(env, "/cache/warm?from=config")
     assert r.status == 202 and r.json() == {"queued": 3}
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with Client(env.aport) as c:
-            w = c.get("/status").json()["cache_warm"]
-        if not w["running"]:
-            break
-        time.sleep(0.1)
+    w = warm_finished(env)
     assert w["done"] == 3
     for i in range(3):
         assert xc(get(env, q("/wfile/%d" % i, "Cache-Control: max-age=60"))) == "HIT"
