@@ -140,13 +140,21 @@ static struct cache_obj *build(uint16_t status, struct str reason, const struct 
 struct cache_obj *cache_object_new(const struct response *r, const struct cache_object_facts *f)
 {
     struct cache_control cc = parse_cc(r->headers, r->nheaders);
-    struct response_header *keep = malloc((r->nheaders ? r->nheaders : 1) * sizeof(*keep));
+    struct response_header *keep = malloc((r->nheaders + 1) * sizeof(*keep));
     if (!keep)
         return NULL;
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->nheaders; i++)
         if (!never_stored(r->headers[i].name, &cc))
             keep[n++] = r->headers[i];
+    /* A response without Date gets one before it is stored (RFC 9110 §6.6.1): when the cache
+     * received it, which its age is counted from. */
+    char date[STATIC_DATE_LEN + 1];
+    if (response_find(r, STR_LIT("Date")) < 0) {
+        static_cond_date_format(f->times.response_time, date);
+        keep[n++] = (struct response_header){.name = STR_LIT("Date"),
+                                             .value = str_from(date, STATIC_DATE_LEN)};
+    }
     struct cache_obj *o = build(r->status, r->reason, keep, n, f);
     free(keep);
     return o;

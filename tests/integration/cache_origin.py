@@ -7,6 +7,7 @@
            &chunked=1             send the body chunked
            &delay=ms              wait before answering
            &count_header=1        add "X-Count: <n>" (n = requests for that path)
+           &nodate=1              send no Date field
            &ranges=1              answer "Range: bytes=a-b" with a 206 of that slice
            &etag304=1             answer 304 (with the h= fields) when If-None-Match matches the
                                   ETag given in h=, or If-Modified-Since is present and
@@ -100,13 +101,13 @@ class Handler(BaseHTTPRequestHandler):
             fields.append(("Content-Range", "bytes %d-%d/%d" % (a, b, len(body))))
             status, body = 206, body[a:b + 1]
         self._send(status, fields, body, chunked="chunked" in q,
-                   head_only=self.command == "HEAD")
+                   head_only=self.command == "HEAD", date="nodate" not in q)
 
-    def _send(self, status, fields, body, chunked=False, head_only=False):
+    def _send(self, status, fields, body, chunked=False, head_only=False, date=True):
         self.send_response_only(status)
         for k, v in fields:
             self.send_header(k, v)
-        if not any(k.lower() == "date" for k, _ in fields):
+        if date and not any(k.lower() == "date" for k, _ in fields):
             self.send_header("Date", self.date_time_string())
         no_body = status in (204, 304) or 100 <= status < 200
         if chunked and not no_body:

@@ -614,3 +614,11 @@ def test_range_or_conditional_miss_does_not_mark_pass(env):
     a = get(env, p)
     assert xc(a) == "MISS" and a.body == b"0123456789"   # not PASS
     assert xc(get(env, p)) in HITS
+
+
+def test_date_added_when_missing(env):
+    p = q("/nodate", "Cache-Control: max-age=60", nodate="1")
+    a = get(env, p)
+    assert a.header("Date") is None
+    b = get(env, p)
+    assert xc(b) in HITS and b.header("Date")
