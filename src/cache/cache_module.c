@@ -537,6 +537,7 @@ static void fill_begin(struct exchange *x, struct cache_ctx *c, const struct cac
         .tag_header = str_cstr(conf->tag_header),
         .default_ttl = conf->default_ttl, .heuristic_max = conf->heuristic_max,
         .auth_ok = cache_rules_auth_ok(&cc),
+        .own_cookie = x->route->upstream ? str_cstr(x->route->upstream->sticky_cookie) : STR_NULL,
     };
     cache_object_times(r, c->request_time, now_s(), &of.times);
     c->fill = cache_object_new(r, &of);

@@ -144,9 +144,16 @@ struct cache_obj *cache_object_new(const struct response *r, const struct cache_
     if (!keep)
         return NULL;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < r->nheaders; i++)
-        if (!never_stored(r->headers[i].name, &cc))
-            keep[n++] = r->headers[i];
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        const struct response_header *h = &r->headers[i];
+        if (never_stored(h->name, &cc))
+            continue;
+        if (f->own_cookie.len && str_eq_nocase(h->name, STR_LIT("Set-Cookie")) &&
+            h->value.len > f->own_cookie.len && h->value.ptr[f->own_cookie.len] == '=' &&
+            memcmp(h->value.ptr, f->own_cookie.ptr, f->own_cookie.len) == 0)
+            continue;
+        keep[n++] = *h;
+    }
     /* A response without Date gets one before it is stored (RFC 9110 §6.6.1): when the cache
      * received it, which its age is counted from. */
     char date[STATIC_DATE_LEN + 1];

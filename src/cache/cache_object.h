@@ -58,6 +58,8 @@ struct cache_object_facts {
     struct cache_times times;
     int64_t default_ttl, heuristic_max;
     bool auth_ok;
+    struct str own_cookie;          /* a cookie weir sets itself (sticky sessions): its
+                                       Set-Cookie is the client's, never stored */
 };
 
 /* The response directives a shared cache follows: those of CDN-Cache-Control when the

@@ -622,3 +622,21 @@ def test_date_added_when_missing(env):
     assert a.header("Date") is None
     b = get(env, p)
     assert xc(b) in HITS and b.header("Date")
+
+
+def test_sticky_cookie_not_stored(launcher, tmp_path):
+    origin = Origin(str(tmp_path))
+    launcher.backends.append(origin)
+    port = free_port()
+    cfg = make_config(port, {"o": {"servers": [origin.port], "sticky_cookie": "srv"}},
+                      [{"path": "/", "upstream": "o", "cache": "on"}], workers=1,
+                      extra={"admin": "off"})
+    w = launcher.weir(cfg, port=port)
+    p = q("/sticky", "Cache-Control: max-age=60", "Set-Cookie: app=1")
+    with Client(w.port) as c:
+        a = c.get(p)
+        time.sleep(0.02)
+        b = c.get(p)
+    assert any(v.startswith("srv=") for v in a.header_list("Set-Cookie"))
+    assert xc(b) in HITS
+    assert b.header_list("Set-Cookie") == ["app=1"]
