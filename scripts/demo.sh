@@ -113,6 +113,11 @@ demo: try, from another terminal:
     curl -si -X POST -H 'Idempotency-Key: k1' --data 'amount=10' http://$LISTEN/pay/ | grep -i -E '^HTTP|replayed'
     curl -si -X POST -H 'Idempotency-Key: k1' --data 'amount=10' http://$LISTEN/pay/ | grep -i -E '^HTTP|replayed'   # replayed
     for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' 'http://$LISTEN/slow?ms=1500' & done; wait; echo   # 2 run, 2 queue, 2 get 503
+    # virtual waiting room on /sale (2 admissions per 20 s): the 3rd visitor gets a ticket
+    for i in 1 2 3; do curl -s -c /tmp/weir-wr\$i -b /tmp/weir-wr\$i -H 'Accept: application/json' http://$LISTEN/sale | head -c 150; echo; done
+    sleep 20; curl -s -b /tmp/weir-wr3 -H 'Accept: application/json' http://$LISTEN/sale | head -c 150; echo   # now admitted
+    open http://$LISTEN/sale                      # the queue page in a browser (lets you in by itself)
+    curl http://127.0.0.1:9901/waitroom           # the room's figures; POST .../sale/pause, .../resume
     curl -i 'http://$LISTEN/chunked?n=3&size=10'  # chunked response
     curl -s -o /dev/null -w '%{size_download} bytes\\n' 'http://$LISTEN/bytes?n=100000000'
     curl --data-binary 'hello' http://$LISTEN/echo

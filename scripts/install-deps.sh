@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages weir needs to build, test and benchmark. Idempotent.
 # Usage: scripts/install-deps.sh [--bench] [--browser]
-#   --bench    also wrk, nginx, haproxy and varnish for the benchmarks under bench/
+#   --bench    also wrk, nginx, haproxy and varnish for the benchmarks under bench/; valgrind,
+#              strace and h2load for bench/proxy_instr.sh
 #   --browser  also Debian's chromium (and Node.js + npm when missing) for the dashboard test,
 #              then playwright-core into tests/dashboard/node_modules from its package-lock.json
 #              (`npm ci`; skipped when the pinned version is already there). Playwright never
@@ -19,14 +20,15 @@ for arg in "$@"; do
     esac
 done
 
+# libssl-dev: libcrypto, the waiting room cookie's HMAC-SHA256.
 # media-types: /etc/mime.types, the static-file module's Content-Type table.
 # slowhttptest: tests/integration/test_buffering.py's slow-body and slow-read attacks.
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       clang libclang-rt-14-dev python3 python3-pytest media-types slowhttptest
-      zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
+      zlib1g-dev libbrotli-dev libzstd-dev libisal-dev libssl-dev
       python3-brotli python3-zstandard brotli zstd)
 if [[ $bench -eq 1 ]]; then
-    pkgs+=(wrk nginx-light haproxy varnish)
+    pkgs+=(wrk nginx-light haproxy varnish valgrind strace nghttp2-client)
 fi
 if [[ $browser -eq 1 ]]; then
     pkgs+=(chromium)

@@ -31,6 +31,7 @@
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/status_json.h"
+#include "admin/waitroom_admin.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/h1.h"
@@ -337,6 +338,22 @@ static void serve_status(struct aconn *c, const struct reqinfo *ri)
     respond(c, ri, 200, "application/json", NULL, a->body.data, a->body.len);
 }
 
+static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
+{
+    struct admin *a = c->a;
+    a->body.len = 0;
+    a->body.failed = false;
+    a->body.max = ADMIN_OUT_MAX;
+    int st = waitroom_admin(path, post, &a->body);
+    if (a->body.failed) {
+        struct reqinfo r = {.head = ri->head, .keep = false};
+        respond_text(c, &r, 500, NULL, "500 out of memory\n");
+        return;
+    }
+    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
+            a->body.data, a->body.len);
+}
+
 static void sse_event(struct aconn *c, const struct abuf *doc)
 {
     abuf_str(&c->out, "event: status\ndata: ");
@@ -390,9 +407,10 @@ static void handle(struct aconn *c, const struct h1_request *req)
     struct str path = qm ? str_from(t.ptr, (size_t)(qm - t.ptr)) : t;
     struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
 
+    bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
     if (cache_api ? req->method_id != H1_M_POST
-                  : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD) {
+                  : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
         respond_text(c, &ri, 405, cache_api ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
                      "405 Method Not Allowed\n");
         return;
@@ -417,11 +435,13 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_events(c, &ri);
     else if (cache_api)
         serve_cache(c, &ri, path, query);
+    else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
+        serve_waitroom(c, &ri, path, room_cmd);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */

@@ -1,6 +1,7 @@
 /* prometheus.c — see prometheus.h. One function per family group; the family list is the
  * table in docs/operations.md ("Metrics"), keep them in step. */
 #include "admin/prometheus.h"
+#include "admin/waitroom_admin.h"
 
 #include "admin/admin_cache.h"
 
@@ -422,4 +423,5 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_groups(out, m);
     render_servers(out, m);
     admin_cache_prometheus(out);
+    waitroom_prometheus(out);
 }

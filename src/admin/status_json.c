@@ -2,6 +2,7 @@
 #include "admin/status_json.h"
 
 #include "admin/admin_cache.h"
+#include "admin/waitroom_admin.h"
 
 #include <string.h>
 
@@ -292,7 +293,9 @@ void status_json_render(const struct model *m, struct abuf *b)
             abuf_add(b, ",", 1);
         group_obj(b, m, &m->groups[i]);
     }
-    abuf_str(b, "],");
+    abuf_str(b, "],\"waiting_rooms\":");
+    waitroom_status_json(b);
+    abuf_str(b, ",");
     admin_cache_status(b);
     abuf_str(b, "}");
 }

@@ -57,6 +57,8 @@ struct exchange_host_ops {
     /* A module needs the whole request body (x->body): read it, then pipeline_resume(x).
      * Returns 0, or -1 when the body cannot be kept (too large: the module decides). */
     int (*need_body)(struct exchange *x);
+    /* A module that held back a window of its FILE reply (on_file_window) says go on. */
+    void (*body_continue)(struct exchange *x);
 };
 
 struct exchange {
@@ -108,6 +110,8 @@ struct exchange {
     void *ctx[PIPELINE_MAX_MODULES];
     struct response reply;       /* a response made by a module or by weir */
     bool has_reply;
+    uint8_t replier;             /* 1 + chain index of the module whose on_request answered,
+                                    0 when none did */
     _Alignas(16) char arena_inline[PIPELINE_ARENA_INLINE];
 };
 

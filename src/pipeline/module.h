@@ -20,6 +20,7 @@
  *   on_response_data  watches the body bytes the client gets, when turned on.
  *   on_end            always, exactly once, for every module whose on_request ran — also when
  *                     the client went away while it waited: release what it holds there.
+ *   on_file_window    for the module whose reply has a FILE body, before each window of it.
  *
  * Configuration: a module with a `key` owns that route-level YAML key: config_load parses it
  * (errors "file:line:col: ..." through the ycx) into an immutable conf freed by config_free.
@@ -101,6 +102,11 @@ struct pipeline_module {
     /* With on_response_data: the response's trailer fields ("Name: value\r\n" lines). */
     void (*on_response_trailers)(struct exchange *x, void *ctx, struct str fields);
     void (*on_end)(struct exchange *x, void *ctx);
+    /* The module answered with a FILE body (x->reply): the host is about to send
+     * [off, off + len) of it. 0: go on; 1: not yet (the pages are not in memory: the module
+     * warms them off the worker and calls pipeline_body_continue(x)). Called once per window
+     * (the host's send turn, 2 MiB), so a large file never makes the worker wait for the disk. */
+    int (*on_file_window)(struct exchange *x, void *ctx, uint64_t off, size_t len);
 };
 
 #endif

@@ -19,18 +19,15 @@ int response_init(struct response *r, struct arena *a, uint16_t status, uint32_t
     return 0;
 }
 
-int response_add(struct response *r, struct arena *a, struct str name, struct str value)
+int response_grow(struct response *r, struct arena *a)
 {
-    if (r->nheaders == r->cap) {
-        uint32_t cap = r->cap * 2;
-        struct response_header *h = arena_alloc(a, cap * sizeof(*h));
-        if (!h)
-            return -1;
-        memcpy(h, r->headers, r->nheaders * sizeof(*h));
-        r->headers = h; /* the old array stays in the arena until the exchange ends */
-        r->cap = cap;
-    }
-    r->headers[r->nheaders++] = (struct response_header){.name = name, .value = value};
+    uint32_t cap = r->cap ? r->cap * 2 : 4;
+    struct response_header *h = arena_alloc(a, cap * sizeof(*h));
+    if (!h)
+        return -1;
+    memcpy(h, r->headers, r->nheaders * sizeof(*h));
+    r->headers = h; /* the old array stays in the arena until the exchange ends */
+    r->cap = cap;
     return 0;
 }
 

@@ -52,8 +52,19 @@ struct response {
 /* An empty response with room for `cap` headers in the arena. Returns 0 or -1 (out of memory). */
 int response_init(struct response *r, struct arena *a, uint16_t status, uint32_t cap);
 
-/* Appends a field (slices are not copied: they must outlive the response). 0 or -1. */
-int response_add(struct response *r, struct arena *a, struct str name, struct str value);
+/* For response_add: doubles the field array. 0 or -1. */
+int response_grow(struct response *r, struct arena *a);
+
+/* Appends a field (slices are not copied: they must outlive the response). 0 or -1. Inline:
+ * every proxied response head is built with it. */
+static inline int response_add(struct response *r, struct arena *a, struct str name,
+                               struct str value)
+{
+    if (r->nheaders == r->cap && response_grow(r, a) != 0)
+        return -1;
+    r->headers[r->nheaders++] = (struct response_header){.name = name, .value = value};
+    return 0;
+}
 /* Appends a field whose value is formatted into the arena. 0 or -1. */
 int response_addf(struct response *r, struct arena *a, struct str name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -21,6 +21,7 @@ void pipeline_start(struct exchange *x)
     x->upstream_head = x->response_complete = false;
     x->fail_reason = NULL;
     x->has_reply = false;
+    x->replier = 0;
     x->body = STR_NULL;
     x->body_ready = false;
     x->upstream_drop = NULL;
@@ -74,6 +75,8 @@ static enum pipeline_verdict run_request(struct exchange *x)
         timer_disarm(&x->worker->loop->timers, &x->wait_timer);
         if (v != PIPELINE_NEXT) {
             x->in_request = false;
+            if (v == PIPELINE_RESPOND)
+                x->replier = (uint8_t)(i + 1);
             if (v == PIPELINE_FAIL && !x->fail_reason)
                 x->fail_reason = m->name;
             return v;
@@ -118,6 +121,24 @@ enum pipeline_verdict pipeline_wait_until(struct exchange *x, uint64_t deadline_
 {
     timer_arm(&x->worker->loop->timers, &x->wait_timer, deadline_ms);
     return PIPELINE_WAIT;
+}
+
+int pipeline_file_window(struct exchange *x, uint64_t off, size_t len)
+{
+    if (!x->replier || x->ended)
+        return 0;
+    uint32_t i = x->replier - 1u;
+    const struct pipeline_module *m = x->chain->links[i].m;
+    if (!m->on_file_window)
+        return 0;
+    x->link = &x->chain->links[i];
+    return m->on_file_window(x, x->ctx[i], off, len);
+}
+
+void pipeline_body_continue(struct exchange *x)
+{
+    if (!x->ended && x->host->body_continue)
+        x->host->body_continue(x);
 }
 
 enum pipeline_verdict pipeline_need_body(struct exchange *x)

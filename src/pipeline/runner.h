@@ -48,6 +48,11 @@ void pipeline_resume(struct exchange *x);
  * called again with x->body_ready), or PIPELINE_NEXT when the body cannot be buffered (the
  * module decides what that means; x->body_ready stays false). */
 enum pipeline_verdict pipeline_need_body(struct exchange *x);
+/* Host: before sending [off, off + len) of a module's FILE reply. 0: send; 1: wait for the
+ * host's body_continue (the module is bringing the pages into memory). */
+int pipeline_file_window(struct exchange *x, uint64_t off, size_t len);
+/* For the module that answered 1 to on_file_window: the window is ready. */
+void pipeline_body_continue(struct exchange *x);
 /* Turns on the body transform of the module whose response hook is running, for this exchange. */
 int pipeline_transform_on(struct exchange *x, const void *ctx);
 

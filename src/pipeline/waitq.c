@@ -52,8 +52,14 @@ void waitq_unref(struct waitq *q)
 
 void waitq_add(struct waitq *q, struct waitq_entry *e, struct exchange *x)
 {
-    uint32_t id = x->worker->id < q->nworkers ? x->worker->id : 0;
     e->x = x;
+    e->wake = NULL;
+    waitq_add_on(q, e, x->worker->id);
+}
+
+void waitq_add_on(struct waitq *q, struct waitq_entry *e, uint32_t worker)
+{
+    uint32_t id = worker < q->nworkers ? worker : 0;
     e->q = q;
     e->worker = id;
     dlist_push_back(&q->w[id].waiters, &e->link);
@@ -76,14 +82,21 @@ uint32_t waitq_count(const struct waitq *q)
     return atomic_load(&q->total);
 }
 
+static void wake_entry(struct waitq_entry *e)
+{
+    if (e->wake)
+        e->wake(e);
+    else
+        pipeline_resume(e->x);
+}
+
 /* Resumes the oldest local waiter (or all of them); runs on that worker. */
 static void wake_local(struct waitq_worker *ww, bool all)
 {
     if (dlist_empty(&ww->waiters))
         return;
     if (!all) {
-        struct waitq_entry *e = container_of(ww->waiters.next, struct waitq_entry, link);
-        pipeline_resume(e->x);
+        wake_entry(container_of(ww->waiters.next, struct waitq_entry, link));
         return;
     }
     /* Each resumed exchange may leave the list (or end): walk a snapshot of the count, always
@@ -94,7 +107,7 @@ static void wake_local(struct waitq_worker *ww, bool all)
         struct waitq_entry *e = container_of(first, struct waitq_entry, link);
         dlist_remove(first);
         dlist_push_back(&ww->waiters, first);
-        pipeline_resume(e->x);
+        wake_entry(e);
     }
 }
 

@@ -29,6 +29,9 @@ struct waitq_entry {
     struct exchange *x;
     struct waitq *q;           /* non-NULL while queued */
     uint32_t worker;
+    /* What a wake does: NULL resumes x's module (pipeline_resume); a host waiting for
+     * something other than a module (a connection slot) sets its own. */
+    void (*wake)(struct waitq_entry *e);
 };
 
 /* A queue for `nworkers` workers; NULL when out of memory. Refcount 1. */
@@ -38,6 +41,8 @@ void waitq_unref(struct waitq *q);
 
 /* Queues x (its worker's list, at the back). The entry must stay put until removed. */
 void waitq_add(struct waitq *q, struct waitq_entry *e, struct exchange *x);
+/* Queues an entry with its own e->wake for worker `worker` (called on that worker). */
+void waitq_add_on(struct waitq *q, struct waitq_entry *e, uint32_t worker);
 /* Unqueues (no-op when not queued). On the exchange's worker. */
 void waitq_remove(struct waitq_entry *e);
 /* Waiters on all workers. */

@@ -142,9 +142,15 @@ static int host_need_body(struct exchange *e)
     return 0;
 }
 
+static void host_body_continue(struct exchange *e)
+{
+    client_reply_continue(client_of(e));
+}
+
 static const struct exchange_host_ops h1_host = {
     .request_done = host_request_done,
     .need_body = host_need_body,
+    .body_continue = host_body_continue,
 };
 
 /* The modules said go: keep the body when it may have to be sent again, then attempt. */
@@ -231,6 +237,7 @@ void admission_start(struct client *c)
     e->chain = c->wc->chains[ri];
     e->req = &x->req;
     e->client_ip = c->ip;
+    e->tls = false; /* no TLS listener yet: the TLS work sets it from the connection */
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;
     e->retry_safe = retry_method_idempotent(x->req.method_id);

@@ -276,11 +276,12 @@ static void acquire_connection(struct client *c, bool fresh)
                 c->x->wait_deadline_ms = c->x->wait_start_ms + g->pool.acquire_timeout_ms;
             }
             c->state = CS_CONNECT;
+            /* Woken by a release here or posted from another worker (st->slots); the timer is
+             * the deadline. Counted as waiting first, then one look: a slot freed since the
+             * try above is seen here, or its release sees this waiter. */
             pool_wait(p, c);
-            /* Woken at once by a local release; polled for slots other workers free. */
-            uint64_t next = c->w->loop.now_ms + 10;
-            timer_arm(&c->w->loop.timers, &c->timer,
-                      next < c->x->wait_deadline_ms ? next : c->x->wait_deadline_ms);
+            uint64_t at = pool_slot_free(p) ? c->w->loop.now_ms : c->x->wait_deadline_ms;
+            timer_arm(&c->w->loop.timers, &c->timer, at);
             return;
         }
         if (sock_local_error(err) >= 0) {
@@ -409,7 +410,7 @@ void forward_client_timeout(struct client *c)
         return;
     }
     if (c->x->waiting) {
-        /* Polling for a slot another worker may have freed (waiters here are woken at once). */
+        /* The acquire deadline, or a slot seen free as it started to wait: try again. */
         struct pool *p = &c->x->grp->pools[c->x->server];
         pool_unwait(p, c);
         if (c->w->loop.now_ms >= c->x->wait_deadline_ms) {

@@ -167,12 +167,14 @@ void client_drain(struct client *c)
 
 /* ---- output -------------------------------------------------------------------------- */
 
-int client_flush_out(struct client *c)
+/* flags: MSG_MORE when a file body follows (sendfile), so the head does not go out in a
+ * segment of its own but leads the body's first one. */
+static int flush_out(struct client *c, int flags)
 {
     while (c->out.len) {
         if (!c->writable)
             return 1;
-        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+        ssize_t n = send(c->io.fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL | flags);
         if (n == -1) {
             if (errno == EAGAIN || errno == EINTR) {
                 c->writable = false;
@@ -188,16 +190,41 @@ int client_flush_out(struct client *c)
     return 0;
 }
 
+int client_flush_out(struct client *c)
+{
+    return flush_out(c, 0);
+}
+
+/* Before the next piece of a FILE body: each new window is first offered to the module that
+ * made the reply, which holds it back while its pages are read from disk off the worker.
+ * false: wait for client_reply_continue (the send timeout still applies). */
+static bool file_window_ready(struct client *c)
+{
+    struct h1x *x = c->x;
+    if ((uint64_t)x->reply_off < x->window_end)
+        return true;
+    size_t len = x->reply_left < REPLY_CHUNK_MAX ? x->reply_left : REPLY_CHUNK_MAX;
+    x->window_end = (uint64_t)x->reply_off + len;
+    if (pipeline_file_window(&x->base, (uint64_t)x->reply_off, len) <= 0)
+        return true;
+    x->reply_warming = true;
+    timer_arm(&c->w->loop.timers, &c->timer,
+              c->w->loop.now_ms + c->wc->cfg->timeouts.client_send_ms);
+    return false;
+}
+
 /* A transformed reply: its body (memory, or the file read in pieces) through the modules'
  * transforms into c->out, written as it fills. Returns 0 when complete, 1 when the socket is
- * full, -1 on an error. */
+ * full, 2 when the module holds the file's next window back, -1 on an error. */
 static int reply_transform(struct client *c)
 {
     struct h1x *x = c->x;
     for (;;) {
         if (!x->tx_done) {
             if (x->reply_fd >= 0 && !x->tx_pending && x->reply_left) {
-                /* The next piece of the file (the page cache, or a short read from disk). */
+                /* The next piece of the file, from the page cache. */
+                if (!file_window_ready(c))
+                    return 2;
                 if (!x->tx_scratch && !(x->tx_scratch = arena_alloc(&x->base.arena, 16384)))
                     return -1;
                 size_t want = x->reply_left < 16384 ? x->reply_left : 16384;
@@ -231,13 +258,20 @@ static int reply_transform(struct client *c)
 static void reply_progress(struct client *c)
 {
     struct h1x *x = c->x;
-    int r = x->transforming ? reply_transform(c) : client_flush_out(c);
+    if (x->reply_warming)
+        return; /* client_reply_continue goes on */
+    int r = x->transforming ? reply_transform(c)
+                            : flush_out(c, x->reply_fd >= 0 && x->reply_left ? MSG_MORE : 0);
+    if (r == 2)
+        return;
     size_t sent = 0;
     while (r == 0 && x->reply_left) {
         if (!c->writable) {
             r = 1;
             break;
         }
+        if (x->reply_fd >= 0 && !file_window_ready(c))
+            return;
         if (sent >= REPLY_CHUNK_MAX) {
             /* A fast client could keep this loop (and a cold file's page faults) going for
              * a whole large file: let the other connections have the worker, and go on at
@@ -283,6 +317,14 @@ static void reply_progress(struct client *c)
     c->reply_yield = false;
     x->base.response_complete = true;
     client_exchange_done(c);
+}
+
+void client_reply_continue(struct client *c)
+{
+    if (c->state != CS_REPLY || !c->x || !c->x->reply_warming)
+        return;
+    c->x->reply_warming = false;
+    reply_progress(c);
 }
 
 void client_send_reply(struct client *c)
@@ -434,6 +476,8 @@ static void reset_exchange(struct client *c)
     x->reply_body = NULL;
     x->reply_left = 0;
     x->reply_fd = -1;
+    x->window_end = 0;
+    x->reply_warming = false;
     x->transforming = x->tx_done = false;
     x->tx_scratch = NULL;
     x->tx_pending = 0;

@@ -29,6 +29,8 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
 /* Writes c->x->base.reply (made by a module, or by client_reply): the response hooks of the
  * modules that ran, the head, the body; then ends the exchange as client_reply does. */
 void client_send_reply(struct client *c);
+/* The module that held back the next window of the reply's file has it in memory: go on. */
+void client_reply_continue(struct client *c);
 
 /* The exchange finished (response fully written): logs it, releases its resources and moves
  * on to the next request on the connection, or closes it. */

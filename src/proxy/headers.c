@@ -295,6 +295,7 @@ int headers_response_view(struct client *c, struct response *r)
     r->no_body = c->x->req.method_id == H1_M_HEAD || up->status == 204 || up->status == 304;
     struct conn_fields cf;
     find_connection_fields(up->headers, up->nheaders, &cf);
+    size_t upstream_via = 0; /* bytes the upstream's Via values take in ours */
     for (uint32_t i = 0; i < up->nheaders; i++) {
         struct str name = up->headers[i].name;
         if (upgrade && NAME_IS(name, "upgrade")) {
@@ -304,9 +305,13 @@ int headers_response_view(struct client *c, struct response *r)
         }
         /* Content-Length is the writer's when it frames a body; a HEAD or 304 answer keeps
          * the upstream's as a fact about the representation. */
-        if (is_hop_by_hop(name, up->headers, &cf) ||
-            (r->content_length >= 0 && NAME_IS(name, "content-length")) ||
-            NAME_IS(name, "via") || NAME_IS(name, "x-request-id"))
+        if (name.len == 3 && NAME_IS(name, "via")) {
+            upstream_via += up->headers[i].value.len ? up->headers[i].value.len + 2 : 0;
+            continue;
+        }
+        if ((name.len == 14 && r->content_length >= 0 && NAME_IS(name, "content-length")) ||
+            (name.len == 12 && NAME_IS(name, "x-request-id")) ||
+            is_hop_by_hop(name, up->headers, &cf))
             continue;
         if (response_add(r, a, name, up->headers[i].value) != 0)
             return -1;
@@ -314,15 +319,12 @@ int headers_response_view(struct client *c, struct response *r)
     /* Via: the upstream's, then ours. */
     char via[80];
     struct str ours = via_token(via, sizeof(via), up->minor, cfg->server_name);
-    size_t len = ours.len;
-    for (uint32_t i = 0; i < up->nheaders; i++)
-        if (NAME_IS(up->headers[i].name, "via") && up->headers[i].value.len)
-            len += up->headers[i].value.len + 2;
+    size_t len = ours.len + upstream_via;
     char *v = arena_alloc(a, len);
     if (!v)
         return -1;
     size_t off = 0;
-    for (uint32_t i = 0; i < up->nheaders; i++) {
+    for (uint32_t i = 0; upstream_via && i < up->nheaders; i++) {
         struct str hv = up->headers[i].value;
         if (NAME_IS(up->headers[i].name, "via") && hv.len) {
             memcpy(v + off, hv.ptr, hv.len);

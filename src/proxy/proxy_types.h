@@ -27,6 +27,7 @@
 #include "http/h1_types.h"
 #include "metrics/metrics.h"
 #include "pipeline/exchange.h"
+#include "pipeline/waitq.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
@@ -77,6 +78,7 @@ struct pool {
     struct server_shard *m;       /* this worker's figures of the server */
     struct dlist idle;            /* most recently used first */
     struct dlist waiters;         /* clients waiting for a connection slot, oldest first */
+    struct waitq_entry slot_wait; /* in st->slots while it has waiters */
     uint32_t nidle;
     uint32_t nbusy;
     uint32_t nconnecting_warm;    /* warm-up connects in flight (no owner) */
@@ -218,6 +220,8 @@ struct h1x {
     size_t reply_left;
     int reply_fd;
     off_t reply_off;
+    uint64_t window_end;          /* the file window the replying module let go up to */
+    bool reply_warming;           /* it holds the next window back (on_file_window) */
     struct response view;         /* the response head being written (headers.c) */
     struct h1_chunked obs_chunk;  /* de-chunking what observers see of a chunked body */
     bool transforming;            /* the body goes through the modules' transforms */

@@ -40,8 +40,11 @@ static bool slot_reserve(struct pool *p)
 
 static void wake_waiter(struct pool *p)
 {
-    if (dlist_empty(&p->waiters))
+    if (dlist_empty(&p->waiters)) {
+        /* None here: a pool of another worker may wait for this slot (posted there). */
+        waitq_wake_one(p->st->slots, &p->w->pw);
         return;
+    }
     struct client *c = container_of(p->waiters.next, struct h1x, wait_link)->c;
     pool_unwait(p, c);
     forward_slot_ready(c);
@@ -75,7 +78,9 @@ static void upconn_close(struct upconn *u, enum pool_close_reason why)
     mc_add(&w->metrics.upstream_conns, (uint64_t)-1);
     close(u->io.fd);
     u->io.fd = -1;
-    atomic_fetch_sub_explicit(&p->st->conns, 1, memory_order_relaxed);
+    /* Sequentially consistent, like the waiters' count: a pool that starts waiting counts
+     * itself before it tries for a slot once more, so it sees this or is woken by it. */
+    atomic_fetch_sub(&p->st->conns, 1);
     worker_buf_put(w, u->in.data);
     u->in.data = NULL;
     /* Events for u may still be queued in this batch: free after it. */
@@ -88,6 +93,12 @@ void pool_close_idle(struct pool *p)
 {
     while (!dlist_empty(&p->idle))
         upconn_close(container_of(p->idle.next, struct upconn, link), POOL_CLOSE_RETIRED);
+}
+
+void pool_fini(struct pool *p)
+{
+    pool_close_idle(p);
+    waitq_remove(&p->slot_wait);
 }
 
 /* ---- events ------------------------------------------------------------------------ */
@@ -259,12 +270,27 @@ void upconn_release(struct upconn *u, bool reusable)
 
 /* ---- waiting and warming ------------------------------------------------------------ */
 
+/* Another worker freed a slot and posted the wake here. */
+static void slot_freed_elsewhere(struct waitq_entry *e)
+{
+    wake_waiter(container_of(e, struct pool, slot_wait));
+}
+
+bool pool_slot_free(const struct pool *p)
+{
+    uint32_t max = p->server->max_conns;
+    return !max || atomic_load(&p->st->conns) < max;
+}
+
 void pool_wait(struct pool *p, struct client *c)
 {
     dlist_push_back(&p->waiters, &c->x->wait_link); /* served oldest first */
     c->x->waiting = true;
-    if (p->nwaiters++ == 0)
+    if (p->nwaiters++ == 0) {
         atomic_fetch_add(&p->st->wanted, 1);
+        p->slot_wait.wake = slot_freed_elsewhere;
+        waitq_add_on(p->st->slots, &p->slot_wait, p->w->id);
+    }
 }
 
 void pool_unwait(struct pool *p, struct client *c)
@@ -273,8 +299,10 @@ void pool_unwait(struct pool *p, struct client *c)
         return;
     dlist_remove(&c->x->wait_link);
     c->x->waiting = false;
-    if (--p->nwaiters == 0)
+    if (--p->nwaiters == 0) {
         atomic_fetch_sub(&p->st->wanted, 1);
+        waitq_remove(&p->slot_wait);
+    }
 }
 
 void pool_publish(struct pool *p)

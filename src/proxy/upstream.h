@@ -17,6 +17,9 @@ void pool_init(struct pool *p, struct worker *w, struct wconf *wc, const struct 
                const struct cfg_server *s, struct server_state *st);
 /* Closes every idle or warming connection (reload, shutdown). Waiters must be gone. */
 void pool_close_idle(struct pool *p);
+/* Before the pool's memory goes (its generation is freed): idle connections closed, out of
+ * the server's slot queue. */
+void pool_fini(struct pool *p);
 
 /* Gives `owner` a connection: an idle one (u->reused) or a new one whose connect is in flight
  * (u->connecting); `fresh` forces a new one. Returns NULL with *err = errno when a connect
@@ -33,6 +36,8 @@ void upconn_arm(struct upconn *u, uint32_t ms);
 
 /* Queues c for a connection slot of p (c->x->wait_deadline_ms set by the caller). */
 void pool_wait(struct pool *p, struct client *c);
+/* Whether the server has a connection slot free now (after pool_wait: see attempt.c). */
+bool pool_slot_free(const struct pool *p);
 /* Removes c from its pool's queue (no-op when not waiting). */
 void pool_unwait(struct pool *p, struct client *c);
 

@@ -47,7 +47,7 @@ static void wconf_free(struct wconf *wc)
                 free(grp->probes[s]);
             }
             if (grp->pools)
-                pool_close_idle(&grp->pools[s]);
+                pool_fini(&grp->pools[s]);
             if (grp->states)
                 health_put(grp->states[s]);
         }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "metrics/metrics.h"
+#include "pipeline/waitq.h"
 #include "resilience/breaker.h"
 
 static struct {
@@ -25,6 +27,7 @@ static void state_free(struct server_state *st)
     free(st->key);
     free(st->group);
     free(st->address);
+    waitq_unref(st->slots);
     free(st);
 }
 
@@ -38,7 +41,8 @@ static struct server_state *state_new(const char *group, const struct cfg_server
     st->group = strdup(group);
     st->address = strdup(srv->addr.text);
     st->m = metrics_server_shards();
-    if (!st->key || !st->group || !st->address || !st->m) {
+    st->slots = waitq_new(metrics_workers());
+    if (!st->key || !st->group || !st->address || !st->m || !st->slots) {
         state_free(st);
         return NULL;
     }

@@ -28,6 +28,8 @@ enum health_down_reason {
     HEALTH_DOWN_PASSIVE,  /* `failures` failed requests within the window */
 };
 
+struct waitq;
+
 struct server_state {
     struct lb_server lb;            /* first: strategies see &state->lb */
     char *key;                      /* "group/address", for logs */
@@ -38,6 +40,7 @@ struct server_state {
 
     atomic_uint conns;              /* open connections to it, all workers (max_conns) */
     atomic_uint wanted;             /* workers waiting for a connection slot */
+    struct waitq *slots;            /* their pools, woken when another worker frees a slot */
     atomic_int down_reason;         /* enum health_down_reason */
     atomic_uint fails;              /* consecutive failed requests (passive) */
     atomic_uint_fast64_t fail_window_start_ms;

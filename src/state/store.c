@@ -8,6 +8,29 @@ static const struct store_ops *const registry[] = {
     &store_memory,
 };
 
+void store_call_begin(const struct store_ops *ops, void *st, struct store_call *call)
+{
+    call->resp = NULL;
+    call->resp_len = 0;
+    call->token = 0;
+    call->pending = true;
+    if (ops->begin_async) {
+        ops->begin_async(st, call);
+        return;
+    }
+    call->status = ops->begin(st, call->key, call->body_hash, call->now_ms, call->ttl_ms,
+                              &call->resp, &call->resp_len, &call->token);
+    call->pending = false;
+    call->done(call);
+}
+
+void store_call_cancel(const struct store_ops *ops, void *st, struct store_call *call)
+{
+    if (call->pending && ops->cancel)
+        ops->cancel(st, call);
+    call->pending = false;
+}
+
 /* The backend named `name`, or NULL. O(number of backends); called at config load, never per
  * request. Any thread. */
 const struct store_ops *store_find(const char *name)

@@ -30,10 +30,9 @@
  * answers 503 rather than forward an unprotected request. Memory: about 100 bytes + key length
  * per record, plus the stored responses, plus 8 bytes of heap and ≤ 16 bytes of buckets.
  *
- * Ownership limits of the contract (it has no per-owner token): complete() and abort() find the
- * record by key alone. Both act only on an IN_FLIGHT record, so a late owner never overwrites or
- * deletes a DONE response; but an owner that outlived its in-flight expiry, after a second
- * request re-claimed the key, completes or aborts the second request's record.
+ * Ownership: each claim gets a token (a per-store counter); complete() and abort() act only on
+ * an IN_FLIGHT record with that token, so a late owner never overwrites or deletes a DONE
+ * response, nor the record of a second request that re-claimed the key after its expiry.
  *
  * Every function may be called from any thread, except that close() must not race with others. */
 #include "state/store.h"
@@ -64,6 +63,7 @@ struct rec {
     char *resp; /* DONE only: malloc'd copy */
     size_t resp_len;
     size_t key_len;
+    uint64_t token;    /* the claim's */
     uint32_t ttl_ms;   /* as given to begin(), reused by complete() */
     uint32_t heap_idx; /* position in mem->heap */
     enum rec_state state;
@@ -80,6 +80,7 @@ struct mem_store {
     size_t heap_cap;
     size_t count;
     uint32_t max_entries;
+    uint64_t next_token;
     struct rec *done_head, *done_tail; /* oldest completion first */
 };
 
@@ -287,7 +288,7 @@ static void mem_close(void *st)
 
 static enum store_begin begin_locked(struct mem_store *m, struct str key, uint64_t hash,
                                      uint64_t body_hash, uint64_t now_ms, uint32_t ttl_ms,
-                                     char **resp, size_t *resp_len)
+                                     char **resp, size_t *resp_len, uint64_t *token)
 {
     for (int i = 0; i < PURGE_BATCH && m->count > 0 && expired(m->heap[0], now_ms); i++)
         rec_remove(m, m->heap[0]);
@@ -338,9 +339,12 @@ static enum store_begin begin_locked(struct mem_store *m, struct str key, uint64
                                           ? ttl_ms
                                           : STORE_MEMORY_INFLIGHT_MAX_MS),
         .key_len = key.len,
+        .token = ++m->next_token,
         .ttl_ms = ttl_ms,
         .state = REC_IN_FLIGHT,
     };
+    if (token)
+        *token = r->token;
     if (key.len)
         memcpy(r->key, key.ptr, key.len);
     size_t b = bucket_of(m, hash);
@@ -356,24 +360,29 @@ static enum store_begin begin_locked(struct mem_store *m, struct str key, uint64
 /* See store.h. On STORE_DONE *resp is a malloc'd copy the caller frees (resp may be NULL to
  * only learn the state); otherwise *resp is NULL and *resp_len 0. */
 static enum store_begin mem_begin(void *st, struct str key, uint64_t body_hash, uint64_t now_ms,
-                                  uint32_t ttl_ms, char **resp, size_t *resp_len)
+                                  uint32_t ttl_ms, char **resp, size_t *resp_len, uint64_t *token)
 {
     struct mem_store *m = st;
     if (resp) {
         *resp = NULL;
         *resp_len = 0;
     }
+    if (token)
+        *token = 0;
     uint64_t hash = siphash13(key.len ? key.ptr : "", key.len, m->sip_k0, m->sip_k1);
     pthread_mutex_lock(&m->lock);
-    enum store_begin res = begin_locked(m, key, hash, body_hash, now_ms, ttl_ms, resp, resp_len);
+    enum store_begin res =
+        begin_locked(m, key, hash, body_hash, now_ms, ttl_ms, resp, resp_len, token);
     pthread_mutex_unlock(&m->lock);
     return res;
 }
 
-/* Acts only on an IN_FLIGHT record (expired or not: while it is still here nobody else has
- * claimed the key). An absent or DONE record is left alone and the bytes dropped. If the copy
- * cannot be allocated the record is removed, so repeats start afresh instead of waiting. */
-static void mem_complete(void *st, struct str key, const char *resp, size_t len, uint64_t now_ms)
+/* Acts only on the claim's IN_FLIGHT record (expired or not: while it is still here nobody
+ * else has claimed the key). An absent, DONE or re-claimed record is left alone and the bytes
+ * dropped. If the copy cannot be allocated the record is removed, so repeats start afresh
+ * instead of waiting. */
+static void mem_complete(void *st, struct str key, uint64_t token, const char *resp, size_t len,
+                         uint64_t now_ms)
 {
     struct mem_store *m = st;
     uint64_t hash = siphash13(key.len ? key.ptr : "", key.len, m->sip_k0, m->sip_k1);
@@ -383,7 +392,7 @@ static void mem_complete(void *st, struct str key, const char *resp, size_t len,
 
     pthread_mutex_lock(&m->lock);
     struct rec *r = lookup(m, key, hash);
-    if (r && r->state == REC_IN_FLIGHT) {
+    if (r && r->state == REC_IN_FLIGHT && r->token == token) {
         if (copy) {
             r->state = REC_DONE;
             r->resp = copy;
@@ -400,14 +409,15 @@ static void mem_complete(void *st, struct str key, const char *resp, size_t len,
     free(copy);
 }
 
-/* Removes the record only while it is IN_FLIGHT: a DONE response is never thrown away here. */
-static void mem_abort(void *st, struct str key)
+/* Removes the claim's record only while it is IN_FLIGHT: a DONE response is never thrown away
+ * here, nor another claim's record. */
+static void mem_abort(void *st, struct str key, uint64_t token)
 {
     struct mem_store *m = st;
     uint64_t hash = siphash13(key.len ? key.ptr : "", key.len, m->sip_k0, m->sip_k1);
     pthread_mutex_lock(&m->lock);
     struct rec *r = lookup(m, key, hash);
-    if (r && r->state == REC_IN_FLIGHT)
+    if (r && r->state == REC_IN_FLIGHT && r->token == token)
         rec_remove(m, r);
     pthread_mutex_unlock(&m->lock);
 }

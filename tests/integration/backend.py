@@ -23,6 +23,7 @@ Endpoints (path, query string parsed with urllib):
   /sink[?pause_at=B&pause_ms=M] reads and discards the body (any framing): JSON body_len,
                                 body_sha256; stops reading for M ms once B bytes were read
   /slow?ms=M                    waits M ms, then the JSON echo
+  /sale[/...][?ms=M]            the same with M = 300 by default (the demo's waiting-room route)
   /ws                           WebSocket handshake, then echoes text/binary frames until close
   /close                        JSON echo with "Connection: close", then closes
   /status/CODE                  that status
@@ -535,8 +536,8 @@ def handle_one(conn, req):
             send_pattern(conn, n)
         return False
 
-    if path == "/slow":
-        ms = qint(req, "ms", 1000)
+    if path == "/slow" or path == "/sale" or path.startswith("/sale/"):
+        ms = qint(req, "ms", 1000 if path == "/slow" else 300)
         time.sleep(ms / 1000.0)
         conn.respond(req, 200, echo_json(req, h, slept_ms=ms), close=close)
         return not close

@@ -353,7 +353,8 @@ def check_schema(d):
 
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "rps": dict, "totals": dict, "latency_ms": dict, "histogram": dict,
-             "history": list, "routes": list, "groups": list, "caches": list,
+             "history": list, "routes": list, "groups": list, "waiting_rooms": list,
+             "caches": list,
              "cache_warm": dict})
     keys(d["cache_warm"], {"running": bool, "queued": int, "done": int, "failed": int,
                            "bytes": int})

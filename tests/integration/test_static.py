@@ -82,6 +82,9 @@ def server(module_launcher, site):
                 ]}},
             {"path": "/noinline/", "static": {
                 "root": site["root"], "strip_prefix": True, "open_file_cache": {"inline": 0}}},
+            {"path": "/gz/", "compress": {"codings": ["gzip"], "types": ["text/plain"]},
+             "static": {"root": site["root"], "strip_prefix": True,
+                        "open_file_cache": {"inline": 0}}},
             {"path": "/app/", "static": {
                 "root": site["app"], "strip_prefix": True,
                 "try_files": ["$uri", "$uri/", "/index.html"]}},
@@ -370,6 +373,35 @@ def test_one_gib_sparse_file_bounded_rss(server):
     assert sampler.samples > 3
     print("RSS growth KiB", growth_kib, "samples", sampler.samples)
     assert growth_kib < 50 * 1024, "RSS grew by %d KiB" % growth_kib
+
+
+def drop_from_page_cache(path):
+    with open(path, "rb") as f:
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def test_cold_file_every_window_read_off_the_worker(server, site):
+    """A file not in the page cache: its first 256 KiB are warmed by the I/O pool before the
+    head, each later 2 MiB window before the host sends it (sendfile, or pread for a body that
+    is compressed on the way); the bytes arrive whole and in order either way."""
+    import zlib
+    data = os.urandom(7 * MIB + 12345)
+    text = b"".join(b"line %08d of a cold text file\n" % i for i in range(200000))
+    write(site["root"], "cold.bin", data)
+    write(site["root"], "cold.txt", text)
+    for rnd in range(2):
+        drop_from_page_cache(os.path.join(site["root"], "cold.bin"))
+        r = get(server, "/noinline/cold.bin")
+        assert r.status == 200 and r.body == data, rnd
+        drop_from_page_cache(os.path.join(site["root"], "cold.txt"))
+        r = get(server, "/gz/cold.txt", {"Accept-Encoding": "gzip"})
+        assert r.status == 200 and r.header("Content-Encoding") == "gzip"
+        assert zlib.decompress(r.body, 31) == text
+    # a range that starts deep in a cold file
+    drop_from_page_cache(os.path.join(site["root"], "cold.bin"))
+    r = get(server, "/noinline/cold.bin", {"Range": "bytes=%d-" % (5 * MIB + 7)})
+    assert r.status == 206 and r.body == data[5 * MIB + 7:]
+    assert server.alive()
 
 
 def test_client_leaves_mid_download(server):

@@ -82,6 +82,9 @@ struct compress_codec_ops {
     struct compress_ctx *(*enc_create)(int level, size_t mem_limit);
     enum compress_status (*encode)(struct compress_ctx *c, struct compress_io *io,
                                    enum compress_flush flush);
+    /* Makes an encoder new again for another body, keeping its memory (and so its pages and
+     * caches warm): false when it cannot (then destroy it). NULL: the codec cannot reset. */
+    bool (*enc_reset)(struct compress_ctx *c);
     /* A decoder whose allocations never exceed mem_limit; NULL when even its fixed state does
      * not fit, or on out of memory. */
     struct compress_ctx *(*dec_create)(size_t mem_limit);

@@ -135,6 +135,20 @@ fail:
     return NULL;
 }
 
+static bool gzip_enc_reset(struct compress_ctx *c)
+{
+    struct gzip_ctx *g = (struct gzip_ctx *)c;
+    g->base.unflushed = false;
+    g->stage_pos = g->stage_len = 0;
+    g->stage_settled = false;
+    if (g->use_isal) {
+        isal_deflate_reset(g->is); /* keeps level and level buffer */
+        g->is->gzip_flag = IGZIP_GZIP; /* igzip turns it to "no header" once it wrote one */
+        return true;
+    }
+    return deflateReset(&g->z) == Z_OK;
+}
+
 /* The status for a call that read what it could and wrote what it could; `flushed` says whether
  * the library reports a requested sync flush complete. */
 static enum compress_status gzip_after(struct gzip_ctx *g, const struct compress_io *io,
@@ -283,6 +297,7 @@ const struct compress_codec_ops compress_codec_gzip = {
     .enc_mem_bound = gzip_enc_mem_bound,
     .enc_create = gzip_enc_create,
     .encode = gzip_encode,
+    .enc_reset = gzip_enc_reset,
     .dec_create = gzip_dec_create,
     .decode = gzip_decode,
     .destroy = gzip_destroy,

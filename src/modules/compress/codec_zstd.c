@@ -75,6 +75,13 @@ fail:
     return NULL;
 }
 
+static bool zstd_enc_reset(struct compress_ctx *c)
+{
+    c->unflushed = false;
+    /* Session only: level and window stay, and so does the workspace. */
+    return !ZSTD_isError(ZSTD_CCtx_reset(((struct zstd_ctx *)c)->cc, ZSTD_reset_session_only));
+}
+
 static enum compress_status zstd_encode(struct compress_ctx *c, struct compress_io *io,
                                         enum compress_flush flush)
 {
@@ -140,6 +147,7 @@ const struct compress_codec_ops compress_codec_zstd = {
     .level_default = 3,
     .enc_mem_bound = zstd_enc_mem_bound,
     .enc_create = zstd_enc_create,
+    .enc_reset = zstd_enc_reset,
     .encode = zstd_encode,
     .dec_create = zstd_dec_create,
     .decode = zstd_decode,

@@ -16,6 +16,10 @@
 #include "pipeline/runner.h"
 
 #define MAX_AE_VALUES 8
+/* Idle encoders a worker keeps per coding of a route, reset for the next body: a new one costs
+ * its allocation, page faults on every fresh page and cold caches (gzip level 6: 260 KiB);
+ * a reused one is warm. The bound caps what idle workers hold (docs/internals/compress.md). */
+#define POOL_PER_CODING 2
 
 struct compress_conf {
     struct compress_config c;
@@ -27,8 +31,15 @@ struct compress_xctx {
     struct str ae[MAX_AE_VALUES]; /* the request's Accept-Encoding values */
     size_t nae;
     struct compress_ctx *codec;
+    int coding;                   /* the encoder's index in the config's codings */
     bool decoding;
     bool ended;
+};
+
+/* One worker's idle encoders for a route (its chain's local state). */
+struct compress_pool {
+    struct compress_ctx *idle[COMPRESS_MAX_CODINGS][POOL_PER_CODING];
+    uint8_t n[COMPRESS_MAX_CODINGS];
 };
 
 /* ---- config ------------------------------------------------------------------------------ */
@@ -109,7 +120,7 @@ static int load_types(struct ycx *cx, const struct ynode *v, struct compress_con
     if (!cf->types)
         return yerr(cx, v, "out of memory");
     for (uint32_t i = 0; i < v->nitems; i++) {
-        char *s;
+        char *s = NULL; /* ystrdup frees what it replaces */
         if (yscalar(cx, v->items[i], "type") != 0 || ystrdup(cx, v->items[i], v->items[i]->str, &s))
             return -1;
         cf->types[cf->ntypes++] = str_cstr(s);
@@ -160,6 +171,41 @@ static int conf_load(struct ycx *cx, const struct ynode *v, const char *where, v
     if (bad)
         return yerr(cx, v, "%s: %s", where, bad);
     return 0;
+}
+
+/* ---- the worker's encoder pool ----------------------------------------------------------- */
+
+static void *pool_new(const void *conf, void *shared)
+{
+    (void)conf;
+    (void)shared;
+    return calloc(1, sizeof(struct compress_pool));
+}
+
+static void pool_free(void *p)
+{
+    struct compress_pool *pool = p;
+    for (size_t j = 0; j < COMPRESS_MAX_CODINGS; j++)
+        for (uint8_t k = 0; k < pool->n[j]; k++)
+            compress_codec_destroy(pool->idle[j][k]);
+    free(pool);
+}
+
+static struct compress_ctx *pool_take(struct compress_pool *pool, const struct compress_config *cfg,
+                                      int j)
+{
+    if (pool->n[j])
+        return pool->idle[j][--pool->n[j]];
+    return cfg->codings[j].ops->enc_create(cfg->codings[j].level, cfg->mem_limit);
+}
+
+/* An encoder done with its body: kept for the next one when it can be reset and there is room. */
+static void pool_give(struct compress_pool *pool, int j, struct compress_ctx *c)
+{
+    if (pool->n[j] < POOL_PER_CODING && c->ops->enc_reset && c->ops->enc_reset(c))
+        pool->idle[j][pool->n[j]++] = c;
+    else
+        compress_codec_destroy(c);
 }
 
 /* ---- the exchange ------------------------------------------------------------------------ */
@@ -248,11 +294,12 @@ static void cm_response_head(struct exchange *x, void *ctx, struct response *r)
             response_add(r, &x->arena, h.v[i].name, h.v[i].value);
         return;
     }
-    c->codec = coding->ops->enc_create(coding->level, cfg->mem_limit);
+    c->coding = (int)(coding - cfg->codings);
+    c->codec = pool_take(x->link->local, cfg, c->coding);
     if (!c->codec)
         return; /* out of memory: sent as it is */
     if (edit_headers(x, r, false, str_cstr(coding->ops->name)) != 0) {
-        compress_codec_destroy(c->codec);
+        pool_give(x->link->local, c->coding, c->codec);
         c->codec = NULL;
         return;
     }
@@ -301,9 +348,11 @@ static int cm_body(struct exchange *x, void *ctx, const char **in, size_t *in_le
 
 static void cm_end(struct exchange *x, void *ctx)
 {
-    (void)x;
     struct compress_xctx *c = ctx;
-    compress_codec_destroy(c->codec);
+    if (c->codec && !c->decoding)
+        pool_give(x->link->local, c->coding, c->codec);
+    else
+        compress_codec_destroy(c->codec);
     c->codec = NULL;
 }
 
@@ -315,6 +364,8 @@ const struct pipeline_module compress_module = {
     .ctx_size = sizeof(struct compress_xctx),
     .config_load = conf_load,
     .config_free = conf_free,
+    .local_new = pool_new,
+    .local_free = pool_free,
     .on_request = cm_request,
     .on_response_head = cm_response_head,
     .on_response_body = cm_body,

@@ -25,6 +25,10 @@ struct idem_shared {
 
 struct idem_ctx {
     struct waitq_entry wait;
+    struct store_call call;    /* the store's begin: answered at once (memory) or later */
+    struct exchange *x;
+    bool in_begin;             /* inside store_call_begin: an answer now needs no resume */
+    bool answered;             /* call holds an answer not yet acted on */
     bool started;
     bool keyed;                /* the request carries a key the module guards */
     bool owner;                /* it claimed the record: complete or abort it at the end */
@@ -207,15 +211,33 @@ static void stop_waiting(struct idem_ctx *c)
     c->waiting = false;
 }
 
+/* The store's answer (worker thread): acted on by the hook, now or when resumed. */
+static void begin_answered(struct store_call *call)
+{
+    struct idem_ctx *c = container_of(call, struct idem_ctx, call);
+    c->answered = true;
+    if (!c->in_begin)
+        pipeline_resume(c->x);
+}
+
 static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct idem_shared *s)
 {
     const struct cfg_idempotency *cfg = &x->route->idempotency;
-    const struct store_ops *ops = s->rs->store_ops;
     uint64_t now = x->worker->loop->now_ms;
-    char *resp = NULL;
-    size_t len = 0;
-    enum store_begin r = ops->begin(s->rs->store, c->key, c->body_hash, now, cfg->ttl_ms, &resp,
-                                    &len);
+    if (!c->answered) {
+        if (c->call.pending)
+            return PIPELINE_WAIT; /* woken early (a waitq wake): the store still works */
+        c->x = x;
+        c->call = (struct store_call){.key = c->key, .body_hash = c->body_hash, .now_ms = now,
+                                      .ttl_ms = cfg->ttl_ms, .done = begin_answered};
+        c->in_begin = true;
+        store_call_begin(s->rs->store_ops, s->rs->store, &c->call);
+        c->in_begin = false;
+        if (!c->answered)
+            return PIPELINE_WAIT; /* begin_answered resumes */
+    }
+    c->answered = false;
+    enum store_begin r = c->call.status;
     if (r != STORE_INFLIGHT)
         stop_waiting(c);
     switch (r) {
@@ -224,7 +246,7 @@ static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct
         x->retry_safe = true; /* the key makes a repeat harmless */
         return PIPELINE_NEXT;
     case STORE_DONE:
-        return replay(x, resp, len);
+        return replay(x, c->call.resp, c->call.resp_len);
     case STORE_INFLIGHT:
         if (!c->waiting) {
             c->waiting = true;
@@ -333,6 +355,10 @@ static void idem_end(struct exchange *x, void *ctx)
     struct idem_ctx *c = ctx;
     struct idem_shared *s = x->link->shared;
     stop_waiting(c);
+    store_call_cancel(s->rs->store_ops, s->rs->store, &c->call);
+    if (c->answered && c->call.status == STORE_DONE)
+        free(c->call.resp); /* answered, never replayed */
+    c->answered = false;
     if (c->owner) {
         const struct store_ops *ops = s->rs->store_ops;
         char *rec = NULL;
@@ -340,9 +366,10 @@ static void idem_end(struct exchange *x, void *ctx)
         if (x->response_complete && x->upstream_head && !c->overflow && c->capture_len)
             rec = record(c, &len);
         if (rec)
-            ops->complete(s->rs->store, c->key, rec, len, x->worker->loop->now_ms);
+            ops->complete(s->rs->store, c->key, c->call.token, rec, len,
+                          x->worker->loop->now_ms);
         else
-            ops->abort(s->rs->store, c->key);
+            ops->abort(s->rs->store, c->key, c->call.token);
         free(rec);
         c->owner = false;
         waitq_wake_all(s->q, x->worker); /* the waiters look again: replay, or claim */

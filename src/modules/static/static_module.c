@@ -52,6 +52,7 @@ struct static_job {
     struct static_io_job io;   /* io.fd is the job's own dup */
     atomic_int refs;           /* the exchange's and the pool's */
     bool finished;             /* worker thread: the completion arrived */
+    bool window;               /* warms a later window of the body (else the first bytes) */
     struct exchange *x;        /* worker thread: NULL once the exchange let go */
     struct pipeline_worker *w;
 };
@@ -61,6 +62,7 @@ struct static_ctx {
     struct file_cache_entry *e; /* held until on_end: the reply's fd stays open */
     struct static_job *job;     /* a warm-up in flight */
     struct file_cache_variant *v; /* its variant, when it warms the first bytes */
+    uint64_t warm_end;          /* the reply's file is known warm (or being warmed) below this */
 };
 
 /* ---- the I/O pool (process-wide) ---------------------------------------------------------- */
@@ -116,13 +118,22 @@ static void job_put(struct static_job *j)
     }
 }
 
+static void job_detach(struct static_ctx *c);
+
 /* Worker thread, from the mailbox. */
 static void job_resume(void *arg)
 {
     struct static_job *j = arg;
     j->finished = true;
-    if (j->x)
+    if (j->x && j->window) {
+        /* The body waits for it; whatever the result, sendfile goes on (and reads what the
+         * pool could not itself: an error shows there). */
+        struct exchange *x = j->x;
+        job_detach(pipeline_ctx(x, &static_module));
+        pipeline_body_continue(x);
+    } else if (j->x) {
         pipeline_resume(j->x); /* the hook detaches the job */
+    }
     job_put(j);
 }
 
@@ -409,11 +420,13 @@ static enum pipeline_verdict file_reply(struct exchange *x, struct static_ctx *c
         int p = static_module_probe(v->fd, d.offset, n);
         if (p == 0 && job_start(x, c, v->fd, d.offset, n)) {
             c->v = d.offset == 0 ? v : NULL;
+            c->warm_end = d.offset + n;
             return pipeline_wait_until(x, now + STATIC_WARM_WAIT_MS);
         }
         if (p == 1 && d.offset == 0)
             v->warm_until_ms = now + STATIC_WARM_TRUST_MS;
     }
+    c->warm_end = d.offset + (d.length < STATIC_PROBE_BYTES ? d.length : STATIC_PROBE_BYTES);
     x->has_reply = true;
     return PIPELINE_RESPOND;
 }
@@ -453,6 +466,23 @@ static enum pipeline_verdict static_request(struct exchange *x, void *ctx)
     return file_reply(x, c, conf, e);
 }
 
+/* Before each window of the body past what the request probed: the same probe, and a cold
+ * window is read into the page cache by the pool while the worker serves others. */
+static int static_file_window(struct exchange *x, void *ctx, uint64_t off, size_t len)
+{
+    struct static_ctx *c = ctx;
+    if (off + len <= c->warm_end || c->job || x->reply.body_kind != RESPONSE_BODY_FILE)
+        return 0;
+    uint64_t from = off > c->warm_end ? off : c->warm_end;
+    size_t n = (size_t)(off + len - from);
+    c->warm_end = off + len;
+    if (static_module_probe(x->reply.file_fd, from, n) != 0 ||
+        !job_start(x, c, x->reply.file_fd, from, n))
+        return 0; /* cached, cannot tell, or cannot wait: send */
+    c->job->window = true;
+    return 1;
+}
+
 static void static_end(struct exchange *x, void *ctx)
 {
     (void)x;
@@ -477,4 +507,5 @@ const struct pipeline_module static_module = {
     .local_free = static_local_free,
     .on_request = static_request,
     .on_end = static_end,
+    .on_file_window = static_file_window,
 };

@@ -41,6 +41,7 @@ struct fx_exchange {
     const char *body;          /* what need_body supplies (NULL: cannot buffer) */
     bool body_async;           /* supply it later, with fx_supply_body */
     int need_body_calls;
+    int continue_calls;        /* body_continue: a held-back file window is ready */
 };
 
 struct fx {
@@ -104,8 +105,14 @@ static inline void fx_supply_body(struct fx_exchange *e)
     pipeline_resume(&e->x);
 }
 
+static void fx_body_continue(struct exchange *x)
+{
+    ((struct fx_exchange *)x)->continue_calls++;
+}
+
 static const struct exchange_host_ops fx_host = {.request_done = fx_request_done,
-                                                 .need_body = fx_need_body};
+                                                 .need_body = fx_need_body,
+                                                 .body_continue = fx_body_continue};
 
 /* Loads a config (YAML text with one route) and builds its chain. */
 static inline void fx_setup(const char *yaml)

@@ -1,7 +1,11 @@
 /* test_idempotency.c — the idempotency module: claim, record (head + observed body), replay
  * with Idempotent-Replayed, a duplicate in flight waits and is woken by the completion, 422 on
- * another body, 409 after the wait, refusals and incomplete responses are not stored. */
+ * another body, 409 after the wait, refusals and incomplete responses are not stored, and a
+ * store that answers later (the claim waits, resumes, carries its token; a leaver cancels). */
 #include "module_fixture.h"
+
+#include "resilience/shared_state.h"
+#include "state/store.h"
 
 static const char *yaml = FX_ROUTE_HEAD "limits: {shed_loop_lag: off}\n"
                                         "routes:\n  - path: /\n    upstream: g\n"
@@ -127,6 +131,95 @@ static void unkeyed_and_unbufferable_go_through(void **state)
     fx_teardown();
 }
 
+/* A store that answers later (as Redis will): begin_async keeps the call, the test answers it. */
+static struct store_call *pending_call;
+static int cancels;
+static uint64_t completed_token, aborted_token;
+
+static void slow_begin(void *st, struct store_call *call)
+{
+    (void)st;
+    call->backend = call;
+    pending_call = call;
+}
+
+static void slow_cancel(void *st, struct store_call *call)
+{
+    (void)st;
+    assert_ptr_equal(call, pending_call);
+    pending_call = NULL;
+    cancels++;
+}
+
+static void slow_complete(void *st, struct str key, uint64_t token, const char *resp, size_t len,
+                          uint64_t now_ms)
+{
+    (void)st, (void)key, (void)resp, (void)len, (void)now_ms;
+    completed_token = token;
+}
+
+static void slow_abort(void *st, struct str key, uint64_t token)
+{
+    (void)st, (void)key;
+    aborted_token = token;
+}
+
+static const struct store_ops slow_store = {
+    .name = "slow",
+    .complete = slow_complete,
+    .abort = slow_abort,
+    .begin_async = slow_begin,
+    .cancel = slow_cancel,
+};
+
+static void answer_store(enum store_begin status, uint64_t token)
+{
+    struct store_call *call = pending_call;
+    assert_non_null(call);
+    pending_call = NULL;
+    call->status = status;
+    call->token = token;
+    call->pending = false;
+    call->done(call);
+}
+
+/* The claim waits for the store's answer (no worker ever blocks on it), resumes on it, and
+ * completes or aborts with the claim's token; an exchange that leaves first cancels the call. */
+static void store_answers_later(void **state)
+{
+    (void)state;
+    fx_setup(yaml);
+    struct route_state *rs = route_state_get(&fx.cfg->routes[0]);
+    assert_non_null(rs);
+    const struct store_ops *real_ops = rs->store_ops;
+    rs->store_ops = &slow_store;
+
+    struct fx_exchange *a = post(0, POST("k5", 1), "x");
+    assert_int_equal(pipeline_request(&a->x), PIPELINE_WAIT);
+    assert_int_equal(a->done_calls, 0);
+    answer_store(STORE_NEW, 77);
+    assert_int_equal(a->done_calls, 1);
+    assert_int_equal(a->done, PIPELINE_NEXT);
+    answer(a, "paid", true);
+    assert_int_equal(completed_token, 77);
+
+    struct fx_exchange *b = post(0, POST("k6", 1), "x");
+    assert_int_equal(pipeline_request(&b->x), PIPELINE_WAIT);
+    answer_store(STORE_NEW, 78);
+    answer(b, "cut", false); /* incomplete: dropped with its token */
+    assert_int_equal(aborted_token, 78);
+
+    struct fx_exchange *c = post(0, POST("k7", 1), "x");
+    assert_int_equal(pipeline_request(&c->x), PIPELINE_WAIT);
+    fx_end(c, 499); /* the client left while the store worked */
+    assert_int_equal(cancels, 1);
+    assert_null(pending_call);
+
+    rs->store_ops = real_ops;
+    route_state_put(rs);
+    fx_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +227,7 @@ int main(void)
         cmocka_unit_test(duplicate_waits_and_is_woken),
         cmocka_unit_test(wait_ends_with_409_and_failures_are_not_stored),
         cmocka_unit_test(unkeyed_and_unbufferable_go_through),
+        cmocka_unit_test(store_answers_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,12 +21,45 @@
 
 static const struct store_ops *ops = &store_memory;
 
+/* The claim tokens of the latest STORE_NEWs (complete/abort need them): a ring, newest first
+ * when searched; the tests complete a key soon after they claim it. */
+#define TOKS 256
+static struct {
+    char key[32];
+    uint64_t token;
+} toks[TOKS];
+static size_t ntoks;
+
+static void tok_set(const char *key, uint64_t token)
+{
+    size_t i = ntoks++ % TOKS;
+    snprintf(toks[i].key, sizeof(toks[i].key), "%s", key);
+    toks[i].token = token;
+}
+
+static uint64_t tok_of(const char *key)
+{
+    for (size_t n = 0; n < TOKS && n < ntoks; n++) {
+        size_t i = (ntoks - 1 - n) % TOKS;
+        if (strcmp(toks[i].key, key) == 0)
+            return toks[i].token;
+    }
+    return 0;
+}
+
 static enum store_begin beg(void *st, const char *key, uint64_t body, uint64_t now,
                             uint32_t ttl)
 {
     char *resp = (char *)"sentinel";
     size_t len = 12345;
-    enum store_begin r = ops->begin(st, str_cstr(key), body, now, ttl, &resp, &len);
+    uint64_t token = 99;
+    enum store_begin r = ops->begin(st, str_cstr(key), body, now, ttl, &resp, &len, &token);
+    if (r == STORE_NEW) {
+        assert_true(token != 0);
+        tok_set(key, token);
+    } else {
+        assert_int_equal(token, 0);
+    }
     if (r == STORE_DONE) {
         free(resp);
     } else {
@@ -38,7 +71,7 @@ static enum store_begin beg(void *st, const char *key, uint64_t body, uint64_t n
 
 static void done(void *st, const char *key, const char *resp, uint64_t now)
 {
-    ops->complete(st, str_cstr(key), resp, strlen(resp), now);
+    ops->complete(st, str_cstr(key), tok_of(key), resp, strlen(resp), now);
 }
 
 /* Asserts `key` replays exactly `want`. */
@@ -47,7 +80,7 @@ static void assert_replay(void *st, const char *key, uint64_t body, uint64_t now
 {
     char *resp = NULL;
     size_t len = 0;
-    assert_int_equal(ops->begin(st, str_cstr(key), body, now, HOUR_MS, &resp, &len), STORE_DONE);
+    assert_int_equal(ops->begin(st, str_cstr(key), body, now, HOUR_MS, &resp, &len, NULL), STORE_DONE);
     assert_non_null(resp);
     assert_int_equal(len, want_len);
     assert_memory_equal(resp, want, want_len);
@@ -90,19 +123,38 @@ static void test_new_inflight_done_replay(void **state)
     body[0] = body[100] = '\0';
     char orig[sizeof(body)];
     memcpy(orig, body, sizeof(body));
-    ops->complete(st, str_cstr("k1"), body, sizeof(body), 2);
+    ops->complete(st, str_cstr("k1"), tok_of("k1"), body, sizeof(body), 2);
     memset(body, 'x', sizeof(body)); /* the store kept its own copy */
     assert_replay(st, "k1", 7, 3, orig, sizeof(orig));
     assert_replay(st, "k1", 7, 4, orig, sizeof(orig)); /* replays repeat */
     assert_int_equal(ops->size(st), 1);
 
     /* resp == NULL only asks for the state. */
-    assert_int_equal(ops->begin(st, str_cstr("k1"), 7, 5, HOUR_MS, NULL, NULL), STORE_DONE);
+    assert_int_equal(ops->begin(st, str_cstr("k1"), 7, 5, HOUR_MS, NULL, NULL, NULL), STORE_DONE);
 
     /* An empty response is DONE with length 0 and a freeable pointer. */
     assert_int_equal(beg(st, "empty", 1, 0, HOUR_MS), STORE_NEW);
-    ops->complete(st, str_cstr("empty"), NULL, 0, 1);
+    ops->complete(st, str_cstr("empty"), tok_of("empty"), NULL, 0, 1);
     assert_replay(st, "empty", 1, 2, "", 0);
+    ops->close(st);
+}
+
+/* An owner that outlived its in-flight expiry holds a stale token: a second claim of the key
+ * is not completed nor dropped by it. */
+static void test_stale_owner_cannot_touch_a_new_claim(void **state)
+{
+    (void)state;
+    void *st = ops->open(16);
+    assert_int_equal(beg(st, "k", 1, 0, HOUR_MS), STORE_NEW);
+    uint64_t first = tok_of("k");
+    assert_int_equal(beg(st, "k", 1, INFLIGHT_MAX_MS, HOUR_MS), STORE_NEW); /* expired: re-claimed */
+    uint64_t second = tok_of("k");
+    assert_true(second != first);
+    ops->complete(st, str_cstr("k"), first, "late", 4, INFLIGHT_MAX_MS + 1);
+    ops->abort(st, str_cstr("k"), first);
+    assert_int_equal(beg(st, "k", 1, INFLIGHT_MAX_MS + 2, HOUR_MS), STORE_INFLIGHT);
+    ops->complete(st, str_cstr("k"), second, "mine", 4, INFLIGHT_MAX_MS + 3);
+    assert_replay(st, "k", 1, INFLIGHT_MAX_MS + 4, "mine", 4);
     ops->close(st);
 }
 
@@ -123,17 +175,17 @@ static void test_abort_then_new(void **state)
     (void)state;
     void *st = ops->open(16);
     assert_int_equal(beg(st, "k", 1, 0, HOUR_MS), STORE_NEW);
-    ops->abort(st, str_cstr("k"));
+    ops->abort(st, str_cstr("k"), tok_of("k"));
     assert_int_equal(ops->size(st), 0);
     assert_int_equal(beg(st, "k", 9, 1, HOUR_MS), STORE_NEW); /* another body is fine now */
     assert_int_equal(beg(st, "k", 9, 2, HOUR_MS), STORE_INFLIGHT);
 
     /* abort never discards a DONE response; abort/complete on absent keys are no-ops. */
     done(st, "k", "first", 3);
-    ops->abort(st, str_cstr("k"));
+    ops->abort(st, str_cstr("k"), tok_of("k"));
     done(st, "k", "second", 4);
     assert_replay(st, "k", 9, 5, "first", 5);
-    ops->abort(st, str_cstr("nope"));
+    ops->abort(st, str_cstr("nope"), tok_of("nope"));
     done(st, "nope", "x", 6);
     assert_int_equal(ops->size(st), 1);
     ops->close(st);
@@ -144,19 +196,19 @@ static void test_keys_are_copied_bytes(void **state)
     (void)state;
     void *st = ops->open(16);
     char buf[] = "abc";
-    assert_int_equal(ops->begin(st, str_from(buf, 3), 1, 0, HOUR_MS, NULL, NULL), STORE_NEW);
+    assert_int_equal(ops->begin(st, str_from(buf, 3), 1, 0, HOUR_MS, NULL, NULL, NULL), STORE_NEW);
     memcpy(buf, "xyz", 3);
     assert_int_equal(beg(st, "abc", 1, 1, HOUR_MS), STORE_INFLIGHT);
     assert_int_equal(beg(st, "xyz", 1, 1, HOUR_MS), STORE_NEW);
     /* Embedded NULs, prefixes and the empty key are all distinct keys. */
-    assert_int_equal(ops->begin(st, str_from("a\0b", 3), 1, 0, HOUR_MS, NULL, NULL), STORE_NEW);
-    assert_int_equal(ops->begin(st, str_from("a\0c", 3), 1, 0, HOUR_MS, NULL, NULL), STORE_NEW);
-    assert_int_equal(ops->begin(st, str_from("a\0b", 3), 1, 0, HOUR_MS, NULL, NULL),
+    assert_int_equal(ops->begin(st, str_from("a\0b", 3), 1, 0, HOUR_MS, NULL, NULL, NULL), STORE_NEW);
+    assert_int_equal(ops->begin(st, str_from("a\0c", 3), 1, 0, HOUR_MS, NULL, NULL, NULL), STORE_NEW);
+    assert_int_equal(ops->begin(st, str_from("a\0b", 3), 1, 0, HOUR_MS, NULL, NULL, NULL),
                      STORE_INFLIGHT);
     assert_int_equal(beg(st, "ab", 1, 0, HOUR_MS), STORE_NEW);
     assert_int_equal(beg(st, "a", 1, 0, HOUR_MS), STORE_NEW);
-    assert_int_equal(ops->begin(st, STR_NULL, 1, 0, HOUR_MS, NULL, NULL), STORE_NEW);
-    assert_int_equal(ops->begin(st, STR_LIT(""), 1, 0, HOUR_MS, NULL, NULL), STORE_INFLIGHT);
+    assert_int_equal(ops->begin(st, STR_NULL, 1, 0, HOUR_MS, NULL, NULL, NULL), STORE_NEW);
+    assert_int_equal(ops->begin(st, STR_LIT(""), 1, 0, HOUR_MS, NULL, NULL, NULL), STORE_INFLIGHT);
     assert_int_equal(ops->size(st), 7);
     ops->close(st);
 }
@@ -289,7 +341,7 @@ static void test_all_inflight_full(void **state)
     done(st, "k0", "r", 2); /* one DONE record: evictable */
     assert_int_equal(beg(st, "x", 1, 3, HOUR_MS), STORE_NEW);
     assert_int_equal(beg(st, "y", 1, 3, HOUR_MS), STORE_ERROR);
-    ops->abort(st, str_cstr("k1")); /* a free slot */
+    ops->abort(st, str_cstr("k1"), tok_of("k1")); /* a free slot */
     assert_int_equal(beg(st, "y", 1, 4, HOUR_MS), STORE_NEW);
     assert_int_equal(beg(st, "z", 1, 4, HOUR_MS), STORE_ERROR);
 
@@ -365,7 +417,7 @@ static void *race_thread(void *p)
         int k = (n + a->id * (RACE_KEYS / THREADS / 2)) % RACE_KEYS;
         snprintf(key, sizeof(key), "r%d", k);
         enum store_begin r =
-            ops->begin(a->race->st, str_cstr(key), 42, 0, HOUR_MS, NULL, NULL);
+            ops->begin(a->race->st, str_cstr(key), 42, 0, HOUR_MS, NULL, NULL, NULL);
         if (r == STORE_NEW)
             atomic_fetch_add(&a->race->news[k], 1);
         else if (r == STORE_INFLIGHT)
@@ -419,13 +471,14 @@ static void *churn_thread(void *p)
         snprintf(key, sizeof(key), "c%d", k);
         char *resp = NULL;
         size_t len = 0;
+        uint64_t token = 0;
         enum store_begin r =
-            ops->begin(a->st, str_cstr(key), (uint64_t)k, now, 1000, &resp, &len);
+            ops->begin(a->st, str_cstr(key), (uint64_t)k, now, 1000, &resp, &len, &token);
         if (r == STORE_NEW) {
             if (xorshift(&a->seed) % 4)
-                ops->complete(a->st, str_cstr(key), key, strlen(key), now);
+                ops->complete(a->st, str_cstr(key), token, key, strlen(key), now);
             else
-                ops->abort(a->st, str_cstr(key));
+                ops->abort(a->st, str_cstr(key), token);
         } else if (r == STORE_DONE) {
             if (len != strlen(key) || memcmp(resp, key, len) != 0)
                 atomic_fetch_add(a->errors, 1);
@@ -466,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_new_inflight_done_replay),
         cmocka_unit_test(test_mismatch),
+        cmocka_unit_test(test_stale_owner_cannot_touch_a_new_claim),
         cmocka_unit_test(test_abort_then_new),
         cmocka_unit_test(test_keys_are_copied_bytes),
         cmocka_unit_test(test_ttl_expiry),

@@ -96,14 +96,13 @@ static inline void bytes_put(struct bytes *b, const void *p, size_t n)
 /* Encodes in[0..n) in pieces of at most `piece` bytes with a `outsz`-byte output buffer, a sync
  * flush after every piece when `sync`; appends to out. Returns the final status (COMPRESS_END
  * when all went well). */
-static inline enum compress_status fx_encode(const struct compress_codec_ops *ops, int level,
-                                             const unsigned char *in, size_t n, size_t piece,
-                                             size_t outsz, bool sync, struct bytes *out,
-                                             size_t *peak)
+/* Drives the encoder c over in[0..n) in pieces, the last one finishing the stream unless
+ * `unfinished` (then it stops before the last piece, as when a client goes away). */
+static inline enum compress_status fx_encode_ctx(struct compress_ctx *c, const unsigned char *in,
+                                                 size_t n, size_t piece, size_t outsz, bool sync,
+                                                 bool unfinished, struct bytes *out)
 {
-    struct compress_ctx *c = ops->enc_create(level, (size_t)1 << 30);
-    if (!c)
-        return COMPRESS_ERROR;
+    const struct compress_codec_ops *ops = c->ops;
     unsigned char *buf = malloc(outsz);
     enum compress_status st = COMPRESS_ERROR;
     size_t off = 0;
@@ -119,13 +118,26 @@ static inline enum compress_status fx_encode(const struct compress_codec_ops *op
             bytes_put(out, buf, io.out_len);
         } while (st == COMPRESS_MORE);
         off += len;
-        if (st != COMPRESS_OK || fl == COMPRESS_FLUSH_FINISH)
+        if (st != COMPRESS_OK || fl == COMPRESS_FLUSH_FINISH ||
+            (unfinished && n - off <= piece))
             break;
     }
+    free(buf);
+    return st;
+}
+
+static inline enum compress_status fx_encode(const struct compress_codec_ops *ops, int level,
+                                             const unsigned char *in, size_t n, size_t piece,
+                                             size_t outsz, bool sync, struct bytes *out,
+                                             size_t *peak)
+{
+    struct compress_ctx *c = ops->enc_create(level, (size_t)1 << 30);
+    if (!c)
+        return COMPRESS_ERROR;
+    enum compress_status st = fx_encode_ctx(c, in, n, piece, outsz, sync, false, out);
     if (peak)
         *peak = c->mem_peak;
     ops->destroy(c);
-    free(buf);
     return st;
 }
 

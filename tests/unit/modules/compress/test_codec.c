@@ -184,6 +184,50 @@ static void test_empty_stream(void **state)
     }
 }
 
+/* A reset encoder writes, for the next body, exactly what a new one would: after a finished
+ * body, after one abandoned midway (the client went away) and after sync flushes. */
+static void test_reset_equals_new(void **state)
+{
+    (void)state;
+    static const struct {
+        const struct compress_codec_ops *ops;
+        int level;
+    } cases[] = {{&compress_codec_gzip, 1}, {&compress_codec_gzip, 2}, {&compress_codec_gzip, 6},
+                 {&compress_codec_zstd, 3}, {&compress_codec_zstd, 19}};
+    size_t n = 300 * 1024;
+    unsigned char *a = malloc(n), *b = malloc(n);
+    struct gen g;
+    gen_init(&g, 7, 0);
+    gen_fill(&g, a, n);
+    gen_init(&g, 8, 2);
+    gen_fill(&g, b, n);
+    assert_null(compress_codec_br.enc_reset); /* libbrotli has no reset: destroyed instead */
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct bytes fresh = {0};
+        assert_int_equal(fx_encode(cases[k].ops, cases[k].level, b, n, 7000, 4096, false, &fresh,
+                                   NULL),
+                         COMPRESS_END);
+        struct compress_ctx *c = cases[k].ops->enc_create(cases[k].level, (size_t)1 << 30);
+        assert_non_null(c);
+        for (int prior = 0; prior < 3; prior++) {
+            struct bytes junk = {0}, again = {0};
+            fx_encode_ctx(c, a, n, 5000, 3000, prior == 2, prior == 1, &junk);
+            assert_true(cases[k].ops->enc_reset(c));
+            assert_int_equal(fx_encode_ctx(c, b, n, 7000, 4096, false, false, &again),
+                             COMPRESS_END);
+            assert_int_equal(again.len, fresh.len);
+            assert_memory_equal(again.p, fresh.p, fresh.len);
+            assert_true(cases[k].ops->enc_reset(c));
+            free(junk.p);
+            free(again.p);
+        }
+        compress_codec_destroy(c);
+        free(fresh.p);
+    }
+    free(a);
+    free(b);
+}
+
 /* Every level's measured peak stays within enc_mem_bound, over 1 MiB of each input kind with
  * sync flushes now and then (brotli's peak depends on the data: see codec_br.c). */
 static void test_memory_within_bound(void **state)
@@ -446,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_random_chunking),
         cmocka_unit_test(test_sync_flush_makes_prefix_decodable),
         cmocka_unit_test(test_empty_stream),
+        cmocka_unit_test(test_reset_equals_new),
         cmocka_unit_test(test_memory_within_bound),
         cmocka_unit_test(test_decoder_caps),
         cmocka_unit_test(test_corrupt_truncated_trailing),

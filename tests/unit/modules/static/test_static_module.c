@@ -451,6 +451,72 @@ static void cold_reads_wait_for_the_pool(void **state)
     fx_teardown();
 }
 
+/* Windows of the body past the first 256 KiB: probed before the host sends them; a cold one is
+ * warmed by the pool and the host told to go on through the mailbox; an exchange that ends
+ * while its window warms is not told anything. */
+static void later_windows_warm_in_the_pool(void **state)
+{
+    (void)state;
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/big.bin", tmp);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static char chunk[65536];
+    memset(chunk, 'b', sizeof(chunk));
+    for (int i = 0; i < 16; i++) /* 1 MiB */
+        assert_int_equal(fwrite(chunk, 1, sizeof(chunk), f), sizeof(chunk));
+    fclose(f);
+    setup_route("/", "      open_file_cache: {inline: 0}\n");
+    fx.workers[0].post = safe_post;
+    const size_t mib = 1u << 20;
+
+    /* warm: the first 256 KiB need no second look; the window past them is probed once */
+    static_module_probe = counting_probe;
+    nprobes = 0;
+    struct fx_exchange *e = run("GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_RESPOND);
+    assert_int_equal(nprobes, 1);
+    assert_int_equal(pipeline_file_window(&e->x, 0, 256 * 1024), 0);
+    assert_int_equal(nprobes, 1);
+    assert_int_equal(pipeline_file_window(&e->x, 0, mib), 0);
+    assert_int_equal(nprobes, 2);
+    assert_int_equal(pipeline_file_window(&e->x, 0, mib), 0);
+    assert_int_equal(nprobes, 2);
+    fx_end(e, 200);
+
+    /* cold: held back, warmed, continued; then the window is known warm */
+    static_module_probe = cold_probe;
+    fx_advance(1001);
+    e = run("GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_WAIT);
+    wait_post();
+    assert_int_equal(e->done, PIPELINE_RESPOND);
+    fx.nposts = 0;
+    assert_int_equal(pipeline_file_window(&e->x, 0, mib), 1);
+    assert_int_equal(e->continue_calls, 0);
+    wait_post();
+    fx.nposts = 0;
+    assert_int_equal(e->continue_calls, 1);
+    assert_int_equal(pipeline_file_window(&e->x, 0, mib), 0);
+    assert_int_equal(e->x.reply.status, 200);
+    fx_end(e, 200);
+
+    /* the client leaves while a window warms: nobody is told */
+    fx_advance(1001);
+    e = run("GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n", PIPELINE_WAIT);
+    wait_post();
+    fx.nposts = 0;
+    assert_int_equal(pipeline_file_window(&e->x, 0, mib), 1);
+    fx_end(e, 499); /* frees e: a late body_continue would be a use after free (ASan) */
+    for (int i = 0; i < 200 && !fx.nposts; i++)
+        usleep(1000);
+    pthread_mutex_lock(&post_mu);
+    fx_run_posts();
+    pthread_mutex_unlock(&post_mu);
+
+    static_module_probe = static_io_probe;
+    unlink(path);
+    fx_teardown();
+}
+
 /* ---- configuration errors --------------------------------------------------------------------- */
 
 static void config_error(const char *section, const char *want)
@@ -520,6 +586,7 @@ int main(void)
         cmocka_unit_test(strip_prefix),
         cmocka_unit_test(file_bodies),
         cmocka_unit_test(cold_reads_wait_for_the_pool),
+        cmocka_unit_test(later_windows_warm_in_the_pool),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(route_needs_no_upstream),
     };
