@@ -73,54 +73,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-static-bench.XXXXXX")
 if ! { mkdir -p "$TMP/bin" "$TMP/www" && cp "$WEIR" "$TMP/bin/weir"; }; then rm -rf "$TMP"; die "cannot copy $WEIR"; fi
 WEIR_RUN="$TMP/bin/weir"
 
-STARTED=()
-alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
-stop_pid() {        # SIGTERM, up to 5 s, then SIGKILL; sets STOP_RC when it had already exited
-    local pid=$1 i
-    STOP_RC=""
-    if ! alive "$pid"; then wait "$pid" 2>/dev/null; STOP_RC=$?; return 0; fi
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-forget_pid() { local p n=(); for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || n+=("$p"); done; STARTED=("${n[@]}"); }
-# shellcheck disable=SC2317
-cleanup() {
-    local rc=$? p
-    trap - EXIT INT TERM
-    for ((p = ${#STARTED[@]} - 1; p >= 0; p--)); do stop_pid "${STARTED[p]}"; done
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ticks() { local s f; s=$(<"/proc/$1/stat") || return 1; s=${s##*) }; read -ra f <<<"$s"; echo $((f[11] + f[12])); }
-cores_busy() {      # "busy0 busy1" in % over one second
-    local a b
-    a=$(grep -E '^cpu[01] ' /proc/stat); sleep 1; b=$(grep -E '^cpu[01] ' /proc/stat)
-    printf '%s\n%s\n' "$a" "$b" | awk '{ busy = $2 + $3 + $4 + $7 + $8 + $9; tot = busy + $5 + $6
-        if (NR <= 2) { B[$1] = busy; T[$1] = tot } else {
-            d = tot - T[$1]; if (d <= 0) d = 1; printf "%.0f ", (busy - B[$1]) * 100 / d } }'
-}
-QUIET=-
-wait_quiet() {      # sets QUIET to yes, or to the cores' load when it measures anyway
-    local waited=0 b0 b1
-    QUIET=-
-    while ((QUIET_WAIT > 0)); do
-        read -r b0 b1 < <(cores_busy)
-        [[ ${b0:-0} -le 5 && ${b1:-0} -le 5 ]] && { QUIET=yes; return 0; }
-        if ((waited >= QUIET_WAIT)); then
-            QUIET="busy:${b0}%/${b1}%"
-            echo "   cores busy (${b0}% / ${b1}%); measuring anyway" >&2
-            return 0
-        fi
-        sleep 1; waited=$((waited + 2))
-    done
-}
+# shellcheck source=bench/bench_lib.sh
+source "$HERE/bench_lib.sh"
 verify() {          # verify PORT FILE — GET /FILE must be 200 with the file's bytes
     local code
     code=$(curl -s -o "$TMP/verify.body" -w '%{http_code}' --max-time 3 "http://127.0.0.1:$1/$2" || true)
@@ -203,28 +157,12 @@ stop_server() { stop_pid "$SERVER_PID"; forget_pid "$SERVER_PID"; SERVER_PID="";
 # ---- one measurement: prints a raw.tsv line
 ANY_FLAGGED=0
 measure() {         # measure ROUND NAME SIZE
-    local r=$1 name=$2 size=$3 file="${3}k.bin" tag="r$1-$2-${3}k" flags=() t0 t1 reqs="" rps="" p50="" p99="" non2xx="" sock="" cpu="" line _dur
+    local r=$1 name=$2 size=$3 file="${3}k.bin" tag="r$1-$2-${3}k" flags=() reqs="" rps="" p50="" p99="" non2xx="" sock="" cpu=""
     echo "== round $r: $name ${size} KiB" >&2
     if ! start_server "$name" "$file"; then
         flags+=("start-failed")
     else
-        wait_quiet
-        timeout $((WARMUP + 30)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" \
-            "http://127.0.0.1:$PORT/$file" >"$OUT/$tag.warmup.txt" 2>&1
-        t0=$(ticks "$WORKER_PID")
-        timeout $((DURATION + 60)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
-            "http://127.0.0.1:$PORT/$file" >"$OUT/$tag.wrk.txt" 2>&1 || flags+=("wrk-failed")
-        if ! t1=$(ticks "$WORKER_PID" 2>/dev/null); then
-            flags+=("died")
-        elif line=$("$PY" "$HERE/summarize.py" wrk "$OUT/$tag.wrk.txt" 2>/dev/null); then
-            IFS=$'\t' read -r reqs _dur rps p50 p99 non2xx sock <<<"$line"
-            [[ ${reqs:-0} -gt 0 ]] && cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" \
-                'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
-            [[ ${non2xx:-0} -eq 0 ]] || flags+=("non2xx=$non2xx")
-            [[ ${sock:-0} -eq 0 ]] || flags+=("socket-errors=$sock")
-        else
-            flags+=("wrk-unparsable")
-        fi
+        wrk_measure "http://127.0.0.1:$PORT/$file" "$tag"
         verify "$PORT" "$file" || flags+=("verify-after-failed")
     fi
     stop_server

@@ -112,6 +112,12 @@ demo: try, from another terminal:
     curl -si -r 0-9 http://$LISTEN/site/index.html                   # 206, 10 bytes
     curl -si --path-as-is 'http://$LISTEN/site/../../etc/passwd' | head -1   # 400: never leaves the root
 
+    # response cache (/cached/): MISS then HIT (same backend, Age grows), purge, MISS again
+    curl -si 'http://$LISTEN/cached/text?n=2000&cc=max-age%3D60' | grep -i -E '^(x-cache|age|x-backend)'
+    curl -si 'http://$LISTEN/cached/text?n=2000&cc=max-age%3D60' | grep -i -E '^(x-cache|age|x-backend)'
+    curl -s -X POST 'http://127.0.0.1:9901/cache/purge?prefix=http://$LISTEN/cached/'   # {"purged":1}
+    curl -si 'http://$LISTEN/cached/text?n=2000&cc=max-age%3D60' | grep -i '^x-cache'    # MISS
+
     # resilience on the request pipeline
     for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{http_code} ' http://$LISTEN/api/x; done; echo   # 5 at once, then 429
     curl -si -X POST -H 'Idempotency-Key: k1' --data 'amount=10' http://$LISTEN/pay/ | grep -i -E '^HTTP|replayed'

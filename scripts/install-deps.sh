@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages weir needs to build, test and benchmark. Idempotent.
 # Usage: scripts/install-deps.sh [--bench] [--browser]
-#   --bench    also wrk, nginx and haproxy for bench/proxy_bench.sh; valgrind, strace and h2load
-#              for bench/proxy_instr.sh
+#   --bench    also wrk, nginx, haproxy and varnish for the benchmarks under bench/; valgrind,
+#              strace and h2load for bench/proxy_instr.sh, testssl.sh for bench/testssl.sh
 #   --browser  also Debian's chromium (and Node.js + npm when missing) for the dashboard test,
 #              then playwright-core into tests/dashboard/node_modules from its package-lock.json
 #              (`npm ci`; skipped when the pinned version is already there). Playwright never
@@ -29,7 +29,7 @@ pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       python3-brotli python3-zstandard brotli zstd
       libssl-dev openssl)
 if [[ $bench -eq 1 ]]; then
-    pkgs+=(wrk nginx-light haproxy valgrind strace nghttp2-client testssl.sh)
+    pkgs+=(wrk nginx-light haproxy varnish valgrind strace nghttp2-client testssl.sh)
 fi
 if [[ $browser -eq 1 ]]; then
     pkgs+=(chromium)

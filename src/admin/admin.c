@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "admin/abuf.h"
+#include "admin/admin_cache.h"
+#include "cache/cache_warm.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/status_json.h"
@@ -300,6 +302,18 @@ static void serve_metrics(struct aconn *c, const struct reqinfo *ri)
         abuf_free(&a->body);
 }
 
+static void serve_cache(struct aconn *c, const struct reqinfo *ri, struct str path,
+                        struct str query)
+{
+    struct admin *a = c->a;
+    a->body.len = 0;
+    a->body.failed = false;
+    a->body.max = ADMIN_OUT_MAX;
+    int status = admin_cache_handle(path, query, &a->body);
+    respond(c, ri, status, "application/json", NULL, a->body.data ? a->body.data : "",
+            a->body.len);
+}
+
 /* Renders the status document into a->body; false on out of memory. */
 static bool render_status(struct admin *a, unsigned flags)
 {
@@ -396,9 +410,11 @@ static void handle(struct aconn *c, const struct h1_request *req)
 
     bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
     bool reload = str_eq(path, str_cstr("/reload"));
-    if (reload ? req->method_id != H1_M_POST
-               : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
-        respond_text(c, &ri, 405, reload ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
+    bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
+    bool post_only = reload || cache_api;
+    if (post_only ? req->method_id != H1_M_POST
+                  : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
+        respond_text(c, &ri, 405, post_only ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
                      "405 Method Not Allowed\n");
         return;
     }
@@ -425,6 +441,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_status(c, &ri);
     else if (str_eq(path, str_cstr("/events")))
         serve_events(c, &ri);
+    else if (cache_api)
+        serve_cache(c, &ri, path, query);
     else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
         serve_waitroom(c, &ri, path, room_cmd);
     else if (str_eq(path, str_cstr("/healthz")))
@@ -749,6 +767,7 @@ fail:
 
 void admin_stop(struct admin *a)
 {
+    cache_warm_shutdown(); /* its threads may still be fetching */
     if (!a)
         return;
     if (a->thread_started) {

@@ -3,6 +3,8 @@
 #include "admin/prometheus.h"
 #include "admin/waitroom_admin.h"
 
+#include "admin/admin_cache.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -463,6 +465,7 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_routes(out, m);
     render_groups(out, m);
     render_servers(out, m);
+    admin_cache_prometheus(out);
     waitroom_prometheus(out);
     render_tls(out);
 }

@@ -1,5 +1,7 @@
 /* status_json.c — see status_json.h. */
 #include "admin/status_json.h"
+
+#include "admin/admin_cache.h"
 #include "admin/waitroom_admin.h"
 
 #include <string.h>
@@ -343,5 +345,7 @@ void status_json_render(const struct model *m, struct abuf *b)
     }
     abuf_str(b, "],\"waiting_rooms\":");
     waitroom_status_json(b);
+    abuf_str(b, ",");
+    admin_cache_status(b);
     abuf_str(b, "}");
 }

@@ -1,6 +1,7 @@
 /* registry.c — see registry.h. Order is the request order; responses run it backwards. */
 #include "modules/registry.h"
 
+#include "cache/cache_module.h"
 #include "modules/compress/compress_module.h"
 #include "modules/concurrency/concurrency.h"
 #include "modules/idempotency/idempotency.h"
@@ -21,6 +22,7 @@ static const struct pipeline_module *const modules[] = {
     &request_buffering_module,
     &idempotency_module,
     &concurrency_module,
+    &cache_module, /* cache: answers from the store, or goes on to the upstream */
     &static_module, /* content: terminal handlers last */
 };
 

@@ -40,6 +40,13 @@ struct pipeline_worker {
     uint32_t inflight;           /* admitted exchanges on this worker, this one included */
     uint32_t loop_lag_ms;        /* last measured event-loop lag */
     struct worker_shard *metrics;
+    /* Sends `req` (a whole HTTP/1.1 request head, no body, saying "Connection: close")
+     * through this worker as an internal client: the route, its modules and the upstream
+     * handler as for any client, with x->internal set. The response is read and dropped;
+     * done(arg, status) is then called on this worker (status 0: no response). Returns 0, or
+     * -1 (done is never called). NULL when the host has no such path. Worker thread. */
+    int (*fetch)(struct pipeline_worker *self, const char *req, size_t len,
+                 void (*done)(void *arg, uint16_t status), void *arg);
 };
 
 /* What the host does when the request side finishes after waiting: NEXT → the upstream
@@ -67,6 +74,15 @@ struct exchange {
     struct str body;             /* the buffered request body, when a module asked for it */
     bool body_ready;
     bool tls;                    /* the request came over TLS */
+    bool internal;               /* sent by pipeline_worker.fetch, not by a client */
+    /* Edits of the request sent upstream, set by modules in on_request (arena memory): the
+     * host leaves out the fields named in upstream_drop and adds upstream_add
+     * ("Name: value\r\n" lines) when it builds the upstream request head. */
+    const struct str *upstream_drop;
+    uint32_t nupstream_drop;
+    struct str upstream_add;
+    /* A response cache's verdict (HIT, MISS, ...: a static string) for the access log. */
+    const char *log_cache;
     uint64_t start_us;           /* when the head was complete (ev_clock_us) */
     bool retry_safe;             /* may be sent twice: the host sets it from the method, a
                                     module may raise it (an idempotency key it guards) */

@@ -94,6 +94,11 @@ struct pipeline_module {
     /* Sees the response body as the client gets it (after every transform), unchanged; only
      * when turned on with pipeline_observe_on. */
     void (*on_response_data)(struct exchange *x, void *ctx, const char *p, size_t n);
+    /* With on_response_data: see the payload as it enters the transforms (as the upstream
+     * or the module that replied gave it), not as the client gets it: a cache stores what the
+     * origin sent, whatever compression does to it on the way out. Only differs when a
+     * transform is on. */
+    bool observe_payload;
     /* With on_response_data: the response's trailer fields ("Name: value\r\n" lines). */
     void (*on_response_trailers)(struct exchange *x, void *ctx, struct str fields);
     void (*on_end)(struct exchange *x, void *ctx);

@@ -24,6 +24,10 @@ void pipeline_start(struct exchange *x)
     x->replier = 0;
     x->body = STR_NULL;
     x->body_ready = false;
+    x->upstream_drop = NULL;
+    x->nupstream_drop = 0;
+    x->upstream_add = STR_NULL;
+    x->log_cache = NULL;
     x->stages = NULL;
     timer_init(&x->wait_timer, on_wait_timer);
     arena_init(&x->arena, x->arena_inline, sizeof(x->arena_inline));
@@ -186,13 +190,21 @@ int pipeline_observe_on(struct exchange *x, const void *ctx)
     return add_to_set(x, ctx, x->observers, &x->nobservers, false);
 }
 
-void pipeline_observe(struct exchange *x, const char *p, size_t n)
+/* payload: the transforms' input (observe_payload observers), else what the client gets. */
+static void observe(struct exchange *x, const char *p, size_t n, bool payload)
 {
     for (uint32_t k = 0; k < x->nobservers && n; k++) {
         uint32_t i = x->observers[k];
+        if (x->ntransforms && x->chain->links[i].m->observe_payload != payload)
+            continue;
         x->link = &x->chain->links[i];
         x->chain->links[i].m->on_response_data(x, x->ctx[i], p, n);
     }
+}
+
+void pipeline_observe(struct exchange *x, const char *p, size_t n)
+{
+    observe(x, p, n, false);
 }
 
 void pipeline_end(struct exchange *x, uint16_t status)
@@ -284,8 +296,22 @@ static int stage_run(struct exchange *x, uint32_t k, const char **in, size_t *in
                                                   fin);
 }
 
+static int run_transforms(struct exchange *x, const char **in, size_t *in_len, char *out,
+                          size_t cap, size_t *out_len, bool fin);
+
 int pipeline_body(struct exchange *x, const char **in, size_t *in_len, char *out, size_t cap,
                   size_t *out_len, bool fin)
+{
+    const char *start = *in;
+    size_t before = *in_len;
+    int r = run_transforms(x, in, in_len, out, cap, out_len, fin);
+    if (x->nobservers && before > *in_len)
+        observe(x, start, before - *in_len, true);
+    return r;
+}
+
+static int run_transforms(struct exchange *x, const char **in, size_t *in_len, char *out,
+                          size_t cap, size_t *out_len, bool fin)
 {
     uint32_t n = x->ntransforms;
     if (n == 1)

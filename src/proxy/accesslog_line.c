@@ -1,6 +1,6 @@
 /* accesslog_line.c — see accesslog_line.h. Keys: ts, client, method, path, status, bytes_in,
- * bytes_out, upstream, total_ms, upstream_ms, request_id, and on TLS connections only
- * tls: {protocol, cipher, sni} (documented in docs/operations.md). */
+ * bytes_out, upstream, upstream_ms, cache (when a cache ran), total_ms, request_id, and on TLS
+ * connections only tls: {protocol, cipher, sni} (documented in docs/operations.md). */
 #include "proxy/accesslog_line.h"
 
 #include <stdio.h>
@@ -37,6 +37,8 @@ void accesslog_line_write(struct client *c)
                      l->t_upstream_us ? (double)(now - l->t_upstream_us) / 1000.0 : 0.0);
     else
         o += sprintf(o, "null,\"upstream_ms\":null");
+    if (c->x->base.log_cache)
+        o += sprintf(o, ",\"cache\":\"%s\"", c->x->base.log_cache);
     o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
     o += accesslog_json_escape(o, c->x->request_id, strlen(c->x->request_id));
     if (c->tls) {

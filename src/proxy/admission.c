@@ -18,6 +18,7 @@
 #include "proxy/dlist.h"
 #include "proxy/exchange.h"
 #include "proxy/forward.h"
+#include "proxy/headers.h"
 #include "proxy/worker.h"
 
 static void admit_verdict(struct client *c, enum pipeline_verdict v);
@@ -161,6 +162,12 @@ static void admit_next(struct client *c)
         client_reply(c, 500, "nothing on this route answered the request", false);
         return;
     }
+    /* A module edited the upstream request (a cache's validators): the head again. */
+    if ((x->base.nupstream_drop || x->base.upstream_add.len) &&
+        headers_build_request(c, false) == -1) {
+        client_reply(c, 431, "request head too large once forwarded", false);
+        return;
+    }
     uint64_t cap = g->retry.attempts > 1 ? g->retry.max_body : 0;
     if (!x->body && start_buffering(c, cap))
         return;
@@ -230,7 +237,7 @@ void admission_start(struct client *c)
     e->chain = c->wc->chains[ri];
     e->req = &x->req;
     e->client_ip = c->ip;
-    e->tls = false; /* no TLS listener yet: the TLS work sets it from the connection */
+    e->tls = c->tls != NULL; /* the waiting room's cookie is Secure over TLS */
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;
     e->retry_safe = retry_method_idempotent(x->req.method_id);

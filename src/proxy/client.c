@@ -499,6 +499,8 @@ static void reset_exchange(struct client *c)
     x->base.chain = NULL;
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
+    x->base.internal = c->internal;
+    x->base.tls = c->tls != NULL;
     pipeline_start(&x->base);
 }
 
@@ -823,17 +825,17 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     client_run(c);
 }
 
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
-                   uint16_t listener)
+struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
+                             uint16_t listener)
 {
     if (w->draining) {
         close(fd);
-        return;
+        return NULL;
     }
     struct client *c = worker_client_get(w);
     if (!c) {
         close(fd);
-        return;
+        return NULL;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -843,7 +845,8 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     sock_ntop(peer, c->ip, sizeof(c->ip));
     c->wc = w->wc;
     c->listener = listener;
-    c->redirect_https = c->wc->cfg->listeners[listener].redirect_https != 0;
+    c->redirect_https = listener != CLIENT_LISTENER_INTERNAL &&
+                        c->wc->cfg->listeners[listener].redirect_https != 0;
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);
@@ -851,18 +854,19 @@ void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
     if (!first_ms) {
         close(fd);
         worker_client_put(w, c);
-        return;
+        return NULL;
     }
     /* No buffer and no exchange yet: both come with the first bytes. */
     if (ev_io_add(&w->loop, &c->io, fd, on_client_event, true) == -1) {
         tls_conn_free(c->tls);
         close(fd);
         worker_client_put(w, c);
-        return;
+        return NULL;
     }
     c->wc->users++;
     dlist_push_front(&w->clients, &c->link);
     w->nclients++;
     mc_add(&w->metrics.accepted, 1);
     timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+    return c;
 }

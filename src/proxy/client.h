@@ -7,8 +7,13 @@
 #include "proxy/proxy_types.h"
 
 /* Takes ownership of an accepted, non-blocking fd. Closes it on failure. */
-void client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
-                   uint16_t listener);
+/* The listener index of a connection weir made to itself (an internal fetch): plain, no
+ * listener options. */
+#define CLIENT_LISTENER_INTERNAL UINT16_MAX
+
+/* Takes a connection accepted on listener `listener`; returns its client, or NULL (fd closed). */
+struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
+                             uint16_t listener);
 
 /* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
  * after the current response. */

@@ -12,6 +12,8 @@
 
 static const struct cfg_tls_server *listener_tls(const struct client *c)
 {
+    if (c->listener == CLIENT_LISTENER_INTERNAL)
+        return NULL; /* weir's own connection to itself (an internal fetch): plain */
     return c->wc->cfg->listeners[c->listener].tls;
 }
 
@@ -26,7 +28,8 @@ uint32_t client_tls_accept(struct client *c, int fd)
                 c->subject_header = t->subject_header;
         }
     }
-    struct tls_server *ts = tls_gen_listener(cfg, c->listener);
+    struct tls_server *ts =
+        c->listener == CLIENT_LISTENER_INTERNAL ? NULL : tls_gen_listener(cfg, c->listener);
     if (!ts)
         return cfg->timeouts.client_header_ms;
     c->tls = tls_conn_new(tls_server_ctx(ts), fd, true);

@@ -185,11 +185,17 @@ int headers_build_request(struct client *c, bool websocket)
     /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
     struct str sh = __builtin_expect(c->subject_header != NULL, 0) ? str_cstr(c->subject_header)
                                                                     : STR_NULL;
+    const struct exchange *e = &c->x->base;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, r->headers, &cf))
             continue;
         if (sh.len && name.len == sh.len && strncasecmp(name.ptr, sh.ptr, sh.len) == 0)
+            continue;
+        bool dropped = false;
+        for (uint32_t k = 0; k < e->nupstream_drop && !dropped; k++)
+            dropped = str_eq_nocase(name, e->upstream_drop[k]);
+        if (dropped)
             continue;
         switch (name.len) {
         case 3:
@@ -261,6 +267,8 @@ int headers_build_request(struct client *c, bool websocket)
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
                via_token(via, sizeof(via), r->minor, cfg->server_name));
     put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
+    if (e->upstream_add.len)
+        put_str(b, &ok, e->upstream_add);
     if (websocket) {
         int i = h1_find_header(r->headers, r->nheaders, STR_LIT("upgrade"));
         PUT_LIT(b, &ok, "Connection: upgrade\r\n");

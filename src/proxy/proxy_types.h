@@ -253,6 +253,7 @@ struct client {
     bool head_started;            /* some bytes of the next head arrived */
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
     bool redirect_https;          /* its listener answers every request with 308 to https */
+    bool internal;                /* an internal fetch's connection (fetch.c) */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */
     struct tls_conn *tls;         /* NULL = plain TCP */
@@ -308,6 +309,7 @@ struct worker {
 
     struct dlist clients;
     uint32_t nclients;
+    struct dlist fetches;         /* internal requests under way (fetch.c) */
     bool draining;
     struct timer drain_timer;
     struct timer flush_timer;

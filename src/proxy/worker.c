@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "event/sock.h"
 #include "proxy/client.h"
+#include "proxy/fetch.h"
 #include "proxy/dlist.h"
 #include "proxy/upstream.h"
 #include "resilience/health.h"
@@ -634,6 +635,7 @@ static void *worker_main(void *arg)
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);
+    fetch_abort_all(w);
     listeners_drop(w);
     accesslog_flush(&w->alog);
     accesslog_shard_free(&w->alog);
@@ -646,6 +648,7 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
 {
     *w = (struct worker){.id = id, .srv = srv, .cmd_fd = -1};
     dlist_init(&w->clients);
+    dlist_init(&w->fetches);
     timer_init(&w->drain_timer, on_drain_deadline);
     timer_init(&w->flush_timer, on_flush_timer);
     timer_init(&w->health_timer, on_health_timer);
@@ -654,7 +657,8 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     w->peers = w - id; /* w is srv->workers[id] */
     pthread_mutex_init(&w->mbox_lock, NULL);
     w->pw = (struct pipeline_worker){.loop = &w->loop, .id = id, .nworkers = cfg->workers,
-                                     .post = post_call, .host = w, .metrics = &w->metrics};
+                                     .post = post_call, .host = w, .metrics = &w->metrics,
+                                     .fetch = fetch_start};
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;

@@ -360,7 +360,14 @@ def check_schema(d):
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "tls": dict, "rps": dict, "totals": dict, "latency_ms": dict,
              "histogram": dict, "history": list, "routes": list, "groups": list,
-             "waiting_rooms": list})
+             "waiting_rooms": list, "caches": list, "cache_warm": dict})
+    keys(d["cache_warm"], {"running": bool, "queued": int, "done": int, "failed": int,
+                           "bytes": int})
+    for c in d["caches"]:
+        keys(c, {"route": str, "policy": str, "hits": int, "misses": int, "stale": int,
+                 "revalidated": int, "coalesced": int, "pass": int, "evicted": int,
+                 "stored": int, "purged": int, "uncacheable": int, "served_bytes": int,
+                 "bytes": int, "objects": int, "hit_ratio": num})
     keys(d["reloads"], {"ok": int, "failed": int})
     keys(d["tls"], {"handshakes_full": int, "handshakes_resumed": int, "failures": dict,
                     "protocols": dict, "ciphers": dict, "upstream": dict})
