@@ -740,3 +740,30 @@ def test_graceful_stop_with_tls_connections(launcher, certs):
     assert idle.sock.recv(100) == b""  # close_notify reads as the end
     idle.close()
     assert w.wait(10) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# other modules over TLS
+
+def test_waiting_room_cookie_is_secure_over_tls_only(launcher, certs):
+    """The exchange knows it came over TLS: the waiting room's cookie carries Secure on the TLS
+    listener and not on the plain one of the same weir."""
+    be = launcher.backend("app")
+    port, plain = free_port(), free_port()
+    cfg = base_config(be, [tls_listener(port, certs), "127.0.0.1:%d" % plain])
+    cfg["routes"] = [{"path": "/", "upstream": "app", "waiting_room": {
+        "name": "tlsroom", "max_active": 100, "admit_per_minute": 100,
+        "secret": "0123456789abcdef0123456789abcdef-tls-test"}}]
+    launcher.weir(cfg, port=port)
+    st, h, _, conn = https(port, client_ctx(certs), "a.test", "/")
+    conn.close()
+    assert st == 200
+    cookie = h["set-cookie"]
+    assert cookie.startswith("weir_wr_tlsroom=") and "; Secure" in cookie, cookie
+    c = http.client.HTTPConnection("127.0.0.1", plain, timeout=10)
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200
+    assert "Secure" not in r.getheader("Set-Cookie"), r.getheader("Set-Cookie")
+    c.close()
