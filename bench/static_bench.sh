@@ -13,6 +13,9 @@
 #                     with other work (default 20; 0 = don't wait); raw.tsv says if they were
 #   --weir-inline SZ  weir's open_file_cache.inline (default: weir's, 8k; 0: every body by
 #                     sendfile, as nginx does)
+#   --floor BIN       also measure BIN (build/bench/micro/sendfile_floor: recv, head with
+#                     MSG_MORE, sendfile, nothing else) in the same rounds: the kernel's own cost
+#                     of serving the file, the floor under any server's ratio
 #   --out DIR         where raw results go (default bench/out/static-<timestamp>)
 #
 # Method (bench/proxy_bench.sh's): the server under test is pinned to core 0 with one worker,
@@ -34,7 +37,7 @@ CMDLINE="bench/static_bench.sh $*"
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 2; }
 die() { echo "static_bench: $*" >&2; exit 2; }
 
-ROUNDS=3 DURATION=10 WARMUP=2 CONNS=50 SIZES=1,100 QUIET_WAIT=20 OUT="" POS=() INLINE=""
+ROUNDS=3 DURATION=10 WARMUP=2 CONNS=50 SIZES=1,100 QUIET_WAIT=20 OUT="" POS=() INLINE="" FLOOR=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) ROUNDS=${2:?}; shift 2 ;;
@@ -45,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --quiet-wait) QUIET_WAIT=${2:?}; shift 2 ;;
         --out) OUT=${2:?}; shift 2 ;;
         --weir-inline) INLINE=${2:?}; shift 2 ;;
+        --floor) FLOOR=${2:?}; shift 2 ;;
         -h|--help) usage ;;
         -*) die "unknown option $1" ;;
         *) POS+=("$1"); shift ;;
@@ -132,6 +136,8 @@ http {
 EOF
         taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' \
             >"$dir/stdout.log" 2>&1 &
+    elif [[ $name == floor ]]; then
+        taskset -c 0 "$FLOOR" "$PORT" "$TMP/www/$2" >"$dir/stdout.log" 2>"$dir/error.log" &
     else
         local inline=""
         [[ -n $INLINE ]] && inline=", open_file_cache: {inline: $INLINE}"
@@ -190,6 +196,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for ((si = 0; si < ${#SIZE_LIST[@]}; si++)); do
         # who goes first alternates between sizes and between rounds
         if (((r + si) % 2 == 1)); then order=(weir nginx); else order=(nginx weir); fi
+        [[ -n $FLOOR ]] && order+=(floor)
         for n in "${order[@]}"; do measure "$r" "$n" "${SIZE_LIST[si]}"; done
     done
 done
@@ -211,6 +218,10 @@ awk -F'\t' -v cmd="$CMDLINE" '
             n = split(v[s SUBSEP "weir"], tmp, " ")
             printf "| %s KiB | %.2f | %.2f | **%.2f** | %.0f | %.0f | %d |\n", s, w, g, (g > 0 ? w / g : 0),
                 median(rps[s SUBSEP "weir"]), median(rps[s SUBSEP "nginx"]), n
+        }
+        for (s in sizes) if ((s SUBSEP "floor") in v) {
+            f = median(v[s SUBSEP "floor"]); g = median(v[s SUBSEP "nginx"])
+            printf "\nFloor (sendfile_floor), %s KiB: %.2f µs/req = %.2f × nginx\n", s, f, (g > 0 ? f / g : 0)
         }
         print ""
         print "Medians over the clean runs; target: weir / nginx ≤ 0.80. Command: " cmd
