@@ -238,8 +238,14 @@ static void step_of(const struct run_result *res, double rate, struct search_ste
     const struct run_phase *p = &res->phases[0];
     const struct stats_counts *c = &p->st.c;
     double secs = p->seconds > 0 ? p->seconds : 1;
+    /* goodput from the measured whole seconds only (answers in the grace time after the
+     * step's end count for latency, not for throughput) */
+    uint64_t ok = 0;
+    for (uint32_t i = 0; i < res->nsec; i++)
+        if (!res->secs[i].warmup)
+            ok += res->secs[i].c.ok;
     *st = (struct search_step){
-        .rate = rate, .goodput = (double)c->ok / secs,
+        .rate = rate, .goodput = (double)ok / secs,
         .p50_us = (double)hdr_quantile(p->st.corr, 0.5),
         .p99_us = (double)hdr_quantile(p->st.corr, 0.99),
         .p999_us = (double)hdr_quantile(p->st.corr, 0.999), .mean_us = hdr_mean(p->st.corr),
