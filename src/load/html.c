@@ -68,8 +68,9 @@ static void html_plot(FILE *f, const char *id, const char *title, const char *xl
                 "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"end\">%.3g</text>\n",
                 HTML_L, HTML_L + pw, PY(y), PY(y), HTML_L - 6, PY(y) + 4, y);
     }
-    for (int k = 0; k <= 4; k++) { /* x ticks */
-        double xv = x0 + (x1 - x0) * k / 4;
+    int nticks = logx ? (int)floor(x1) - (int)ceil(x0) : 4; /* log: one tick a decade */
+    for (int k = 0; k <= nticks; k++) { /* x ticks */
+        double xv = logx ? ceil(x0) + k : x0 + (x1 - x0) * k / 4;
         double shown = logx ? pow(10, xv) : xv;
         double px = HTML_L + (xv - x0) / (x1 - x0) * pw;
         fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" class=\"ax\" text-anchor=\"middle\">%.4g</text>\n",
@@ -143,7 +144,8 @@ void html_write(FILE *f, const struct report *r)
           "stroke:#ccc}.grid{stroke:#e4e4e4}.invalid{color:#b00;font-weight:700}"
           "figure{margin:12px 0}</style></head><body>\n<h1>weir load: ", f);
     html_esc(f, r->url);
-    fprintf(f, "</h1>\n<p>%s model, %u threads, %u connections</p>\n", r->mode, r->threads,
+    fprintf(f, "</h1>\n<p>%s%s, %u threads, %u connections</p>\n", r->mode,
+            r->search ? " (saturation search)" : " model", r->threads,
             r->connections);
     if (r->invalid) {
         fputs("<p class=\"invalid\" id=\"invalid\">Invalid run: the load generator was the "

@@ -116,9 +116,18 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
             o->quiet = true;
             continue;
         }
-        if (i + 1 >= argc)
-            return bad(a, "needs a value");
-        const char *v = argv[++i];
+        /* wrk style: -c50 -t2 -d10s */
+        char shortopt[3] = {0};
+        const char *v;
+        if (a[1] != '-' && a[1] && a[2]) {
+            shortopt[0] = '-', shortopt[1] = a[1];
+            v = a + 2;
+            a = shortopt;
+        } else {
+            if (i + 1 >= argc)
+                return bad(a, "needs a value");
+            v = argv[++i];
+        }
         char *end = NULL;
         long long d = 0;
         if (!strcmp(a, "-c") || !strcmp(a, "--connections") || !strcmp(a, "-t") ||

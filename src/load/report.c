@@ -2,7 +2,40 @@
 #include "load/report.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
+
+/* The per-second fields of --json intervals and --csv rows, in order. */
+static const struct {
+    const char *json, *csv;
+    size_t off;
+} report_sec_fields[] = {
+    {"sent", "sent", offsetof(struct run_sec, c.sent)},
+    {"done", "done", offsetof(struct run_sec, c.done)},
+    {"ok", "ok", offsetof(struct run_sec, c.ok)},
+    {"status_4xx", "status_4xx", offsetof(struct run_sec, c.s4xx)},
+    {"status_5xx", "status_5xx", offsetof(struct run_sec, c.s5xx)},
+    {"errors", "errors", offsetof(struct run_sec, c.errors)},
+    {"timeouts", "timeouts", offsetof(struct run_sec, c.timeouts)},
+    {"late_sends", "late_sends", offsetof(struct run_sec, c.late)},
+    {"conn_waits", "conn_waits", offsetof(struct run_sec, c.conn_waits)},
+    {"p50", "p50_us", offsetof(struct run_sec, p50)},
+    {"p90", "p90_us", offsetof(struct run_sec, p90)},
+    {"p99", "p99_us", offsetof(struct run_sec, p99)},
+    {"p99_9", "p99_9_us", offsetof(struct run_sec, p999)},
+    {"max", "max_us", offsetof(struct run_sec, max)},
+    {"uncorrected_p50", "uncorrected_p50_us", offsetof(struct run_sec, u_p50)},
+    {"uncorrected_p99", "uncorrected_p99_us", offsetof(struct run_sec, u_p99)},
+    {"send_lag_p99", "send_lag_p99_us", offsetof(struct run_sec, lag_p99)},
+};
+#define REPORT_NSEC_FIELDS (sizeof(report_sec_fields) / sizeof(report_sec_fields[0]))
+
+static unsigned long long sec_field(const struct run_sec *s, size_t k)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)s + report_sec_fields[k].off, sizeof(v));
+    return (unsigned long long)v;
+}
 
 static const double report_spectrum[] = {0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 0.99999, 1.0};
 
@@ -71,7 +104,8 @@ void report_text(FILE *f, const struct report *r)
     const struct stats *t = r->total;
     const struct stats_counts *c = &t->c;
     char a[32], b[32];
-    fprintf(f, "\nweir load %s — %s model, %u threads, %u connections%s\n", r->url, r->mode,
+    fprintf(f, "\nweir load %s — %s%s, %u threads, %u connections%s\n", r->url, r->mode,
+            r->search ? " (open model steps; totals: the step at the saturation rate)" : " model",
             r->threads, r->connections, r->depth > 1 ? ", pipelined" : "");
     double secs = r->measured_s > 0 ? r->measured_s : 1;
     fprintf(f, "  requests  %llu sent, %llu answered in %.1f s measured: %.1f req/s (%.1f ok/s)\n",
@@ -199,19 +233,10 @@ void report_json(FILE *f, const struct report *r)
     fputs("},\n \"intervals\": [", f);
     for (uint32_t i = 0; i < r->nsec; i++) {
         const struct run_sec *s = &r->secs[i];
-        fprintf(f, "%s\n  {\"t\": %.0f, \"offered\": %.1f, \"sent\": %llu, \"done\": %llu, "
-                "\"ok\": %llu, \"errors\": %llu, \"timeouts\": %llu, \"status_5xx\": %llu, "
-                "\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"p99_9\": %llu, \"max\": %llu, "
-                "\"uncorrected_p50\": %llu, \"uncorrected_p99\": %llu, \"send_lag_p99\": %llu, "
-                "\"warmup\": %s}", i ? "," : "", s->t, s->offered,
-                (unsigned long long)s->c.sent, (unsigned long long)s->c.done,
-                (unsigned long long)s->c.ok, (unsigned long long)s->c.errors,
-                (unsigned long long)s->c.timeouts, (unsigned long long)s->c.s5xx,
-                (unsigned long long)s->p50, (unsigned long long)s->p90,
-                (unsigned long long)s->p99, (unsigned long long)s->p999,
-                (unsigned long long)s->max, (unsigned long long)s->u_p50,
-                (unsigned long long)s->u_p99, (unsigned long long)s->lag_p99,
-                s->warmup ? "true" : "false");
+        fprintf(f, "%s\n  {\"t\": %.0f, \"offered\": %.1f", i ? "," : "", s->t, s->offered);
+        for (size_t k = 0; k < REPORT_NSEC_FIELDS; k++)
+            fprintf(f, ", \"%s\": %llu", report_sec_fields[k].json, sec_field(s, k));
+        fprintf(f, ", \"warmup\": %s}", s->warmup ? "true" : "false");
     }
     fputs("],\n \"search\": ", f);
     if (r->search) {
@@ -245,20 +270,15 @@ void report_json(FILE *f, const struct report *r)
 
 void report_csv(FILE *f, const struct report *r)
 {
-    fputs("t_s,offered_rps,sent,done,ok,status_4xx,status_5xx,errors,timeouts,late_sends,"
-          "conn_waits,p50_us,p90_us,p99_us,p99_9_us,max_us,uncorrected_p50_us,"
-          "uncorrected_p99_us,send_lag_p99_us,warmup\n", f);
+    fputs("t_s,offered_rps", f);
+    for (size_t k = 0; k < REPORT_NSEC_FIELDS; k++)
+        fprintf(f, ",%s", report_sec_fields[k].csv);
+    fputs(",warmup\n", f);
     for (uint32_t i = 0; i < r->nsec; i++) {
         const struct run_sec *s = &r->secs[i];
-        fprintf(f, "%.0f,%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
-                "%llu,%llu,%llu,%llu,%d\n", s->t, s->offered, (unsigned long long)s->c.sent,
-                (unsigned long long)s->c.done, (unsigned long long)s->c.ok,
-                (unsigned long long)s->c.s4xx, (unsigned long long)s->c.s5xx,
-                (unsigned long long)s->c.errors, (unsigned long long)s->c.timeouts,
-                (unsigned long long)s->c.late, (unsigned long long)s->c.conn_waits,
-                (unsigned long long)s->p50, (unsigned long long)s->p90,
-                (unsigned long long)s->p99, (unsigned long long)s->p999,
-                (unsigned long long)s->max, (unsigned long long)s->u_p50,
-                (unsigned long long)s->u_p99, (unsigned long long)s->lag_p99, s->warmup);
+        fprintf(f, "%.0f,%.1f", s->t, s->offered);
+        for (size_t k = 0; k < REPORT_NSEC_FIELDS; k++)
+            fprintf(f, ",%llu", sec_field(s, k));
+        fprintf(f, ",%d\n", s->warmup);
     }
 }

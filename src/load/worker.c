@@ -74,6 +74,19 @@ static bool sending_allowed(struct worker *w, uint64_t now_us)
     return !w->sending_over && now_us < w->cfg->start_us + w->cfg->sched->total_us;
 }
 
+/* Open model: sends the request intended at t on c, counting its send lag. */
+static void send_intended(struct worker *w, struct conn *c, uint64_t t)
+{
+    uint64_t lag = ev_clock_us() - t;
+    pthread_mutex_lock(&w->mu);
+    w->share.c.sent++;
+    hdr_record(w->share.lag, lag);
+    if (lag > WORKER_LATE_US)
+        w->share.c.late++;
+    pthread_mutex_unlock(&w->mu);
+    conn_send(c, t);
+}
+
 /* Sends on c; the backlog first (open model), else the next request (closed model). */
 void worker_conn_free_slot(struct worker *w, struct conn *c)
 {
@@ -86,13 +99,7 @@ void worker_conn_free_slot(struct worker *w, struct conn *c)
             uint64_t t = w->backlog[w->bl_head];
             w->bl_head = (w->bl_head + 1) % w->bl_cap;
             w->bl_n--;
-            pthread_mutex_lock(&w->mu);
-            w->share.c.sent++;
-            hdr_record(w->share.lag, now - t);
-            if (now - t > WORKER_LATE_US)
-                w->share.c.late++;
-            pthread_mutex_unlock(&w->mu);
-            conn_send(c, t);
+            send_intended(w, c, t);
         } else {
             if (!sending_allowed(w, now))
                 break;
@@ -194,14 +201,7 @@ static void on_tfd(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             backlog_push(w, t);
             continue;
         }
-        uint64_t sent = ev_clock_us();
-        pthread_mutex_lock(&w->mu);
-        w->share.c.sent++;
-        hdr_record(w->share.lag, sent - t);
-        if (sent - t > WORKER_LATE_US)
-            w->share.c.late++;
-        pthread_mutex_unlock(&w->mu);
-        conn_send(c, t);
+        send_intended(w, c, t);
         now = ev_clock_us();
     }
     if (w->next_due_us != SCHED_NEVER)
