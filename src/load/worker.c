@@ -212,7 +212,6 @@ static void worker_start_conn(struct worker *w, struct conn *c)
 {
     if (conn_open(w, c) == -1) {
         c->dead = true;
-        worker_record_fail(w, 0, false);
         c->retry_at_us = ev_clock_us() + WORKER_RETRY_US;
         return;
     }
@@ -235,16 +234,19 @@ static void on_tick(struct timer *t)
     struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
     uint64_t now = ev_clock_us();
     uint64_t end = w->cfg->start_us + w->cfg->sched->total_us;
+    if (atomic_load(&w->stop) && !w->sending_over && now < end)
+        w->stopped_at_us = now; /* interrupted: in-flight answers still get the grace time */
     if (atomic_load(&w->stop) || now >= end)
         w->sending_over = true;
+    if (w->stopped_at_us)
+        end = w->stopped_at_us;
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
         conn_check_timeout(c, now);
         if (c->dead && c->io.fd == -1 && !w->sending_over && now >= c->retry_at_us)
             worker_start_conn(w, c);
     }
-    if (w->sending_over && (all_idle(w) || now >= end + w->cfg->grace_us ||
-                            atomic_load(&w->stop))) {
+    if (w->sending_over && (all_idle(w) || now >= end + w->cfg->grace_us)) {
         ev_loop_stop(&w->loop);
         return;
     }

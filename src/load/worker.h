@@ -79,6 +79,7 @@ struct worker {
     uint64_t *backlog;     /* intended times of due requests waiting for a connection (ring) */
     uint32_t bl_head, bl_n, bl_cap;
     bool sending_over;
+    uint64_t stopped_at_us; /* when `stop` was seen before the schedule's end */
     uint64_t rng;
     struct h1_response resp; /* parser scratch */
     pthread_mutex_t mu;    /* guards share */
