@@ -38,6 +38,7 @@ static void load_usage(FILE *f)
           "  --step-duration D     (default 10s; 4s in a search)   --warmup D (default 1s)\n"
           "  --find-saturation     search the highest rate the service sustains\n"
           "  --start-rate R --max-rate R --slo-p99 D   search bounds and latency objective\n"
+          "  --visitor-rps R       one waiting-room visitor's requests/s, for the settings (1)\n"
           "  --pipeline N          requests in flight per connection (default 1)\n"
           "  -m, --method M  -H 'Name: value'  --body FILE  --requests FILE (weighted list)\n"
           "  --timeout D           an answer slower than this is a timeout (default 10s)\n"
@@ -75,7 +76,7 @@ struct load_opts {
     struct reqs_spec spec;
     long threads, connections, depth;
     long long duration_us, step_us, warmup_us, timeout_us, slo_us;
-    double rate0, rate1, start_rate, max_rate;
+    double rate0, rate1, start_rate, max_rate, visitor_rps;
     double steps[SCHED_MAX_PHASES];
     unsigned nsteps;
     bool search, quiet, step_us_set;
@@ -95,7 +96,7 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (struct load_opts){.threads = cores > 0 ? cores : 1, .depth = 1,
                             .duration_us = 10000000, .step_us = 10000000, .warmup_us = 1000000,
-                            .timeout_us = 10000000, .start_rate = 50};
+                            .timeout_us = 10000000, .start_rate = 50, .visitor_rps = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -172,11 +173,12 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                 o->steps[o->nsteps++] = r;
                 p = *end ? end + 1 : end;
             }
-        } else if (!strcmp(a, "--start-rate") || !strcmp(a, "--max-rate")) {
+        } else if (!strcmp(a, "--start-rate") || !strcmp(a, "--max-rate") ||
+                   !strcmp(a, "--visitor-rps")) {
             double r = strtod(v, &end);
             if (*end || r <= 0)
                 return bad(a, "expected requests/s");
-            *(a[2] == 's' ? &o->start_rate : &o->max_rate) = r;
+            *(a[2] == 's' ? &o->start_rate : a[2] == 'm' ? &o->max_rate : &o->visitor_rps) = r;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--method")) {
             o->spec.method = v;
         } else if (!strcmp(a, "-H") || !strcmp(a, "--header")) {
@@ -290,7 +292,8 @@ int load_main(int argc, char **argv)
                          .live = o.quiet ? NULL : stderr, .live_tty = isatty(2)};
     struct report rep = {.url = o.spec.url ? o.spec.url : o.spec.list_file,
                          .threads = rc.threads, .connections = rc.connections,
-                         .depth = rc.depth, .th = o.th, .nth = o.nth};
+                         .depth = rc.depth, .th = o.th, .nth = o.nth,
+                         .visitor_rps = o.visitor_rps};
     struct run_result res = {0};
     struct search *srch = NULL;
     struct stats knee = {0};

@@ -82,21 +82,32 @@ static void fmt_us(char *b, size_t n, double us)
         snprintf(b, n, "%.0fus", us);
 }
 
-void report_settings(FILE *f, const struct search *s, const char *ind)
+void report_settings(FILE *f, const struct search *s, const char *ind, double visitor_rps)
 {
     const struct search_step *k = search_knee(s);
     if (!k)
         return;
     double l = report_littles_l(s);
     unsigned conc = (unsigned)ceil(l) ? (unsigned)ceil(l) : 1;
+    /* the waiting room counts visitors: 90 % of the knee's rate at visitor_rps each; with the
+     * default 5 min sessions a steady room admits max_active per 5 minutes */
+    double active = floor(0.9 * k->rate / (visitor_rps > 0 ? visitor_rps : 1));
+    if (active < 1)
+        active = 1;
+    double per_min = fmax(1, floor(active / 5));
     fprintf(f,
-            "%s# weir settings that hold the service just under %.0f req/s:\n"
-            "%s# a concurrency limit at Little's law L = %.0f req/s x %.2f ms = %.1f in flight\n"
-            "%supstreams:\n%s  <name>:\n%s    concurrency: {max: %u, queue: %u, queue_timeout: %.0fms}\n"
-            "%s# a waiting room admitting 90%% of it (one request per admitted client)\n"
-            "%swaiting_room: {max_active: %u, admit_per_minute: %.0f}\n",
+            "%s# weir settings that hold the service just under %.0f req/s (docs/config.md):\n"
+            "%s# a bulkhead at Little's law L = %.0f req/s x %.2f ms mean = %.1f in flight\n"
+            "%supstreams:\n%s  <name>:\n"
+            "%s    concurrency: {max: %u, queue: %u, queue_timeout: %.0fms}\n"
+            "%s# a waiting room for 90%% of it, if each admitted visitor sends %g req/s\n"
+            "%s# (--visitor-rps); sessions of 5 min renew max_active every 5 minutes\n"
+            "%sroutes:\n%s  - path: /\n"
+            "%s    waiting_room: {name: <name>, max_active: %.0f, admit_per_minute: %.0f,\n"
+            "%s                   session: 5m, secret: \"${file:/etc/weir/waitroom.key}\"}\n",
             ind, k->rate, ind, k->rate, k->mean_us / 1e3, l, ind, ind, ind, conc, conc * 2,
-            fmax(1, k->p99_us / 1e3 * 2), ind, ind, conc, floor(0.9 * k->rate * 60));
+            fmax(1, k->p99_us / 1e3 * 2), ind, visitor_rps, ind, ind, ind, ind, active, per_min,
+            ind);
 }
 
 void report_text(FILE *f, const struct report *r)
@@ -156,7 +167,7 @@ void report_text(FILE *f, const struct report *r)
                     s->stop_reason ? s->stop_reason : "-");
             fprintf(f, "  concurrency at saturation (Little's law): %.1f\n\n",
                     report_littles_l(s));
-            report_settings(f, s, "  ");
+            report_settings(f, s, "  ", r->visitor_rps);
         } else {
             fprintf(f, "  no passing step: even %.1f req/s failed (%s); lower --start-rate\n",
                     s->start_rate, s->stop_reason ? s->stop_reason : "-");

@@ -26,6 +26,7 @@ struct report {
     bool invalid;
     const char *why;
     const struct search *search;     /* NULL unless --find-saturation */
+    double visitor_rps;              /* requests/s of one admitted visitor (waiting-room sizing) */
     const struct thresh *th;
     const double *th_value;
     const bool *th_pass;
@@ -40,7 +41,9 @@ double report_metric(const struct report *r, const char *metric);
 void report_text(FILE *f, const struct report *r);
 void report_json(FILE *f, const struct report *r);
 void report_csv(FILE *f, const struct report *r);
-/* The weir settings that hold the service just under the saturation rate (YAML, commented). */
-void report_settings(FILE *f, const struct search *s, const char *indent);
+/* The weir settings that hold the service just under the saturation rate (YAML, commented):
+ * a concurrency limit at Little's L, and a waiting room sized for visitors sending visitor_rps
+ * requests/s each. */
+void report_settings(FILE *f, const struct search *s, const char *indent, double visitor_rps);
 
 #endif
