@@ -299,6 +299,7 @@ int load_main(int argc, char **argv)
     struct stats knee = {0};
     struct run_sec *all = NULL;
     uint32_t nall = 0;
+    char why[256]; /* a search's invalid verdict */
     int code = 1;
     if (!o.search) {
         struct sched s = {0};
@@ -326,7 +327,6 @@ int load_main(int argc, char **argv)
             goto out;
         search_init(srch, o.start_rate, o.max_rate, (double)o.slo_us);
         double t = 0, cpu = 0, cpu_n = 0;
-        static char why[256];
         while (!search_done(srch) && !load_stop) {
             double rate = search_rate(srch);
             struct sched s = {0};
