@@ -39,6 +39,7 @@ static void load_usage(FILE *f)
           "  --find-saturation     search the highest rate the service sustains\n"
           "  --start-rate R --max-rate R --slo-p99 D   search bounds and latency objective\n"
           "  --visitor-rps R       one waiting-room visitor's requests/s, for the settings (1)\n"
+          "  --confirm N           reruns of a failing search step before it counts (1)\n"
           "  --pipeline N          requests in flight per connection (default 1)\n"
           "  -m, --method M  -H 'Name: value'  --body FILE  --requests FILE (weighted list)\n"
           "  --timeout D           an answer slower than this is a timeout (default 10s)\n"
@@ -74,7 +75,7 @@ long long load_parse_duration(const char *s)
 
 struct load_opts {
     struct reqs_spec spec;
-    long threads, connections, depth;
+    long threads, connections, depth, confirm;
     long long duration_us, step_us, warmup_us, timeout_us, slo_us;
     double rate0, rate1, start_rate, max_rate, visitor_rps;
     double steps[SCHED_MAX_PHASES];
@@ -96,7 +97,8 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (struct load_opts){.threads = cores > 0 ? cores : 1, .depth = 1,
                             .duration_us = 10000000, .step_us = 10000000, .warmup_us = 1000000,
-                            .timeout_us = 10000000, .start_rate = 50, .visitor_rps = 1};
+                            .timeout_us = 10000000, .start_rate = 50, .visitor_rps = 1,
+                            .confirm = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -157,6 +159,10 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                 o->timeout_us = d;
             else
                 o->slo_us = d;
+        } else if (!strcmp(a, "--confirm")) {
+            o->confirm = strtol(v, &end, 10);
+            if (*end || o->confirm < 0 || o->confirm > 5)
+                return bad(a, "expected 0..5 reruns of a failing step");
         } else if (!strcmp(a, "--rate")) {
             o->rate0 = o->rate1 = strtod(v, &end);
             if (*end == ':')
@@ -249,12 +255,13 @@ static void step_of(const struct run_result *res, double rate, struct search_ste
     const struct run_phase *p = &res->phases[0];
     const struct stats_counts *c = &p->st.c;
     double secs = p->seconds > 0 ? p->seconds : 1;
-    /* goodput from the measured whole seconds only (answers in the grace time after the
-     * step's end count for latency, not for throughput) */
+    /* goodput: the ok answers to the requests intended in the measured seconds, whenever they
+     * came (within the grace time): neither a backlog from the warm-up draining into the
+     * measured part nor answers arriving after the step inflate it */
     uint64_t ok = 0;
-    for (uint32_t i = 0; i < res->nsec; i++)
+    for (uint32_t i = 0; i < res->nsec && i < res->nintended && res->ok_by_intended; i++)
         if (!res->secs[i].warmup)
-            ok += res->secs[i].c.ok;
+            ok += res->ok_by_intended[i];
     *st = (struct search_step){
         .rate = rate, .goodput = (double)ok / secs,
         .p50_us = (double)hdr_quantile(p->st.corr, 0.5),
@@ -325,7 +332,7 @@ int load_main(int argc, char **argv)
         srch = calloc(1, sizeof(*srch));
         if (!srch || stats_init(&knee) == -1)
             goto out;
-        search_init(srch, o.start_rate, o.max_rate, (double)o.slo_us);
+        search_init(srch, o.start_rate, o.max_rate, (double)o.slo_us, (uint32_t)o.confirm);
         double t = 0, cpu = 0, cpu_n = 0;
         while (!search_done(srch) && !load_stop) {
             double rate = search_rate(srch);

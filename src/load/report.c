@@ -159,8 +159,9 @@ void report_text(FILE *f, const struct report *r)
             fmt_us(p50, sizeof(p50), st->p50_us);
             fmt_us(p99, sizeof(p99), st->p99_us);
             fmt_us(p999, sizeof(p999), st->p999_us);
-            fprintf(f, "  %9.1f %9.1f %10s %10s %10s %6.2f%%  %s\n", st->rate, st->goodput, p50,
-                    p99, p999, st->err_ratio * 100, st->failed ? st->failed : "pass");
+            fprintf(f, "  %9.1f %9.1f %10s %10s %10s %6.2f%%  %s%s\n", st->rate, st->goodput,
+                    p50, p99, p999, st->err_ratio * 100, st->failed ? st->failed : "pass",
+                    st->rerun ? " (run again)" : "");
         }
         if (search_result(s) > 0) {
             fprintf(f, "  saturation: %.1f req/s (stopped by: %s)\n", search_result(s),
@@ -259,9 +260,9 @@ void report_json(FILE *f, const struct report *r)
             const struct search_step *st = &s->steps[i];
             fprintf(f, "%s{\"rate\": %.2f, \"goodput\": %.2f, \"p50\": %.0f, \"p99\": %.0f, "
                     "\"p99_9\": %.0f, \"mean\": %.0f, \"error_pct\": %.4f, \"pass\": %s, "
-                    "\"failed\": ", i ? ", " : "", st->rate, st->goodput, st->p50_us,
-                    st->p99_us, st->p999_us, st->mean_us, st->err_ratio * 100,
-                    st->failed ? "false" : "true");
+                    "\"rerun\": %s, \"failed\": ", i ? ", " : "", st->rate, st->goodput,
+                    st->p50_us, st->p99_us, st->p999_us, st->mean_us, st->err_ratio * 100,
+                    st->failed ? "false" : "true", st->rerun ? "true" : "false");
             json_str(f, st->failed ? st->failed : "");
             fputc('}', f);
         }

@@ -153,9 +153,13 @@ join:
         res->cpu_pct = 100.0 * (cpu_seconds() - cpu0) / (res->wall_s * cfg->threads);
         /* what arrived after the last whole second (answers in the grace time) */
         stats_reset(&tmp);
+        res->nintended = ws[0].nsec_slots;
+        res->ok_by_intended = calloc(res->nintended, sizeof(*res->ok_by_intended));
         for (uint32_t i = 0; i < cfg->threads; i++) {
             worker_take(&ws[i], &tmp);
             res->unsent += ws[i].bl_n;
+            for (uint32_t k = 0; res->ok_by_intended && k < res->nintended; k++)
+                res->ok_by_intended[k] += ws[i].ok_by_sec[k];
         }
         stats_add(&res->total, &tmp);
         if (s->nphases)
@@ -193,6 +197,7 @@ void run_result_free(struct run_result *res)
         stats_free(&res->phases[i].st);
     free(res->phases);
     free(res->secs);
+    free(res->ok_by_intended);
     stats_free(&res->total);
     memset(res, 0, sizeof(*res));
 }

@@ -53,6 +53,8 @@ struct run_result {
     uint32_t nphases;
     struct run_phase *phases; /* owned */
     uint64_t unsent;          /* due but never sent (backlog at the end) */
+    uint64_t *ok_by_intended; /* owned: ok answers by the second of their intended send */
+    uint32_t nintended;
     double cpu_pct;           /* process CPU / (threads × wall), % */
     double wall_s;
     bool invalid;

@@ -3,11 +3,13 @@
 
 #include <string.h>
 
-void search_init(struct search *s, double start_rate, double max_rate, double slo_p99_us)
+void search_init(struct search *s, double start_rate, double max_rate, double slo_p99_us,
+                 uint32_t confirm)
 {
     *s = (struct search){.start_rate = start_rate, .max_rate = max_rate,
                          .slo_p99_us = slo_p99_us, .factor = 1.25, .precision = 0.02,
-                         .phase = SEARCH_GROW, .next = start_rate};
+                         .confirm = confirm, .reruns_left = confirm, .phase = SEARCH_GROW,
+                         .next = start_rate};
 }
 
 bool search_trending_up(const struct search_step *st)
@@ -58,7 +60,15 @@ void search_feed(struct search *s, const struct search_step *st)
     if (rec) {
         *rec = *st;
         rec->failed = failed;
+        rec->rerun = false;
     }
+    if (failed && s->reruns_left > 0 && s->nsteps < SEARCH_MAX_STEPS) {
+        s->reruns_left--; /* s->next stays: the same rate again */
+        if (rec)
+            rec->rerun = true;
+        return;
+    }
+    s->reruns_left = s->confirm;
     if (s->base_p50_us == 0 && !failed)
         s->base_p50_us = st->p50_us > 0 ? st->p50_us : 1;
     if (failed) {

@@ -1,5 +1,9 @@
 /* search.h — the saturation search (--find-saturation) as a pure state machine.
  *
+ * A failing step is run again up to `confirm` times (--confirm, default 1) and counts as
+ * failed only when every run fails: a stall of a shared machine, or of the generator, during
+ * one short step is not the service's knee.
+ *
  * The caller runs one open-model step at the rate search_rate() names, summarises it into a
  * struct search_step and hands it to search_feed(), until search_done(). Steps grow ×1.25 from
  * a low start rate while they pass; after the first failure the rate is bisected between the
@@ -29,6 +33,7 @@ struct search_step {
     double sec_p50_us[SEARCH_MAX_SECONDS];
     uint64_t conn_waits;       /* sends that found no free connection */
     const char *failed;        /* set by search_feed: NULL = passed, else the criterion */
+    bool rerun;                /* set by search_feed: failed, and the rate is run again */
 };
 
 enum search_phase { SEARCH_GROW, SEARCH_BISECT, SEARCH_DONE };
@@ -38,6 +43,8 @@ struct search {
     double slo_p99_us;         /* 0: use 2 × base p50 */
     double factor;             /* 1.25 */
     double precision;          /* 0.02 */
+    uint32_t confirm;          /* reruns a failing rate gets before it counts as failed */
+    uint32_t reruns_left;      /* of the rate being confirmed */
     enum search_phase phase;
     double next;               /* the rate of the next step */
     double lo, hi;             /* highest pass, lowest failure (0: none yet) */
@@ -47,7 +54,8 @@ struct search {
     struct search_step steps[SEARCH_MAX_STEPS];
 };
 
-void search_init(struct search *s, double start_rate, double max_rate, double slo_p99_us);
+void search_init(struct search *s, double start_rate, double max_rate, double slo_p99_us,
+                 uint32_t confirm);
 static inline bool search_done(const struct search *s)
 {
     return s->phase == SEARCH_DONE;

@@ -18,9 +18,11 @@ int worker_init(struct worker *w, uint32_t id, uint32_t nconns, const struct wor
     pthread_mutex_init(&w->mu, NULL);
     w->conns = calloc(nconns, sizeof(*w->conns));
     w->avail = calloc(nconns, sizeof(*w->avail));
+    w->nsec_slots = (uint32_t)(cfg->sched->total_us / 1000000u) + 1;
+    w->ok_by_sec = calloc(w->nsec_slots, sizeof(*w->ok_by_sec));
     w->bl_cap = 1024;
     w->backlog = malloc(w->bl_cap * sizeof(*w->backlog));
-    if (stats_init(&w->share) == -1 || !w->conns || !w->avail || !w->backlog)
+    if (stats_init(&w->share) == -1 || !w->conns || !w->avail || !w->backlog || !w->ok_by_sec)
         return -1;
     for (uint32_t i = 0; i < nconns; i++)
         w->conns[i].io.fd = -1;
@@ -36,6 +38,7 @@ void worker_free(struct worker *w)
     free(w->conns);
     free(w->avail);
     free(w->backlog);
+    free(w->ok_by_sec);
     stats_free(&w->share);
     pthread_mutex_destroy(&w->mu);
 }
@@ -131,6 +134,11 @@ void worker_record(struct worker *w, const struct conn_req *r, uint64_t now_us, 
         c->s4xx++;
     else
         c->ok++;
+    if (status < 400 && r->intended_us >= w->cfg->start_us) {
+        uint64_t sec = (r->intended_us - w->cfg->start_us) / 1000000u;
+        if (sec < w->nsec_slots)
+            w->ok_by_sec[sec]++;
+    }
     hdr_record(w->share.corr, now_us - r->intended_us);
     hdr_record(w->share.unc, now_us - r->sent_us);
     pthread_mutex_unlock(&w->mu);

@@ -80,6 +80,9 @@ struct worker {
     uint32_t bl_head, bl_n, bl_cap;
     bool sending_over;
     uint64_t stopped_at_us; /* when `stop` was seen before the schedule's end */
+    uint64_t *ok_by_sec;   /* ok answers by the second of their intended send time (read by
+                              the main thread after the join only) */
+    uint32_t nsec_slots;
     uint64_t rng;
     struct h1_response resp; /* parser scratch */
     pthread_mutex_t mu;    /* guards share */

@@ -54,7 +54,7 @@ static void test_finds_capacity(void **state)
     (void)state;
     static struct search s;
     struct sim m = {.capacity = 200, .base_us = 10000, .step_s = 4};
-    search_init(&s, 20, 0, 0);
+    search_init(&s, 20, 0, 0, 0);
     double r = run_search(&s, &m);
     assert_true(r <= 200 && r >= 200 * 0.97);
     assert_non_null(s.stop_reason);
@@ -72,11 +72,11 @@ static void test_slo_stops_earlier(void **state)
 {
     (void)state;
     static struct search s;
-    /* latency rises to base × 1.2 near capacity: an SLO of 11 ms stops it below */
+    /* latency rises to base × 1.2 near capacity: an SLO of 16 ms on p99 stops it below */
     struct sim m = {.capacity = 1000, .base_us = 10000, .step_s = 4};
-    search_init(&s, 100, 0, 11000 / 1.5 * 1.5 * 1.0);
+    search_init(&s, 100, 0, 16000, 0);
     double r = run_search(&s, &m);
-    assert_true(r < 1000);
+    assert_true(r > 800 && r < 900); /* p99 = 15 ms x (1 + 0.2 rho^8) crosses 16 ms at 0.87 */
     assert_string_equal(s.stop_reason, "p99 > SLO");
 }
 
@@ -85,15 +85,45 @@ static void test_errors_and_bounds(void **state)
     (void)state;
     static struct search s;
     struct sim m = {.capacity = 500, .base_us = 2000, .err_ratio = 0.05, .step_s = 4};
-    search_init(&s, 50, 0, 0);
+    search_init(&s, 50, 0, 0, 0);
     assert_true(run_search(&s, &m) == 0); /* even the first step fails */
     assert_string_equal(s.stop_reason, "errors+timeouts > 1%");
     assert_null(search_knee(&s));
 
     m.err_ratio = 0;
-    search_init(&s, 50, 120, 0); /* --max-rate below the capacity */
+    search_init(&s, 50, 120, 0, 1); /* --max-rate below the capacity */
     assert_true(run_search(&s, &m) == 120);
     assert_string_equal(s.stop_reason, "reached --max-rate");
+}
+
+/* A stall during one step (a busy machine) fails it; the rerun passes, so the search goes on
+ * to the real capacity. Without reruns it stops at the stall. */
+static void test_rerun_absorbs_a_stall(void **state)
+{
+    (void)state;
+    static struct search s;
+    struct sim m = {.capacity = 200, .base_us = 10000, .step_s = 4};
+    for (uint32_t confirm = 0; confirm <= 1; confirm++) {
+        search_init(&s, 20, 0, 0, confirm);
+        for (int i = 0; !search_done(&s); i++) {
+            assert_true(i < SEARCH_MAX_STEPS);
+            struct search_step st = sim_step(&m, search_rate(&s));
+            if (i == 4) /* the fifth step (48.8 req/s) meets a 1 s stall */
+                st.goodput = st.rate * 0.8, st.p50_us *= 30;
+            search_feed(&s, &st);
+        }
+        if (confirm) {
+            assert_true(search_result(&s) >= 194 && search_result(&s) <= 200);
+            assert_true(s.steps[4].rerun && s.steps[4].failed);
+            assert_true(s.steps[5].rate == s.steps[4].rate && !s.steps[5].failed);
+            /* every counted failure was confirmed by a second run at the same rate */
+            for (uint32_t i = 0; i < s.nsteps; i++)
+                if (s.steps[i].rerun)
+                    assert_true(i + 1 < s.nsteps && s.steps[i + 1].rate == s.steps[i].rate);
+        } else {
+            assert_true(search_result(&s) < 50);
+        }
+    }
 }
 
 static void test_trend(void **state)
@@ -114,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_finds_capacity),
         cmocka_unit_test(test_slo_stops_earlier),
         cmocka_unit_test(test_errors_and_bounds),
+        cmocka_unit_test(test_rerun_absorbs_a_stall),
         cmocka_unit_test(test_trend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
