@@ -9,8 +9,10 @@
 #
 # 1. Closed model: `wrk -t2 -c50 -dS` and `weir load -t2 -c50 -dS` against the same nginx
 #    (1 worker, `return 200` of 1024 bytes, keep-alive), alternated twice; ratio of req/s.
-# 2. Open model: `weir load --rate R -dS -t2 -c100 --csv`: achieved rate per 10 s window vs
-#    the target, and the send lag p99 (JSON).
+# 2. Open model: `weir load --rate R -dS -t1 -c100 --csv`: achieved rate per 10 s window vs
+#    the target, and the send lag p99 (JSON). One generator thread: on 2 cores, one core for
+#    the generator and one for nginx (with -t2 the three busy threads share 2 cores and every
+#    preemption shows up as send lag).
 # 3. Coordinated omission, full size: 2000 req/s for 10 s over 10 connections (wrk2's default
 #    shape); nginx's worker is SIGSTOPped for 1.4 s after 4 s. The corrected histogram should
 #    hold ≈ 2800 samples spread over 0–1.4 s and a p99 between 1.0 and 1.4 s; the uncorrected
@@ -70,8 +72,8 @@ for round in 1 2; do
     echo "round $round: wrk $w req/s, weir load $l req/s, ratio $(python3 -c "print('%.3f' % ($l / $w))")"
 done
 
-echo "== 2. open model: --rate $RATE -d${DURATION}s -t2 -c100 =="
-"$WEIR" load "$URL" --rate "$RATE" -d"${DURATION}s" -t2 -c100 -q --csv "$OUT/open.csv" \
+echo "== 2. open model: --rate $RATE -d${DURATION}s -t1 -c100 =="
+"$WEIR" load "$URL" --rate "$RATE" -d"${DURATION}s" -t1 -c100 -q --csv "$OUT/open.csv" \
     --json "$OUT/open.json" >"$OUT/open.txt" 2>&1
 echo "exit $?"
 python3 - "$OUT/open.csv" "$OUT/open.json" "$RATE" <<'EOF'
