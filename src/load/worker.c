@@ -7,6 +7,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/dlist.h" /* container_of */
+
 #define WORKER_TICK_MS 50
 #define WORKER_RETRY_US 100000 /* reconnect pause after a failed connection */
 #define WORKER_LATE_US 1000    /* a send this much after its intended time is late */
@@ -222,7 +224,7 @@ static void on_tfd(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
     (void)events;
-    struct worker *w = (struct worker *)((char *)io - offsetof(struct worker, tfd_io));
+    struct worker *w = container_of(io, struct worker, tfd_io);
     uint64_t exp;
     while (read(w->tfd, &exp, sizeof(exp)) > 0) {
     }
@@ -252,7 +254,7 @@ static bool all_idle(const struct worker *w)
 
 static void on_tick(struct timer *t)
 {
-    struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
+    struct worker *w = container_of(t, struct worker, tick);
     uint64_t now = ev_clock_us();
     uint64_t end = w->cfg->start_us + w->cfg->sched->total_us;
     if (atomic_load(&w->stop) && !w->sending_over && now < end)
