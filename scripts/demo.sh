@@ -138,6 +138,10 @@ demo: try, from another terminal:
          -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \\
          http://$LISTEN/ws
 
+    # load test: find the saturation point of this demo (open-model steps x1.25 from 100
+    # req/s, then bisection to 2 %; about a minute), with an HTML report (docs/load.md)
+    $BIN load http://$LISTEN/ --find-saturation --start-rate 100 --step-duration 3s --html /tmp/weir-load.html
+
     # monitoring (the admin listener):
     open http://127.0.0.1:9901/                   # live dashboard in a browser
     curl http://127.0.0.1:9901/metrics            # Prometheus metrics

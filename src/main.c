@@ -1,9 +1,10 @@
-/* main.c — command line: run from a config file, check one, or proxy in one line. */
+/* main.c — command line: run from a config file, check one, proxy in one line, or load-test. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "load/load.h"
 #include "modules/registry.h"
 #include "proxy/server.h"
 
@@ -13,6 +14,7 @@ static void usage(FILE *out)
           "       weir -t -c FILE         check a configuration and exit (0 ok, 1 bad)\n"
           "       weir proxy --listen ADDR --to ADDR [--to ADDR ...] [--workers N]\n"
           "                  [--access-log off|stderr|stdout|PATH] [--metrics on|off]\n"
+          "       weir load URL [-c N] [-d D] [--rate R] [--find-saturation] ...  (weir load --help)\n"
           "       weir --version\n",
           out);
 }
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
     modules_register(); /* before any config is loaded: modules own route keys */
     if (argc >= 2 && strcmp(argv[1], "proxy") == 0)
         return run_proxy(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "load") == 0)
+        return load_main(argc - 1, argv + 1);
     const char *path = NULL;
     bool test = false;
     for (int i = 1; i < argc; i++) {
