@@ -16,22 +16,56 @@ static bool name_is(struct str name, const char *lit, size_t n)
 }
 #define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
 
-/* Indices of the Connection fields among h[0..n), at most 8 (more are folded into the last
- * check by scanning, which never happens with sane peers). */
+/* The field names the Connection fields among h[0..n) list (RFC 9110 §7.6.1), parsed once per
+ * message so each field's check is a length compare. "close" and "keep-alive" are left out
+ * (is_hop_by_hop knows keep-alive; close names no field): a typical message lists none. More
+ * than CONN_TOKENS: `scan` is set and the fields are searched as before. */
+#define CONN_TOKENS 8
 struct conn_fields {
     uint32_t n;
-    uint32_t idx[8];
+    struct str tok[CONN_TOKENS];
+    bool scan;
+    const struct h1_header *h;
+    uint32_t nh;
 };
+
+static bool ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
 
 static void find_connection_fields(const struct h1_header *h, uint32_t n, struct conn_fields *cf)
 {
     cf->n = 0;
-    for (uint32_t i = 0; i < n && cf->n < 8; i++)
-        if (h[i].name.len == 10 && strncasecmp(h[i].name.ptr, "connection", 10) == 0)
-            cf->idx[cf->n++] = i;
+    cf->scan = false;
+    cf->h = h;
+    cf->nh = n;
+    for (uint32_t i = 0; i < n; i++) {
+        if (h[i].name.len != 10 || strncasecmp(h[i].name.ptr, "connection", 10) != 0)
+            continue;
+        const char *p = h[i].value.ptr, *end = p + h[i].value.len;
+        while (p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *e = comma ? comma : end;
+            const char *a = p;
+            while (a < e && ows(*a))
+                a++;
+            const char *b = e;
+            while (b > a && ows(b[-1]))
+                b--;
+            struct str t = str_from(a, (size_t)(b - a));
+            if (t.len && !NAME_IS(t, "close") && !NAME_IS(t, "keep-alive")) {
+                if (cf->n == CONN_TOKENS)
+                    cf->scan = true;
+                else
+                    cf->tok[cf->n++] = t;
+            }
+            p = comma ? comma + 1 : end;
+        }
+    }
 }
 
-static bool is_hop_by_hop(struct str name, const struct h1_header *h, const struct conn_fields *cf)
+static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
 {
     switch (name.len) {
     case 2:
@@ -56,8 +90,12 @@ static bool is_hop_by_hop(struct str name, const struct h1_header *h, const stru
     if (name.len >= 6 && strncasecmp(name.ptr, "proxy-", 6) == 0)
         return true;
     for (uint32_t i = 0; i < cf->n; i++)
-        if (h1_list_has_token(h[cf->idx[i]].value, name))
+        if (cf->tok[i].len == name.len && strncasecmp(cf->tok[i].ptr, name.ptr, name.len) == 0)
             return true;
+    if (cf->scan)
+        for (uint32_t i = 0; i < cf->nh; i++)
+            if (NAME_IS(cf->h[i].name, "connection") && h1_list_has_token(cf->h[i].value, name))
+                return true;
     return false;
 }
 
@@ -65,7 +103,7 @@ bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
 {
     struct conn_fields cf;
     find_connection_fields(h, n, &cf);
-    return is_hop_by_hop(name, h, &cf);
+    return is_hop_by_hop(name, &cf);
 }
 
 struct str headers_client_request_id(const struct h1_request *req)
@@ -188,7 +226,7 @@ int headers_build_request(struct client *c, bool websocket)
     const struct exchange *e = &c->x->base;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
-        if (is_hop_by_hop(name, r->headers, &cf))
+        if (is_hop_by_hop(name, &cf))
             continue;
         if (sh.len && name.len == sh.len && strncasecmp(name.ptr, sh.ptr, sh.len) == 0)
             continue;
@@ -327,7 +365,7 @@ int headers_response_view(struct client *c, struct response *r)
         }
         if ((name.len == 14 && r->content_length >= 0 && NAME_IS(name, "content-length")) ||
             (name.len == 12 && NAME_IS(name, "x-request-id")) ||
-            is_hop_by_hop(name, up->headers, &cf))
+            is_hop_by_hop(name, &cf))
             continue;
         if (response_add(r, a, name, up->headers[i].value) != 0)
             return -1;

@@ -285,6 +285,19 @@ def test_hop_by_hop_request_headers_are_stripped(env):
         assert c.get("/still-open").status == 200
 
 
+def test_many_connection_listed_fields_are_all_stripped(env):
+    """More names in Connection than weir keeps parsed (8): the rest are found by scanning."""
+    names = ["X-H%d" % i for i in range(12)]
+    with client(env) as c:
+        r = c.get("/hop", headers=[("Connection", " , ".join(names[:6]) + ",close"),
+                                   ("Connection", "\t" + ",".join(names[6:]))]
+                  + [(n, "v") for n in names] + [("X-Keep", "yes")])
+        assert r.status == 200
+        seen = r.json()["headers"]
+        assert not [n for n in names if n.lower() in seen], seen
+        assert seen["x-keep"] == "yes"
+
+
 def test_hop_by_hop_response_headers_are_stripped(env):
     with client(env) as c:
         r = c.get("/headers?Connection=X-Foo&X-Foo=1&Keep-Alive=timeout%3D5&Proxy-Foo=1"
