@@ -167,6 +167,8 @@ void cache_control_parse(struct cache_control *cc, struct str value)
 
 bool cache_control_list_has(struct str list, struct str name)
 {
+    if (!list.len)
+        return false; /* an absent list is a NULL slice: no pointer arithmetic on it */
     const char *p = list.ptr, *end = list.ptr + list.len;
     while (p < end) {
         const char *a = p;

@@ -22,7 +22,7 @@ static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lo
     (void)argi;
     (void)argl;
     if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-        struct tls_conn *t = (struct tls_conn *)BIO_get_callback_arg(b);
+        struct tls_conn *t = (struct tls_conn *)(void *)BIO_get_callback_arg(b);
         t->drained = ret <= 0 || (processed && *processed < len);
     }
     return ret;
