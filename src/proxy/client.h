@@ -36,6 +36,12 @@ void client_reply_ex(struct client *c, int status, const char *detail, bool clos
 void client_send_reply(struct client *c);
 /* The module that held back the next window of the reply's file has it in memory: go on. */
 void client_reply_continue(struct client *c);
+/* Writes what is left of a reply (CS_REPLY): its head, then its body (client_reply.c). */
+void client_reply_progress(struct client *c);
+/* For client_reply.c: closes the connection at once; gives b a buffer of `size` bytes when it
+ * has none (0, or -1 out of memory). */
+void client_close_now(struct client *c);
+int client_ensure_buf(struct worker *w, struct buf *b, uint32_t size);
 
 /* The exchange finished (response fully written): logs it, releases its resources and moves
  * on to the next request on the connection, or closes it. */
