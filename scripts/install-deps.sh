@@ -23,11 +23,20 @@ done
 # libssl-dev: libcrypto, the waiting room cookie's HMAC-SHA256.
 # media-types: /etc/mime.types, the static-file module's Content-Type table.
 # slowhttptest: tests/integration/test_buffering.py's slow-body and slow-read attacks.
+# libnghttp2-dev: HTTP/2 to clients; at least 1.52.0-1+deb12u2 (Rapid Reset CVE-2023-44487
+#   and CONTINUATION flood CVE-2024-28182 fixes), checked below. python3-h2 / hyperframe /
+#   hpack: the raw-frame attack clients of the HTTP/2 tests.
+# libhiredis-dev, redis-server: the Redis state backend and its tests (which start their own).
+# libcrypt-dev: Basic auth's htpasswd hashes (bcrypt, SHA-512-crypt). libjansson-dev: JWT
+#   claims and JWKS. python3-jwt / python3-jwcrypto: the tests' tokens and keys.
 pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       clang libclang-rt-14-dev python3 python3-pytest media-types slowhttptest
       zlib1g-dev libbrotli-dev libzstd-dev libisal-dev
       python3-brotli python3-zstandard brotli zstd
-      libssl-dev openssl)
+      libssl-dev openssl
+      libnghttp2-dev python3-h2 python3-hyperframe python3-hpack
+      libhiredis-dev redis-server
+      libcrypt-dev libjansson-dev python3-jwt python3-jwcrypto)
 if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy varnish valgrind strace nghttp2-client testssl.sh)
 fi
@@ -51,6 +60,14 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The HTTP/2 attack fixes are Debian security updates of 1.52.0: refuse an older library.
+nghttp2_have=$(dpkg-query -W -f='${Version}' libnghttp2-14 2>/dev/null || true)
+if ! dpkg --compare-versions "$nghttp2_have" ge "1.52.0-1+deb12u2"; then
+    echo "install-deps: libnghttp2-14 $nghttp2_have lacks the Rapid Reset / CONTINUATION" \
+         "fixes; need >= 1.52.0-1+deb12u2 (apt-get upgrade libnghttp2-14)" >&2
+    exit 1
 fi
 
 if [[ $browser -eq 1 ]]; then
