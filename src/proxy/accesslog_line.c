@@ -1,5 +1,5 @@
 /* accesslog_line.c — see accesslog_line.h. Keys: ts, client, method, path, status, bytes_in,
- * bytes_out, upstream, upstream_ms, cache (when a cache ran), total_ms, request_id, and on TLS
+ * bytes_out, protocol, upstream, upstream_ms, cache (when a cache ran), total_ms, request_id, and on TLS
  * connections only tls: {protocol, cipher, sni} (documented in docs/operations.md). */
 #include "proxy/accesslog_line.h"
 
@@ -30,6 +30,8 @@ void accesslog_line_write(struct client *c)
     o += accesslog_json_escape(o, l->method, strlen(l->method));
     o += sprintf(o, "\",\"path\":\"");
     o += accesslog_json_escape(o, l->path, strlen(l->path));
+    o += sprintf(o, "\",\"protocol\":\"%s", c->h2_stream ? "HTTP/2.0"
+                                            : c->x->req.minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
     o += sprintf(o, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":", l->status,
                  (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out);
     if (l->upstream)

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "event/sock.h"
+#include "h2/h2_conn.h"
 #include "http/h1.h"
 #include "proxy/accesslog_line.h"
 #include "proxy/client_tls.h"
@@ -88,6 +89,10 @@ void client_close_now(struct client *c)
     }
     c->state = CS_CLOSED;
     timer_disarm(&w->loop.timers, &c->timer);
+    if (c->h2) {
+        h2_conn_free(c->h2);
+        c->h2 = NULL;
+    }
     if (c->tls) {
         tls_conn_free(c->tls);
         c->tls = NULL;
@@ -153,6 +158,10 @@ static void linger_drain(struct client *c)
 
 void client_drain(struct client *c)
 {
+    if (c->h2) {
+        h2_conn_drain(c->h2); /* GOAWAY: the streams in flight finish */
+        return;
+    }
     c->closing = true;
     if (c->state != CS_HEAD || c->head_started)
         return; /* the exchange in flight ends with Connection: close */
@@ -210,7 +219,7 @@ static void reset_exchange(struct client *c)
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
     x->base.internal = c->internal;
-    x->base.tls = c->tls != NULL;
+    x->base.tls = c->tls != NULL || c->h2_tls;
     pipeline_start(&x->base);
 }
 
@@ -385,6 +394,29 @@ static void dispatch(struct client *c, uint32_t head_len)
     forward_start(c, websocket);
 }
 
+/* A plain listener with `http2: true`: the HTTP/2 preface (RFC 9113 §3.3, prior knowledge)
+ * turns the connection over to src/h2. Returns 1 when it did (or closed), -1 while the bytes
+ * so far are a prefix of the preface, 0 for HTTP/1.1. */
+static int h2c_check(struct client *c)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = c->in.len < sizeof(preface) - 1 ? c->in.len : sizeof(preface) - 1;
+    if (memcmp(buf_head(&c->in), preface, n) != 0) {
+        c->h2c_ok = false;
+        return 0;
+    }
+    if (n < sizeof(preface) - 1)
+        return -1;
+    int r = h2_conn_start(c, buf_head(&c->in), c->in.len);
+    c->in.len = 0;
+    client_go_idle(c);
+    if (r != 0)
+        client_close_now(c);
+    else
+        h2_conn_event(c->h2);
+    return 1;
+}
+
 static void client_read_head(struct client *c)
 {
     struct worker *w = c->w;
@@ -396,7 +428,10 @@ static void client_read_head(struct client *c)
         .max_body = cfg->limits.max_body,
     };
     for (;;) {
-        if (c->in.len) {
+        int h2c = __builtin_expect(c->h2c_ok, 0) && c->in.len ? h2c_check(c) : 0;
+        if (h2c > 0)
+            return;
+        if (c->in.len && h2c == 0) {
             if (!client_x(c)) {
                 client_close_now(c);
                 return;
@@ -473,6 +508,9 @@ static void on_client_timer(struct timer *t)
     case CS_TUNNEL:
         forward_client_timeout(c);
         break;
+    case CS_H2:
+        h2_conn_timeout(c->h2);
+        break;
     case CS_REPLY:
         if (c->reply_yield) { /* not a timeout: the turn reply_progress gave away */
             c->reply_yield = false;
@@ -505,6 +543,9 @@ static void client_run(struct client *c)
         break;
     case CS_LINGER:
         linger_drain(c);
+        break;
+    case CS_H2:
+        h2_conn_event(c->h2);
         break;
     case CS_CLOSED:
         break;
@@ -557,6 +598,8 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
     c->listener = listener;
     c->redirect_https = listener != CLIENT_LISTENER_INTERNAL &&
                         c->wc->cfg->listeners[listener].redirect_https != 0;
+    c->h2c_ok = listener != CLIENT_LISTENER_INTERNAL && !c->wc->cfg->listeners[listener].tls &&
+                c->wc->cfg->listeners[listener].http2;
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);

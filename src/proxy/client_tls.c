@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "h2/h2_conn.h"
 #include "pipeline/arena.h"
 #include "proxy/client.h"
 #include "tls/tls_conn.h"
@@ -65,6 +66,8 @@ int client_tls_event(struct client *c, uint32_t events)
     if (c->tls->established)
         return 1;
     int r = handshake(c);
+    if (r == 1 && tls_conn_is_h2(c->tls))
+        return h2_conn_start(c, NULL, 0) == 0 ? 1 : -1; /* ALPN h2: the connection is HTTP/2 */
     if (r == 1) {
         struct worker *w = c->w;
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);

@@ -35,6 +35,7 @@
 struct worker;
 struct client;
 struct tls_conn;
+struct h2_conn;
 struct h1x;
 struct pool;
 struct listener_set;
@@ -141,6 +142,7 @@ enum client_state {
     CS_TUNNEL,    /* after 101 Switching Protocols: bytes both ways */
     CS_REPLY,     /* writing a response weir made itself */
     CS_LINGER,    /* response sent, write side shut: draining input before close */
+    CS_H2,        /* an HTTP/2 connection: c->h2 runs it (src/h2/h2_conn.h) */
     CS_CLOSED,
 };
 
@@ -254,6 +256,11 @@ struct client {
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
     bool redirect_https;          /* its listener answers every request with 308 to https */
     bool internal;                /* an internal fetch's connection (fetch.c) */
+    bool h2c_ok;                  /* a plain listener with `http2: true`: may open with the
+                                     HTTP/2 preface (prior knowledge) */
+    bool h2_stream;               /* the socketpair of one HTTP/2 stream (src/h2/h2_stream.h) */
+    bool h2_tls;                  /* ... whose connection is TLS */
+    struct h2_conn *h2;           /* CS_H2: the HTTP/2 connection */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */
     struct tls_conn *tls;         /* NULL = plain TCP */

@@ -330,3 +330,11 @@ const char *tls_conn_sni(const struct tls_conn *t)
     const char *s = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
     return s ? s : "";
 }
+
+bool tls_conn_is_h2(const struct tls_conn *t)
+{
+    const unsigned char *p = NULL;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(t->ssl, &p, &len);
+    return len == 2 && p[0] == 'h' && p[1] == '2';
+}

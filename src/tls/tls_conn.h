@@ -28,8 +28,9 @@
 
 #include "tls/tls_stats.h"
 
-/* ALPN's wire form of the one protocol weir speaks today (h2 comes with HTTP/2). */
+/* ALPN's wire form of the protocols weir speaks (h2 on listeners with `http2: true`). */
 #define TLS_ALPN_HTTP11 "\x08http/1.1"
+#define TLS_ALPN_H2 "\x02h2"
 
 struct tls_conn {
     SSL *ssl;
@@ -82,5 +83,7 @@ static inline void tls_conn_events(struct tls_conn *t, uint32_t events, bool *re
 const char *tls_conn_protocol(const struct tls_conn *t);
 const char *tls_conn_cipher(const struct tls_conn *t);
 const char *tls_conn_sni(const struct tls_conn *t);
+/* The handshake agreed on ALPN h2. */
+bool tls_conn_is_h2(const struct tls_conn *t);
 
 #endif

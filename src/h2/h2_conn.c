@@ -1,0 +1,178 @@
+/* h2_conn.c — see h2_conn.h. */
+#include "h2/h2_conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proxy/client.h"
+#include "tls/tls_io.h"
+
+/* Frames gathered before a write (one TLS record's worth and more). */
+#define OUT_BATCH (16u * 1024u)
+#define IN_CHUNK (16u * 1024u)
+
+enum { TK_NONE = 0, TK_IDLE, TK_HEAD, TK_SEND };
+
+static struct worker_shard *shard(struct h2_conn *h)
+{
+    return &h->c->w->metrics;
+}
+
+void h2_conn_stream_started(struct h2_conn *h)
+{
+    h->nstarted++;
+    mc_add(&shard(h)->h2_streams, 1);
+    mc_add(&shard(h)->h2_requests, 1);
+}
+
+void h2_conn_stream_ended(struct h2_conn *h)
+{
+    h->nstarted--;
+    mc_add(&shard(h)->h2_streams, (uint64_t)-1);
+}
+
+int h2_conn_start(struct client *c, const char *pre, size_t len)
+{
+    struct h2_conn *h = calloc(1, sizeof(*h));
+    const struct config *cfg = c->wc->cfg;
+    if (!h)
+        return -1;
+    h->c = c;
+    if (h2_session_init(&h->sess, &cfg->http2, &cfg->limits, h) != 0) {
+        free(h);
+        return -1;
+    }
+    c->h2 = h;
+    c->state = CS_H2;
+    mc_add(&shard(h)->h2_conns, 1);
+    if (len && h2_session_recv(&h->sess, (const uint8_t *)pre, len, c->w->loop.now_ms) != 0)
+        h->draining = true;
+    c->readable = true; /* more may have come with the preface */
+    return 0;
+}
+
+/* Writes queued frames. Returns 0, or -1 on a write error. */
+static int flush(struct h2_conn *h)
+{
+    struct client *c = h->c;
+    for (;;) {
+        while (h->ooff < h->olen) {
+            if (!c->writable)
+                return 0;
+            ssize_t n = tls_io_send(c->io.fd, c->tls, h->obuf + h->ooff, h->olen - h->ooff, 0);
+            if (n > 0)
+                h->ooff += (size_t)n;
+            else if (n == -1 && (errno == EAGAIN || errno == EINTR))
+                c->writable = false;
+            else
+                return -1;
+        }
+        h->ooff = h->olen = 0;
+        while (h->olen < OUT_BATCH) {
+            const uint8_t *p;
+            ssize_t n = nghttp2_session_mem_send(h->sess.ng, &p);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            if ((size_t)n > h->ocap - h->olen) {
+                size_t cap = h->ocap ? h->ocap : OUT_BATCH;
+                while (cap < h->olen + (size_t)n)
+                    cap *= 2;
+                char *o = realloc(h->obuf, cap);
+                if (!o)
+                    return -1;
+                h->obuf = o;
+                h->ocap = cap;
+            }
+            memcpy(h->obuf + h->olen, p, (size_t)n);
+            h->olen += (size_t)n;
+        }
+        if (h->olen == 0)
+            return 0;
+    }
+}
+
+static void arm(struct h2_conn *h, uint8_t kind, uint32_t ms)
+{
+    struct worker *w = h->c->w;
+    if (h->timer_kind == kind)
+        return;
+    h->timer_kind = kind;
+    if (kind == TK_NONE)
+        timer_disarm(&w->loop.timers, &h->c->timer);
+    else
+        timer_arm(&w->loop.timers, &h->c->timer, w->loop.now_ms + ms);
+}
+
+void h2_conn_kick(struct h2_conn *h)
+{
+    struct client *c = h->c;
+    const struct cfg_timeouts *t = &c->wc->cfg->timeouts;
+    if (flush(h) != 0 || h->sess.fatal || (h->sess.calm && h->olen == 0) ||
+        (h2_session_done(&h->sess) && h->olen == 0)) {
+        client_close_now(c); /* frees h */
+        return;
+    }
+    if (h->olen && !c->writable)
+        arm(h, TK_SEND, t->client_send_ms);
+    else if (h->nstarted == 0 && h->sess.nstreams)
+        arm(h, TK_HEAD, t->client_header_ms); /* a header block is still arriving */
+    else if (h->nstarted == 0)
+        arm(h, TK_IDLE, h->sess.nrequests ? t->keepalive_ms : t->client_header_ms);
+    else
+        arm(h, TK_NONE, 0);
+}
+
+void h2_conn_event(struct h2_conn *h)
+{
+    struct client *c = h->c;
+    uint8_t buf[IN_CHUNK];
+    while (c->readable && !h->sess.calm && !h->sess.fatal) {
+        ssize_t n = tls_io_recv(c->io.fd, c->tls, buf, sizeof(buf));
+        if (n > 0) {
+            if ((size_t)n < sizeof(buf) && !c->rdhup)
+                c->readable = false;
+            if (h2_session_recv(&h->sess, buf, (size_t)n, c->w->loop.now_ms) != 0)
+                break;
+        } else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+            c->readable = false;
+        } else {
+            client_close_now(c); /* the peer went: its streams' exchanges are cancelled */
+            return;
+        }
+    }
+    h2_conn_kick(h);
+}
+
+void h2_conn_timeout(struct h2_conn *h)
+{
+    uint8_t kind = h->timer_kind;
+    h->timer_kind = TK_NONE;
+    if (kind == TK_IDLE && !h->draining) {
+        h2_conn_drain(h); /* idle: say goodbye, close once sent */
+        return;
+    }
+    log_debug("HTTP/2 connection from %s: %s timeout", h->c->ip,
+              kind == TK_SEND ? "send" : kind == TK_HEAD ? "header" : "idle");
+    client_close_now(h->c);
+}
+
+void h2_conn_drain(struct h2_conn *h)
+{
+    if (!h->draining) {
+        h->draining = true;
+        h2_session_shutdown(&h->sess);
+    }
+    h2_conn_kick(h);
+}
+
+void h2_conn_free(struct h2_conn *h)
+{
+    mc_add(&shard(h)->h2_conns, (uint64_t)-1);
+    h2_session_free(&h->sess);
+    free(h->obuf);
+    free(h);
+}

@@ -1,0 +1,81 @@
+/* h2_stream.h — one HTTP/2 stream bridged to one exchange of the proxy.
+ *
+ * The seam (docs/http2.md, docs/architecture.md): each stream gets a socketpair; one end is
+ * given to client_accept like an accepted HTTP/1.1 connection (as fetch.c does for internal
+ * requests), so routing, every pipeline module, retries and the access log run unchanged; the
+ * stream keeps the other end. It writes the request head h2_map_request made and the request
+ * body from DATA frames into it, and reads the HTTP/1.1 response back out, turning the head into
+ * a HEADERS frame and the body (de-chunked) into DATA frames. Backpressure both ways is the
+ * socketpair's: weir reads the response only while the stream's buffer is empty (it empties as
+ * the client's window allows) and opens the client's stream window only once the request body
+ * went into the socketpair.
+ *
+ * h2_session.c owns the stream's life (created on HEADERS, freed when nghttp2 closes it) and
+ * calls the three functions below; h2_stream.c implements them over the socketpair, the fuzz
+ * driver (tests/fuzz/fuzz_h2_session.c) over nothing. */
+#ifndef WEIR_H2_H2_STREAM_H
+#define WEIR_H2_H2_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/dlist.h"
+#include "event/loop.h"
+#include "h2/h2_map.h"
+#include "http/h1_types.h"
+
+struct h2_session;
+
+struct h2_stream {
+    struct ev_io io;              /* first: the stream's end of the socketpair (fd -1: none) */
+    struct h2_session *sess;
+    int32_t id;
+    struct dlist link;            /* in sess->streams */
+    struct dlist pend;            /* in sess->pending until started after the input batch */
+    bool pending;
+
+    /* The request head as it arrives (freed once mapped). */
+    struct h2_field *fields;
+    uint32_t nfields;
+    char *hbuf;                   /* names and values of `fields` */
+    uint32_t hlen;
+    uint64_t decoded;             /* header bytes decoded for this stream (HPACK bomb bound) */
+    int reject;                   /* a status to answer with instead of a request (431, 400) */
+    bool head_done;               /* the request head was mapped */
+    struct h2_req_info info;
+
+    /* Bytes for the socketpair: the head, then the body (chunk-framed when info.chunked). */
+    char *wbuf;
+    size_t wlen, woff, wcap;
+    uint64_t unconsumed;          /* body bytes received but not yet in the socketpair: the
+                                     stream window reopens by them once they are */
+    bool req_end;                 /* END_STREAM seen (the final chunk is in wbuf) */
+    bool started;
+    bool readable, writable;
+
+    /* The response read back from the socketpair. */
+    char *rbuf;
+    size_t rlen;                  /* raw bytes not yet processed, from rbuf[0] */
+    size_t roff, rready;          /* payload ready for DATA frames: rbuf[roff, roff + rready) */
+    uint8_t phase;                /* H2S_HEAD, H2S_BODY, H2S_DONE */
+    bool submitted;               /* the response's HEADERS went to nghttp2 */
+    bool deferred;                /* nghttp2 waits for body bytes (resume when they come) */
+    enum h1_framing framing;
+    uint64_t left;                /* LENGTH framing: body bytes still to come */
+    struct h1_chunked chunk;
+};
+
+enum { H2S_HEAD = 0, H2S_BODY, H2S_DONE };
+
+/* The request head is in s->wbuf (s->info says how the body is framed): connect it to an
+ * exchange. Returns 0, or -1 (the session resets the stream with REFUSED_STREAM). */
+int h2_stream_start(struct h2_stream *s);
+/* The session added request body bytes (or the final chunk) to s->wbuf: write what the
+ * socketpair takes (only once started). */
+void h2_stream_push(struct h2_stream *s);
+/* The stream is closed (done, or reset by either side): release everything; an exchange still
+ * running sees its connection close (the upstream request is cancelled). Frees s. */
+void h2_stream_free(struct h2_stream *s);
+
+#endif
