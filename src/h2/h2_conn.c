@@ -24,7 +24,7 @@ void h2_conn_stream_started(struct h2_conn *h)
 {
     h->nstarted++;
     mc_add(&shard(h)->h2_streams, 1);
-    mc_add(&shard(h)->h2_requests, 1);
+    mc_add(&shard(h)->accepted, (uint64_t)-1); /* a stream's socketpair is no connection */
 }
 
 void h2_conn_stream_ended(struct h2_conn *h)

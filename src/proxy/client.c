@@ -270,6 +270,8 @@ static void record_metrics(struct client *c)
     unsigned cls = l->status >= 100 && l->status < 600 ? (unsigned)l->status / 100 : 0;
     struct worker_shard *ws = &w->metrics;
     mc_add(&ws->requests, 1);
+    if (c->h2_stream)
+        mc_add(&ws->h2_requests, 1);
     mc_add(&ws->status[cls], 1);
     mc_add(&ws->bytes_in, l->bytes_in);
     mc_add(&ws->bytes_out, l->bytes_out);
