@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "h2/h2_stream.h"
 #include "proxy/client.h"
 #include "tls/tls_io.h"
 
@@ -13,7 +14,7 @@
 #define OUT_BATCH (16u * 1024u)
 #define IN_CHUNK (16u * 1024u)
 
-enum { TK_NONE = 0, TK_IDLE, TK_HEAD, TK_SEND };
+enum { TK_NONE = 0, TK_IDLE, TK_HEAD, TK_SEND, TK_STALL };
 
 static struct worker_shard *shard(struct h2_conn *h)
 {
@@ -123,7 +124,7 @@ void h2_conn_kick(struct h2_conn *h)
     else if (h->nstarted == 0)
         arm(h, TK_IDLE, h->sess.nrequests ? t->keepalive_ms : t->client_header_ms);
     else
-        arm(h, TK_NONE, 0);
+        arm(h, TK_STALL, t->client_send_ms); /* streams run: look for stalled ones */
 }
 
 void h2_conn_event(struct h2_conn *h)
@@ -151,6 +152,19 @@ void h2_conn_timeout(struct h2_conn *h)
 {
     uint8_t kind = h->timer_kind;
     h->timer_kind = TK_NONE;
+    if (kind == TK_STALL) {
+        /* A stream whose response has waited on the client's window for client_send: reset
+         * (its exchange is cancelled); the others go on. */
+        uint32_t ms = h->c->wc->cfg->timeouts.client_send_ms;
+        uint64_t now = h->c->w->loop.now_ms;
+        for (struct dlist *n = h->sess.streams.next; n != &h->sess.streams; n = n->next) {
+            struct h2_stream *s = container_of(n, struct h2_stream, link);
+            if (h2_stream_stalled(s, now, ms))
+                h2_session_reset(&h->sess, s->id, NGHTTP2_CANCEL);
+        }
+        h2_conn_kick(h);
+        return;
+    }
     if (kind == TK_IDLE && !h->draining) {
         h2_conn_drain(h); /* idle: say goodbye, close once sent */
         return;

@@ -189,6 +189,8 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     if (s->rready == 0 && s->phase != H2S_DONE && pull(s) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     size_t n = s->rready < len ? s->rready : len;
+    if (n)
+        s->progress_ms = worker_of(s)->loop.now_ms;
     memcpy(buf, s->rbuf + s->roff, n);
     s->roff += n;
     s->rready -= n;
@@ -240,6 +242,7 @@ int h2_stream_start(struct h2_stream *s)
     ic->h2_tls = hc->c->tls != NULL;
     s->started = true;
     s->writable = true;
+    s->progress_ms = w->loop.now_ms;
     h2_conn_stream_started(hc);
     sock_flush(s);
     return 0;
@@ -248,6 +251,11 @@ int h2_stream_start(struct h2_stream *s)
 static void stream_free(void *arg)
 {
     free(arg);
+}
+
+bool h2_stream_stalled(const struct h2_stream *s, uint64_t now_ms, uint32_t ms)
+{
+    return s->started && s->rready > 0 && now_ms - s->progress_ms >= ms;
 }
 
 void h2_stream_free(struct h2_stream *s)

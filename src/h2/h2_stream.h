@@ -61,6 +61,7 @@ struct h2_stream {
     uint8_t phase;                /* H2S_HEAD, H2S_BODY, H2S_DONE */
     bool submitted;               /* the response's HEADERS went to nghttp2 */
     bool deferred;                /* nghttp2 waits for body bytes (resume when they come) */
+    uint64_t progress_ms;         /* when the client last took response bytes (stall check) */
     enum h1_framing framing;
     uint64_t left;                /* LENGTH framing: body bytes still to come */
     struct h1_chunked chunk;
@@ -77,5 +78,9 @@ void h2_stream_push(struct h2_stream *s);
 /* The stream is closed (done, or reset by either side): release everything; an exchange still
  * running sees its connection close (the upstream request is cancelled). Frees s. */
 void h2_stream_free(struct h2_stream *s);
+
+/* The response waits on the client's window (stream or connection) and has for `ms`: the
+ * zero-window stall the connection's timer resets (h2_conn.c). */
+bool h2_stream_stalled(const struct h2_stream *s, uint64_t now_ms, uint32_t ms);
 
 #endif

@@ -1,0 +1,221 @@
+"""HTTP/2 attacks (issue 16), each with a raw-frame client (hyperframe/hpack): Rapid Reset,
+CONTINUATION flood, HPACK bomb, SETTINGS/PING/empty-DATA floods, zero-window stall,
+MadeYouReset. Each asserts that weir survives, closes or resets as documented in docs/http2.md,
+and stays within a memory bound; a legitimate HTTP/1.1 client runs alongside and its p99 is
+printed (not asserted: the cores are shared)."""
+
+import threading
+import time
+
+import pytest
+from hyperframe import frame as hf
+
+from conftest import Client, RssSampler, free_port, make_config, wait_port
+from h2client import H2Client, RawH2, goaway_code, parse_frames, responses
+
+ENHANCE_YOUR_CALM = 11
+
+
+class Legit:
+    """An HTTP/1.1 client fetching in a loop on its own connection; p99 in ms."""
+
+    def __init__(self, port):
+        self.port = port
+        self.lat = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        c = Client(self.port)
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                r = c.get("/legit")
+                assert r.status == 200
+                self.lat.append((time.perf_counter() - t0) * 1000)
+            except Exception:
+                self.errors += 1
+                c.close()
+                try:
+                    c = Client(self.port)
+                except OSError:
+                    time.sleep(0.1)
+            time.sleep(0.005)
+        c.close()
+
+    def stop(self, name):
+        self._stop.set()
+        self._t.join(10)
+        lat = sorted(self.lat)
+        p99 = lat[int(len(lat) * 0.99) - 1] if lat else float("nan")
+        print("%s: legit client p99 %.1f ms over %d requests, %d errors"
+              % (name, p99, len(lat), self.errors))
+        return p99
+
+
+@pytest.fixture
+def target(launcher):
+    be = launcher.backend("be")
+    port = free_port()
+    cfg = make_config(port, {"be": [be.port]}, [{"path": "/", "upstream": "be"}], workers=1,
+                      timeouts={"client_send": "1500ms"},
+                      limits={"max_header_bytes": "8k"})
+    cfg["listen"] = [{"address": "127.0.0.1:%d" % port, "http2": True}]
+    cfg["admin"] = {"listen": "127.0.0.1:%d" % free_port()}
+    w = launcher.weir(cfg, port=port)
+    legit = Legit(port)
+    rss = RssSampler(w.pid)
+    yield w, port, be, legit
+    grown = rss.stop()
+    print("RSS growth %d KiB" % grown)
+    assert w.alive()
+    # weir still serves HTTP/2 afterwards.
+    c = H2Client(port)
+    assert c.get("/after").status == 200
+    c.close()
+    assert grown < 64 * 1024
+
+
+def test_rapid_reset(target):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    frames = []
+    for i in range(3000):
+        sid = 1 + 2 * i
+        frames += [raw.headers(sid, path="/rr/%d" % i), hf.RstStreamFrame(sid, error_code=8)]
+    try:
+        for k in range(0, len(frames), 200):
+            raw.send(*frames[k:k + 200])
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, closed = raw.read_all(timeout=3)
+    raw.close()
+    reached = sum(n for p, n in be.stats()["paths"].items() if p.startswith("/rr/"))
+    legit.stop("rapid reset")
+    print("rapid reset: %d of 3000 streams reached the upstream" % reached)
+    assert closed and goaway_code(data) is not None
+    assert reached < 300
+
+
+def test_continuation_flood(target):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    raw.send(hf.HeadersFrame(1, raw.headers_block()))
+    sent = 0
+    try:
+        for _ in range(2000):
+            raw.send(hf.ContinuationFrame(1, b"\x00\x05x-pad\x01a" * 100))
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, closed = raw.read_all(timeout=3)
+    raw.close()
+    legit.stop("CONTINUATION flood")
+    print("CONTINUATION flood: closed after %d frames sent" % sent)
+    assert closed
+
+
+def test_hpack_bomb(target):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    # Stream 1 puts a 4000-byte field in the dynamic table (literal, incremental indexing)...
+    big = b"\x40" + b"\x06x-bomb" + b"\x7f" + bytes([0x80 | ((4000 - 127) & 0x7f), (4000 - 127) >> 7]) + b"a" * 4000
+    block = raw.headers_block(path="/bomb") + big
+    f = hf.HeadersFrame(1, block)
+    f.flags.add("END_HEADERS")
+    f.flags.add("END_STREAM")
+    raw.send(f)
+    # ... streams 3.. refer to it 12000 times each: 48 MB decoded per 16 KiB frame.
+    for i in range(5):
+        f = hf.HeadersFrame(3 + 2 * i, raw.headers_block(path="/bomb") + b"\xbe" * 12000)
+        f.flags.add("END_HEADERS")
+        f.flags.add("END_STREAM")
+        raw.send(f)
+    data, closed = raw.read_all(timeout=3)
+    raw.close()
+    legit.stop("HPACK bomb")
+    res, goaway = responses(data)
+    print("HPACK bomb: %r" % {k: (v["status"], v["reset"]) for k, v in res.items()})
+    for i in range(5):
+        r = res.get(3 + 2 * i)
+        assert r is not None and (r["reset"] is not None or r["status"] == 431)
+
+
+@pytest.mark.parametrize("kind", ["settings", "ping", "empty-data"])
+def test_control_floods(target, kind):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    if kind == "empty-data":
+        raw.send(raw.headers(1, end=False, method="POST", path="/sink"))
+    n = 0
+    try:
+        for _ in range(100):
+            if kind == "settings":
+                fr = [hf.SettingsFrame(0, settings={4: 65535}) for _ in range(500)]
+            elif kind == "ping":
+                fr = [hf.PingFrame(0, opaque_data=b"12345678") for _ in range(500)]
+            else:
+                fr = [hf.DataFrame(1, b"") for _ in range(500)]
+            raw.send(*fr)
+            n += 500
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, closed = raw.read_all(timeout=3)
+    raw.close()
+    legit.stop("%s flood" % kind)
+    code = goaway_code(data)
+    print("%s flood: %d frames sent, GOAWAY %r, closed %r" % (kind, n, code, closed))
+    assert closed
+    assert code in (ENHANCE_YOUR_CALM, None)
+
+
+def test_zero_window_stall(target):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    raw.send(hf.SettingsFrame(0, settings={4: 0}))  # every stream window starts at 0
+    raw.send(raw.headers(1, path="/bytes?n=%d" % (8 << 20)))
+    t0 = time.time()
+    raw.sock.settimeout(8)
+    got = bytearray()
+    reset = None
+    while reset is None and time.time() - t0 < 8:
+        try:
+            d = raw.sock.recv(65536)
+        except (TimeoutError, OSError):
+            break
+        if not d:
+            break
+        got += d
+        for f in parse_frames(bytes(got)):
+            if isinstance(f, hf.RstStreamFrame) and f.stream_id == 1:
+                reset = f.error_code
+    elapsed = time.time() - t0
+    raw.close()
+    legit.stop("zero-window stall")
+    print("zero-window stall: stream reset (%r) after %.1f s" % (reset, elapsed))
+    assert reset is not None and elapsed < 7
+
+
+def test_made_you_reset(target):
+    w, port, be, legit = target
+    raw = RawH2(port)
+    frames = []
+    for i in range(1000):  # a field name in upper case: weir resets the stream itself
+        f = hf.HeadersFrame(1 + 2 * i, raw.headers_block(path="/myr", extra=[("X-Bad", "1")]))
+        f.flags.add("END_HEADERS")
+        f.flags.add("END_STREAM")
+        frames.append(f)
+    try:
+        for k in range(0, len(frames), 100):
+            raw.send(*frames[k:k + 100])
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, closed = raw.read_all(timeout=3)
+    raw.close()
+    legit.stop("MadeYouReset")
+    resets = sum(1 for f in parse_frames(data) if isinstance(f, hf.RstStreamFrame))
+    print("MadeYouReset: %d resets sent, GOAWAY %r" % (resets, goaway_code(data)))
+    assert closed and goaway_code(data) is not None
+    assert sum(n for p, n in be.stats()["paths"].items() if p.startswith("/myr")) == 0
