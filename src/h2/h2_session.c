@@ -54,18 +54,47 @@ static void drop_head(struct h2_stream *s)
     s->hbuf = NULL;
 }
 
+/* The head's storage grows as fields come (most heads are small): room for one more field of
+ * n bytes. The fields point into hbuf, so they move with it. */
+static int grow_head(struct h2_session *h, struct h2_stream *s, size_t n)
+{
+    if (s->nfields == s->fcap) {
+        uint32_t cap = s->fcap ? s->fcap * 2 : 16;
+        if (cap > h->max_headers + 4)
+            cap = h->max_headers + 4;
+        struct h2_field *f = realloc(s->fields, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        s->fields = f;
+        s->fcap = cap;
+    }
+    if (s->hlen + n > s->hcap) {
+        uint32_t cap = s->hcap ? s->hcap : 1024;
+        while (cap < s->hlen + n)
+            cap *= 2;
+        if (cap > h->max_header_bytes)
+            cap = h->max_header_bytes;
+        char *b = malloc(cap); /* not realloc: the old block is needed to move the fields */
+        if (!b)
+            return -1;
+        if (s->hlen)
+            memcpy(b, s->hbuf, s->hlen);
+        for (uint32_t i = 0; i < s->nfields; i++) {
+            s->fields[i].name.ptr = b + (s->fields[i].name.ptr - s->hbuf);
+            s->fields[i].value.ptr = b + (s->fields[i].value.ptr - s->hbuf);
+        }
+        free(s->hbuf);
+        s->hbuf = b;
+        s->hcap = cap;
+    }
+    return 0;
+}
+
 static struct h2_stream *stream_new(struct h2_session *h, int32_t id)
 {
     struct h2_stream *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->fields = calloc(h->max_headers + 4, sizeof(*s->fields)); /* + pseudo-headers */
-    s->hbuf = malloc(h->max_header_bytes);
-    if (!s->fields || !s->hbuf) {
-        drop_head(s);
-        free(s);
-        return NULL;
-    }
     s->io.fd = -1;
     s->sess = h;
     s->id = id;
@@ -101,9 +130,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     if (s->reject)
         return 0;
     if (s->nfields == h->max_headers + 4 || namelen + valuelen > h->max_header_bytes - s->hlen) {
-        s->reject = 431;
+        s->reject = 431; /* + 4: the pseudo-headers */
         return 0;
     }
+    if (grow_head(h, s, namelen + valuelen) != 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     char *p = s->hbuf + s->hlen;
     memcpy(p, name, namelen);
     memcpy(p + namelen, value, valuelen);

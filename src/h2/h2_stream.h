@@ -37,9 +37,9 @@ struct h2_stream {
 
     /* The request head as it arrives (freed once mapped). */
     struct h2_field *fields;
-    uint32_t nfields;
+    uint32_t nfields, fcap;
     char *hbuf;                   /* names and values of `fields` */
-    uint32_t hlen;
+    uint32_t hlen, hcap;
     uint64_t decoded;             /* header bytes decoded for this stream (HPACK bomb bound) */
     int reject;                   /* a status to answer with instead of a request (431, 400) */
     bool head_done;               /* the request head was mapped */
