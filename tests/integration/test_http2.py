@@ -137,9 +137,11 @@ def test_same_scenario_over_http11_and_http2(launcher):
     assert second == "HIT" and enc == "gzip"
     m = admin_get(aport, "/metrics").body.decode()
     assert 'weir_requests_by_protocol_total{protocol="HTTP/2"} 6' in m
-    assert 'weir_http2_connections 0' in m or 'weir_http2_connections' in m
+    assert 'weir_active_streams{protocol="HTTP/2"} 0' in m
+    assert 'weir_http2_connections 0' in m
     st = json.loads(admin_get(aport, "/status").body)
-    assert st["traffic"]["protocols"]["http2_requests"] == 6 if "traffic" in st else True
+    assert st["totals"]["protocols"]["http2_requests"] == 6
+    assert st["totals"]["protocols"]["http1_requests"] == 6
 
 
 def test_access_log_protocol(launcher, tmp_path):
