@@ -25,7 +25,6 @@ void h2_conn_stream_started(struct h2_conn *h)
 {
     h->nstarted++;
     mc_add(&shard(h)->h2_streams, 1);
-    mc_add(&shard(h)->accepted, (uint64_t)-1); /* a stream's socketpair is no connection */
 }
 
 void h2_conn_stream_ended(struct h2_conn *h)
@@ -41,6 +40,7 @@ int h2_conn_start(struct client *c, const char *pre, size_t len)
     if (!h)
         return -1;
     h->c = c;
+    dlist_init(&h->lanes);
     if (h2_session_init(&h->sess, &cfg->http2, &cfg->limits, h) != 0) {
         free(h);
         return -1;
@@ -186,7 +186,9 @@ void h2_conn_drain(struct h2_conn *h)
 void h2_conn_free(struct h2_conn *h)
 {
     mc_add(&shard(h)->h2_conns, (uint64_t)-1);
+    h->closing = true;
     h2_session_free(&h->sess);
+    h2_lane_close_idle(h);
     free(h->obuf);
     free(h);
 }

@@ -18,6 +18,9 @@ struct h2_conn {
     uint32_t nstarted;            /* streams with an exchange */
     uint8_t timer_kind;           /* what c->timer is armed for (h2_conn.c) */
     bool draining;                /* GOAWAY sent: close once the streams are done */
+    bool closing;                 /* being freed: lanes are closed, not kept */
+    struct dlist lanes;           /* idle lanes (h2_stream.h) */
+    uint32_t nlanes;
 };
 
 /* Takes the connection over; `pre` holds bytes already read (an h2c preface). Returns 0, or -1

@@ -95,7 +95,6 @@ static struct h2_stream *stream_new(struct h2_session *h, int32_t id)
     struct h2_stream *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->io.fd = -1;
     s->sess = h;
     s->id = id;
     dlist_push_back(&h->streams, &s->link);

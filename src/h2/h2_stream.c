@@ -31,15 +31,17 @@ static struct worker *worker_of(const struct h2_stream *s)
 /* Writes what the socketpair takes; the stream window reopens once the body is all in. */
 static int sock_flush(struct h2_stream *s)
 {
-    while (s->woff < s->wlen && s->writable) {
-        ssize_t n = send(s->io.fd, s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
+    struct h2_lane *l = s->lane;
+    while (s->woff < s->wlen && l->writable) {
+        ssize_t n = send(l->io.fd, s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
         if (n > 0) {
             s->woff += (size_t)n;
         } else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-            s->writable = false;
+            l->writable = false;
         } else {
             /* The exchange stopped reading (it answered early): the rest is dropped. */
             s->woff = s->wlen;
+            s->wdead = true;
         }
     }
     if (s->woff < s->wlen)
@@ -93,6 +95,7 @@ static int submit_head(struct h2_stream *s, const struct h1_response *r)
                              f[i].value.len, NGHTTP2_NV_FLAG_NONE};
     s->framing = r->framing;
     s->left = r->content_length;
+    s->resp_close = (r->flags & H1F_CONN_CLOSE) != 0;
     if (r->framing == H1_FRAME_CHUNKED)
         h1_chunked_init(&s->chunk);
     bool empty = r->framing == H1_FRAME_NONE || (r->framing == H1_FRAME_LENGTH && !s->left);
@@ -153,10 +156,11 @@ static int process(struct h2_stream *s)
 /* Reads the response while nothing waits to be sent. Returns 0, or -1 (reset the stream). */
 static int pull(struct h2_stream *s)
 {
-    while (s->phase != H2S_DONE && s->readable && s->rready == 0) {
+    struct h2_lane *l = s->lane;
+    while (s->phase != H2S_DONE && l->readable && s->rready == 0) {
         if (s->rlen == RBUF_SIZE)
             return -1;
-        ssize_t n = recv(s->io.fd, s->rbuf + s->rlen, RBUF_SIZE - s->rlen, 0);
+        ssize_t n = recv(l->io.fd, s->rbuf + s->rlen, RBUF_SIZE - s->rlen, 0);
         if (n > 0) {
             s->rlen += (size_t)n;
             if (process(s) != 0)
@@ -164,10 +168,11 @@ static int pull(struct h2_stream *s)
             continue;
         }
         if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-            s->readable = false;
+            l->readable = false;
             break;
         }
-        s->readable = false; /* the exchange closed its side */
+        l->readable = false; /* the exchange closed its side */
+        s->resp_close = true;
         if (!s->submitted) {
             submit_status(s, "502");
         } else if (s->framing == H1_FRAME_EOF) {
@@ -203,15 +208,55 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     return (ssize_t)n;
 }
 
+/* ---- lanes ----------------------------------------------------------------------------- */
+
+#define LANES_IDLE_MAX 16
+
+static void lane_free(void *arg)
+{
+    free(arg);
+}
+
+static void lane_close(struct h2_lane *l)
+{
+    struct worker *w = l->hc->c->w;
+    ev_io_del(&w->loop, &l->io);
+    close(l->io.fd); /* an exchange still running sees its connection close: it is cancelled */
+    l->io.fd = -1;
+    if (ev_defer(&w->loop, lane_free, l) == -1)
+        free(l);
+}
+
+/* An idle lane hears from its inner connection only when that closes (its keep-alive timeout,
+ * a stop): the lane goes too. */
+static void lane_idle_event(struct h2_lane *l)
+{
+    char b;
+    ssize_t n = recv(l->io.fd, &b, 1, MSG_PEEK);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+        l->readable = false;
+        return;
+    }
+    dlist_remove(&l->link);
+    l->hc->nlanes--;
+    lane_close(l);
+}
+
 static void on_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
-    struct h2_stream *s = (struct h2_stream *)io;
-    struct h2_conn *hc = s->sess->owner;
+    struct h2_lane *l = (struct h2_lane *)io;
+    struct h2_conn *hc = l->hc;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-        s->writable = true;
+        l->writable = true;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        s->readable = true;
+        l->readable = true;
+    struct h2_stream *s = l->s;
+    if (!s) {
+        if (l->readable)
+            lane_idle_event(l);
+        return;
+    }
     sock_flush(s);
     if (pull(s) != 0) {
         h2_session_reset(s->sess, s->id, NGHTTP2_INTERNAL_ERROR);
@@ -222,35 +267,70 @@ static void on_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     h2_conn_kick(hc);
 }
 
+/* An idle lane of the connection, or a new one. */
+static struct h2_lane *lane_get(struct h2_conn *hc)
+{
+    if (!dlist_empty(&hc->lanes)) {
+        struct h2_lane *l = container_of(hc->lanes.next, struct h2_lane, link);
+        dlist_remove(&l->link);
+        hc->nlanes--;
+        return l;
+    }
+    struct worker *w = hc->c->w;
+    struct h2_lane *l = calloc(1, sizeof(*l));
+    int sv[2];
+    if (!l)
+        return NULL;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+        free(l);
+        return NULL;
+    }
+    if (ev_io_add(&w->loop, &l->io, sv[1], on_event, true) == -1) {
+        close(sv[0]);
+        close(sv[1]);
+        free(l);
+        return NULL;
+    }
+    l->hc = hc;
+    l->writable = true;
+    struct client *ic = client_accept(w, sv[0], &hc->c->peer, CLIENT_LISTENER_INTERNAL);
+    if (!ic) { /* sv[0] is closed */
+        lane_close(l);
+        return NULL;
+    }
+    ic->h2_stream = true;
+    ic->h2_tls = hc->c->tls != NULL;
+    mc_add(&w->metrics.accepted, (uint64_t)-1); /* a lane is no accepted connection */
+    return l;
+}
+
+void h2_lane_close_idle(struct h2_conn *hc)
+{
+    while (!dlist_empty(&hc->lanes)) {
+        struct h2_lane *l = container_of(hc->lanes.next, struct h2_lane, link);
+        dlist_remove(&l->link);
+        hc->nlanes--;
+        lane_close(l);
+    }
+}
+
+/* ---- a stream's life ------------------------------------------------------------------- */
+
 int h2_stream_start(struct h2_stream *s)
 {
     struct h2_conn *hc = s->sess->owner;
     struct worker *w = worker_of(s);
-    int sv[2];
-    if (!(s->rbuf = malloc(RBUF_SIZE)) ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1)
+    if (!(s->rbuf = malloc(RBUF_SIZE)) || !(s->lane = lane_get(hc)))
         return -1;
-    if (ev_io_add(&w->loop, &s->io, sv[1], on_event, true) == -1) {
-        close(sv[0]);
-        close(sv[1]);
-        return -1;
-    }
-    struct client *ic = client_accept(w, sv[0], &hc->c->peer, CLIENT_LISTENER_INTERNAL);
-    if (!ic)
-        return -1; /* sv[0] closed; sv[1] goes with the stream */
-    ic->h2_stream = true;
-    ic->h2_tls = hc->c->tls != NULL;
+    s->lane->s = s;
     s->started = true;
-    s->writable = true;
     s->progress_ms = w->loop.now_ms;
     h2_conn_stream_started(hc);
     sock_flush(s);
+    /* A kept lane may hold readiness from before: look now (edge-triggered, no new event). */
+    if (s->lane->readable && pull(s) != 0)
+        return -1;
     return 0;
-}
-
-static void stream_free(void *arg)
-{
-    free(arg);
 }
 
 bool h2_stream_stalled(const struct h2_stream *s, uint64_t now_ms, uint32_t ms)
@@ -258,19 +338,32 @@ bool h2_stream_stalled(const struct h2_stream *s, uint64_t now_ms, uint32_t ms)
     return s->started && s->rready > 0 && now_ms - s->progress_ms >= ms;
 }
 
+/* The lane can carry another stream: both messages went through whole, nothing is left over,
+ * and the inner connection stays open. */
+static bool reusable(const struct h2_stream *s)
+{
+    const struct h2_conn *hc = s->sess->owner;
+    return s->phase == H2S_DONE && s->rready == 0 && s->rlen == 0 && !s->resp_close &&
+           s->framing != H1_FRAME_EOF && s->req_end && s->wlen == 0 && !s->wdead &&
+           !hc->closing && !hc->draining && hc->nlanes < LANES_IDLE_MAX;
+}
+
 void h2_stream_free(struct h2_stream *s)
 {
     struct h2_conn *hc = s->sess->owner;
-    struct worker *w = hc->c->w;
+    struct h2_lane *l = s->lane;
     if (s->started)
         h2_conn_stream_ended(hc);
-    if (s->io.fd >= 0) {
-        ev_io_del(&w->loop, &s->io);
-        close(s->io.fd); /* a running exchange sees its connection close */
-        s->io.fd = -1;
+    if (l) {
+        l->s = NULL;
+        if (reusable(s)) {
+            dlist_push_front(&hc->lanes, &l->link);
+            hc->nlanes++;
+        } else {
+            lane_close(l);
+        }
     }
     free(s->rbuf);
     free(s->wbuf);
-    if (ev_defer(&w->loop, stream_free, s) == -1)
-        free(s);
+    free(s);
 }

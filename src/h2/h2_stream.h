@@ -26,9 +26,24 @@
 #include "http/h1_types.h"
 
 struct h2_session;
+struct h2_conn;
+struct h2_stream;
+
+/* A socketpair whose other end is an inner HTTP/1.1 connection (struct client): it carries one
+ * stream at a time, and when a stream ended cleanly (whole request written, whole response read,
+ * no Connection: close) it waits in its HTTP/2 connection's idle list for the next stream, as a
+ * kept-alive HTTP/1.1 connection waits for its next request — so a stream usually costs no
+ * socketpair, epoll registration or client of its own. */
+struct h2_lane {
+    struct ev_io io;              /* first: our end of the socketpair */
+    struct h2_conn *hc;
+    struct h2_stream *s;          /* the stream it carries; NULL while idle */
+    struct dlist link;            /* in hc->lanes while idle */
+    bool readable, writable;
+};
 
 struct h2_stream {
-    struct ev_io io;              /* first: the stream's end of the socketpair (fd -1: none) */
+    struct h2_lane *lane;         /* while started */
     struct h2_session *sess;
     int32_t id;
     struct dlist link;            /* in sess->streams */
@@ -52,7 +67,8 @@ struct h2_stream {
                                      stream window reopens by them once they are */
     bool req_end;                 /* END_STREAM seen (the final chunk is in wbuf) */
     bool started;
-    bool readable, writable;
+    bool wdead;                   /* the exchange stopped reading the request */
+    bool resp_close;              /* the response said Connection: close */
 
     /* The response read back from the socketpair. */
     char *rbuf;
@@ -78,6 +94,9 @@ void h2_stream_push(struct h2_stream *s);
 /* The stream is closed (done, or reset by either side): release everything; an exchange still
  * running sees its connection close (the upstream request is cancelled). Frees s. */
 void h2_stream_free(struct h2_stream *s);
+
+/* Closes the idle lanes of a connection (h2_conn.c, when it closes). */
+void h2_lane_close_idle(struct h2_conn *hc);
 
 /* The response waits on the client's window (stream or connection) and has for `ms`: the
  * zero-window stall the connection's timer resets (h2_conn.c). */
