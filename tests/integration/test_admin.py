@@ -377,7 +377,7 @@ def check_schema(d):
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
                        "active_clients": int, "upstream_conns": int, "shed": int,
-                       "local_errors": int, "buffering": dict})
+                       "local_errors": int, "buffering": dict, "protocols": dict})
     keys(d["totals"]["buffering"], {"memory_bytes": int, "file_bytes": int, "bodies_memory": int,
                                     "bodies_file": int, "refused": int, "responses_ahead": int,
                                     "fallbacks": int})
