@@ -168,3 +168,35 @@ int h2_map_response(const struct h1_response *r, struct h2_field *out, uint32_t 
     }
     return (int)n;
 }
+
+uint32_t h2_map_trailers(char *sec, size_t len, struct h2_field *out, uint32_t max)
+{
+    uint32_t n = 0;
+    size_t i = 0;
+    while (i < len && n < max) {
+        size_t e = i;
+        while (e < len && sec[e] != '\r' && sec[e] != '\n')
+            e++;
+        size_t colon = i;
+        while (colon < e && sec[colon] != ':')
+            colon++;
+        if (colon > i && colon < e) {
+            for (size_t k = i; k < colon; k++)
+                if (sec[k] >= 'A' && sec[k] <= 'Z')
+                    sec[k] = (char)(sec[k] + 32);
+            size_t v = colon + 1, ve = e;
+            while (v < ve && (sec[v] == ' ' || sec[v] == '\t'))
+                v++;
+            while (ve > v && (sec[ve - 1] == ' ' || sec[ve - 1] == '\t'))
+                ve--;
+            struct h2_field f = {.name = str_from(sec + i, colon - i),
+                                 .value = str_from(sec + v, ve - v)};
+            if (!h2_map_forbidden(f.name))
+                out[n++] = f;
+        }
+        i = e;
+        while (i < len && (sec[i] == '\r' || sec[i] == '\n'))
+            i++;
+    }
+    return n;
+}

@@ -41,6 +41,11 @@ int h2_map_request(const struct h2_field *f, uint32_t n, bool body, char *out, s
 int h2_map_response(const struct h1_response *r, struct h2_field *out, uint32_t max, char *names,
                     size_t cap, char status[4]);
 
+/* The trailer section of a chunked body ("Name: value\r\n"… "\r\n", as h1_chunked keeps it)
+ * as HTTP/2 fields: names lowercased in place, values trimmed, connection-specific fields
+ * dropped, malformed lines skipped. Returns the number of fields (at most max). */
+uint32_t h2_map_trailers(char *sec, size_t len, struct h2_field *out, uint32_t max);
+
 /* A connection-specific field HTTP/2 forbids (RFC 9113 §8.2.2), lowercase or not. */
 bool h2_map_forbidden(struct str name);
 

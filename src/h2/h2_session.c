@@ -114,6 +114,26 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     return 0;
 }
 
+/* A request trailer field: kept as an HTTP/1.1 line for the chunked body's end (a body with a
+ * content-length has no room for trailers: they are dropped). */
+static int trailer(struct h2_session *h, struct h2_stream *s, const uint8_t *name, size_t namelen,
+                   const uint8_t *value, size_t valuelen)
+{
+    if (!s->info.chunked || s->reject || h2_map_forbidden(str_from((const char *)name, namelen)))
+        return 0;
+    if (!s->rtrail && !(s->rtrail = malloc(h->max_header_bytes)))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (namelen + valuelen + 4 > h->max_header_bytes - s->rtrail_len)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* reset: too large */
+    char *p = s->rtrail + s->rtrail_len;
+    memcpy(p, name, namelen);
+    memcpy(p + namelen, ": ", 2);
+    memcpy(p + namelen + 2, value, valuelen);
+    memcpy(p + namelen + 2 + valuelen, "\r\n", 2);
+    s->rtrail_len += (uint32_t)(namelen + valuelen + 4);
+    return 0;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user)
@@ -121,8 +141,10 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     (void)flags;
     struct h2_session *h = user;
     struct h2_stream *s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-    if (!s || s->head_done)
-        return 0; /* trailers: not forwarded (docs/http2.md) */
+    if (!s)
+        return 0;
+    if (s->head_done)
+        return trailer(h, s, name, namelen, value, valuelen);
     s->decoded += namelen + valuelen + 32; /* RFC 9113 §6.5.2's measure */
     if (s->decoded > (uint64_t)h->max_header_bytes * BOMB_FACTOR)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* reset the stream, stop decoding */
@@ -205,7 +227,9 @@ static void request_end(struct h2_stream *s)
     if (s->req_end)
         return;
     s->req_end = true;
-    if (s->info.chunked && append(s, "0\r\n\r\n", 5) != 0)
+    if (s->info.chunked && (append(s, "0\r\n", 3) != 0 ||
+                            (s->rtrail_len && append(s, s->rtrail, s->rtrail_len) != 0) ||
+                            append(s, "\r\n", 2) != 0))
         h2_session_reset(s->sess, s->id, NGHTTP2_INTERNAL_ERROR);
     else
         h2_stream_push(s);

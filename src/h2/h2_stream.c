@@ -81,6 +81,28 @@ static void submit_status(struct h2_stream *s, const char *status)
     nghttp2_submit_response(ng_of(s), s->id, nv, 2, NULL);
 }
 
+static void to_nv(const struct h2_field *f, int n, nghttp2_nv *nv)
+{
+    for (int i = 0; i < n; i++)
+        nv[i] = (nghttp2_nv){(uint8_t *)f[i].name.ptr, (uint8_t *)f[i].value.ptr, f[i].name.len,
+                             f[i].value.len, NGHTTP2_NV_FLAG_NONE};
+}
+
+/* A 1xx interim response (100 Continue, 103 Early Hints): a HEADERS frame of its own. */
+static int submit_interim(struct h2_stream *s, const struct h1_response *r)
+{
+    struct h2_field f[H1_MAX_HEADERS + 1];
+    nghttp2_nv nv[H1_MAX_HEADERS + 1];
+    char names[RBUF_SIZE];
+    char status[4];
+    int n = h2_map_response(r, f, H1_MAX_HEADERS + 1, names, sizeof(names), status);
+    if (n < 0)
+        return -1;
+    to_nv(f, n, nv);
+    return nghttp2_submit_headers(ng_of(s), NGHTTP2_FLAG_NONE, s->id, NULL, nv, (size_t)n,
+                                  NULL) < 0 ? -1 : 0;
+}
+
 static int submit_head(struct h2_stream *s, const struct h1_response *r)
 {
     struct h2_field f[H1_MAX_HEADERS + 1];
@@ -90,14 +112,14 @@ static int submit_head(struct h2_stream *s, const struct h1_response *r)
     if (n < 0)
         return -1;
     nghttp2_nv nv[H1_MAX_HEADERS + 1];
-    for (int i = 0; i < n; i++)
-        nv[i] = (nghttp2_nv){(uint8_t *)f[i].name.ptr, (uint8_t *)f[i].value.ptr, f[i].name.len,
-                             f[i].value.len, NGHTTP2_NV_FLAG_NONE};
+    to_nv(f, n, nv);
     s->framing = r->framing;
     s->left = r->content_length;
     s->resp_close = (r->flags & H1F_CONN_CLOSE) != 0;
-    if (r->framing == H1_FRAME_CHUNKED)
+    if (r->framing == H1_FRAME_CHUNKED) {
         h1_chunked_init(&s->chunk);
+        s->chunk.trailers = s->trailers = malloc(H1_CHUNK_TRAILER_MAX);
+    }
     bool empty = r->framing == H1_FRAME_NONE || (r->framing == H1_FRAME_LENGTH && !s->left);
     s->phase = empty ? H2S_DONE : H2S_BODY;
     s->submitted = true;
@@ -142,9 +164,8 @@ static int process(struct h2_stream *s)
             return s->rlen == RBUF_SIZE ? -1 : 0;
         if (n < 0 || r.status == 101)
             return -1;
-        if (r.status >= 200 && submit_head(s, &r) != 0)
+        if (r.status >= 200 ? submit_head(s, &r) != 0 : submit_interim(s, &r) != 0)
             return -1;
-        /* 1xx interim responses (100 Continue) are not forwarded: the body is not held back. */
         memmove(s->rbuf, s->rbuf + n, s->rlen - (size_t)n);
         s->rlen -= (size_t)n;
     }
@@ -187,7 +208,6 @@ static int pull(struct h2_stream *s)
 static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
                        uint32_t *flags, nghttp2_data_source *src, void *user)
 {
-    (void)ng;
     (void)id;
     (void)user;
     struct h2_stream *s = src->ptr;
@@ -201,6 +221,14 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     s->rready -= n;
     if (s->rready == 0 && s->phase == H2S_DONE) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->trailers && s->chunk.trailer_bytes > 2) {
+            struct h2_field f[H1_MAX_HEADERS];
+            nghttp2_nv nv[H1_MAX_HEADERS];
+            uint32_t k = h2_map_trailers(s->trailers, s->chunk.trailer_bytes, f, H1_MAX_HEADERS);
+            to_nv(f, (int)k, nv);
+            if (k && nghttp2_submit_trailer(ng, s->id, nv, k) == 0)
+                *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
     } else if (n == 0) {
         s->deferred = true;
         return NGHTTP2_ERR_DEFERRED;
@@ -365,5 +393,7 @@ void h2_stream_free(struct h2_stream *s)
     }
     free(s->rbuf);
     free(s->wbuf);
+    free(s->trailers);
+    free(s->rtrail);
     free(s);
 }

@@ -81,6 +81,9 @@ struct h2_stream {
     enum h1_framing framing;
     uint64_t left;                /* LENGTH framing: body bytes still to come */
     struct h1_chunked chunk;
+    char *trailers;               /* the response's trailer section (chunked responses) */
+    char *rtrail;                 /* the request's trailers as HTTP/1.1 lines (chunked bodies) */
+    uint32_t rtrail_len;
 };
 
 enum { H2S_HEAD = 0, H2S_BODY, H2S_DONE };

@@ -34,6 +34,8 @@ class Stream:
         self.body = bytearray()
         self.ended = False
         self.reset = None
+        self.trailers = []
+        self.interim = []
 
     def header(self, name):
         for k, v in self.headers:
@@ -127,6 +129,10 @@ class H2Client:
                 self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             else:
                 self.conn.increment_flow_control_window(ev.flow_controlled_length)
+        elif isinstance(ev, h2.events.TrailersReceived):
+            self.streams.setdefault(ev.stream_id, Stream()).trailers = list(ev.headers)
+        elif isinstance(ev, h2.events.InformationalResponseReceived):
+            self.streams.setdefault(ev.stream_id, Stream()).interim.append(dict(ev.headers))
         elif isinstance(ev, h2.events.StreamEnded):
             self.streams.setdefault(ev.stream_id, Stream()).ended = True
         elif isinstance(ev, h2.events.StreamReset):

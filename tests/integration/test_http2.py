@@ -102,6 +102,38 @@ def test_many_streams_and_one_failing_upstream(launcher):
     c.close()
 
 
+def test_trailers_both_ways_and_100_continue(launcher):
+    be = launcher.backend("be")
+    w, port, _, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}],
+                            upstreams={"be": [be.port]})
+    c = H2Client(port)
+    # Response trailers from a chunked upstream response.
+    r = c.get("/chunked?n=3&size=10")
+    assert r.status == 200 and len(r.body) == 30
+    assert ("x-trailer", "done") in r.trailers
+    # Request trailers: a body without content-length goes to the HTTP/1.1 side chunked, the
+    # trailers at its end; the proxy then does what it does with HTTP/1.1 request trailers (a
+    # small body is read whole and sent with Content-Length, its trailers dropped).
+    sid = c.start("POST", "/t", end=False)
+    c.send_body(sid, b"abc", end=False)
+    c.conn.send_headers(sid, [("x-req-trailer", "yes")], end_stream=True)
+    c.flush()
+    r = c.wait([sid])[0]
+    echo = json.loads(bytes(r.body))
+    assert echo["body_len"] == 3 and r.status == 200, echo
+    # Expect: 100-continue: the interim response comes before the body is sent.
+    sid = c.start("POST", "/echo", headers=[("expect", "100-continue"),
+                                             ("content-length", "5")], end=False)
+    deadline = time.time() + 10
+    while not c.streams[sid].interim and time.time() < deadline:
+        c.pump(10)
+    assert c.streams[sid].interim and c.streams[sid].interim[0][":status"] == "100"
+    c.send_body(sid, b"hello")
+    r = c.wait([sid])[0]
+    assert r.status == 200 and bytes(r.body) == b"hello"
+    c.close()
+
+
 def test_same_scenario_over_http11_and_http2(launcher):
     """Rate limit (429), cache (MISS then HIT), compression (gzip): one config, both protocols,
     the same answers."""

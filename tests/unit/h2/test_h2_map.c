@@ -157,6 +157,22 @@ static void response_fields(void **state)
     assert_int_equal(h2_map_response(&r, f, 16, names, 4, st), -1);
 }
 
+static void trailer_section(void **state)
+{
+    (void)state;
+    char sec[] = "X-Trailer: done\r\nConnection: close\r\nbad line\r\nGrpc-Status:  0 \r\n\r\n";
+    struct h2_field f[8];
+    uint32_t n = h2_map_trailers(sec, sizeof(sec) - 1, f, 8);
+    assert_int_equal(n, 2);
+    assert_true(str_eq(f[0].name, STR_LIT("x-trailer")));
+    assert_true(str_eq(f[0].value, STR_LIT("done")));
+    assert_true(str_eq(f[1].name, STR_LIT("grpc-status")));
+    assert_true(str_eq(f[1].value, STR_LIT("0")));
+    assert_int_equal(h2_map_trailers(sec, sizeof(sec) - 1, f, 1), 1);
+    char empty[] = "\r\n";
+    assert_int_equal(h2_map_trailers(empty, 2, f, 8), 0);
+}
+
 static void forbidden_names(void **state)
 {
     (void)state;
@@ -177,6 +193,7 @@ int main(void)
         cmocka_unit_test(refused),
         cmocka_unit_test(connect_uses_authority),
         cmocka_unit_test(response_fields),
+        cmocka_unit_test(trailer_section),
         cmocka_unit_test(forbidden_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
