@@ -127,6 +127,27 @@ void h2_conn_kick(struct h2_conn *h)
         arm(h, TK_STALL, t->client_send_ms); /* streams run: look for stalled ones */
 }
 
+static void deferred_kick(void *arg)
+{
+    struct h2_conn *h = arg;
+    h->kick_queued = false;
+    if (h->dead) {
+        free(h);
+        return;
+    }
+    h2_conn_kick(h);
+}
+
+void h2_conn_kick_later(struct h2_conn *h)
+{
+    if (h->kick_queued)
+        return;
+    if (ev_defer(&h->c->w->loop, deferred_kick, h) == 0)
+        h->kick_queued = true;
+    else
+        h2_conn_kick(h);
+}
+
 void h2_conn_event(struct h2_conn *h)
 {
     struct client *c = h->c;
@@ -145,7 +166,10 @@ void h2_conn_event(struct h2_conn *h)
             return;
         }
     }
-    h2_conn_kick(h);
+    if (c->writable && h->olen)
+        h2_conn_kick(h); /* the socket drained: write on now */
+    else
+        h2_conn_kick_later(h);
 }
 
 void h2_conn_timeout(struct h2_conn *h)
@@ -190,5 +214,8 @@ void h2_conn_free(struct h2_conn *h)
     h2_session_free(&h->sess);
     h2_lane_close_idle(h);
     free(h->obuf);
-    free(h);
+    if (h->kick_queued)
+        h->dead = true; /* the queued kick frees it */
+    else
+        free(h);
 }

@@ -19,6 +19,8 @@ struct h2_conn {
     uint8_t timer_kind;           /* what c->timer is armed for (h2_conn.c) */
     bool draining;                /* GOAWAY sent: close once the streams are done */
     bool closing;                 /* being freed: lanes are closed, not kept */
+    bool kick_queued;             /* a flush is deferred to the end of the event batch */
+    bool dead;                    /* freed while a kick was queued: the kick frees it */
     struct dlist lanes;           /* idle lanes (h2_stream.h) */
     uint32_t nlanes;
 };
@@ -34,8 +36,11 @@ void h2_conn_timeout(struct h2_conn *h);
 void h2_conn_drain(struct h2_conn *h);
 /* The connection closes (client_close_now): every stream goes, then the session. */
 void h2_conn_free(struct h2_conn *h);
-/* After a stream's event: send what the session queued, close when done. May free h. */
+/* Sends what the session queued, closes when done. May free h. */
 void h2_conn_kick(struct h2_conn *h);
+/* The same at the end of the event batch, once for every stream event of the batch: the
+ * frames of many streams go out in one TLS record and one write. */
+void h2_conn_kick_later(struct h2_conn *h);
 
 /* Counting streams with an exchange (h2_stream.c). */
 void h2_conn_stream_started(struct h2_conn *h);

@@ -292,7 +292,7 @@ static void on_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         s->deferred = false;
         nghttp2_session_resume_data(ng_of(s), s->id);
     }
-    h2_conn_kick(hc);
+    h2_conn_kick_later(hc);
 }
 
 /* An idle lane of the connection, or a new one. */
