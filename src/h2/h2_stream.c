@@ -328,6 +328,7 @@ static struct h2_lane *lane_get(struct h2_conn *hc)
     }
     ic->h2_stream = true;
     ic->h2_tls = hc->c->tls != NULL;
+    ic->h2_listener = hc->c->listener;
     mc_add(&w->metrics.accepted, (uint64_t)-1); /* a lane is no accepted connection */
     return l;
 }

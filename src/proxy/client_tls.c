@@ -13,6 +13,9 @@
 
 static const struct cfg_tls_server *listener_tls(const struct client *c)
 {
+    if (c->h2_stream) /* an HTTP/2 stream's lane: its connection's listener */
+        return c->h2_listener < c->wc->cfg->nlisteners ? c->wc->cfg->listeners[c->h2_listener].tls
+                                                       : NULL;
     if (c->listener == CLIENT_LISTENER_INTERNAL)
         return NULL; /* weir's own connection to itself (an internal fetch): plain */
     return c->wc->cfg->listeners[c->listener].tls;
