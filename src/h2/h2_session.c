@@ -46,12 +46,21 @@ static void count_control(struct h2_session *h)
 
 /* ---- the request head ------------------------------------------------------------------ */
 
+/* The head's storage (after the head was mapped, and when the stream closes: then the
+ * request trailers too, which the session owns as well). */
 static void drop_head(struct h2_stream *s)
 {
     free(s->fields);
     free(s->hbuf);
     s->fields = NULL;
     s->hbuf = NULL;
+}
+
+static void drop_all(struct h2_stream *s)
+{
+    drop_head(s);
+    free(s->rtrail);
+    s->rtrail = NULL;
 }
 
 /* The head's storage grows as fields come (most heads are small): room for one more field of
@@ -312,7 +321,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
         dlist_remove(&s->pend);
     dlist_remove(&s->link);
     h->nstreams--;
-    drop_head(s);
+    drop_all(s);
     h2_stream_free(s);
     return 0;
 }
@@ -428,7 +437,7 @@ void h2_session_free(struct h2_session *h)
         dlist_remove(&s->link);
         if (s->pending)
             dlist_remove(&s->pend);
-        drop_head(s);
+        drop_all(s);
         h2_stream_free(s);
     }
 }

@@ -395,6 +395,5 @@ void h2_stream_free(struct h2_stream *s)
     free(s->rbuf);
     free(s->wbuf);
     free(s->trailers);
-    free(s->rtrail);
     free(s);
 }
