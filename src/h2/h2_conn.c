@@ -13,6 +13,8 @@
 /* Frames gathered before a write (one TLS record's worth and more). */
 #define OUT_BATCH (16u * 1024u)
 #define IN_CHUNK (16u * 1024u)
+/* Reads per readiness event before the connection gives the other connections their turn. */
+#define READS_PER_TURN 16
 
 enum { TK_NONE = 0, TK_IDLE, TK_HEAD, TK_SEND, TK_STALL };
 
@@ -127,15 +129,30 @@ void h2_conn_kick(struct h2_conn *h)
         arm(h, TK_STALL, t->client_send_ms); /* streams run: look for stalled ones */
 }
 
+/* A deferred call for a connection freed meanwhile frees it (the last one to run). */
+static bool gone(struct h2_conn *h)
+{
+    if (!h->dead)
+        return false;
+    if (!h->kick_queued && !h->read_queued)
+        free(h);
+    return true;
+}
+
 static void deferred_kick(void *arg)
 {
     struct h2_conn *h = arg;
     h->kick_queued = false;
-    if (h->dead) {
-        free(h);
-        return;
-    }
-    h2_conn_kick(h);
+    if (!gone(h))
+        h2_conn_kick(h);
+}
+
+static void deferred_read(void *arg)
+{
+    struct h2_conn *h = arg;
+    h->read_queued = false;
+    if (!gone(h))
+        h2_conn_event(h);
 }
 
 void h2_conn_kick_later(struct h2_conn *h)
@@ -152,7 +169,14 @@ void h2_conn_event(struct h2_conn *h)
 {
     struct client *c = h->c;
     uint8_t buf[IN_CHUNK];
-    while (c->readable && !h->sess.calm && !h->sess.fatal) {
+    for (int turn = 0; c->readable && !h->sess.calm && !h->sess.fatal; turn++) {
+        /* Edge-triggered: no new event comes for what is left, so come back after the batch
+         * (or, when that cannot be queued, read on). */
+        if (turn >= READS_PER_TURN &&
+            (h->read_queued || ev_defer(&c->w->loop, deferred_read, h) == 0)) {
+            h->read_queued = true;
+            break;
+        }
         ssize_t n = tls_io_recv(c->io.fd, c->tls, buf, sizeof(buf));
         if (n > 0) {
             if ((size_t)n < sizeof(buf) && !c->rdhup)
@@ -214,8 +238,8 @@ void h2_conn_free(struct h2_conn *h)
     h2_session_free(&h->sess);
     h2_lane_close_idle(h);
     free(h->obuf);
-    if (h->kick_queued)
-        h->dead = true; /* the queued kick frees it */
+    if (h->kick_queued || h->read_queued)
+        h->dead = true; /* the queued call frees it */
     else
         free(h);
 }

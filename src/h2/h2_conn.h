@@ -20,7 +20,8 @@ struct h2_conn {
     bool draining;                /* GOAWAY sent: close once the streams are done */
     bool closing;                 /* being freed: lanes are closed, not kept */
     bool kick_queued;             /* a flush is deferred to the end of the event batch */
-    bool dead;                    /* freed while a kick was queued: the kick frees it */
+    bool read_queued;             /* reading goes on after the batch (a turn given away) */
+    bool dead;                    /* freed while a deferred call was queued: it frees it */
     struct dlist lanes;           /* idle lanes (h2_stream.h) */
     uint32_t nlanes;
 };
