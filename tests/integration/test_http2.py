@@ -84,6 +84,16 @@ def test_h2c_tls_and_http11_side_by_side(launcher, certs):
     assert out.returncode == 0, out.stderr
 
 
+def test_h2load_many_connections_and_streams(launcher, certs):
+    be = launcher.backend("be")
+    w, port, tport, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}], certs,
+                                {"be": [be.port]}, workers=2)
+    for url in ("http://127.0.0.1:%d/load" % port, "https://127.0.0.1:%d/load" % tport):
+        out = subprocess.run(["h2load", "-n", "2000", "-c", "10", "-m", "20", url],
+                             capture_output=True, text=True, timeout=120)
+        assert "2000 succeeded, 0 failed, 0 errored" in out.stdout, out.stdout[-2000:]
+
+
 def test_many_streams_and_one_failing_upstream(launcher):
     be = launcher.backend("be")
     dead = free_port()
