@@ -39,25 +39,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-h2-bench.XXXXXX")
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
 printf 'round\tproxy\trequests\tseconds\tcpu_us_per_req\tp99_ms\n' >"$RAW"
-
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do stop_pid "$p"; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ticks() { local s; s=$(<"/proc/$1/stat") || return 1; s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
+PY=python3
+[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
+QUIET_WAIT=0
+# shellcheck source=bench/bench_lib.sh
+source "$HERE/bench_lib.sh"  # STARTED, stop_pid, the EXIT cleanup, free_port, ticks
 wait_port() { local i; for ((i = 0; i < 100; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
@@ -75,7 +61,7 @@ render() {  # TEMPLATE DEST DIR PORT [CERT KEY]
 }
 render "$HERE/conf/nginx-backend.conf.in" "$TMP/backend.conf" "$TMP/backend" "$BACKEND_PORT"
 taskset -c 1 nginx -p "$TMP/backend/" -c "$TMP/backend.conf" -g 'daemon off;' >/dev/null 2>&1 &
-PIDS+=($!)
+STARTED+=($!)
 wait_port "$BACKEND_PORT" || die "backend nginx did not start"
 
 PROXY_PID="" WORKER_PID="" PORT=""
@@ -105,7 +91,7 @@ YAML
         taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
         PROXY_PID=$!
     fi
-    PIDS+=("$PROXY_PID")
+    STARTED+=("$PROXY_PID")
     wait_port "$PORT" || die "$kind did not start: $(cat "$dir/stderr")"
     [[ $kind == nginx ]] && WORKER_PID=$(pgrep -P "$PROXY_PID" | head -n1)
     h2load -n 100 -c 1 "https://127.0.0.1:$PORT/" 2>&1 | grep -q "100 succeeded" ||
@@ -139,6 +125,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         start_proxy "$kind"
         measure "$r" "$kind"
         stop_pid "$PROXY_PID"
+        forget_pid "$PROXY_PID"
     done
 done
 echo "== medians"
