@@ -242,7 +242,9 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
 
 static void lane_free(void *arg)
 {
-    free(arg);
+    struct h2_lane *l = arg;
+    free(l->rbuf);
+    free(l);
 }
 
 static void lane_close(struct h2_lane *l)
@@ -309,14 +311,18 @@ static struct h2_lane *lane_get(struct h2_conn *hc)
     int sv[2];
     if (!l)
         return NULL;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+    if (!(l->rbuf = malloc(RBUF_SIZE))) {
         free(l);
+        return NULL;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+        lane_free(l);
         return NULL;
     }
     if (ev_io_add(&w->loop, &l->io, sv[1], on_event, true) == -1) {
         close(sv[0]);
         close(sv[1]);
-        free(l);
+        lane_free(l);
         return NULL;
     }
     l->hc = hc;
@@ -349,8 +355,9 @@ int h2_stream_start(struct h2_stream *s)
 {
     struct h2_conn *hc = s->sess->owner;
     struct worker *w = worker_of(s);
-    if (!(s->rbuf = malloc(RBUF_SIZE)) || !(s->lane = lane_get(hc)))
+    if (!(s->lane = lane_get(hc)))
         return -1;
+    s->rbuf = s->lane->rbuf;
     s->lane->s = s;
     s->started = true;
     s->progress_ms = w->loop.now_ms;
@@ -392,7 +399,6 @@ void h2_stream_free(struct h2_stream *s)
             lane_close(l);
         }
     }
-    free(s->rbuf);
     free(s->wbuf);
     free(s->trailers);
     free(s);

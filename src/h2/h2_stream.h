@@ -39,6 +39,7 @@ struct h2_lane {
     struct h2_conn *hc;
     struct h2_stream *s;          /* the stream it carries; NULL while idle */
     struct dlist link;            /* in hc->lanes while idle */
+    char *rbuf;                   /* the response buffer of the stream it carries */
     bool readable, writable;
 };
 
@@ -71,7 +72,7 @@ struct h2_stream {
     bool resp_close;              /* the response said Connection: close */
 
     /* The response read back from the socketpair. */
-    char *rbuf;
+    char *rbuf;                   /* its lane's */
     size_t rlen;                  /* raw bytes not yet processed, from rbuf[0] */
     size_t roff, rready;          /* payload ready for DATA frames: rbuf[roff, roff + rready) */
     uint8_t phase;                /* H2S_HEAD, H2S_BODY, H2S_DONE */
