@@ -1,0 +1,108 @@
+/* token_cache.c — see token_cache.h. */
+#include "security/token_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAYS 4
+#define LOCKS 64
+
+struct tc_entry {
+    uint8_t hash[32];
+    int64_t exp_s;       /* 0: empty */
+    uint64_t gen;
+    char *data;
+    size_t len;
+};
+
+struct token_cache {
+    uint32_t nsets;
+    pthread_mutex_t locks[LOCKS];
+    struct tc_entry *e;  /* nsets * WAYS */
+};
+
+struct token_cache *token_cache_new(uint32_t max_entries)
+{
+    struct token_cache *c = calloc(1, sizeof(*c));
+    uint32_t nsets = (max_entries + WAYS - 1) / WAYS;
+    if (nsets < 16)
+        nsets = 16;
+    if (!c || !(c->e = calloc((size_t)nsets * WAYS, sizeof(*c->e)))) {
+        free(c);
+        return NULL;
+    }
+    c->nsets = nsets;
+    for (int i = 0; i < LOCKS; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
+    return c;
+}
+
+void token_cache_free(struct token_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < (size_t)c->nsets * WAYS; i++)
+        free(c->e[i].data);
+    for (int i = 0; i < LOCKS; i++)
+        pthread_mutex_destroy(&c->locks[i]);
+    free(c->e);
+    free(c);
+}
+
+static uint32_t set_of(const struct token_cache *c, const uint8_t hash[32])
+{
+    uint32_t v;
+    memcpy(&v, hash, sizeof(v)); /* a SHA-256: any 4 bytes are uniform */
+    return v % c->nsets;
+}
+
+long token_cache_get(struct token_cache *c, const uint8_t hash[32], int64_t now_s, uint64_t gen,
+                     char *out, size_t cap)
+{
+    uint32_t s = set_of(c, hash);
+    pthread_mutex_t *mu = &c->locks[s % LOCKS];
+    long got = -1;
+    pthread_mutex_lock(mu);
+    for (int w = 0; w < WAYS; w++) {
+        struct tc_entry *e = &c->e[(size_t)s * WAYS + (size_t)w];
+        if (e->exp_s && !memcmp(e->hash, hash, 32)) {
+            if (e->exp_s > now_s && e->gen == gen && e->len <= cap) {
+                memcpy(out, e->data, e->len);
+                got = (long)e->len;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(mu);
+    return got;
+}
+
+void token_cache_put(struct token_cache *c, const uint8_t hash[32], int64_t exp_s, uint64_t gen,
+                     const char *data, size_t len)
+{
+    if (len > TOKEN_CACHE_DATA_MAX || exp_s <= 0)
+        return;
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, data, len);
+    uint32_t s = set_of(c, hash);
+    pthread_mutex_t *mu = &c->locks[s % LOCKS];
+    pthread_mutex_lock(mu);
+    struct tc_entry *set = &c->e[(size_t)s * WAYS], *victim = &set[0];
+    for (int w = 0; w < WAYS; w++) {
+        struct tc_entry *e = &set[w];
+        if (e->exp_s && !memcmp(e->hash, hash, 32)) {
+            victim = e;
+            break;
+        }
+        if (e->exp_s < victim->exp_s)
+            victim = e; /* an empty way (0) or the one that expires first */
+    }
+    free(victim->data);
+    memcpy(victim->hash, hash, 32);
+    *victim = (struct tc_entry){.exp_s = exp_s, .gen = gen, .data = copy, .len = len};
+    memcpy(victim->hash, hash, 32);
+    pthread_mutex_unlock(mu);
+}
