@@ -31,6 +31,7 @@
 #include "cache/cache_warm.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
+#include "admin/revocation_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
 #include "core/log.h"
@@ -355,6 +356,22 @@ static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str
             a->body.data, a->body.len);
 }
 
+static void serve_revoke(struct aconn *c, const struct reqinfo *ri, struct str query, bool post)
+{
+    struct admin *a = c->a;
+    a->body.len = 0;
+    a->body.failed = false;
+    a->body.max = ADMIN_OUT_MAX;
+    int st = revocation_admin(post, query, &a->body);
+    if (a->body.failed) {
+        struct reqinfo r = {.head = ri->head, .keep = false};
+        respond_text(c, &r, 500, NULL, "500 out of memory\n");
+        return;
+    }
+    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
+            a->body.data, a->body.len);
+}
+
 static void sse_event(struct aconn *c, const struct abuf *doc)
 {
     abuf_str(&c->out, "event: status\ndata: ");
@@ -409,6 +426,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
     struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
 
     bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
+    bool revoke = str_eq(path, STR_LIT("/revoke"));
+    room_cmd |= revoke && req->method_id == H1_M_POST; /* GET lists, POST revokes */
     bool reload = str_eq(path, str_cstr("/reload"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
     bool post_only = reload || cache_api;
@@ -445,11 +464,13 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_cache(c, &ri, path, query);
     else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
         serve_waitroom(c, &ri, path, room_cmd);
+    else if (revoke)
+        serve_revoke(c, &ri, query, req->method_id == H1_M_POST);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */

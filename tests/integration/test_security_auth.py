@@ -1,0 +1,310 @@
+"""Authentication at the gateway (issue 13 items 1-2, docs/security.md): the JWT module with
+every algorithm, the attacks it must refuse (alg confusion, none, tampering), time and
+audience claims, a JWKS file and a JWKS URL served by a test backend (refetch on an unknown
+kid, outage keeps the last set), revocation through the admin listener; API keys, Basic,
+HMAC signatures and forward auth.
+
+Tokens and keys are made here with python3-jwt and python3-jwcrypto."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt as pyjwt
+import pytest
+from jwcrypto import jwk
+
+from conftest import Client, free_port, make_config
+from resilience_util import with_admin
+
+SECRET = "hs-secret-" + "k" * 64
+ISS = "https://issuer.test"
+AUD = "weir-api"
+
+ALGS = {  # alg -> jwcrypto generate() arguments
+    "RS256": dict(kty="RSA", size=2048), "RS384": dict(kty="RSA", size=2048),
+    "RS512": dict(kty="RSA", size=2048), "PS256": dict(kty="RSA", size=2048),
+    "ES256": dict(kty="EC", crv="P-256"), "ES384": dict(kty="EC", crv="P-384"),
+    "EdDSA": dict(kty="OKP", crv="Ed25519"),
+}
+
+
+def make_keys():
+    keys = {}
+    for alg, gen in ALGS.items():
+        k = jwk.JWK.generate(kid="k-" + alg.lower(), **gen)
+        keys[alg] = k
+    return keys
+
+
+def public_jwks(keys, algs=None):
+    out = []
+    for alg, k in keys.items():
+        if algs and alg not in algs:
+            continue
+        d = json.loads(k.export_public())
+        d["alg"] = alg
+        d["use"] = "sig"
+        out.append(d)
+    return {"keys": out}
+
+
+def sign(key, alg, claims=None, kid=None, headers=None, **over):
+    now = int(time.time())
+    c = {"sub": "alice", "iss": ISS, "aud": AUD, "iat": now, "exp": now + 300}
+    c.update(claims or {})
+    for k, v in over.items():
+        if v is None:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    h = dict(headers or {})
+    if kid:
+        h["kid"] = kid
+    if alg.startswith("HS"):
+        return pyjwt.encode(c, key, algorithm=alg, headers=h)
+    pem = key.export_to_pem(private_key=True, password=None)
+    return pyjwt.encode(c, pem, algorithm=alg, headers=h)
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Jwks:
+    """A JWKS origin: serves `doc` at /jwks.json, or 503 while `down`; counts fetches."""
+
+    def __init__(self, doc):
+        self.doc, self.down, self.fetches = doc, False, 0
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.fetches += 1
+                if outer.down:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps(outer.doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return make_keys()
+
+
+@pytest.fixture
+def setup(launcher, tmp_path, keys):
+    backend = launcher.backend("app")
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(public_jwks(keys)))
+    idp = Jwks(public_jwks(keys, ["RS256"]))
+    common = {"issuers": [ISS], "audiences": [AUD], "leeway": "5s",
+              "claims_to_headers": {"sub": "X-User", "role": "X-Role"}}
+    routes = [
+        {"host": "idp.test", "path": "/", "upstream": "idp"},
+        {"path": "/hs", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}])},
+        {"path": "/admin", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
+                     require={"role": "admin"})},
+        {"path": "/file", "upstream": "g", "jwt": dict(common, jwks_file=str(jwks_file))},
+        {"path": "/url", "upstream": "g",
+         "jwt": dict(common, jwks_url="http://idp.test/jwks.json", jwks_refresh_min="1s",
+                     jwks_timeout="2s")},
+        {"path": "/cookie", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
+                     token_from={"cookie": "session"})},
+        {"path": "/rsa-pem", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "RS256",
+                                    "pem": keys["RS256"].export_to_pem().decode()}])},
+    ]
+    cfg = make_config(None, {"g": [backend.port], "idp": [idp.port]}, routes)
+    admin = with_admin(cfg)
+    w = launcher.weir(cfg)
+    yield w, backend, idp, jwks_file, admin
+    idp.close()
+
+
+def get(w, path, token=None, headers=None):
+    h = dict(headers or {})
+    if token is not None:
+        h["Authorization"] = "Bearer " + token
+    with Client(w.port) as c:
+        return c.get(path, headers=h)
+
+
+def echo_headers(r):
+    assert r.status == 200, r
+    return r.json()["headers"]
+
+
+def test_every_algorithm_from_a_jwks_file(setup, keys):
+    w = setup[0]
+    for alg, k in keys.items():
+        r = get(w, "/file/x", sign(k, alg, kid="k-" + alg.lower()))
+        h = echo_headers(r)
+        assert h["x-user"] == "alice", alg
+        assert "authorization" not in h, alg  # the token is not forwarded
+
+
+def test_hmac_variants_and_claim_headers(setup):
+    w = setup[0]
+    tok = sign(SECRET, "HS256", claims={"role": ["admin", "ops"]})
+    h = echo_headers(get(w, "/hs/a", tok, {"X-User": "mallory", "X-Role": "root"}))
+    assert h["x-user"] == "alice" and h["x-role"] == "admin, ops"  # client copies dropped
+    # a token the section has no key for: HS384 with an HS256-only key
+    r = get(w, "/hs/a", sign(SECRET, "HS384"))
+    assert r.status == 401
+
+
+def test_missing_and_malformed_tokens(setup):
+    w = setup[0]
+    r = get(w, "/hs/a")
+    assert r.status == 401 and r.header("WWW-Authenticate") == 'Bearer realm="weir"'
+    for bad in ["abc", "a.b", "a.b.c.d", "!!.!!.!!", sign(SECRET, "HS256") + "x",
+                sign(SECRET, "HS256")[:-2], sign(SECRET, "HS256").replace(".", "=.", 1)]:
+        r = get(w, "/hs/a", bad)
+        assert r.status == 401, bad
+        assert 'error="invalid_token"' in r.header("WWW-Authenticate"), bad
+
+
+def test_none_and_alg_confusion(setup, keys):
+    w = setup[0]
+    now = int(time.time())
+    claims = {"sub": "eve", "iss": ISS, "aud": AUD, "exp": now + 300}
+    hdr = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    for t in [hdr + "." + body + ".", hdr + "." + body + "." + b64(b"x")]:
+        assert get(w, "/hs/a", t).status == 401
+        assert get(w, "/rsa-pem/a", t).status == 401
+    # the RS256 key's public PEM used as an HS256 secret
+    pem = keys["RS256"].export_to_pem()
+    hdr = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing = (hdr + "." + body).encode()
+    sig = b64(hmac.new(pem, signing, hashlib.sha256).digest())
+    r = get(w, "/rsa-pem/a", signing.decode() + "." + sig)
+    assert r.status == 401
+    # and the same against the JWKS route, naming the RSA key's kid
+    hdr = b64(json.dumps({"alg": "HS256", "kid": "k-rs256"}).encode())
+    signing = (hdr + "." + body).encode()
+    sig = b64(hmac.new(pem, signing, hashlib.sha256).digest())
+    assert get(w, "/file/a", signing.decode() + "." + sig).status == 401
+    # a valid RS256 token is fine on the PEM route
+    assert get(w, "/rsa-pem/a", sign(keys["RS256"], "RS256")).status == 200
+
+
+def test_time_issuer_audience(setup):
+    w = setup[0]
+    now = int(time.time())
+    cases = {
+        "expired": dict(exp=now - 60),
+        "not yet valid": dict(nbf=now + 120),
+        "issued in the future": dict(iat=now + 120),
+        "wrong issuer": dict(iss="https://evil.test"),
+        "wrong audience": dict(aud="other"),
+        "no exp": dict(exp=None),
+    }
+    for name, over in cases.items():
+        r = get(w, "/hs/a", sign(SECRET, "HS256", **over))
+        assert r.status == 401, name
+        assert 'error="invalid_token"' in r.header("WWW-Authenticate"), name
+    # within the leeway (5 s) and an audience list
+    assert get(w, "/hs/a", sign(SECRET, "HS256", exp=now - 2)).status == 200
+    assert get(w, "/hs/a", sign(SECRET, "HS256", aud=["x", AUD])).status == 200
+
+
+def test_insufficient_claims_is_403(setup):
+    w = setup[0]
+    r = get(w, "/admin/a", sign(SECRET, "HS256", claims={"role": "user"}))
+    assert r.status == 403
+    assert 'error="insufficient_scope"' in r.header("WWW-Authenticate")
+    assert get(w, "/admin/a", sign(SECRET, "HS256", claims={"role": "admin"})).status == 200
+
+
+def test_cookie_token_is_removed(setup):
+    w = setup[0]
+    tok = sign(SECRET, "HS256")
+    h = echo_headers(get(w, "/cookie/a", headers={"Cookie": "a=1; session=%s; b=2" % tok}))
+    assert h["cookie"] == "a=1; b=2" and h["x-user"] == "alice"
+    assert get(w, "/cookie/a", headers={"Cookie": "a=1"}).status == 401
+
+
+def test_cached_token_still_checked_for_expiry_and_revocation(setup):
+    w, _, _, _, admin = setup
+    tok = sign(SECRET, "HS256", jti="token-1")
+    for _ in range(3):
+        assert get(w, "/hs/a", tok).status == 200
+    with Client(admin) as c:
+        r = c.request("POST", "/revoke?jti=token-1&ttl=60")
+    assert r.status == 200, r
+    r = get(w, "/hs/a", tok)
+    assert r.status == 401 and "revoked" in r.text()
+    with Client(admin) as c:
+        r = c.request("POST", "/revoke?sub=bob&ttl=60")
+        assert r.status == 200
+        lst = c.get("/revoke").json()
+    assert {"kind": "jti", "value": "token-1"} in [{k: e[k] for k in ("kind", "value")}
+                                                   for e in lst]
+    assert get(w, "/hs/a", sign(SECRET, "HS256", sub="bob")).status == 401
+    assert get(w, "/hs/a", sign(SECRET, "HS256", sub="carol")).status == 200
+
+
+def test_jwks_file_reload(setup, keys):
+    w, _, _, jwks_file, _ = setup
+    tok = sign(keys["ES256"], "ES256", kid="k-es256")
+    assert get(w, "/file/a", tok).status == 200
+    new = jwk.JWK.generate(kid="k-new", kty="EC", crv="P-256")
+    jwks_file.write_text(json.dumps(public_jwks({"ES256": new})))
+    st = os.stat(jwks_file)
+    os.utime(jwks_file, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    time.sleep(1.2)
+    assert get(w, "/file/a", sign(new, "ES256", kid="k-new")).status == 200
+    assert get(w, "/file/a", tok).status == 401  # the old key is gone (and the cache with it)
+
+
+def test_jwks_url_refetch_on_unknown_kid_and_outage(setup, keys):
+    w, _, idp, _, _ = setup
+    tok = sign(keys["RS256"], "RS256", kid="k-rs256")
+    assert get(w, "/url/a", tok).status == 200  # first token: fetched, the request waited
+    assert idp.fetches == 1
+    # a new key appears at the issuer: the unknown kid makes weir fetch again
+    time.sleep(1.1)
+    idp.doc = public_jwks(keys, ["RS256", "ES384"])
+    t2 = sign(keys["ES384"], "ES384", kid="k-es384")
+    assert get(w, "/url/a", t2).status == 200
+    assert idp.fetches == 2
+    # outage: unknown kids fail, known keys keep working (the last good set stays)
+    idp.down = True
+    time.sleep(1.1)
+    t3 = sign(keys["EdDSA"], "EdDSA", kid="k-eddsa")
+    assert get(w, "/url/a", t3).status == 401
+    assert get(w, "/url/a", sign(keys["RS256"], "RS256", kid="k-rs256", jti="new")).status == 200
+    # bounded rate: a burst of unknown kids within refresh_min makes at most one more fetch
+    before = idp.fetches
+    for _ in range(5):
+        assert get(w, "/url/a", t3).status == 401
+    assert idp.fetches - before <= 1
