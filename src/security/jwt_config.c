@@ -1,17 +1,13 @@
 /* jwt_config.c — see jwt_config.h. */
 #include "security/jwt_config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "core/config.h"
 #include "core/config_yaml.h"
-
-#define KEY_FILE_MAX (1u << 20)
+#include "security/auth_common.h"
 
 static const char *const jwt_keys[] = {
     "keys", "jwks_file", "jwks_url", "jwks_refresh_min", "jwks_max_age", "jwks_timeout",
@@ -51,28 +47,6 @@ void jwt_config_free(void *conf)
     free_pairs(c->require, c->nrequire);
     free_pairs(c->to_headers, c->nto_headers);
     free(c);
-}
-
-/* A whole small file. */
-static int read_small(struct ycx *cx, const struct ynode *n, const char *path, char **out,
-                      size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return yerr(cx, n, "cannot read '%s': %s", path, strerror(errno));
-    char *buf = malloc(KEY_FILE_MAX + 1);
-    size_t got = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf)
-        return yerr(cx, n, "out of memory");
-    if (got > KEY_FILE_MAX) {
-        free(buf);
-        return yerr(cx, n, "'%s' is larger than 1 MiB", path);
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
 }
 
 static int str_list(struct ycx *cx, const struct ynode *map, const char *key, char ***out,
@@ -154,7 +128,7 @@ static int key_text(struct ycx *cx, const struct ynode *m, const char *inline_ke
         return yerr(cx, file, "'%s' and '%s' exclude each other", inline_key, file_key);
     *at = in ? in : file;
     if (file) {
-        if (read_small(cx, file, file->str, out, len) != 0)
+        if (auth_read_file(cx, file, file->str, out, len) != 0)
             return -1;
         while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r'))
             (*out)[--*len] = '\0';
@@ -268,7 +242,7 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         size_t len;
         struct jwks probe;
         char err[160];
-        if (read_small(cx, n, n->str, &text, &len) != 0)
+        if (auth_read_file(cx, n, n->str, &text, &len) != 0)
             return -1;
         int rc = jwks_parse(text, len, &probe, err, sizeof(err));
         free(text);

@@ -15,6 +15,7 @@
 #include "pipeline/runner.h"
 #include "pipeline/shared.h"
 #include "pipeline/upstream_edit.h"
+#include "security/auth_common.h"
 #include "security/jwt.h"
 #include "security/jwt_config.h"
 #include "security/jwt_keys.h"
@@ -68,12 +69,6 @@ static void jwt_shared_put(void *shared)
 
 /* --- the token --- */
 
-static struct str header_value(const struct exchange *x, struct str name)
-{
-    int i = h1_find_header(x->req->headers, x->req->nheaders, name);
-    return i >= 0 ? x->req->headers[i].value : STR_NULL;
-}
-
 /* name=value in a "; "-separated Cookie list (every Cookie field). */
 static struct str cookie_value(const struct exchange *x, const char *name)
 {
@@ -96,36 +91,18 @@ static struct str cookie_value(const struct exchange *x, const char *name)
     return STR_NULL;
 }
 
-static struct str query_value(const struct exchange *x, const char *name)
-{
-    struct str t = x->req->target;
-    const char *q = memchr(t.ptr, '?', t.len);
-    size_t nl = strlen(name);
-    if (!q)
-        return STR_NULL;
-    const char *end = t.ptr + t.len, *p = q + 1;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        if ((size_t)(e - p) > nl && !memcmp(p, name, nl) && p[nl] == '=')
-            return str_from(p + nl + 1, (size_t)(e - p) - nl - 1);
-        p = e + 1;
-    }
-    return STR_NULL;
-}
-
 static struct str find_token(const struct exchange *x, const struct jwt_conf *c)
 {
     switch (c->from) {
     case JWT_FROM_HEADER:
-        return header_value(x, str_cstr(c->from_name));
+        return auth_header(x, str_cstr(c->from_name));
     case JWT_FROM_COOKIE:
         return cookie_value(x, c->from_name);
     case JWT_FROM_QUERY:
-        return query_value(x, c->from_name);
+        return auth_query_param(x, c->from_name);
     case JWT_FROM_BEARER:
     default: {
-        struct str v = header_value(x, STR_LIT("Authorization"));
+        struct str v = auth_header(x, STR_LIT("Authorization"));
         if (v.len < 7 || strncasecmp(v.ptr, "Bearer ", 7) != 0)
             return STR_NULL;
         v = str_from(v.ptr + 7, v.len - 7);

@@ -308,3 +308,76 @@ def test_jwks_url_refetch_on_unknown_kid_and_outage(setup, keys):
     for _ in range(5):
         assert get(w, "/url/a", t3).status == 401
     assert idp.fetches - before <= 1
+
+
+# --------------------------------------------------------------------------------------------
+# API keys, Basic
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def sha512_crypt(pw):
+    import subprocess
+    return subprocess.run(["openssl", "passwd", "-6", pw], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def basic_setup(launcher, tmp_path):
+    backend = launcher.backend("app")
+    lines = ["# users", "carol:" + sha512_crypt("carol-pw")]
+    try:
+        import bcrypt
+        lines.append("dave:" + bcrypt.hashpw(b"dave-pw", bcrypt.gensalt(4)).decode()
+                     .replace("$2b$", "$2y$"))
+        have_bcrypt = True
+    except ImportError:
+        have_bcrypt = False
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("\n".join(lines) + "\n")
+    routes = [
+        {"path": "/key", "upstream": "g",
+         "api_key": {"keys": [{"client": "mobile", "sha256": sha256_hex("key-one")},
+                              {"client": "web", "sha256": sha256_hex("key-two")}]}},
+        {"path": "/qkey", "upstream": "g",
+         "api_key": {"query": "api_key", "client_header": "X-Client",
+                     "keys": [{"client": "batch", "sha256": sha256_hex("key-q")}]}},
+        {"path": "/basic", "upstream": "g",
+         "basic_auth": {"htpasswd": str(htpasswd), "realm": "staff", "user_header": "X-User"}},
+    ]
+    w = launcher.weir(make_config(None, {"g": [backend.port]}, routes))
+    return w, have_bcrypt
+
+
+def test_api_key_header_and_query(basic_setup):
+    w = basic_setup[0]
+    h = echo_headers(get(w, "/key/a", headers={"X-API-Key": "key-two", "X-Client-Id": "root"}))
+    assert h["x-client-id"] == "web" and "x-api-key" not in h
+    r = get(w, "/key/a", headers={"X-API-Key": "key-three"})
+    assert r.status == 401 and r.header("WWW-Authenticate").startswith("APIKey")
+    assert get(w, "/key/a").status == 401
+    h = echo_headers(get(w, "/qkey/a?api_key=key-q&x=1"))
+    assert h["x-client"] == "batch"
+    assert get(w, "/qkey/a?api_key=key-one").status == 401
+
+
+def basic(user, pw):
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode())
+            .decode()}
+
+
+def test_basic_sha512_crypt_and_bcrypt(basic_setup):
+    w, have_bcrypt = basic_setup
+    h = echo_headers(get(w, "/basic/a", headers=basic("carol", "carol-pw")))
+    assert h["x-user"] == "carol" and "authorization" not in h
+    h = echo_headers(get(w, "/basic/a", headers=basic("carol", "carol-pw")))  # remembered
+    for hdr in [basic("carol", "wrong"), basic("nobody", "carol-pw"), {}]:
+        r = get(w, "/basic/a", headers=hdr)
+        assert r.status == 401
+        assert r.header("WWW-Authenticate") == 'Basic realm="staff", charset="UTF-8"'
+    assert get(w, "/basic/a", headers={"Authorization": "Basic !!!!"}).status == 401
+    if not have_bcrypt:
+        pytest.skip("python3-bcrypt is not installed: the bcrypt case is not run")
+    assert echo_headers(get(w, "/basic/a", headers=basic("dave", "dave-pw")))["x-user"] == "dave"
+    assert get(w, "/basic/a", headers=basic("dave", "nope")).status == 401
