@@ -101,8 +101,30 @@ void token_cache_put(struct token_cache *c, const uint8_t hash[32], int64_t exp_
             victim = e; /* an empty way (0) or the one that expires first */
     }
     free(victim->data);
-    memcpy(victim->hash, hash, 32);
     *victim = (struct tc_entry){.exp_s = exp_s, .gen = gen, .data = copy, .len = len};
     memcpy(victim->hash, hash, 32);
     pthread_mutex_unlock(mu);
+}
+
+int token_cache_claim(struct token_cache *c, const uint8_t hash[32], int64_t exp_s,
+                      int64_t now_s)
+{
+    uint32_t s = set_of(c, hash);
+    pthread_mutex_t *mu = &c->locks[s % LOCKS];
+    pthread_mutex_lock(mu);
+    struct tc_entry *set = &c->e[(size_t)s * WAYS], *victim = &set[0];
+    for (int w = 0; w < WAYS; w++) {
+        struct tc_entry *e = &set[w];
+        if (e->exp_s > now_s && !memcmp(e->hash, hash, 32)) {
+            pthread_mutex_unlock(mu);
+            return 0;
+        }
+        if (e->exp_s < victim->exp_s)
+            victim = e;
+    }
+    free(victim->data);
+    *victim = (struct tc_entry){.exp_s = exp_s};
+    memcpy(victim->hash, hash, 32);
+    pthread_mutex_unlock(mu);
+    return 1;
 }

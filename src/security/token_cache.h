@@ -28,4 +28,11 @@ long token_cache_get(struct token_cache *c, const uint8_t hash[32], int64_t now_
 void token_cache_put(struct token_cache *c, const uint8_t hash[32], int64_t exp_s, uint64_t gen,
                      const char *data, size_t len);
 
+/* Records hash until exp_s unless a live record of it is there (a replay window): 1 when it
+ * was new (recorded now), 0 when it was seen. Atomic under the set's lock. When the cache is
+ * full the oldest-expiring record of the set gives way, so the window is as long as the size
+ * allows under a flood (size it for the request rate times the window). */
+int token_cache_claim(struct token_cache *c, const uint8_t hash[32], int64_t exp_s,
+                      int64_t now_s);
+
 #endif
