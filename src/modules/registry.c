@@ -11,6 +11,7 @@
 #include "modules/static/static_module.h"
 #include "security/auth_apikey.h"
 #include "security/auth_basic.h"
+#include "security/auth_forward.h"
 #include "security/auth_hmac.h"
 #include "security/jwt_module.h"
 #include "waitroom/wr_module.h"
@@ -24,6 +25,7 @@ static const struct pipeline_module *const modules[] = {
     &basic_module,
     &hmac_module,
     &jwt_module,
+    &forward_auth_module,
     &waitroom_module, /* waiters are answered before anything spends a token on them */
     /* limit: cheapest refusal first; the body is read before anything holds a resource */
     &shed_module,

@@ -443,3 +443,84 @@ def test_hmac_signature_replay_and_skew(hmac_weir):
                                                      key="other")).status == 401
     r = get(w, "/signed/x")
     assert r.status == 401 and r.header("WWW-Authenticate") == "HMAC-SHA256"
+
+
+# --------------------------------------------------------------------------------------------
+# forward auth
+
+class AuthService:
+    """/check: "Bearer good" → 200 with X-User; "Bearer slow" → 200 after 3 s; else 401."""
+
+    def __init__(self):
+        self.seen = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization", "")
+                outer.seen.append(dict(self.headers))
+                if auth == "Bearer slow":
+                    time.sleep(3)
+                if auth in ("Bearer good", "Bearer slow"):
+                    self.send_response(200)
+                    self.send_header("X-User", "alice")
+                    self.send_header("X-Other", "not copied")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"go away\n"
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="sso"')
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@pytest.fixture
+def fa_setup(launcher):
+    backend = launcher.backend("app")
+    auth = AuthService()
+    routes = [
+        {"host": "auth.test", "path": "/", "upstream": "auth"},
+        {"path": "/fa", "upstream": "g",
+         "forward_auth": {"url": "http://auth.test/check", "copy_headers": ["X-User"],
+                          "timeout": "1s"}},
+        {"path": "/open-on-timeout", "upstream": "g",
+         "forward_auth": {"url": "http://auth.test/check", "timeout": "1s",
+                          "on_timeout": "allow"}},
+    ]
+    cfg = make_config(None, {"g": [backend.port], "auth": {
+        "servers": [auth.port], "health": {"passive": "off"}}}, routes)
+    w = launcher.weir(cfg)
+    yield w, auth
+    auth.close()
+
+
+def test_forward_auth_allow_deny_timeout(fa_setup):
+    w, auth = fa_setup
+    h = echo_headers(get(w, "/fa/x?q=1", "good", {"X-User": "mallory"}))
+    assert h["x-user"] == "alice" and "x-other" not in h
+    seen = auth.seen[-1]
+    assert seen["X-Forwarded-Uri"] == "/fa/x?q=1" and seen["X-Forwarded-Method"] == "GET"
+    r = get(w, "/fa/x", "bad")
+    assert r.status == 401 and r.body == b"go away\n"
+    assert r.header("WWW-Authenticate") == 'Bearer realm="sso"'
+    t0 = time.monotonic()
+    r = get(w, "/fa/x", "slow")
+    assert r.status == 503 and time.monotonic() - t0 < 2.9  # failed closed at the timeout
+    assert get(w, "/open-on-timeout/x", "slow").status == 200
