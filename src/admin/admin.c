@@ -340,13 +340,19 @@ static void serve_status(struct aconn *c, const struct reqinfo *ri)
     respond(c, ri, 200, "application/json", NULL, a->body.data, a->body.len);
 }
 
-static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
+/* An API endpoint's answer: a fresh body for fill, then its status (JSON when 200). */
+static struct abuf *api_body(struct aconn *c)
 {
     struct admin *a = c->a;
     a->body.len = 0;
     a->body.failed = false;
     a->body.max = ADMIN_OUT_MAX;
-    int st = waitroom_admin(path, post, &a->body);
+    return &a->body;
+}
+
+static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
+{
+    struct admin *a = c->a;
     if (a->body.failed) {
         struct reqinfo r = {.head = ri->head, .keep = false};
         respond_text(c, &r, 500, NULL, "500 out of memory\n");
@@ -356,20 +362,16 @@ static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str
             a->body.data, a->body.len);
 }
 
+static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
+{
+    int st = waitroom_admin(path, post, api_body(c));
+    api_respond(c, ri, st);
+}
+
 static void serve_revoke(struct aconn *c, const struct reqinfo *ri, struct str query, bool post)
 {
-    struct admin *a = c->a;
-    a->body.len = 0;
-    a->body.failed = false;
-    a->body.max = ADMIN_OUT_MAX;
-    int st = revocation_admin(post, query, &a->body);
-    if (a->body.failed) {
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
-            a->body.data, a->body.len);
+    int st = revocation_admin(post, query, api_body(c));
+    api_respond(c, ri, st);
 }
 
 static void sse_event(struct aconn *c, const struct abuf *doc)

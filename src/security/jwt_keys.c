@@ -143,6 +143,7 @@ int jwt_keys_set_url(struct jwt_keys *k, const char *text, size_t len, uint64_t 
     if (s) {
         swap_set(k, &k->url_set, s);
         k->last_ok_ms = now_ms;
+        atomic_store(&k->stale_at_ms, now_ms + k->max_age_ms);
     }
     pthread_mutex_unlock(&k->mu);
     if (!s)
@@ -171,8 +172,9 @@ static void fetch_done(void *arg, const struct fetch_reply *r)
 bool jwt_keys_refresh(struct jwt_keys *k, struct pipeline_worker *pw, uint64_t now_ms,
                       bool stale_only)
 {
-    if (!k->request)
-        return false;
+    if (!k->request || (stale_only && now_ms < atomic_load_explicit(&k->stale_at_ms,
+                                                                     memory_order_relaxed)))
+        return false; /* the per-request path: no lock while the set is fresh */
     pthread_mutex_lock(&k->mu);
     bool start = !k->fetching && pw && pw->fetch_reply &&
                  (!k->last_fetch_ms || now_ms - k->last_fetch_ms >= k->refresh_min_ms) &&
@@ -180,6 +182,8 @@ bool jwt_keys_refresh(struct jwt_keys *k, struct pipeline_worker *pw, uint64_t n
     if (start) {
         k->fetching = true;
         k->last_fetch_ms = now_ms;
+        if (k->url_set) /* a failed refresh is tried again after refresh_min, not per request */
+            atomic_store(&k->stale_at_ms, now_ms + k->refresh_min_ms);
         atomic_fetch_add(&k->refs, 1);
     }
     pthread_mutex_unlock(&k->mu);

@@ -39,6 +39,7 @@ struct jwt_keys {
     struct jwt_keyset *url_set;
     bool fetching;
     uint64_t last_fetch_ms, last_ok_ms;
+    atomic_uint_fast64_t stale_at_ms; /* a background refresh is due (lock-free check) */
     atomic_uint_fast64_t gen;
     atomic_uint_fast64_t fetches, fetch_failures, reloads;
     struct token_cache *cache;     /* NULL: no cache */

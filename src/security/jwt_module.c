@@ -415,9 +415,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
         return deny(x, c, 401, NULL, "a bearer token is required");
     if (tok.len > JWT_MAX_LEN)
         return deny(x, c, 401, "invalid_token", "the token is too long");
-    char *rec = arena_alloc(&x->arena, REC_MAX);
-    if (!rec)
-        return PIPELINE_FAIL;
+    char rec[REC_MAX]; /* the record; apply copies what outlives this call into the arena */
     uint8_t hash[SHA256_DIGEST_LENGTH];
     uint64_t gen = atomic_load_explicit(&k->gen, memory_order_acquire);
     if (k->cache) {

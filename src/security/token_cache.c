@@ -2,6 +2,7 @@
 #include "security/token_cache.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,24 @@ static uint32_t set_of(const struct token_cache *c, const uint8_t hash[32])
     return v % c->nsets;
 }
 
+/* The way holding hash (*found set), else the one to replace: an empty way or the one that
+ * expires first. Under the set's lock. */
+static struct tc_entry *way_for(struct tc_entry *set, const uint8_t hash[32], bool *found)
+{
+    struct tc_entry *victim = &set[0];
+    for (int w = 0; w < WAYS; w++) {
+        struct tc_entry *e = &set[w];
+        if (e->exp_s && !memcmp(e->hash, hash, 32)) {
+            *found = true;
+            return e;
+        }
+        if (e->exp_s < victim->exp_s)
+            victim = e;
+    }
+    *found = false;
+    return victim;
+}
+
 long token_cache_get(struct token_cache *c, const uint8_t hash[32], int64_t now_s, uint64_t gen,
                      char *out, size_t cap)
 {
@@ -90,16 +109,8 @@ void token_cache_put(struct token_cache *c, const uint8_t hash[32], int64_t exp_
     uint32_t s = set_of(c, hash);
     pthread_mutex_t *mu = &c->locks[s % LOCKS];
     pthread_mutex_lock(mu);
-    struct tc_entry *set = &c->e[(size_t)s * WAYS], *victim = &set[0];
-    for (int w = 0; w < WAYS; w++) {
-        struct tc_entry *e = &set[w];
-        if (e->exp_s && !memcmp(e->hash, hash, 32)) {
-            victim = e;
-            break;
-        }
-        if (e->exp_s < victim->exp_s)
-            victim = e; /* an empty way (0) or the one that expires first */
-    }
+    bool found;
+    struct tc_entry *victim = way_for(&c->e[(size_t)s * WAYS], hash, &found);
     free(victim->data);
     *victim = (struct tc_entry){.exp_s = exp_s, .gen = gen, .data = copy, .len = len};
     memcpy(victim->hash, hash, 32);
@@ -112,15 +123,11 @@ int token_cache_claim(struct token_cache *c, const uint8_t hash[32], int64_t exp
     uint32_t s = set_of(c, hash);
     pthread_mutex_t *mu = &c->locks[s % LOCKS];
     pthread_mutex_lock(mu);
-    struct tc_entry *set = &c->e[(size_t)s * WAYS], *victim = &set[0];
-    for (int w = 0; w < WAYS; w++) {
-        struct tc_entry *e = &set[w];
-        if (e->exp_s > now_s && !memcmp(e->hash, hash, 32)) {
-            pthread_mutex_unlock(mu);
-            return 0;
-        }
-        if (e->exp_s < victim->exp_s)
-            victim = e;
+    bool found;
+    struct tc_entry *victim = way_for(&c->e[(size_t)s * WAYS], hash, &found);
+    if (found && victim->exp_s > now_s) {
+        pthread_mutex_unlock(mu);
+        return 0;
     }
     free(victim->data);
     *victim = (struct tc_entry){.exp_s = exp_s};

@@ -76,7 +76,21 @@ def b64(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-class Jwks:
+class Served:
+    """A stdlib HTTP server on a free port in a daemon thread (a handler class per use)."""
+
+    def serve(self, handler):
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Jwks(Served):
     """A JWKS origin: serves `doc` at /jwks.json, or 503 while `down`; counts fetches."""
 
     def __init__(self, doc):
@@ -101,14 +115,7 @@ class Jwks:
             def log_message(self, *a):
                 pass
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.srv.server_address[1]
-        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
-        self.t.start()
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.serve(H)
 
 
 @pytest.fixture(scope="module")
@@ -448,7 +455,7 @@ def test_hmac_signature_replay_and_skew(hmac_weir):
 # --------------------------------------------------------------------------------------------
 # forward auth
 
-class AuthService:
+class AuthService(Served):
     """/check: "Bearer good" → 200 with X-User; "Bearer slow" → 200 after 3 s; else 401."""
 
     def __init__(self):
@@ -481,14 +488,7 @@ class AuthService:
             def log_message(self, *a):
                 pass
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.serve(H)
 
 
 @pytest.fixture
