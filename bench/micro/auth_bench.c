@@ -7,8 +7,9 @@
  *
  * Usage: <build>/bench/micro/auth_bench [iterations] [label prefix]
  * Where no perf counter is allowed (containers), bench/auth_bench.sh counts instructions with
- * cachegrind instead: the run with N iterations of one check minus the run with 0. */
+ * callgrind instead, inside measured() only. */
 #include <linux/perf_event.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,25 +56,37 @@ static uint64_t now_ns(void)
 
 static const char *only; /* run just the checks whose label starts with this */
 
-#define RUN(label, iters, body)                                                                  \
-    do {                                                                                         \
-        if (only && strncmp(label, only, strlen(only)) != 0)                                    \
-            break;                                                                               \
-        if (perf_fd >= 0) {                                                                      \
-            ioctl(perf_fd, PERF_EVENT_IOC_RESET, 0);                                             \
-            ioctl(perf_fd, PERF_EVENT_IOC_ENABLE, 0);                                            \
-        }                                                                                        \
-        uint64_t t0 = now_ns();                                                                  \
-        for (long i_ = 0; i_ < (iters); i_++) {                                                  \
-            body;                                                                                \
-        }                                                                                        \
-        uint64_t t1 = now_ns();                                                                  \
-        if (perf_fd >= 0)                                                                        \
-            ioctl(perf_fd, PERF_EVENT_IOC_DISABLE, 0);                                           \
-        printf("%-34s %10.0f instructions %10.1f ns  (%ld iterations)\n", label,                \
-               perf_fd >= 0 ? (double)counter_read() / (double)(iters) : 0.0,                    \
-               (double)(t1 - t0) / (double)(iters), (long)(iters));                              \
-    } while (0)
+/* One check, n times. noinline and named: bench/auth_bench.sh counts the instructions of this
+ * function and what it calls (callgrind --toggle-collect=measured), nothing of the set-up. */
+__attribute__((noinline)) void measured(void (*op)(void *), void *arg, long n);
+__attribute__((noinline)) void measured(void (*op)(void *), void *arg, long n)
+{
+    for (long i = 0; i < n; i++)
+        op(arg);
+}
+
+static bool want(const char *label)
+{
+    return !only || strncmp(label, only, strlen(only)) == 0;
+}
+
+static void run(const char *label, void (*op)(void *), void *arg, long n)
+{
+    if (!want(label))
+        return;
+    if (perf_fd >= 0) {
+        ioctl(perf_fd, PERF_EVENT_IOC_RESET, 0);
+        ioctl(perf_fd, PERF_EVENT_IOC_ENABLE, 0);
+    }
+    uint64_t t0 = now_ns();
+    measured(op, arg, n);
+    uint64_t t1 = now_ns();
+    if (perf_fd >= 0)
+        ioctl(perf_fd, PERF_EVENT_IOC_DISABLE, 0);
+    printf("%-36s %10.0f instructions %10.1f ns  (%ld iterations)\n", label,
+           perf_fd >= 0 ? (double)counter_read() / (double)n : 0.0, (double)(t1 - t0) / (double)n,
+           n);
+}
 
 /* The claims, base64url, into out; its length. */
 static size_t claims_b64(char *out)
@@ -86,7 +99,7 @@ static size_t claims_b64(char *out)
 }
 
 /* header.claims.signature for a key; sig: raw JOSE bytes. */
-static void make_token(const char *alg, EVP_PKEY *pk, const uint8_t *secret, size_t slen,
+static void make_token(const char *alg, EVP_PKEY *pk, const uint8_t *hkey, size_t slen,
                        const EVP_MD *md, char *tok)
 {
     char hdr[64];
@@ -96,9 +109,9 @@ static void make_token(const char *alg, EVP_PKEY *pk, const uint8_t *secret, siz
     o += claims_b64(tok + o);
     uint8_t sig[1024];
     size_t sl = sizeof(sig);
-    if (secret) {
+    if (hkey) {
         unsigned n;
-        HMAC(md, secret, (int)slen, (const uint8_t *)tok, o, sig, &n);
+        HMAC(md, hkey, (int)slen, (const uint8_t *)tok, o, sig, &n);
         sl = n;
     } else {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -120,17 +133,87 @@ static void make_token(const char *alg, EVP_PKEY *pk, const uint8_t *secret, siz
 
 static volatile int sink;
 
-static void bench_verify(const char *label, const struct jwt_key *k, const char *tok, long n)
+struct verify_arg {
+    const struct jwt_key *k;
+    const char *tok;
+};
+
+static void op_verify(void *p)
 {
-    RUN(label, n, {
-        struct jwt_token t;
-        const char *why;
-        if (jwt_parse(str_cstr(tok), &t, &why) == 0) {
-            sink += jwt_verify(k, &t, tok);
-            sink += json_integer_value(json_object_get(t.claims, "exp")) > 0;
-            jwt_token_free(&t);
-        }
-    });
+    const struct verify_arg *v = p;
+    struct jwt_token t;
+    const char *why;
+    if (jwt_parse(str_cstr(v->tok), &t, &why) == 0) {
+        sink += jwt_verify(v->k, &t, v->tok);
+        sink += json_integer_value(json_object_get(t.claims, "exp")) > 0;
+        jwt_token_free(&t);
+    }
+}
+
+struct cached_arg {
+    struct token_cache *tc;
+    const char *tok;
+    int64_t now;
+};
+
+/* What jwt_module does for a token it verified before: hash, look up, revocation check. */
+static void op_cached(void *p)
+{
+    const struct cached_arg *c = p;
+    uint8_t h[32];
+    char rec[TOKEN_CACHE_DATA_MAX];
+    token_cache_hash(c->tok, strlen(c->tok), h);
+    long l = token_cache_get(c->tc, h, c->now, 1, rec, sizeof(rec));
+    sink += (int)l + revocation_check(str_from(rec + 11, 10), str_from(rec + 3, 5), c->now);
+}
+
+static uint8_t api_keys[10][32];
+
+static void op_apikey(void *p)
+{
+    (void)p;
+    uint8_t h[32];
+    token_cache_hash("the-api-key-0123456789", 22, h);
+    for (int k = 0; k < 10; k++)
+        sink += CRYPTO_memcmp(h, api_keys[k], 32) == 0;
+}
+
+static uint8_t secret[] = "bench-secret-0123456789abcdef0123456789abcdef";
+
+static void op_hmac(void *p)
+{
+    (void)p;
+    static const char canon[] = "GET\n/api/orders\na=1&b=2\n1700000000\nhost:api.test\n"
+                                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    uint8_t h[32], mac[32];
+    unsigned ml;
+    SHA256((const uint8_t *)"", 0, h);
+    HMAC(EVP_sha256(), secret, 32, (const uint8_t *)canon, sizeof(canon) - 1, mac, &ml);
+    sink += mac[0] + h[0];
+}
+
+static void bench_alg(const char *label, const char *alg, long n)
+{
+    if (!want(label))
+        return;
+    char tok[2048];
+    struct jwt_key k = {.alg = jwt_alg_parse(alg, strlen(alg))};
+    const EVP_MD *md = EVP_sha256();
+    if (k.alg == JWT_HS256) {
+        k.secret = secret;
+        k.secret_len = sizeof(secret) - 1;
+    } else if (k.alg == JWT_RS256) {
+        k.pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    } else if (k.alg == JWT_ES256) {
+        k.pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    } else {
+        k.pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        md = NULL;
+    }
+    make_token(alg, k.pkey, k.secret, k.secret_len, md, tok);
+    struct verify_arg v = {.k = &k, .tok = tok};
+    run(label, op_verify, &v, n);
+    EVP_PKEY_free(k.pkey);
 }
 
 int main(int argc, char **argv)
@@ -139,69 +222,30 @@ int main(int argc, char **argv)
     only = argc > 2 ? argv[2] : NULL;
     counter_open();
     if (perf_fd < 0)
-        printf("(no perf counter: instructions shown as 0)\n");
-    static uint8_t secret[] = "bench-secret-0123456789abcdef0123456789abcdef";
+        printf("(no perf counter here: instructions shown as 0; see bench/auth_bench.sh)\n");
+    bench_alg("jwt HS256 verify (parse+sig+exp)", "HS256", n);
+    bench_alg("jwt RS256 verify (2048-bit)", "RS256", n / 4);
+    bench_alg("jwt ES256 verify (P-256)", "ES256", n / 4);
+    bench_alg("jwt EdDSA verify (Ed25519)", "EdDSA", n / 4);
+
     char tok[2048];
-
     struct jwt_key hs = {.alg = JWT_HS256, .secret = secret, .secret_len = sizeof(secret) - 1};
-    make_token("HS256", NULL, secret, hs.secret_len, EVP_sha256(), tok);
-    bench_verify("jwt HS256 verify (parse+sig+exp)", &hs, tok, n);
-
-    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    struct jwt_key rs = {.alg = JWT_RS256, .pkey = rsa};
-    make_token("RS256", rsa, NULL, 0, EVP_sha256(), tok);
-    bench_verify("jwt RS256 verify (2048-bit)", &rs, tok, n / 4);
-
-    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    struct jwt_key es = {.alg = JWT_ES256, .pkey = ec};
-    make_token("ES256", ec, NULL, 0, EVP_sha256(), tok);
-    bench_verify("jwt ES256 verify (P-256)", &es, tok, n / 4);
-
-    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    struct jwt_key eddsa = {.alg = JWT_EDDSA, .pkey = ed};
-    make_token("EdDSA", ed, NULL, 0, NULL, tok);
-    bench_verify("jwt EdDSA verify (Ed25519)", &eddsa, tok, n / 4);
-
-    /* the cached path: what jwt_module does for a token it has seen */
+    make_token("HS256", NULL, hs.secret, hs.secret_len, EVP_sha256(), tok);
     struct token_cache *tc = token_cache_new(10000);
-    uint8_t h[32];
-    char rec[TOKEN_CACHE_DATA_MAX];
     static const char record[] = "\0\0\5alice\0\12" "0123456789X-User: alice\r\n";
+    uint8_t h[32];
     SHA256((const uint8_t *)tok, strlen(tok), h);
-    token_cache_put(tc, h, time(NULL) + 3600, 1, record, sizeof(record) - 1);
-    int64_t now = time(NULL);
-    RUN("jwt cached token (sha256+get+revoc)", n * 10, {
-        SHA256((const uint8_t *)tok, strlen(tok), h);
-        long l = token_cache_get(tc, h, now, 1, rec, sizeof(rec));
-        sink += (int)l + revocation_check(str_from(rec + 11, 10), str_from(rec + 3, 5), now);
-    });
-    revocation_add(REVOKE_JTI, STR_LIT("other"), now + 60, now);
-    RUN("  same, revocation list non-empty", n * 10, {
-        SHA256((const uint8_t *)tok, strlen(tok), h);
-        long l = token_cache_get(tc, h, now, 1, rec, sizeof(rec));
-        sink += (int)l + revocation_check(str_from(rec + 11, 10), str_from(rec + 3, 5), now);
-    });
-
-    uint8_t keys[10][32];
+    struct cached_arg ca = {.tc = tc, .tok = tok, .now = time(NULL)};
+    token_cache_put(tc, h, ca.now + 3600, 1, record, sizeof(record) - 1);
+    run("jwt cached token (sha256+get+revoc)", op_cached, &ca, n * 10);
+    if (want("jwt revocation non-empty")) {
+        revocation_add(REVOKE_JTI, STR_LIT("other"), ca.now + 60, ca.now);
+        run("jwt revocation non-empty, cached", op_cached, &ca, n * 10);
+    }
     for (int i = 0; i < 10; i++)
-        memset(keys[i], i + 1, 32);
-    RUN("api key (sha256 + 10 CRYPTO_memcmp)", n * 10, {
-        SHA256((const uint8_t *)"the-api-key-0123456789", 22, h);
-        for (int k = 0; k < 10; k++)
-            sink += CRYPTO_memcmp(h, keys[k], 32) == 0;
-    });
-    static const char canon[] = "GET\n/api/orders\na=1&b=2\n1700000000\nhost:api.test\n"
-                                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    RUN("hmac request (sha256 body + HMAC)", n * 10, {
-        uint8_t mac[32];
-        unsigned ml;
-        SHA256((const uint8_t *)"", 0, h);
-        HMAC(EVP_sha256(), secret, 32, (const uint8_t *)canon, sizeof(canon) - 1, mac, &ml);
-        sink += mac[0];
-    });
+        memset(api_keys[i], i + 1, 32);
+    run("api key (sha256 + 10 CRYPTO_memcmp)", op_apikey, NULL, n * 10);
+    run("hmac request (sha256 body + HMAC)", op_hmac, NULL, n * 10);
     token_cache_free(tc);
-    EVP_PKEY_free(rsa);
-    EVP_PKEY_free(ec);
-    EVP_PKEY_free(ed);
     return 0;
 }

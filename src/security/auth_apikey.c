@@ -14,6 +14,7 @@
 #include "pipeline/runner.h"
 #include "pipeline/upstream_edit.h"
 #include "security/auth_common.h"
+#include "security/token_cache.h"
 
 struct apikey_entry {
     char *client;
@@ -124,7 +125,7 @@ static enum pipeline_verdict apikey_request(struct exchange *x, void *ctx)
     if (!key.ptr || !key.len)
         return auth_deny(x, 401, c->challenge, "an API key is required");
     uint8_t h[SHA256_DIGEST_LENGTH];
-    SHA256((const uint8_t *)key.ptr, key.len, h);
+    token_cache_hash(key.ptr, key.len, h);
     const struct apikey_entry *found = NULL;
     for (uint32_t i = 0; i < c->nkeys; i++) /* all of them: constant time */
         if (CRYPTO_memcmp(h, c->keys[i].hash, sizeof(h)) == 0)

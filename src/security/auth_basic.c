@@ -192,7 +192,7 @@ static enum pipeline_verdict basic_request(struct exchange *x, void *ctx)
     cred[n] = '\0';
     size_t ulen = (size_t)(colon - (const char *)cred);
     uint8_t h[SHA256_DIGEST_LENGTH];
-    SHA256(cred, (size_t)n, h);
+    token_cache_hash(cred, (size_t)n, h);
     int64_t now = (int64_t)time(NULL);
     char mark;
     bool ok = token_cache_get(l->ok, h, now, (uint64_t)(uintptr_t)c, &mark, 1) >= 0;

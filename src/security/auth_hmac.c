@@ -228,7 +228,7 @@ long hmac_canonical(const struct exchange *x, const char *ts, char *const *heade
     }
     uint8_t d[SHA256_DIGEST_LENGTH];
     char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256((const uint8_t *)(body.ptr ? body.ptr : ""), body.len, d);
+    token_cache_hash(body.ptr ? body.ptr : "", body.len, d);
     auth_hex_encode(d, sizeof(d), hex);
     ok = ok && put(out, cap, &o, hex, 2 * SHA256_DIGEST_LENGTH);
     return ok ? (long)o : -1;
@@ -288,7 +288,7 @@ static enum pipeline_verdict hmac_request(struct exchange *x, void *ctx)
         CRYPTO_memcmp(mac, want, sizeof(want)) != 0)
         return auth_deny(x, 401, CHALLENGE, "the signature does not match");
     uint8_t seen[SHA256_DIGEST_LENGTH];
-    SHA256(want, sizeof(want), seen);
+    token_cache_hash(want, sizeof(want), seen);
     if (!token_cache_claim(sh->seen, seen, t + c->skew_s + 1, now))
         return auth_deny(x, 401, CHALLENGE, "the signature was already used (replay)");
     x->client_id = key->id;

@@ -419,7 +419,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     uint8_t hash[SHA256_DIGEST_LENGTH];
     uint64_t gen = atomic_load_explicit(&k->gen, memory_order_acquire);
     if (k->cache) {
-        SHA256((const uint8_t *)tok.ptr, tok.len, hash);
+        token_cache_hash(tok.ptr, tok.len, hash);
         long n = token_cache_get(k->cache, hash, now, gen, rec, REC_MAX);
         if (n > 0) {
             jwt_keys_refresh(k, x->worker, now_ms, true);

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #define WAYS 4
 #define LOCKS 64
 
@@ -22,6 +25,38 @@ struct token_cache {
     pthread_mutex_t locks[LOCKS];
     struct tc_entry *e;  /* nsets * WAYS */
 };
+
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+static pthread_key_t hash_key;
+
+static void hash_ctx_free(void *p)
+{
+    EVP_MD_CTX_free(p);
+}
+
+static void hash_init(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&hash_key, hash_ctx_free) != 0) {
+        EVP_MD_free(sha256_md);
+        sha256_md = NULL;
+    }
+}
+
+void token_cache_hash(const void *p, size_t n, uint8_t out[32])
+{
+    pthread_once(&hash_once, hash_init);
+    EVP_MD_CTX *c = sha256_md ? pthread_getspecific(hash_key) : NULL;
+    if (sha256_md && !c && (c = EVP_MD_CTX_new()) && pthread_setspecific(hash_key, c) != 0) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    unsigned len = 0;
+    if (!c || !EVP_DigestInit_ex2(c, sha256_md, NULL) || !EVP_DigestUpdate(c, p, n) ||
+        !EVP_DigestFinal_ex(c, out, &len))
+        SHA256(p, n, out);
+}
 
 struct token_cache *token_cache_new(uint32_t max_entries)
 {
