@@ -11,12 +11,12 @@ n=${2:-400}
 [[ -x $bin ]] || { echo "auth_bench.sh: no $bin (ninja -C BUILD_DIR bench/micro/auth_bench)" >&2; exit 2; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for label in "jwt HS256" "jwt RS256" "jwt ES256" "jwt EdDSA" "jwt cached" "jwt revocation" \
-             "api key" "hmac request"; do
+for label in "jwt HS256" "jwt RS256" "jwt ES256" "jwt EdDSA" "jwt cached" "jwt module" \
+             "jwt revocation" "api key" "hmac request"; do
     iters=$n
     case $label in
         "jwt RS256"|"jwt ES256"|"jwt EdDSA") iters=$((n / 4));;
-        "jwt cached"|"jwt revocation"|"api key"|"hmac request") iters=$((n * 10));;
+        "jwt cached"|"jwt module"|"jwt revocation"|"api key"|"hmac request") iters=$((n * 10));;
     esac
     valgrind --tool=callgrind --toggle-collect=measured --callgrind-out-file="$out" \
         "$bin" "$n" "$label" >/dev/null 2>&1
