@@ -135,6 +135,9 @@ def setup(launcher, tmp_path, keys):
         {"host": "idp.test", "path": "/", "upstream": "idp"},
         {"path": "/hs", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}])},
+        {"path": "/hs-multi", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS384", "secret": SECRET, "kid": "h384"},
+                                   {"alg": "HS512", "secret": SECRET, "kid": "h512"}])},
         {"path": "/admin", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
                      require={"role": "admin"})},
@@ -186,6 +189,11 @@ def test_hmac_variants_and_claim_headers(setup):
     # a token the section has no key for: HS384 with an HS256-only key
     r = get(w, "/hs/a", sign(SECRET, "HS384"))
     assert r.status == 401
+    for alg, kid in (("HS384", "h384"), ("HS512", "h512")):
+        assert echo_headers(get(w, "/hs-multi/a", sign(SECRET, alg, kid=kid)))["x-user"] == "alice"
+    # HS512 naming the HS384 key: that key is HS384 only, and no HS512 key has that kid
+    assert get(w, "/hs-multi/a", sign(SECRET, "HS512", kid="h384")).status == 401
+
 
 
 def test_missing_and_malformed_tokens(setup):
