@@ -4,6 +4,7 @@
 #include "module_fixture.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include "jwt_sign.h"
 #include "security/revocation.h"
@@ -144,6 +145,89 @@ static void test_config_errors(void **state)
     }
 }
 
+/* --- a JWKS URL: fetched through the host's fetch_reply (faked here) --- */
+
+static void (*jw_cb)(void *arg, const struct fetch_reply *r);
+static void *jw_arg;
+static int jw_fetches;
+
+static int fake_fetch(struct pipeline_worker *self, const char *req, size_t len, size_t max,
+                      void (*done)(void *arg, const struct fetch_reply *r), void *arg)
+{
+    (void)self;
+    (void)max;
+    static const char want[] = "GET /keys HTTP/1.1\r\nHost: idp\r\n";
+    assert_non_null(memmem(req, len, want, sizeof(want) - 1));
+    jw_cb = done;
+    jw_arg = arg;
+    jw_fetches++;
+    return 0;
+}
+
+static void jwks_answer(uint16_t status, const char *body)
+{
+    static struct h1_response head;
+    static const char raw[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n";
+    static const struct h1_limits lim = {.max_request_line = 8192, .max_header_bytes = 8192,
+                                         .max_headers = 100};
+    assert_true(h1_parse_response(raw, sizeof(raw) - 1, &lim, false, &head) > 0);
+    struct fetch_reply r = {.status = status, .head = &head, .body = str_cstr(body)};
+    jw_cb(jw_arg, &r);
+}
+
+static void test_jwks_url(void **state)
+{
+    (void)state;
+    fx_setup(FX_ROUTE_HEAD "routes:\n  - path: /\n    upstream: g\n    jwt:\n"
+             "      jwks_url: http://idp/keys\n      jwks_refresh_min: 1s\n");
+    fx.workers[0].fetch_reply = fake_fetch;
+    EVP_PKEY *pk = ts_ec_key(), *other = ts_ec_key();
+    char jwk[512], doc[700], tok[1024];
+    ts_ec_jwk(pk, "e1", jwk, sizeof(jwk));
+    snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", jwk);
+    long long now = (long long)time(NULL);
+    char claims[128];
+    snprintf(claims, sizeof(claims), "{\"sub\":\"u\",\"exp\":%lld}", now + 60);
+    ts_es256("{\"alg\":\"ES256\",\"kid\":\"e1\"}", claims, pk, tok);
+
+    /* the first token: the set is fetched while the request waits */
+    struct fx_exchange *e = request(tok, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_WAIT);
+    assert_int_equal(jw_fetches, 1);
+    jwks_answer(200, doc);
+    fx_advance(25);
+    assert_int_equal(e->done, PIPELINE_NEXT);
+    fx_end(e, 200);
+
+    /* an unknown kid within refresh_min: no new fetch, 401 at once */
+    char tok2[1024];
+    ts_es256("{\"alg\":\"ES256\",\"kid\":\"e2\"}", claims, other, tok2);
+    e = request(tok2, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_RESPOND);
+    assert_int_equal(e->x.reply.status, 401);
+    assert_int_equal(jw_fetches, 1);
+    fx_end(e, 401);
+
+    /* later: the unknown kid fetches again; the issuer fails: the last set stays */
+    usleep(1100 * 1000);
+    e = request(tok2, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_WAIT);
+    assert_int_equal(jw_fetches, 2);
+    jwks_answer(503, "");
+    fx_advance(25);
+    assert_int_equal(e->done, PIPELINE_RESPOND);
+    assert_int_equal(e->x.reply.status, 401);
+    fx_end(e, 401);
+    ts_es256("{\"alg\":\"ES256\",\"kid\":\"e1\"}", "{\"sub\":\"v\",\"exp\":9999999999}", pk,
+             tok);
+    e = request(tok, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_NEXT);
+    fx_end(e, 200);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_free(other);
+    fx_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_pass_headers_and_cache),
         cmocka_unit_test(test_require_is_403),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_jwks_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
