@@ -145,6 +145,37 @@ static void test_config_errors(void **state)
     }
 }
 
+static void test_token_sources(void **state)
+{
+    (void)state;
+    long long now = (long long)time(NULL);
+    char tok[600], head[1000];
+    snprintf(tok, sizeof(tok), "%s", token("{\"sub\":\"q\",\"exp\":%lld}", now + 60));
+    /* a query parameter, kept (the target is not rewritten) */
+    fx_setup(FX_ROUTE_HEAD "routes:\n  - path: /\n    upstream: g\n    jwt:\n"
+             "      keys: [{alg: HS256, secret: \"" SECRET "\"}]\n      token_from: {query: at}\n");
+    snprintf(head, sizeof(head), "GET /x?a=1&at=%s HTTP/1.1\r\nHost: a\r\n\r\n", tok);
+    struct fx_exchange *e = fx_exchange(0, head, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_NEXT);
+    assert_string_equal(e->x.client_id, "q");
+    fx_end(e, 200);
+    fx_teardown();
+    /* a header, forwarded when forward_token */
+    fx_setup(FX_ROUTE_HEAD "routes:\n  - path: /\n    upstream: g\n    jwt:\n"
+             "      keys: [{alg: HS256, secret: \"" SECRET "\"}]\n      token_from: {header: X-Token}\n"
+             "      forward_token: true\n");
+    snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nHost: a\r\nX-Token: %s\r\n\r\n", tok);
+    e = fx_exchange(0, head, NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_NEXT);
+    assert_int_equal(e->x.nupstream_drop, 0);
+    fx_end(e, 200);
+    e = request(tok, NULL); /* Authorization is not where this route looks */
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_RESPOND);
+    assert_int_equal(e->x.reply.status, 401);
+    fx_end(e, 401);
+    fx_teardown();
+}
+
 /* --- a JWKS URL: fetched through the host's fetch_reply (faked here) --- */
 
 static void (*jw_cb)(void *arg, const struct fetch_reply *r);
@@ -236,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_require_is_403),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_jwks_url),
+        cmocka_unit_test(test_token_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
