@@ -216,10 +216,12 @@ static void bench_alg(const char *label, const char *alg, long n)
         k.pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         md = NULL;
     }
+    jwt_key_prepare(&k);
     make_token(alg, k.pkey, k.secret, k.secret_len, md, tok);
     struct verify_arg v = {.k = &k, .tok = tok};
     run(label, op_verify, &v, n);
     EVP_PKEY_free(k.pkey);
+    EVP_MAC_CTX_free(k.mac);
 }
 
 /* The whole module on a cached token: jwt_module's on_request through the pipeline, as the

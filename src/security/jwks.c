@@ -126,6 +126,7 @@ static int load_jwk(json_t *jwk, struct jwt_key *k)
         goto skip;
     if ((!k->pkey && !k->secret) || jwt_key_check(k))
         goto skip;
+    jwt_key_prepare(k);
     return 0;
 skip:
     ERR_clear_error();

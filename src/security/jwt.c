@@ -7,6 +7,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
@@ -88,8 +89,27 @@ const char *jwt_key_check(const struct jwt_key *k)
     }
 }
 
+void jwt_key_prepare(struct jwt_key *k)
+{
+    if (!jwt_alg_is_hmac(k->alg) || !k->secret || k->mac)
+        return;
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                         (char *)EVP_MD_get0_name(alg_md(k->alg)), 0),
+        OSSL_PARAM_construct_end()};
+    if (c && EVP_MAC_init(c, k->secret, k->secret_len, params) == 1)
+        k->mac = c;
+    else
+        EVP_MAC_CTX_free(c);
+    EVP_MAC_free(m);
+    ERR_clear_error();
+}
+
 void jwt_key_clear(struct jwt_key *k)
 {
+    EVP_MAC_CTX_free(k->mac);
     free(k->kid);
     EVP_PKEY_free(k->pkey);
     if (k->secret)
@@ -251,6 +271,14 @@ static bool verify_hmac(const struct jwt_key *k, const struct jwt_token *t, cons
 {
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    if (k->mac) {
+        EVP_MAC_CTX *c = EVP_MAC_CTX_dup(k->mac);
+        size_t outl = 0;
+        bool ok = c && EVP_MAC_update(c, (const uint8_t *)in, t->signed_len) == 1 &&
+                  EVP_MAC_final(c, mac, &outl, sizeof(mac)) == 1;
+        EVP_MAC_CTX_free(c);
+        return ok && t->sig_len == outl && CRYPTO_memcmp(mac, t->sig, outl) == 0;
+    }
     if (!HMAC(alg_md(k->alg), k->secret, (int)k->secret_len, (const uint8_t *)in, t->signed_len,
               mac, &n))
         return false;

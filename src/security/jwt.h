@@ -45,10 +45,14 @@ struct jwt_key {
     EVP_PKEY *pkey;           /* public key (RS, PS, ES, EdDSA) */
     uint8_t *secret;          /* HS */
     size_t secret_len;
+    EVP_MAC_CTX *mac;         /* HS: HMAC keyed once (jwt_key_prepare), duplicated per check */
 };
 
 /* NULL when the key fits its algorithm, else why not (static text). */
 const char *jwt_key_check(const struct jwt_key *k);
+/* After jwt_key_check: keys an HMAC context once, so a check costs a copy of it instead of
+ * fetching the algorithm and hashing the key each time. Without it jwt_verify still works. */
+void jwt_key_prepare(struct jwt_key *k);
 void jwt_key_clear(struct jwt_key *k);
 
 /* A parsed token: the decoded header and claims (owned), the signature, and where the signed

@@ -179,6 +179,7 @@ static int load_key(struct ycx *cx, const struct ynode *m, struct jwt_key *k)
     const char *why = jwt_key_check(k);
     if (why)
         return yerr(cx, at ? at : m, "%s", why);
+    jwt_key_prepare(k);
     return 0;
 }
 
