@@ -9,12 +9,23 @@
 #include "modules/request_buffering/request_buffering.h"
 #include "modules/shed/shed.h"
 #include "modules/static/static_module.h"
+#include "security/auth_apikey.h"
+#include "security/auth_basic.h"
+#include "security/auth_forward.h"
+#include "security/auth_hmac.h"
+#include "security/jwt_module.h"
 #include "waitroom/wr_module.h"
 
 static const struct pipeline_module *const modules[] = {
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,
+    /* who the client is, before it may take a place in a queue */
+    &apikey_module,
+    &basic_module,
+    &hmac_module,
+    &jwt_module,
+    &forward_auth_module,
     &waitroom_module, /* waiters are answered before anything spends a token on them */
     /* limit: cheapest refusal first; the body is read before anything holds a resource */
     &shed_module,
