@@ -13,6 +13,7 @@
 #include "h2/h2_session.h"
 #include "http/h1.h"
 #include "proxy/client.h"
+#include "proxy/client_tls.h"
 
 /* The response head must fit; the body passes through in pieces of at most this. */
 #define RBUF_SIZE (32u * 1024u)
@@ -335,6 +336,10 @@ static struct h2_lane *lane_get(struct h2_conn *hc)
     ic->h2_stream = true;
     ic->h2_tls = hc->c->tls != NULL;
     ic->h2_listener = hc->c->listener;
+    char subject[512];
+    client_tls_subject(hc->c, subject, sizeof(subject));
+    if (subject[0])
+        ic->h2_subject = strdup(subject); /* NULL when out of memory: no subject, as without */
     mc_add(&w->metrics.accepted, (uint64_t)-1); /* a lane is no accepted connection */
     return l;
 }

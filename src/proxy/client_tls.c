@@ -118,6 +118,10 @@ int client_tls_fields(struct client *c, struct response *r)
 
 void client_tls_subject(const struct client *c, char *buf, size_t len)
 {
+    if (c->h2_stream) { /* its HTTP/2 connection's, copied when the lane was made */
+        snprintf(buf, len, "%s", c->h2_subject ? c->h2_subject : "");
+        return;
+    }
     const struct cfg_tls_server *t = listener_tls(c);
     if (!c->tls || !t || t->verify == CFG_TLS_VERIFY_OFF) {
         buf[0] = '\0';

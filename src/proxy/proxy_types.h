@@ -261,6 +261,8 @@ struct client {
     bool h2_stream;               /* the socketpair of one HTTP/2 stream (src/h2/h2_stream.h) */
     bool h2_tls;                  /* ... whose connection is TLS */
     uint16_t h2_listener;         /* ... accepted on this listener (HSTS) */
+    char *h2_subject;             /* ... whose verified client certificate says this (mTLS;
+                                     owned, NULL = none) */
     struct h2_conn *h2;           /* CS_H2: the HTTP/2 connection */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */

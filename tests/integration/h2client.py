@@ -16,11 +16,13 @@ from hyperframe import frame as hf
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-def h2_socket(port, tls_ca=None, timeout=10.0, server_name="a.test"):
+def h2_socket(port, tls_ca=None, timeout=10.0, server_name="a.test", cert=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if tls_ca:
         ctx = ssl.create_default_context(cafile=tls_ca)
+        if cert:
+            ctx.load_cert_chain(*cert)
         ctx.set_alpn_protocols(["h2"])
         s = ctx.wrap_socket(s, server_hostname=server_name)
         assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
@@ -48,8 +50,8 @@ class H2Client:
     """Blocking HTTP/2 client. auto_ack=False leaves stream windows to the test."""
 
     def __init__(self, port, tls_ca=None, timeout=10.0, auto_ack=True, window=None,
-                 authority=None):
-        self.sock = h2_socket(port, tls_ca, timeout)
+                 authority=None, cert=None):
+        self.sock = h2_socket(port, tls_ca, timeout, cert=cert)
         self.authority = authority or "127.0.0.1:%d" % port
         self.scheme = "https" if tls_ca else "http"
         cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")

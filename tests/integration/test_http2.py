@@ -21,7 +21,8 @@ from test_tls import make_ca, make_leaf
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("h2certs"))
-    return {"ca": make_ca(d, "ca"), "a": make_leaf(d, "a", "a.test", "DNS:a.test")}
+    return {"ca": make_ca(d, "ca"), "a": make_leaf(d, "a", "a.test", "DNS:a.test"),
+            "alice": make_leaf(d, "alice", "alice", None, client=True)}
 
 
 def h2_weir(launcher, routes, certs=None, upstreams=None, extra=None, workers=1, hsts=None,
@@ -82,6 +83,23 @@ def test_h2c_tls_and_http11_side_by_side(launcher, certs):
     out = subprocess.run(["nghttp", "-n", "https://127.0.0.1:%d/a" % tport],
                          capture_output=True, timeout=20)
     assert out.returncode == 0, out.stderr
+
+
+def test_client_certificate_subject_over_h2(launcher, certs):
+    be = launcher.backend("be")
+    port, aport = free_port(), free_port()
+    cfg = make_config(port, {"be": [be.port]}, [{"path": "/", "upstream": "be"}], workers=1)
+    cfg["listen"] = [{"address": "127.0.0.1:%d" % port, "http2": True,
+                      "tls": {"certificates": [{"cert": certs["a"][0], "key": certs["a"][1]}],
+                              "client_auth": {"ca": certs["ca"], "verify": "required",
+                                              "subject_header": "X-Client-Subject"}}}]
+    cfg["admin"] = {"listen": "127.0.0.1:%d" % aport}
+    launcher.weir(cfg, port=port)
+    c = H2Client(port, tls_ca=certs["ca"], authority="a.test", cert=certs["alice"])
+    r = c.get("/who", headers=[("x-client-subject", "CN=mallory")])
+    echo = json.loads(bytes(r.body))
+    assert echo["headers"]["x-client-subject"] == "CN=alice,O=weir tests"
+    c.close()
 
 
 def test_h2load_many_connections_and_streams(launcher, certs):
