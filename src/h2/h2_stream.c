@@ -14,6 +14,7 @@
 #include "http/h1.h"
 #include "proxy/client.h"
 #include "proxy/client_tls.h"
+#include "tls/tls_conn.h"
 
 /* The response head must fit; the body passes through in pieces of at most this. */
 #define RBUF_SIZE (32u * 1024u)
@@ -298,6 +299,22 @@ static void on_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     h2_conn_kick_later(hc);
 }
 
+/* The connection's TLS facts for the inner connection of a new lane. */
+static struct h2_origin *origin_of(const struct client *c)
+{
+    char subject[512];
+    client_tls_subject(c, subject, sizeof(subject));
+    size_t n = strlen(subject);
+    struct h2_origin *o = malloc(sizeof(*o) + n + 1);
+    if (!o)
+        return NULL;
+    snprintf(o->protocol, sizeof(o->protocol), "%s", tls_conn_protocol(c->tls));
+    snprintf(o->cipher, sizeof(o->cipher), "%s", tls_conn_cipher(c->tls));
+    snprintf(o->sni, sizeof(o->sni), "%s", tls_conn_sni(c->tls));
+    memcpy(o->subject, subject, n + 1);
+    return o;
+}
+
 /* An idle lane of the connection, or a new one. */
 static struct h2_lane *lane_get(struct h2_conn *hc)
 {
@@ -336,10 +353,8 @@ static struct h2_lane *lane_get(struct h2_conn *hc)
     ic->h2_stream = true;
     ic->h2_tls = hc->c->tls != NULL;
     ic->h2_listener = hc->c->listener;
-    char subject[512];
-    client_tls_subject(hc->c, subject, sizeof(subject));
-    if (subject[0])
-        ic->h2_subject = strdup(subject); /* NULL when out of memory: no subject, as without */
+    if (hc->c->tls)
+        ic->h2_origin = origin_of(hc->c); /* NULL when out of memory: logged and sent without */
     mc_add(&w->metrics.accepted, (uint64_t)-1); /* a lane is no accepted connection */
     return l;
 }

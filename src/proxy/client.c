@@ -93,8 +93,8 @@ void client_close_now(struct client *c)
         h2_conn_free(c->h2);
         c->h2 = NULL;
     }
-    free(c->h2_subject);
-    c->h2_subject = NULL;
+    free(c->h2_origin);
+    c->h2_origin = NULL;
     if (c->tls) {
         tls_conn_free(c->tls);
         c->tls = NULL;

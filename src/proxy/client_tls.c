@@ -119,7 +119,7 @@ int client_tls_fields(struct client *c, struct response *r)
 void client_tls_subject(const struct client *c, char *buf, size_t len)
 {
     if (c->h2_stream) { /* its HTTP/2 connection's, copied when the lane was made */
-        snprintf(buf, len, "%s", c->h2_subject ? c->h2_subject : "");
+        snprintf(buf, len, "%s", c->h2_origin ? c->h2_origin->subject : "");
         return;
     }
     const struct cfg_tls_server *t = listener_tls(c);

@@ -132,6 +132,15 @@ struct reqbody {
     bool head_pinned;             /* the request head was copied out of the read buffer */
 };
 
+/* What the access log and the upstream head need to know of an HTTP/2 stream's TLS connection,
+ * copied into the stream's inner connection when its lane is made (src/h2/h2_stream.c). */
+struct h2_origin {
+    char protocol[16];            /* "TLSv1.3" */
+    char cipher[64];
+    char sni[256];                /* "" when none */
+    char subject[];               /* the verified client certificate's subject, "" = none */
+};
+
 enum client_state {
     CS_HEAD,      /* reading and parsing a request head */
     CS_ADMIT,     /* between the head and the first attempt: a module waits (a concurrency
@@ -261,8 +270,7 @@ struct client {
     bool h2_stream;               /* the socketpair of one HTTP/2 stream (src/h2/h2_stream.h) */
     bool h2_tls;                  /* ... whose connection is TLS */
     uint16_t h2_listener;         /* ... accepted on this listener (HSTS) */
-    char *h2_subject;             /* ... whose verified client certificate says this (mTLS;
-                                     owned, NULL = none) */
+    struct h2_origin *h2_origin;  /* ... its connection's TLS facts (owned; NULL: plain) */
     struct h2_conn *h2;           /* CS_H2: the HTTP/2 connection */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */

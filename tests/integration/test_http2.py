@@ -214,13 +214,16 @@ def test_same_scenario_over_http11_and_http2(launcher):
     assert st["totals"]["protocols"]["http1_requests"] == 6
 
 
-def test_access_log_protocol(launcher, tmp_path):
+def test_access_log_protocol(launcher, tmp_path, certs):
     be = launcher.backend("be")
     log = str(tmp_path / "access.log")
-    w, port, _, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}],
-                            upstreams={"be": [be.port]}, access=log)
+    w, port, tport, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}], certs,
+                                upstreams={"be": [be.port]}, access=log)
     c = H2Client(port)
     assert c.get("/h2-logged").status == 200
+    c.close()
+    c = H2Client(tport, tls_ca=certs["ca"], authority="a.test")
+    assert c.get("/h2-tls-logged").status == 200
     c.close()
     with Client(port) as h1:
         assert h1.get("/h1-logged").status == 200
@@ -228,6 +231,10 @@ def test_access_log_protocol(launcher, tmp_path):
     lines = [json.loads(l) for l in open(log)]
     by_path = {l["path"]: l for l in lines}
     assert by_path["/h2-logged"]["protocol"] == "HTTP/2.0"
+    assert "tls" not in by_path["/h2-logged"]
+    tls = by_path["/h2-tls-logged"]["tls"]
+    assert by_path["/h2-tls-logged"]["protocol"] == "HTTP/2.0"
+    assert tls["protocol"].startswith("TLSv1.") and tls["cipher"] and tls["sni"] == "a.test"
     assert by_path["/h1-logged"]["protocol"] == "HTTP/1.1"
 
 
