@@ -1,4 +1,4 @@
-/* h2_stream.c — see h2_stream.h: a stream's socketpair to its exchange. */
+/* h2_stream.c — see h2_stream.h: a stream's lane to its exchange, in memory. */
 #include "h2/h2_stream.h"
 
 #include <errno.h>
@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "h2/h2_conn.h"
 #include "h2/h2_session.h"
@@ -18,6 +16,7 @@
 
 /* The response head must fit; the body passes through in pieces of at most this. */
 #define RBUF_SIZE (32u * 1024u)
+#define LANES_IDLE_MAX 16
 
 static nghttp2_session *ng_of(const struct h2_stream *s)
 {
@@ -30,24 +29,54 @@ static struct worker *worker_of(const struct h2_stream *s)
     return hc->c->w;
 }
 
-/* Writes what the socketpair takes; the stream window reopens once the body is all in. */
-static int sock_flush(struct h2_stream *s)
+/* ---- lanes: waking the inner connection, and its end -------------------------------- */
+
+static void lane_maybe_free(struct h2_lane *l)
 {
-    struct h2_lane *l = s->lane;
-    while (s->woff < s->wlen && l->writable) {
-        ssize_t n = send(l->io.fd, s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
-        if (n > 0) {
-            s->woff += (size_t)n;
-        } else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-            l->writable = false;
-        } else {
-            /* The exchange stopped reading (it answered early): the rest is dropped. */
-            s->woff = s->wlen;
-            s->wdead = true;
-        }
+    if (l->inner || l->s || l->wake_queued || l->in_wake || !l->closed)
+        return;
+    free(l->rbuf);
+    free(l);
+}
+
+static void lane_wake_cb(void *arg)
+{
+    struct h2_lane *l = arg;
+    uint32_t ev = l->wake;
+    l->wake = 0;
+    l->wake_queued = false;
+    if (l->inner) {
+        l->in_wake = true;
+        client_wake(l->inner, ev); /* may close it: lane_inner_closed */
+        l->in_wake = false;
     }
-    if (s->woff < s->wlen)
-        return 0;
+    lane_maybe_free(l);
+}
+
+/* Readiness for the inner connection, delivered after the event batch as epoll would (never
+ * from inside nghttp2's callbacks, and never recursively). */
+static void lane_wake(struct h2_lane *l, uint32_t events)
+{
+    if (!l->inner)
+        return;
+    l->wake |= events;
+    if (!l->wake_queued && ev_defer(&l->w->loop, lane_wake_cb, l) == 0)
+        l->wake_queued = true;
+}
+
+/* The lane carries no more streams: the inner connection hears the end (and closes). */
+static void lane_close(struct h2_lane *l)
+{
+    l->closed = true;
+    l->hc = NULL;
+    if (l->inner)
+        lane_wake(l, EPOLLIN | EPOLLOUT | EPOLLHUP);
+    lane_maybe_free(l);
+}
+
+/* The request bytes were all taken: the stream window reopens by the body among them. */
+static void request_taken(struct h2_stream *s)
+{
     s->woff = s->wlen = 0;
     if (s->unconsumed) {
         nghttp2_session_consume_stream(ng_of(s), s->id, s->unconsumed);
@@ -58,16 +87,18 @@ static int sock_flush(struct h2_stream *s)
         s->wbuf = NULL;
         s->wcap = 0;
     }
-    return 0;
 }
 
 void h2_stream_push(struct h2_stream *s)
 {
-    if (s->started)
-        sock_flush(s);
+    if (!s->started)
+        return;
+    if (s->phase == H2S_DONE && s->submitted) {
+        request_taken(s); /* answered already: the rest of the body is dropped */
+        return;
+    }
+    lane_wake(s->lane, EPOLLIN);
 }
-
-/* ---- the response ---------------------------------------------------------------------- */
 
 static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
                        uint32_t *flags, nghttp2_data_source *src, void *user);
@@ -176,35 +207,28 @@ static int process(struct h2_stream *s)
     return 0;
 }
 
-/* Reads the response while nothing waits to be sent. Returns 0, or -1 (reset the stream). */
-static int pull(struct h2_stream *s)
+/* The response bytes are gone to nghttp2 (or the stream state changed): tell nghttp2 what
+ * it waits for, and write. */
+static void response_moved(struct h2_stream *s)
 {
-    struct h2_lane *l = s->lane;
-    while (s->phase != H2S_DONE && l->readable && s->rready == 0) {
-        if (s->rlen == RBUF_SIZE)
-            return -1;
-        ssize_t n = recv(l->io.fd, s->rbuf + s->rlen, RBUF_SIZE - s->rlen, 0);
-        if (n > 0) {
-            s->rlen += (size_t)n;
-            if (process(s) != 0)
-                return -1;
-            continue;
-        }
-        if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-            l->readable = false;
-            break;
-        }
-        l->readable = false; /* the exchange closed its side */
-        s->resp_close = true;
-        if (!s->submitted) {
-            submit_status(s, "502");
-        } else if (s->framing == H1_FRAME_EOF) {
-            s->phase = H2S_DONE;
-        } else {
-            return -1; /* cut short */
-        }
+    if (s->deferred && (s->rready || s->phase == H2S_DONE)) {
+        s->deferred = false;
+        nghttp2_session_resume_data(ng_of(s), s->id);
     }
-    return 0;
+}
+
+/* The inner connection ended while the stream ran: its response is complete only when it was
+ * delimited by the end. */
+static void response_cut(struct h2_stream *s)
+{
+    if (!s->submitted)
+        submit_status(s, "502");
+    else if (s->phase == H2S_BODY && s->framing == H1_FRAME_EOF)
+        s->phase = H2S_DONE;
+    else if (s->phase != H2S_DONE)
+        h2_session_reset(s->sess, s->id, NGHTTP2_INTERNAL_ERROR);
+    s->resp_close = true;
+    response_moved(s);
 }
 
 static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
@@ -213,14 +237,16 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     (void)id;
     (void)user;
     struct h2_stream *s = src->ptr;
-    if (s->rready == 0 && s->phase != H2S_DONE && pull(s) != 0)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     size_t n = s->rready < len ? s->rready : len;
     if (n)
         s->progress_ms = worker_of(s)->loop.now_ms;
     memcpy(buf, s->rbuf + s->roff, n);
     s->roff += n;
     s->rready -= n;
+    if (s->rready == 0 && s->lane->inner_blocked) {
+        s->lane->inner_blocked = false;
+        lane_wake(s->lane, EPOLLOUT); /* room again for the exchange's writes */
+    }
     if (s->rready == 0 && s->phase == H2S_DONE) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (s->trailers && s->chunk.trailer_bytes > 2) {
@@ -238,66 +264,83 @@ static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     return (ssize_t)n;
 }
 
-/* ---- lanes ----------------------------------------------------------------------------- */
+/* ---- the inner connection's transport (struct tls_vt) ------------------------------------ */
 
-#define LANES_IDLE_MAX 16
-
-static void lane_free(void *arg)
+static ssize_t lane_recv(void *arg, void *buf, size_t len)
 {
     struct h2_lane *l = arg;
-    free(l->rbuf);
-    free(l);
-}
-
-static void lane_close(struct h2_lane *l)
-{
-    struct worker *w = l->hc->c->w;
-    ev_io_del(&w->loop, &l->io);
-    close(l->io.fd); /* an exchange still running sees its connection close: it is cancelled */
-    l->io.fd = -1;
-    if (ev_defer(&w->loop, lane_free, l) == -1)
-        free(l);
-}
-
-/* An idle lane hears from its inner connection only when that closes (its keep-alive timeout,
- * a stop): the lane goes too. */
-static void lane_idle_event(struct h2_lane *l)
-{
-    char b;
-    ssize_t n = recv(l->io.fd, &b, 1, MSG_PEEK);
-    if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-        l->readable = false;
-        return;
-    }
-    dlist_remove(&l->link);
-    l->hc->nlanes--;
-    lane_close(l);
-}
-
-static void on_event(struct ev_loop *loop, struct ev_io *io, uint32_t events)
-{
-    (void)loop;
-    struct h2_lane *l = (struct h2_lane *)io;
-    struct h2_conn *hc = l->hc;
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-        l->writable = true;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        l->readable = true;
     struct h2_stream *s = l->s;
-    if (!s) {
-        if (l->readable)
-            lane_idle_event(l);
-        return;
+    if (s && s->woff < s->wlen) {
+        size_t n = s->wlen - s->woff < len ? s->wlen - s->woff : len;
+        memcpy(buf, s->wbuf + s->woff, n);
+        s->woff += n;
+        if (s->woff == s->wlen) {
+            request_taken(s);
+            h2_conn_kick_later(s->sess->owner); /* a WINDOW_UPDATE may be due */
+        }
+        return (ssize_t)n;
     }
-    sock_flush(s);
-    if (pull(s) != 0) {
-        h2_session_reset(s->sess, s->id, NGHTTP2_INTERNAL_ERROR);
-    } else if (s->deferred && (s->rready || s->phase == H2S_DONE)) {
-        s->deferred = false;
-        nghttp2_session_resume_data(ng_of(s), s->id);
-    }
-    h2_conn_kick_later(hc);
+    if (l->closed)
+        return 0;
+    errno = EAGAIN;
+    return -1;
 }
+
+static ssize_t lane_sendv(void *arg, const struct iovec *iov, int niov)
+{
+    struct h2_lane *l = arg;
+    struct h2_stream *s = l->s;
+    if (l->closed || !s || s->phase == H2S_DONE) {
+        errno = EPIPE; /* nobody asked: the exchange goes */
+        return -1;
+    }
+    size_t done = 0, total = 0;
+    for (int i = 0; i < niov; i++)
+        total += iov[i].iov_len;
+    if (s->rready == 0) {
+        for (int i = 0; i < niov && s->rlen < RBUF_SIZE; i++) {
+            size_t n = iov[i].iov_len < RBUF_SIZE - s->rlen ? iov[i].iov_len : RBUF_SIZE - s->rlen;
+            memcpy(s->rbuf + s->rlen, iov[i].iov_base, n);
+            s->rlen += n;
+            done += n;
+            if (n < iov[i].iov_len)
+                break;
+        }
+    }
+    if (done < total)
+        l->inner_blocked = true;
+    if (!done) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (process(s) != 0)
+        h2_session_reset(s->sess, s->id, NGHTTP2_INTERNAL_ERROR);
+    response_moved(s);
+    h2_conn_kick_later(s->sess->owner);
+    return (ssize_t)done;
+}
+
+static void lane_inner_closed(void *arg)
+{
+    struct h2_lane *l = arg;
+    l->inner = NULL;
+    struct h2_stream *s = l->s;
+    if (s && !l->closed) {
+        response_cut(s);
+        h2_conn_kick_later(s->sess->owner);
+    } else if (!s && !l->closed && l->hc) { /* idle: its keep-alive ended, or a stop */
+        dlist_remove(&l->link);
+        l->hc->nlanes--;
+    }
+    l->closed = true;
+    lane_maybe_free(l);
+}
+
+static const struct tls_vt lane_vt = {
+    .recv = lane_recv,
+    .sendv = lane_sendv,
+    .close = lane_inner_closed,
+};
 
 /* The connection's TLS facts for the inner connection of a new lane. */
 static struct h2_origin *origin_of(const struct client *c)
@@ -315,7 +358,7 @@ static struct h2_origin *origin_of(const struct client *c)
     return o;
 }
 
-/* An idle lane of the connection, or a new one. */
+/* An idle lane of the connection, or a new one with its inner connection. */
 static struct h2_lane *lane_get(struct h2_conn *hc)
 {
     if (!dlist_empty(&hc->lanes)) {
@@ -326,30 +369,24 @@ static struct h2_lane *lane_get(struct h2_conn *hc)
     }
     struct worker *w = hc->c->w;
     struct h2_lane *l = calloc(1, sizeof(*l));
-    int sv[2];
-    if (!l)
-        return NULL;
-    if (!(l->rbuf = malloc(RBUF_SIZE))) {
+    struct tls_conn *vc = l ? tls_conn_virtual(&lane_vt, l) : NULL;
+    if (!vc || !(l->rbuf = malloc(RBUF_SIZE))) {
+        free(vc);
+        if (l)
+            free(l->rbuf);
         free(l);
         return NULL;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
-        lane_free(l);
-        return NULL;
-    }
-    if (ev_io_add(&w->loop, &l->io, sv[1], on_event, true) == -1) {
-        close(sv[0]);
-        close(sv[1]);
-        lane_free(l);
-        return NULL;
-    }
     l->hc = hc;
-    l->writable = true;
-    struct client *ic = client_accept(w, sv[0], &hc->c->peer, CLIENT_LISTENER_INTERNAL);
-    if (!ic) { /* sv[0] is closed */
-        lane_close(l);
+    l->w = w;
+    struct client *ic = client_accept_virtual(w, vc, &hc->c->peer);
+    if (!ic) {
+        free(vc);
+        free(l->rbuf);
+        free(l);
         return NULL;
     }
+    l->inner = ic;
     ic->h2_stream = true;
     ic->h2_tls = hc->c->tls != NULL;
     ic->h2_listener = hc->c->listener;
@@ -374,18 +411,15 @@ void h2_lane_close_idle(struct h2_conn *hc)
 int h2_stream_start(struct h2_stream *s)
 {
     struct h2_conn *hc = s->sess->owner;
-    struct worker *w = worker_of(s);
     if (!(s->lane = lane_get(hc)))
         return -1;
-    s->rbuf = s->lane->rbuf;
     s->lane->s = s;
+    s->lane->inner_blocked = false;
+    s->rbuf = s->lane->rbuf;
     s->started = true;
-    s->progress_ms = w->loop.now_ms;
+    s->progress_ms = worker_of(s)->loop.now_ms;
     h2_conn_stream_started(hc);
-    sock_flush(s);
-    /* A kept lane may hold readiness from before: look now (edge-triggered, no new event). */
-    if (s->lane->readable && pull(s) != 0)
-        return -1;
+    lane_wake(s->lane, EPOLLIN | EPOLLOUT);
     return 0;
 }
 
@@ -399,8 +433,9 @@ bool h2_stream_stalled(const struct h2_stream *s, uint64_t now_ms, uint32_t ms)
 static bool reusable(const struct h2_stream *s)
 {
     const struct h2_conn *hc = s->sess->owner;
+    const struct h2_lane *l = s->lane;
     return s->phase == H2S_DONE && s->rready == 0 && s->rlen == 0 && !s->resp_close &&
-           s->framing != H1_FRAME_EOF && s->req_end && s->wlen == 0 && !s->wdead &&
+           s->framing != H1_FRAME_EOF && s->req_end && s->wlen == 0 && l->inner && !l->closed &&
            !hc->closing && !hc->draining && hc->nlanes < LANES_IDLE_MAX;
 }
 
@@ -411,12 +446,13 @@ void h2_stream_free(struct h2_stream *s)
     if (s->started)
         h2_conn_stream_ended(hc);
     if (l) {
+        bool keep = reusable(s);
         l->s = NULL;
-        if (reusable(s)) {
+        if (keep) {
             dlist_push_front(&hc->lanes, &l->link);
             hc->nlanes++;
         } else {
-            lane_close(l);
+            lane_close(l); /* an exchange still running is cancelled */
         }
     }
     free(s->wbuf);

@@ -35,12 +35,16 @@ struct h2_stream;
  * kept-alive HTTP/1.1 connection waits for its next request — so a stream usually costs no
  * socketpair, epoll registration or client of its own. */
 struct h2_lane {
-    struct ev_io io;              /* first: our end of the socketpair */
-    struct h2_conn *hc;
+    struct h2_conn *hc;           /* NULL once closed */
+    struct worker *w;
     struct h2_stream *s;          /* the stream it carries; NULL while idle */
+    struct client *inner;         /* its inner connection; NULL once that closed */
     struct dlist link;            /* in hc->lanes while idle */
     char *rbuf;                   /* the response buffer of the stream it carries */
-    bool readable, writable;
+    uint32_t wake;                /* readiness to deliver to the inner connection */
+    bool wake_queued, in_wake;
+    bool inner_blocked;           /* its last write found no room: wake it when there is */
+    bool closed;                  /* carries no more streams (freed once the inner is gone) */
 };
 
 struct h2_stream {

@@ -17,7 +17,7 @@ void accesslog_line_write(struct client *c)
     const struct exchange_log *l = &c->x->log;
     /* Worst case: escaped fields (6x) plus fixed text. */
     size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->x->request_id)) + 512 +
-                  (c->tls || c->h2_origin ? 6 * 256 + 128 : 0);
+                  (client_is_tls(c) ? 6 * 256 + 128 : 0);
     char *p = accesslog_reserve(&c->w->alog, need);
     if (!p)
         return;
@@ -43,7 +43,7 @@ void accesslog_line_write(struct client *c)
         o += sprintf(o, ",\"cache\":\"%s\"", c->x->base.log_cache);
     o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
     o += accesslog_json_escape(o, c->x->request_id, strlen(c->x->request_id));
-    if (c->tls || c->h2_origin) { /* an HTTP/2 stream: its connection's, copied */
+    if ((c->tls && !c->tls->vt) || c->h2_origin) { /* HTTP/2: its connection's, copied */
         const struct h2_origin *h = c->h2_origin;
         const char *sni = h ? h->sni : tls_conn_sni(c->tls);
         size_t sn = strnlen(sni, 255);

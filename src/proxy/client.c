@@ -99,7 +99,8 @@ void client_close_now(struct client *c)
         tls_conn_free(c->tls);
         c->tls = NULL;
     }
-    close(c->io.fd);
+    if (c->io.fd >= 0)
+        close(c->io.fd);
     c->io.fd = -1;
     buf_release(w, &c->in);
     buf_release(w, &c->out);
@@ -221,7 +222,7 @@ static void reset_exchange(struct client *c)
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
     x->base.internal = c->internal;
-    x->base.tls = c->tls != NULL || c->h2_tls;
+    x->base.tls = client_is_tls(c);
     pipeline_start(&x->base);
 }
 
@@ -580,20 +581,13 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     client_run(c);
 }
 
-struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
-                             uint16_t listener)
+/* A client struct for a connection from peer on listener (not yet registered anywhere). */
+static struct client *client_new(struct worker *w, const struct sockaddr_storage *peer,
+                                 uint16_t listener)
 {
-    if (w->draining) {
-        close(fd);
-        return NULL;
-    }
     struct client *c = worker_client_get(w);
-    if (!c) {
-        close(fd);
+    if (!c)
         return NULL;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     memset(c, 0, sizeof(*c));
     c->w = w;
     c->peer = *peer;
@@ -607,6 +601,34 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
     c->state = CS_HEAD;
     c->keepalive = true;
     timer_init(&c->timer, on_client_timer);
+    return c;
+}
+
+/* The client joins the worker's list; its first timeout starts. */
+static void client_join(struct client *c, uint32_t first_ms)
+{
+    struct worker *w = c->w;
+    c->wc->users++;
+    dlist_push_front(&w->clients, &c->link);
+    w->nclients++;
+    mc_add(&w->metrics.accepted, 1);
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+}
+
+struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
+                             uint16_t listener)
+{
+    if (w->draining) {
+        close(fd);
+        return NULL;
+    }
+    struct client *c = client_new(w, peer, listener);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     uint32_t first_ms = client_tls_accept(c, fd);
     if (!first_ms) {
         close(fd);
@@ -620,10 +642,27 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
         worker_client_put(w, c);
         return NULL;
     }
-    c->wc->users++;
-    dlist_push_front(&w->clients, &c->link);
-    w->nclients++;
-    mc_add(&w->metrics.accepted, 1);
-    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+    client_join(c, first_ms);
     return c;
+}
+
+struct client *client_accept_virtual(struct worker *w, struct tls_conn *vc,
+                                     const struct sockaddr_storage *peer)
+{
+    struct client *c = w->draining ? NULL : client_new(w, peer, CLIENT_LISTENER_INTERNAL);
+    if (!c)
+        return NULL;
+    c->io.fd = -1;
+    c->io.cb = on_client_event;
+    c->tls = vc;
+    client_tls_subject_header(c); /* a client's own copy of that header is dropped */
+    c->readable = c->writable = false;
+    client_join(c, c->wc->cfg->timeouts.client_header_ms);
+    return c;
+}
+
+void client_wake(struct client *c, uint32_t events)
+{
+    if (c->state != CS_CLOSED)
+        on_client_event(&c->w->loop, &c->io, events);
 }

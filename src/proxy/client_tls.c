@@ -21,7 +21,7 @@ static const struct cfg_tls_server *listener_tls(const struct client *c)
     return c->wc->cfg->listeners[c->listener].tls;
 }
 
-uint32_t client_tls_accept(struct client *c, int fd)
+void client_tls_subject_header(struct client *c)
 {
     const struct config *cfg = c->wc->cfg;
     if (__builtin_expect(cfg->tls_rt != NULL, 0)) {
@@ -32,6 +32,12 @@ uint32_t client_tls_accept(struct client *c, int fd)
                 c->subject_header = t->subject_header;
         }
     }
+}
+
+uint32_t client_tls_accept(struct client *c, int fd)
+{
+    const struct config *cfg = c->wc->cfg;
+    client_tls_subject_header(c);
     struct tls_server *ts =
         c->listener == CLIENT_LISTENER_INTERNAL ? NULL : tls_gen_listener(cfg, c->listener);
     if (!ts)

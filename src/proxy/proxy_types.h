@@ -31,6 +31,7 @@
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
+#include "tls/tls_conn.h"
 
 struct worker;
 struct client;
@@ -284,6 +285,13 @@ struct client {
     uint32_t drained;             /* bytes discarded while lingering */
     struct h1x *x;                /* the exchange in progress; NULL while idle */
 };
+
+/* The client's connection is TLS: its own, or (an HTTP/2 stream's lane, whose c->tls is a
+ * virtual connection) its HTTP/2 connection's. */
+static inline bool client_is_tls(const struct client *c)
+{
+    return (c->tls && !c->tls->vt) || c->h2_tls;
+}
 
 enum worker_cmd {
     WCMD_NONE = 0,
