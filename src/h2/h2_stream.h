@@ -1,18 +1,20 @@
 /* h2_stream.h — one HTTP/2 stream bridged to one exchange of the proxy.
  *
- * The seam (docs/http2.md, docs/architecture.md): each stream gets a socketpair; one end is
- * given to client_accept like an accepted HTTP/1.1 connection (as fetch.c does for internal
- * requests), so routing, every pipeline module, retries and the access log run unchanged; the
- * stream keeps the other end. It writes the request head h2_map_request made and the request
- * body from DATA frames into it, and reads the HTTP/1.1 response back out, turning the head into
- * a HEADERS frame and the body (de-chunked) into DATA frames. Backpressure both ways is the
- * socketpair's: weir reads the response only while the stream's buffer is empty (it empties as
- * the client's window allows) and opens the client's stream window only once the request body
- * went into the socketpair.
+ * The seam (docs/http2.md, docs/architecture.md): a stream runs on a *lane*, an inner HTTP/1.1
+ * connection (struct client, made by client_accept_virtual) whose transport is no socket but a
+ * virtual tls_conn (tls_conn_virtual) whose calls land here: the inner connection reads the
+ * request head h2_map_request made and the request body from DATA frames out of the stream's
+ * buffer, and writes its HTTP/1.1 response into the stream's response buffer, whose head becomes
+ * a HEADERS frame and whose body (de-chunked) becomes DATA frames. So routing, every pipeline
+ * module, retries and the access log run unchanged. Readiness is delivered as epoll would
+ * (client_wake, after the event batch). Backpressure both ways: the response buffer takes bytes
+ * only while empty (it empties as the client's window allows: a write finds no room, EAGAIN,
+ * and the exchange is woken when there is), and the client's stream window reopens only as the
+ * exchange reads the request body.
  *
  * h2_session.c owns the stream's life (created on HEADERS, freed when nghttp2 closes it) and
- * calls the three functions below; h2_stream.c implements them over the socketpair, the fuzz
- * driver (tests/fuzz/fuzz_h2_session.c) over nothing. */
+ * calls the three functions below; h2_stream.c implements them with lanes, the fuzz driver
+ * (tests/fuzz/fuzz_h2_session.c) over nothing. */
 #ifndef WEIR_H2_H2_STREAM_H
 #define WEIR_H2_H2_STREAM_H
 
@@ -21,7 +23,6 @@
 #include <stdint.h>
 
 #include "core/dlist.h"
-#include "event/loop.h"
 #include "h2/h2_map.h"
 #include "http/h1_types.h"
 
@@ -29,11 +30,11 @@ struct h2_session;
 struct h2_conn;
 struct h2_stream;
 
-/* A socketpair whose other end is an inner HTTP/1.1 connection (struct client): it carries one
- * stream at a time, and when a stream ended cleanly (whole request written, whole response read,
- * no Connection: close) it waits in its HTTP/2 connection's idle list for the next stream, as a
- * kept-alive HTTP/1.1 connection waits for its next request — so a stream usually costs no
- * socketpair, epoll registration or client of its own. */
+/* A lane carries one stream at a time; when a stream ended cleanly (whole request read, whole
+ * response written, no Connection: close) it waits in its HTTP/2 connection's idle list for the
+ * next stream, as a kept-alive HTTP/1.1 connection waits for its next request — so a stream
+ * usually costs no struct client of its own. A lane is freed once it is closed (by the stream's
+ * end or the connection's) and its inner connection has gone, whichever comes last. */
 struct h2_lane {
     struct h2_conn *hc;           /* NULL once closed */
     struct worker *w;
@@ -65,17 +66,16 @@ struct h2_stream {
     bool head_done;               /* the request head was mapped */
     struct h2_req_info info;
 
-    /* Bytes for the socketpair: the head, then the body (chunk-framed when info.chunked). */
+    /* Bytes for the exchange: the head, then the body (chunk-framed when info.chunked). */
     char *wbuf;
     size_t wlen, woff, wcap;
-    uint64_t unconsumed;          /* body bytes received but not yet in the socketpair: the
+    uint64_t unconsumed;          /* body bytes received but not yet read by the exchange: the
                                      stream window reopens by them once they are */
     bool req_end;                 /* END_STREAM seen (the final chunk is in wbuf) */
     bool started;
-    bool wdead;                   /* the exchange stopped reading the request */
     bool resp_close;              /* the response said Connection: close */
 
-    /* The response read back from the socketpair. */
+    /* The response the exchange wrote. */
     char *rbuf;                   /* its lane's */
     size_t rlen;                  /* raw bytes not yet processed, from rbuf[0] */
     size_t roff, rready;          /* payload ready for DATA frames: rbuf[roff, roff + rready) */
@@ -96,8 +96,8 @@ enum { H2S_HEAD = 0, H2S_BODY, H2S_DONE };
 /* The request head is in s->wbuf (s->info says how the body is framed): connect it to an
  * exchange. Returns 0, or -1 (the session resets the stream with REFUSED_STREAM). */
 int h2_stream_start(struct h2_stream *s);
-/* The session added request body bytes (or the final chunk) to s->wbuf: write what the
- * socketpair takes (only once started). */
+/* The session added request body bytes (or the final chunk) to s->wbuf: the exchange is woken
+ * to read them (only once started). */
 void h2_stream_push(struct h2_stream *s);
 /* The stream is closed (done, or reset by either side): release everything; an exchange still
  * running sees its connection close (the upstream request is cancelled). Frees s. */
