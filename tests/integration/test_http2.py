@@ -172,6 +172,35 @@ def test_trailers_both_ways_and_100_continue(launcher):
     c.close()
 
 
+def test_resets_and_drops_mid_exchange(launcher):
+    """Streams reset while their exchange waits on the upstream, while the response is being
+    sent, and a connection dropped with streams in flight: their exchanges are cancelled,
+    the lanes freed (ASan checks at stop), and the next client is served."""
+    be = launcher.backend("be")
+    w, port, _, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}],
+                            upstreams={"be": [be.port]})
+    c = H2Client(port, auto_ack=False)
+    slow = [c.start("GET", "/slow?ms=800") for _ in range(10)]
+    big = [c.start("GET", "/bytes?n=%d" % (8 << 20)) for _ in range(5)]
+    time.sleep(0.3)
+    for sid in slow[:5] + big[:3]:
+        c.conn.reset_stream(sid, error_code=8)
+    c.flush()
+    res = c.wait(slow[5:], timeout=20)
+    assert all(r.status == 200 for r in res)
+    c.close()  # the rest of `big` in flight
+    c = H2Client(port)
+    sids = [c.start("GET", "/slow?ms=500") for _ in range(5)]
+    time.sleep(0.2)
+    c.close()  # dropped with its streams waiting on the upstream
+    c = H2Client(port)
+    assert all(r.status == 200 for r in c.wait([c.start("GET", "/x/%d" % i)
+                                                   for i in range(20)]))
+    c.close()
+    time.sleep(1.0)  # the cancelled exchanges and their lanes wind down
+    w.stop()
+
+
 def test_same_scenario_over_http11_and_http2(launcher):
     """Rate limit (429), cache (MISS then HIT), compression (gzip): one config, both protocols,
     the same answers."""
