@@ -198,7 +198,14 @@ def test_resets_and_drops_mid_exchange(launcher):
                                                    for i in range(20)]))
     c.close()
     time.sleep(1.0)  # the cancelled exchanges and their lanes wind down
-    w.stop()
+    # A fast stop (SIGINT) with streams in flight and idle lanes: everything is freed.
+    c = H2Client(port)
+    for _ in range(3):
+        c.get("/warm")
+    inflight = [c.start("GET", "/slow?ms=3000") for _ in range(4)]
+    time.sleep(0.3)
+    w.stop(signal.SIGINT)
+    c.close()
 
 
 def test_same_scenario_over_http11_and_http2(launcher):
