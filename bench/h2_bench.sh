@@ -44,24 +44,14 @@ PY=python3
 QUIET_WAIT=0
 # shellcheck source=bench/bench_lib.sh
 source "$HERE/bench_lib.sh"  # STARTED, stop_pid, the EXIT cleanup, free_port, ticks
-wait_port() { local i; for ((i = 0; i < 100; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
     -keyout "$TMP/ec.key" -out "$TMP/ec.pem" 2>/dev/null || die "openssl req"
 
-USER_LINE=""
-[[ $(id -u) -eq 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
-BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
-BACKEND_PORT=$(free_port)
-render() {  # TEMPLATE DEST DIR PORT [CERT KEY]
-    mkdir -p "$3/tmp"
-    sed -e "s|@DIR@|$3|g" -e "s|@PORT@|$4|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
-        -e "s|@USER_LINE@|$USER_LINE|" -e "s|@BODY@|$BODY|" -e "s|@EXTRA_LISTEN@||" \
-        -e "s|@CERT@|${5:-}|" -e "s|@KEY@|${6:-}|" "$1" >"$2"
-}
-render "$HERE/conf/nginx-backend.conf.in" "$TMP/backend.conf" "$TMP/backend" "$BACKEND_PORT"
-taskset -c 1 nginx -p "$TMP/backend/" -c "$TMP/backend.conf" -g 'daemon off;' >/dev/null 2>&1 &
-STARTED+=($!)
+# shellcheck source=bench/nginx_lib.sh
+source "$HERE/nginx_lib.sh"  # render, backend_start, wait_port
+backend_start
+STARTED+=("$BACKEND_PID")
 wait_port "$BACKEND_PORT" || die "backend nginx did not start"
 
 PROXY_PID="" WORKER_PID="" PORT=""
