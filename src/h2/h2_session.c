@@ -189,10 +189,11 @@ static void answer(struct h2_session *h, struct h2_stream *s, int status)
         h2_session_reset(h, s->id, NGHTTP2_INTERNAL_ERROR);
 }
 
-static int append(struct h2_stream *s, const char *d, size_t n)
+/* Room for n more bytes in wbuf. */
+static int reserve(struct h2_stream *s, size_t n)
 {
     if (n > s->wcap - s->wlen) {
-        size_t cap = s->wcap ? s->wcap : 4096;
+        size_t cap = s->wcap ? s->wcap : 1024;
         while (cap < s->wlen + n)
             cap *= 2;
         char *p = realloc(s->wbuf, cap);
@@ -201,6 +202,13 @@ static int append(struct h2_stream *s, const char *d, size_t n)
         s->wbuf = p;
         s->wcap = cap;
     }
+    return 0;
+}
+
+static int append(struct h2_stream *s, const char *d, size_t n)
+{
+    if (reserve(s, n) != 0)
+        return -1;
     memcpy(s->wbuf + s->wlen, d, n);
     s->wlen += n;
     return 0;
@@ -210,14 +218,15 @@ static void head_done(struct h2_session *h, struct h2_stream *s, bool end)
 {
     s->head_done = true;
     if (!s->reject) {
-        char *out = malloc(h->max_header_bytes + 512);
-        int n = out ? h2_map_request(s->fields, s->nfields, !end, out, h->max_header_bytes + 512,
-                                     &s->info)
-                    : -503;
-        if (n > 0 && append(s, out, (size_t)n) != 0)
-            n = -503;
-        free(out);
-        if (n < 0)
+        /* Written straight into wbuf: the head is at most the fields' bytes, ": " and CRLF for
+         * each, and fixed text (request line, Host, transfer-encoding, the end). */
+        size_t room = (size_t)s->hlen + 4u * s->nfields + 128;
+        int n = reserve(s, room) == 0 ? h2_map_request(s->fields, s->nfields, !end,
+                                                       s->wbuf + s->wlen, room, &s->info)
+                                      : -503;
+        if (n > 0)
+            s->wlen += (size_t)n;
+        else
             s->reject = -n;
     }
     drop_head(s);
