@@ -69,6 +69,8 @@ struct cfg_listener {
     struct cfg_tls_server *tls;   /* NULL = plain TCP */
     uint16_t redirect_https;      /* plain listener: every request gets 308 to https on this
                                      port; 0 = off */
+    void *ip_rules;               /* `ip_rules` (src/security/ip_rules.h) checked on the peer at
+                                     accept; NULL = none */
 };
 
 struct cfg_server {
@@ -273,6 +275,12 @@ struct cfg_admin {
     char *token;                  /* bearer token required on every endpoint; NULL = none */
 };
 
+/* The audit log (src/security/audit.h). */
+struct cfg_audit {
+    char *path;                   /* a file or "stderr"; NULL = off (default) */
+    char *key_file;               /* hex key; NULL = "<path>.key", made when absent */
+};
+
 struct config {
     atomic_uint refcnt;
     char *source;                 /* file path, or "<command line>" */
@@ -288,6 +296,7 @@ struct config {
     struct cfg_buffering buffering;
     struct cfg_log log;
     struct cfg_admin admin;
+    struct cfg_audit audit;
     struct cfg_upstream *upstreams;
     uint32_t nupstreams;
     struct cfg_route *routes;

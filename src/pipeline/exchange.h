@@ -71,6 +71,9 @@ struct exchange {
     const struct h1_request *req;
     const char *client_ip;
     const char *request_id;      /* 32 hex chars or the client's X-Request-Id */
+    const char *auth_subject;    /* who an authentication module found (arena or conf
+                                    memory), NULL until one did: abnormal-access rules and
+                                    the audit log key on it */
     struct str body;             /* the buffered request body, when a module asked for it */
     bool body_ready;
     bool tls;                    /* the request came over TLS */

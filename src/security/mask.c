@@ -1,0 +1,144 @@
+/* mask.c — see mask.h. One left-to-right pass; each candidate (a digit run, an e-mail) is
+ * recognised at its first character and rewritten in place. */
+#include "security/mask.h"
+
+#include <string.h>
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_word(char c)
+{
+    return is_alnum(c) || c == '.' || c == '_';
+}
+
+bool mask_luhn(const char *s, size_t n)
+{
+    unsigned sum = 0, k = 0;
+    for (size_t i = n; i-- > 0;) {
+        if (!is_digit(s[i]))
+            continue;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (k++ & 1) {
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+    }
+    return k && sum % 10 == 0;
+}
+
+void mask_tail(char *v, size_t n, size_t keep)
+{
+    size_t kept = 0;
+    for (size_t i = n; i-- > 0;) {
+        if (kept < keep) {
+            kept++;
+            continue;
+        }
+        if (is_alnum(v[i]))
+            v[i] = '*';
+    }
+}
+
+/* A digit run starting at s[i] (card or phone); returns its end, or i when none. */
+static size_t digit_run(const char *s, size_t n, size_t i, size_t *ndig, bool *dash_space_only)
+{
+    size_t j = i, last = i;
+    *ndig = 0;
+    *dash_space_only = true;
+    if (s[j] == '+')
+        j++;
+    while (j < n) {
+        if (is_digit(s[j])) {
+            (*ndig)++;
+            last = ++j;
+        } else if ((s[j] == '-' || s[j] == ' ' || s[j] == '(' || s[j] == ')') && j + 1 < n &&
+                   (is_digit(s[j + 1]) || s[j + 1] == '(' || s[j + 1] == ' ')) {
+            if (s[j] == '(' || s[j] == ')')
+                *dash_space_only = false;
+            j++;
+        } else {
+            break;
+        }
+    }
+    return last;
+}
+
+static void mask_digits(char *s, size_t from, size_t to, size_t skip_first, size_t keep_last,
+                        size_t ndig)
+{
+    size_t k = 0;
+    for (size_t i = from; i < to; i++) {
+        if (!is_digit(s[i]))
+            continue;
+        if (k >= skip_first && k + keep_last < ndig)
+            s[i] = '*';
+        k++;
+    }
+}
+
+/* An e-mail whose '@' is at s[at]: masks the local part but its first character. */
+static void mask_email(char *s, size_t n, size_t at)
+{
+    size_t b = at;
+    while (b > 0 && (is_word(s[b - 1]) || s[b - 1] == '-' || s[b - 1] == '+'))
+        b--;
+    size_t e = at + 1;
+    bool dot = false;
+    while (e < n && (is_alnum(s[e]) || s[e] == '-' || s[e] == '.')) {
+        dot |= s[e] == '.';
+        e++;
+    }
+    if (b == at || !dot || e == at + 1)
+        return;
+    for (size_t i = b + 1; i < at; i++)
+        s[i] = '*';
+}
+
+void mask_inplace(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '@') {
+            mask_email(s, n, i);
+            continue;
+        }
+        if (!(is_digit(s[i]) || (s[i] == '+' && i + 1 < n && is_digit(s[i + 1]))))
+            continue;
+        if (i > 0 && is_word(s[i - 1])) { /* inside a word: skip past it */
+            while (i + 1 < n && is_word(s[i + 1]))
+                i++;
+            continue;
+        }
+        size_t ndig;
+        bool plain;
+        size_t end = digit_run(s, n, i, &ndig, &plain);
+        if (end < n && is_word(s[end])) {
+            while (end < n && is_word(s[end]))
+                end++;
+            i = end - 1;
+            continue;
+        }
+        if (ndig >= 13 && ndig <= 19 && plain && mask_luhn(s + i, end - i))
+            mask_digits(s, i, end, 0, 4, ndig);
+        else if (ndig >= 9 && ndig <= 15)
+            mask_digits(s, i, end, 3, 4, ndig);
+        i = end ? end - 1 : i;
+    }
+}
+
+size_t mask_text(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = n < cap ? n : cap;
+    memcpy(out, s, k);
+    mask_inplace(out, k);
+    return k;
+}
