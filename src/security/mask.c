@@ -104,6 +104,26 @@ static void mask_email(char *s, size_t n, size_t at)
         s[i] = '*';
 }
 
+/* Does the text around [i, end) continue a word (a letter, digit or '_' next to it, or a '.'
+ * with one beyond: an address, a version, a decimal)? A sentence's full stop does not. */
+static bool joined_after(const char *s, size_t n, size_t end)
+{
+    if (end >= n)
+        return false;
+    if (s[end] == '.')
+        return end + 1 < n && is_alnum(s[end + 1]);
+    return is_alnum(s[end]) || s[end] == '_';
+}
+
+static bool joined_before(const char *s, size_t i)
+{
+    if (i == 0)
+        return false;
+    if (s[i - 1] == '.')
+        return i >= 2 && is_alnum(s[i - 2]);
+    return is_alnum(s[i - 1]) || s[i - 1] == '_';
+}
+
 void mask_inplace(char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -113,7 +133,7 @@ void mask_inplace(char *s, size_t n)
         }
         if (!(is_digit(s[i]) || (s[i] == '+' && i + 1 < n && is_digit(s[i + 1]))))
             continue;
-        if (i > 0 && is_word(s[i - 1])) { /* inside a word: skip past it */
+        if (joined_before(s, i)) { /* inside a word: skip past it */
             while (i + 1 < n && is_word(s[i + 1]))
                 i++;
             continue;
@@ -121,7 +141,7 @@ void mask_inplace(char *s, size_t n)
         size_t ndig;
         bool plain;
         size_t end = digit_run(s, n, i, &ndig, &plain);
-        if (end < n && is_word(s[end])) {
+        if (joined_after(s, n, end)) {
             while (end < n && is_word(s[end]))
                 end++;
             i = end - 1;
