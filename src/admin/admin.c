@@ -31,6 +31,7 @@
 #include "cache/cache_warm.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
+#include "admin/security_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
 #include "core/log.h"
@@ -355,6 +356,23 @@ static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str
             a->body.data, a->body.len);
 }
 
+static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
+                           struct str query, bool post)
+{
+    struct admin *a = c->a;
+    a->body.len = 0;
+    a->body.failed = false;
+    a->body.max = ADMIN_OUT_MAX;
+    int st = security_admin_handle(path, query, post, &a->body);
+    if (a->body.failed) {
+        struct reqinfo r = {.head = ri->head, .keep = false};
+        respond_text(c, &r, 500, NULL, "500 out of memory\n");
+        return;
+    }
+    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
+            a->body.data ? a->body.data : "", a->body.len);
+}
+
 static void sse_event(struct aconn *c, const struct abuf *doc)
 {
     abuf_str(&c->out, "event: status\ndata: ");
@@ -411,7 +429,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
     bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
     bool reload = str_eq(path, str_cstr("/reload"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
-    bool post_only = reload || cache_api;
+    bool unlock = str_eq(path, STR_LIT("/lockouts/unlock"));
+    bool post_only = reload || cache_api || unlock;
     if (post_only ? req->method_id != H1_M_POST
                   : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
         respond_text(c, &ri, 405, post_only ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
@@ -427,6 +446,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
                      "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
         return;
     }
+    if (req->method_id == H1_M_POST)
+        security_admin_audit(path, query); /* every admin action, in the audit log */
     if (reload) {
         /* The same as SIGHUP (certificates and keys included): the main thread, which waits
          * for that signal, re-reads the file; /status "reloads" tells how it went. */
@@ -445,11 +466,13 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_cache(c, &ri, path, query);
     else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
         serve_waitroom(c, &ri, path, room_cmd);
+    else if (str_eq(path, STR_LIT("/lockouts")) || unlock)
+        serve_security(c, &ri, path, query, unlock);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /lockouts, /healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */

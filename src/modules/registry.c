@@ -12,6 +12,7 @@
 #include "modules/static/static_module.h"
 #include "security/cors.h"
 #include "security/ip_rules.h"
+#include "security/lockout.h"
 #include "security/sec_headers.h"
 #include "security/trusted_proxy.h"
 #include "waitroom/wr_module.h"
@@ -23,6 +24,7 @@ static const struct pipeline_module *const modules[] = {
     /* response hooks run backwards: these two mark every response of the modules after them */
     &sec_headers_module,
     &cors_module, /* preflights answered before anything spends a token on them */
+    &lockout_module, /* a locked client is refused before the upstream is asked */
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from conftest import Client, make_config
+from conftest import Client, free_port, make_config
 
 
 class SrcClient(Client):
@@ -171,3 +171,64 @@ def test_audit_log_chain(launcher, weir_bin, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1
     assert ":2:" in bad.stdout
+
+
+def admin_req(port, method, path):
+    with Client(port) as c:
+        return c.request(method, path)
+
+
+def test_lockout_per_ip_and_admin_unlock(launcher, tmp_path):
+    be = launcher.backend("b")
+    admin = free_port()
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"account": {"header": "X-User"}, "max_failures": 3,
+                           "window": "5s", "lock": "1500ms", "max_lock": "10s",
+                           "zone": "login"}}]
+    cfg = config(be, routes, admin={"listen": "127.0.0.1:%d" % admin}, audit_log=log)
+    w = launcher.weir(cfg)
+    for _ in range(3):
+        assert status(w.port, "/status/401", "127.0.0.2", {"X-User": "alice"}) == 401
+    with SrcClient(w.port, "127.0.0.2") as c:
+        r = c.get("/status/200", {"X-User": "alice"})
+        assert r.status == 429 and r.header("Retry-After") in ("1", "2")
+    # another address, same user: not locked (no DoS against alice)
+    assert status(w.port, "/status/200", "127.0.0.3", {"X-User": "alice"}) == 200
+    locks = json.loads(admin_req(admin, "GET", "/lockouts?prefix=login").body)
+    assert [x["key"] for x in locks] == ["login|ip|127.0.0.2"]
+    # the lock ends by itself (short lock), then locks again, doubled
+    time.sleep(1.6)
+    for _ in range(3):
+        assert status(w.port, "/status/403", "127.0.0.2", {"X-User": "alice"}) == 403
+    with SrcClient(w.port, "127.0.0.2") as c:
+        r = c.get("/status/200")
+        assert r.status == 429 and r.header("Retry-After") == "3"
+    r = admin_req(admin, "POST", "/lockouts/unlock?key=login%7Cip%7C127.0.0.2")
+    assert json.loads(r.body) == {"unlocked": 1}
+    assert status(w.port, "/status/200", "127.0.0.2") == 200
+    w.stop()
+    events = [json.loads(x) for x in open(log).read().splitlines()]
+    kinds = [(e["event"], e.get("rule")) for e in events]
+    assert kinds.count(("lockout", "lockout.ip")) == 2
+    assert ("unlock", "admin") in kinds and ("admin", "/lockouts/unlock") in kinds
+
+
+def test_lockout_distributed_account(launcher):
+    be = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"account": {"json": "user"}, "max_failures": 10,
+                           "account_failures": 3, "account_ips": 3, "lock": "2s"}}]
+    w = launcher.weir(config(be, routes))
+
+    def login(src, code, user="bob"):
+        with SrcClient(w.port, src) as c:
+            return c.request("POST", "/status/%d" % code,
+                             {"Content-Type": "application/json"},
+                             json.dumps({"user": user, "password": "x"}).encode()).status
+
+    assert login("127.0.0.11", 401) == 401
+    assert login("127.0.0.12", 401) == 401
+    assert login("127.0.0.13", 401) == 401
+    assert login("127.0.0.14", 200) == 429            # bob is locked, from anywhere
+    assert login("127.0.0.14", 200, "carol") == 200   # carol is not

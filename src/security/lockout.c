@@ -1,0 +1,503 @@
+/* lockout.c — see lockout.h. One kv store per process (pipeline_shared, so it survives
+ * reloads while any route has `lockout`); the admin API reaches it through `g_kv` under
+ * g_lock. Per request: at most two kv checks (address, account) and, on the response, at most
+ * two hits; no lock is held across hooks. */
+#include "security/lockout.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance/hash.h"
+#include "core/config_types.h"
+#include "core/config_yaml.h"
+#include "http/h1.h"
+#include "pipeline/chain.h"
+#include "pipeline/exchange.h"
+#include "pipeline/runner.h"
+#include "pipeline/shared.h"
+#include "security/audit.h"
+#include "state/kv.h"
+
+#define LO_MAX_KEYS 100000
+#define LO_MAX_STATUSES 8
+#define LO_KEY_MAX 320
+
+enum lo_source { LO_NONE = 0, LO_JSON, LO_FORM, LO_HEADER };
+
+struct lo_conf {
+    enum lo_source source;
+    char *field;
+    uint16_t statuses[LO_MAX_STATUSES];
+    uint32_t nstatuses;
+    uint32_t max_failures, window_ms, lock_ms, max_lock_ms;
+    uint32_t account_failures, account_ips;
+    bool doubling;
+    uint16_t status;
+    char *zone;
+};
+
+struct lo_shared {
+    const struct kv_ops *ops;
+    void *st;
+};
+
+enum lo_step { STEP_BODY = 0, STEP_IP, STEP_ACCOUNT, STEP_DONE };
+
+struct lo_ctx {
+    struct kv_call call;
+    struct exchange *x;
+    uint8_t step;
+    bool in_call, answered;
+    uint64_t until_ms;           /* the lock that refuses this request */
+    char ipkey[LO_KEY_MAX], acctkey[LO_KEY_MAX];
+    size_t ipkey_len, acctkey_len; /* acctkey_len 0: no account */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lo_shared *g_kv;
+
+/* ---- config -------------------------------------------------------------------------------- */
+
+static void lo_free(void *conf)
+{
+    struct lo_conf *c = conf;
+    if (!c)
+        return;
+    free(c->field);
+    free(c->zone);
+    free(c);
+}
+
+static int load_account(struct ycx *cx, const struct ynode *v, struct lo_conf *c)
+{
+    static const char *const keys[] = {"json", "form", "header", NULL};
+    if (yexpect(cx, v, YNODE_MAP, "lockout.account") != 0 ||
+        ymap_check(cx, v, "lockout.account", keys) != 0)
+        return -1;
+    if (v->nitems != 2)
+        return yerr(cx, v, "'lockout.account' takes one of 'json', 'form' or 'header'");
+    const struct ynode *k = v->items[0], *val = v->items[1];
+    if (yscalar(cx, val, k->str) != 0)
+        return -1;
+    c->source = strcmp(k->str, "json") == 0 ? LO_JSON : strcmp(k->str, "form") == 0 ? LO_FORM
+                                                                                    : LO_HEADER;
+    if (c->source == LO_HEADER && !config_is_token(val->str))
+        return yerr(cx, val, "'%.64s' is not a header name", val->str);
+    return ystrdup(cx, val, val->str, &c->field);
+}
+
+static int load_statuses(struct ycx *cx, const struct ynode *v, struct lo_conf *c)
+{
+    if (yexpect(cx, v, YNODE_SEQ, "failure_status") != 0)
+        return -1;
+    if (v->nitems == 0 || v->nitems > LO_MAX_STATUSES)
+        return yerr(cx, v, "'failure_status' lists 1 to %d statuses", LO_MAX_STATUSES);
+    for (uint32_t i = 0; i < v->nitems; i++) {
+        uint64_t n;
+        const char *end;
+        if (yscalar(cx, v->items[i], "failure_status") != 0)
+            return -1;
+        if (yparse_u64(v->items[i]->str, &end, &n) != 0 || *end || n < 200 || n > 599)
+            return yerr(cx, v->items[i], "'%.16s' is not a status 200..599", v->items[i]->str);
+        c->statuses[c->nstatuses++] = (uint16_t)n;
+    }
+    return 0;
+}
+
+static int lo_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf)
+{
+    static const char *const keys[] = {"account", "failure_status", "max_failures", "window",
+                                       "lock", "max_lock", "doubling", "account_failures",
+                                       "account_ips", "status", "zone", NULL};
+    if (yexpect(cx, v, YNODE_MAP, where) != 0 || ymap_check(cx, v, where, keys) != 0)
+        return -1;
+    struct lo_conf *c = calloc(1, sizeof(*c));
+    if (!c)
+        return yerr(cx, v, "out of memory");
+    *c = (struct lo_conf){.statuses = {401, 403}, .nstatuses = 2, .max_failures = 5,
+                          .window_ms = 300000, .lock_ms = 900000, .max_lock_ms = 86400000 - 1,
+                          .doubling = true, .account_failures = 10, .account_ips = 3,
+                          .status = 429};
+    uint32_t status = 429;
+    const struct ynode *a = ymap_get(v, "account"), *fs = ymap_get(v, "failure_status"), *z = NULL;
+    if ((a && load_account(cx, a, c) != 0) || (fs && (c->nstatuses = 0, load_statuses(cx, fs, c)) != 0) ||
+        yopt_u32(cx, v, "max_failures", 1, 1000000, &c->max_failures) != 0 ||
+        yopt_ms(cx, v, "window", &c->window_ms) != 0 || yopt_ms(cx, v, "lock", &c->lock_ms) != 0 ||
+        yopt_ms(cx, v, "max_lock", &c->max_lock_ms) != 0 ||
+        yopt_bool(cx, v, "doubling", &c->doubling) != 0 ||
+        yopt_u32(cx, v, "account_failures", 1, 1000000, &c->account_failures) != 0 ||
+        yopt_u32(cx, v, "account_ips", 1, KV_MEMBERS, &c->account_ips) != 0 ||
+        yopt_u32(cx, v, "status", 400, 599, &status) != 0 || yopt_str(cx, v, "zone", &z) != 0)
+        goto fail;
+    if (c->max_lock_ms < c->lock_ms) {
+        yerr(cx, ymap_get(v, "max_lock"), "'max_lock' is shorter than 'lock'");
+        goto fail;
+    }
+    if (z && (strchr(z->str, '|') || z->len > 64)) {
+        yerr(cx, z, "'zone' has at most 64 characters and no '|'");
+        goto fail;
+    }
+    c->status = (uint16_t)status;
+    if (z && ystrdup(cx, z, z->str, &c->zone) != 0)
+        goto fail;
+    *conf = c;
+    return 0;
+fail:
+    lo_free(c);
+    return -1;
+}
+
+/* ---- shared store --------------------------------------------------------------------------- */
+
+static int shared_init(void *obj, const void *key)
+{
+    (void)key;
+    struct lo_shared *s = obj;
+    s->ops = &kv_memory;
+    s->st = s->ops->open(LO_MAX_KEYS);
+    if (!s->st)
+        return -1;
+    pthread_mutex_lock(&g_lock);
+    g_kv = s;
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+static void shared_fini(void *obj)
+{
+    struct lo_shared *s = obj;
+    pthread_mutex_lock(&g_lock);
+    if (g_kv == s)
+        g_kv = NULL;
+    pthread_mutex_unlock(&g_lock);
+    s->ops->close(s->st);
+}
+
+static const struct pipeline_shared_type lo_shared_type = {
+    .name = "lockout", .size = sizeof(struct lo_shared), .init = shared_init, .fini = shared_fini};
+
+static void *lo_shared_get(const struct cfg_route *route, const void *conf)
+{
+    (void)route;
+    (void)conf;
+    return pipeline_shared_get(&lo_shared_type, &lo_shared_type);
+}
+
+static void lo_shared_put(void *shared)
+{
+    pipeline_shared_put(shared);
+}
+
+/* ---- account extraction ----------------------------------------------------------------------- */
+
+static size_t skip_ws(struct str b, size_t i)
+{
+    while (i < b.len && (b.ptr[i] == ' ' || b.ptr[i] == '\t' || b.ptr[i] == '\n' || b.ptr[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Past the string that starts at b[i] == '"'; b.len when unterminated. */
+static size_t skip_string(struct str b, size_t i)
+{
+    for (i++; i < b.len; i++) {
+        if (b.ptr[i] == '\\')
+            i++;
+        else if (b.ptr[i] == '"')
+            return i + 1;
+    }
+    return b.len;
+}
+
+struct str lockout_json_field(struct str b, struct str name)
+{
+    size_t i = skip_ws(b, 0);
+    if (i >= b.len || b.ptr[i] != '{')
+        return STR_LIT("");
+    int depth = 0;
+    bool want_key = false;
+    for (; i < b.len; i++) {
+        char ch = b.ptr[i];
+        if (ch == '{' || ch == '[') {
+            depth++;
+            want_key = ch == '{' && depth == 1;
+        } else if (ch == '}' || ch == ']') {
+            if (--depth <= 0)
+                break;
+        } else if (ch == ',' && depth == 1) {
+            want_key = true;
+        } else if (ch == '"') {
+            size_t e = skip_string(b, i);
+            if (depth == 1 && want_key) {
+                want_key = false;
+                struct str k = str_from(b.ptr + i + 1, e > i + 1 ? e - i - 2 : 0);
+                size_t j = skip_ws(b, e);
+                if (j < b.len && b.ptr[j] == ':' && str_eq(k, name)) {
+                    j = skip_ws(b, j + 1);
+                    if (j >= b.len || b.ptr[j] != '"')
+                        return STR_LIT("");
+                    size_t ve = skip_string(b, j);
+                    if (ve == b.len && b.ptr[b.len - 1] != '"')
+                        return STR_LIT("");
+                    return str_from(b.ptr + j + 1, ve - j - 2);
+                }
+            }
+            i = e - 1;
+        }
+    }
+    return STR_LIT("");
+}
+
+struct str lockout_form_field(struct str b, struct str name)
+{
+    size_t i = 0;
+    while (i < b.len) {
+        size_t e = i;
+        while (e < b.len && b.ptr[e] != '&')
+            e++;
+        struct str pair = str_from(b.ptr + i, e - i);
+        if (pair.len > name.len && pair.ptr[name.len] == '=' &&
+            str_eq(str_from(pair.ptr, name.len), name))
+            return str_from(pair.ptr + name.len + 1, pair.len - name.len - 1);
+        i = e + 1;
+    }
+    return STR_LIT("");
+}
+
+static struct str account_of(const struct exchange *x, const struct lo_conf *c)
+{
+    struct str name = str_cstr(c->field);
+    switch (c->source) {
+    case LO_HEADER: {
+        int i = h1_find_header(x->req->headers, x->req->nheaders, name);
+        return i >= 0 ? x->req->headers[i].value : STR_LIT("");
+    }
+    case LO_JSON:
+        return x->body_ready ? lockout_json_field(x->body, name) : STR_LIT("");
+    case LO_FORM:
+        return x->body_ready ? lockout_form_field(x->body, name) : STR_LIT("");
+    case LO_NONE:
+    default:
+        return STR_LIT("");
+    }
+}
+
+static size_t make_key(char *out, const struct exchange *x, const struct lo_conf *c,
+                       const char *kind, struct str v)
+{
+    int n = snprintf(out, LO_KEY_MAX, "%s|%s|%.*s", c->zone ? c->zone : x->route->path, kind,
+                     (int)(v.len > 200 ? 200 : v.len), v.ptr);
+    return n < 0 ? 0 : (size_t)n < LO_KEY_MAX ? (size_t)n : LO_KEY_MAX - 1;
+}
+
+/* ---- request ---------------------------------------------------------------------------------- */
+
+static void check_done(struct kv_call *call)
+{
+    struct lo_ctx *c = (struct lo_ctx *)((char *)call - offsetof(struct lo_ctx, call));
+    c->answered = true;
+    if (!c->in_call)
+        pipeline_resume(c->x);
+}
+
+static enum pipeline_verdict refuse(struct exchange *x, const struct lo_conf *c, uint64_t until,
+                                    uint64_t now)
+{
+    enum pipeline_verdict v = pipeline_reply(x, c->status, "too many failed attempts: locked");
+    if (v == PIPELINE_RESPOND) {
+        uint64_t s = (until - now + 999) / 1000;
+        response_remove(&x->reply, STR_LIT("Retry-After"));
+        if (response_addf(&x->reply, &x->arena, STR_LIT("Retry-After"), "%llu",
+                          (unsigned long long)(s ? s : 1)) != 0)
+            return PIPELINE_FAIL;
+    }
+    return v;
+}
+
+static bool has_body(const struct h1_request *req)
+{
+    return req->framing == H1_FRAME_CHUNKED ||
+           (req->framing == H1_FRAME_LENGTH && req->content_length > 0);
+}
+
+static enum pipeline_verdict lo_request(struct exchange *x, void *vctx)
+{
+    struct lo_ctx *ctx = vctx;
+    const struct lo_conf *c = x->link->conf;
+    struct lo_shared *s = x->link->shared;
+    uint64_t now = x->worker->loop->now_ms;
+    ctx->x = x;
+    for (;;) {
+        if (ctx->answered) { /* a check's answer */
+            ctx->answered = false;
+            if (ctx->call.until_ms > now)
+                return refuse(x, c, ctx->call.until_ms, now);
+            ctx->step++;
+        }
+        switch (ctx->step) {
+        case STEP_BODY:
+            if ((c->source == LO_JSON || c->source == LO_FORM) && has_body(x->req) &&
+                !x->body_ready && x->req->framing == H1_FRAME_LENGTH &&
+                x->req->content_length <= 65536) {
+                enum pipeline_verdict v = pipeline_need_body(x);
+                if (v == PIPELINE_WAIT)
+                    return v;
+            }
+            ctx->ipkey_len = make_key(ctx->ipkey, x, c, "ip", str_cstr(x->client_ip));
+            struct str acct = c->source ? account_of(x, c) : STR_LIT("");
+            ctx->acctkey_len = acct.len ? make_key(ctx->acctkey, x, c, "account", acct) : 0;
+            ctx->step = STEP_IP;
+            break;
+        case STEP_IP:
+        case STEP_ACCOUNT: {
+            if (ctx->step == STEP_ACCOUNT && !ctx->acctkey_len) {
+                ctx->step = STEP_DONE;
+                break;
+            }
+            ctx->call = (struct kv_call){
+                .key = ctx->step == STEP_IP ? str_from(ctx->ipkey, ctx->ipkey_len)
+                                            : str_from(ctx->acctkey, ctx->acctkey_len),
+                .now_ms = now, .done = check_done};
+            ctx->in_call = true;
+            kv_call_check(s->ops, s->st, &ctx->call);
+            ctx->in_call = false;
+            if (!ctx->answered)
+                return PIPELINE_WAIT;
+            break;
+        }
+        case STEP_DONE:
+        default:
+            return PIPELINE_NEXT;
+        }
+    }
+}
+
+/* ---- response --------------------------------------------------------------------------------- */
+
+static bool is_failure(const struct lo_conf *c, uint16_t st)
+{
+    for (uint32_t i = 0; i < c->nstatuses; i++)
+        if (c->statuses[i] == st)
+            return true;
+    return false;
+}
+
+static void locked_event(struct exchange *x, const char *rule, struct str key, uint32_t ttl)
+{
+    char d[LO_KEY_MAX + 48];
+    snprintf(d, sizeof(d), "%.*s locked for %u s", (int)key.len, key.ptr, (ttl + 999) / 1000);
+    audit_emit_exchange(x, "lockout", rule, d);
+}
+
+static void lo_response_head(struct exchange *x, void *vctx, struct response *r)
+{
+    struct lo_ctx *ctx = vctx;
+    const struct lo_conf *c = x->link->conf;
+    struct lo_shared *s = x->link->shared;
+    if (!x->upstream_head || ctx->step != STEP_DONE)
+        return;
+    uint64_t now = x->worker->loop->now_ms;
+    struct str ipk = str_from(ctx->ipkey, ctx->ipkey_len),
+               ak = str_from(ctx->acctkey, ctx->acctkey_len);
+    if (!is_failure(c, r->status)) {
+        if (r->status < 400 && ak.len)
+            s->ops->reset(s->st, ak);
+        return;
+    }
+    struct kv_hit h = s->ops->hit(s->st, ipk, 0, now, c->window_ms);
+    if (h.count >= c->max_failures) {
+        uint32_t ttl = s->ops->lock(s->st, ipk, now, c->lock_ms, c->max_lock_ms, c->doubling);
+        locked_event(x, "lockout.ip", ipk, ttl);
+    }
+    if (!ak.len)
+        return;
+    const char *ip = x->client_ip ? x->client_ip : "";
+    h = s->ops->hit(s->st, ak, lb_hash64(ip, strlen(ip), 0x10c7), now, c->window_ms);
+    if (h.count >= c->account_failures && h.distinct >= c->account_ips) {
+        uint32_t ttl = s->ops->lock(s->st, ak, now, c->lock_ms, c->max_lock_ms, c->doubling);
+        locked_event(x, "lockout.account", ak, ttl);
+    }
+}
+
+static void lo_end(struct exchange *x, void *vctx)
+{
+    struct lo_ctx *ctx = vctx;
+    struct lo_shared *s = x->link->shared;
+    kv_call_cancel(s->ops, s->st, &ctx->call);
+}
+
+/* ---- admin ------------------------------------------------------------------------------------ */
+
+struct list_out {
+    char *out;
+    size_t cap, len;
+    uint64_t now;
+};
+
+static void list_one(void *arg, struct str key, uint64_t until, uint32_t strikes)
+{
+    struct list_out *o = arg;
+    char tmp[LO_KEY_MAX * 6 + 96];
+    size_t k = (size_t)snprintf(tmp, sizeof(tmp), "%s{\"key\":\"", o->len > 1 ? "," : "");
+    for (size_t i = 0; i < key.len && k < sizeof(tmp) - 80; i++) {
+        unsigned char ch = (unsigned char)key.ptr[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\\u%04x", ch);
+        else
+            tmp[k++] = (char)ch;
+    }
+    k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\",\"retry_after_s\":%llu,\"strikes\":%u}",
+                          (unsigned long long)((until - o->now + 999) / 1000), strikes);
+    if (o->len + k < o->cap)
+        memcpy(o->out + o->len, tmp, k);
+    o->len += k;
+}
+
+size_t lockout_admin_list(struct str prefix, char *out, size_t cap)
+{
+    struct list_out o = {.out = out, .cap = cap, .len = 1, .now = ev_clock_us() / 1000};
+    if (cap)
+        out[0] = '[';
+    pthread_mutex_lock(&g_lock);
+    if (g_kv)
+        g_kv->ops->list(g_kv->st, prefix, o.now, list_one, &o);
+    pthread_mutex_unlock(&g_lock);
+    if (o.len + 1 < cap) {
+        out[o.len] = ']';
+        out[o.len + 1] = '\0';
+    }
+    return o.len + 2;
+}
+
+size_t lockout_admin_unlock(struct str key)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_lock);
+    if (g_kv && key.len && key.ptr[key.len - 1] == '*')
+        n = g_kv->ops->unlock_prefix(g_kv->st, str_from(key.ptr, key.len - 1));
+    else if (g_kv && key.len)
+        n = g_kv->ops->unlock(g_kv->st, key) ? 1 : 0;
+    pthread_mutex_unlock(&g_lock);
+    if (n) {
+        char d[LO_KEY_MAX + 32];
+        snprintf(d, sizeof(d), "%.*s (%zu keys)", (int)(key.len > 256 ? 256 : key.len), key.ptr, n);
+        audit_emit(&(struct audit_event){.event = "unlock", .rule = "admin", .detail = d});
+    }
+    return n;
+}
+
+const struct pipeline_module lockout_module = {
+    .name = "lockout",
+    .key = "lockout",
+    .phase = PIPELINE_PHASE_ACCESS,
+    .ctx_size = sizeof(struct lo_ctx),
+    .config_load = lo_load,
+    .config_free = lo_free,
+    .shared_get = lo_shared_get,
+    .shared_put = lo_shared_put,
+    .on_request = lo_request,
+    .on_response_head = lo_response_head,
+    .on_end = lo_end,
+};
