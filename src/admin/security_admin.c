@@ -7,7 +7,7 @@
 
 #include "admin/admin_cache.h"
 #include "security/audit.h"
-#include "security/lockout.h"
+#include "security/sec_kv.h"
 
 int security_admin_handle(struct str path, struct str query, bool post, struct abuf *out)
 {
@@ -16,11 +16,11 @@ int security_admin_handle(struct str path, struct str query, bool post, struct a
     if (str_eq(path, STR_LIT("/lockouts")) && !post) {
         if (!admin_query_value(query, "prefix", key, sizeof(key), &n))
             n = 0;
-        size_t need = lockout_admin_list(str_from(key, n), NULL, 0);
+        size_t need = sec_kv_admin_list(str_from(key, n), NULL, 0);
         char *buf = malloc(need);
         if (!buf)
             return 500;
-        size_t got = lockout_admin_list(str_from(key, n), buf, need);
+        size_t got = sec_kv_admin_list(str_from(key, n), buf, need);
         if (got <= need)
             abuf_add(out, buf, got - 1); /* without the NUL */
         else
@@ -33,7 +33,7 @@ int security_admin_handle(struct str path, struct str query, bool post, struct a
             abuf_printf(out, "400 Bad Request: ?key=<key> or ?key=<prefix>* expected\n");
             return 400;
         }
-        abuf_printf(out, "{\"unlocked\":%zu}", lockout_admin_unlock(str_from(key, n)));
+        abuf_printf(out, "{\"unlocked\":%zu}", sec_kv_admin_unlock(str_from(key, n)));
         return 200;
     }
     abuf_printf(out, "404 Not Found: GET /lockouts, POST /lockouts/unlock?key=\n");

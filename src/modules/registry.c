@@ -10,6 +10,7 @@
 #include "modules/request_buffering/request_buffering.h"
 #include "modules/shed/shed.h"
 #include "modules/static/static_module.h"
+#include "security/abnormal.h"
 #include "security/cors.h"
 #include "security/ip_rules.h"
 #include "security/lockout.h"
@@ -25,6 +26,7 @@ static const struct pipeline_module *const modules[] = {
     &sec_headers_module,
     &cors_module, /* preflights answered before anything spends a token on them */
     &lockout_module, /* a locked client is refused before the upstream is asked */
+    &abnormal_module,
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,

@@ -1,10 +1,7 @@
-/* lockout.c — see lockout.h. One kv store per process (pipeline_shared, so it survives
- * reloads while any route has `lockout`); the admin API reaches it through `g_kv` under
- * g_lock. Per request: at most two kv checks (address, account) and, on the response, at most
+/* lockout.c — see lockout.h. State in the security modules' kv store (sec_kv.h). Per request: at most two kv checks (address, account) and, on the response, at most
  * two hits; no lock is held across hooks. */
 #include "security/lockout.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +13,9 @@
 #include "pipeline/chain.h"
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
-#include "pipeline/shared.h"
 #include "security/audit.h"
-#include "state/kv.h"
+#include "security/sec_kv.h"
 
-#define LO_MAX_KEYS 100000
 #define LO_MAX_STATUSES 8
 #define LO_KEY_MAX 320
 
@@ -38,25 +33,15 @@ struct lo_conf {
     char *zone;
 };
 
-struct lo_shared {
-    const struct kv_ops *ops;
-    void *st;
-};
-
 enum lo_step { STEP_BODY = 0, STEP_IP, STEP_ACCOUNT, STEP_DONE };
 
 struct lo_ctx {
-    struct kv_call call;
-    struct exchange *x;
+    struct sec_kv_wait w;
     uint8_t step;
-    bool in_call, answered;
     uint64_t until_ms;           /* the lock that refuses this request */
     char ipkey[LO_KEY_MAX], acctkey[LO_KEY_MAX];
     size_t ipkey_len, acctkey_len; /* acctkey_len 0: no account */
 };
-
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lo_shared *g_kv;
 
 /* ---- config -------------------------------------------------------------------------------- */
 
@@ -149,45 +134,16 @@ fail:
     return -1;
 }
 
-/* ---- shared store --------------------------------------------------------------------------- */
-
-static int shared_init(void *obj, const void *key)
-{
-    (void)key;
-    struct lo_shared *s = obj;
-    s->ops = &kv_memory;
-    s->st = s->ops->open(LO_MAX_KEYS);
-    if (!s->st)
-        return -1;
-    pthread_mutex_lock(&g_lock);
-    g_kv = s;
-    pthread_mutex_unlock(&g_lock);
-    return 0;
-}
-
-static void shared_fini(void *obj)
-{
-    struct lo_shared *s = obj;
-    pthread_mutex_lock(&g_lock);
-    if (g_kv == s)
-        g_kv = NULL;
-    pthread_mutex_unlock(&g_lock);
-    s->ops->close(s->st);
-}
-
-static const struct pipeline_shared_type lo_shared_type = {
-    .name = "lockout", .size = sizeof(struct lo_shared), .init = shared_init, .fini = shared_fini};
-
 static void *lo_shared_get(const struct cfg_route *route, const void *conf)
 {
     (void)route;
     (void)conf;
-    return pipeline_shared_get(&lo_shared_type, &lo_shared_type);
+    return sec_kv_get();
 }
 
 static void lo_shared_put(void *shared)
 {
-    pipeline_shared_put(shared);
+    sec_kv_put(shared);
 }
 
 /* ---- account extraction ----------------------------------------------------------------------- */
@@ -294,14 +250,6 @@ static size_t make_key(char *out, const struct exchange *x, const struct lo_conf
 
 /* ---- request ---------------------------------------------------------------------------------- */
 
-static void check_done(struct kv_call *call)
-{
-    struct lo_ctx *c = (struct lo_ctx *)((char *)call - offsetof(struct lo_ctx, call));
-    c->answered = true;
-    if (!c->in_call)
-        pipeline_resume(c->x);
-}
-
 static enum pipeline_verdict refuse(struct exchange *x, const struct lo_conf *c, uint64_t until,
                                     uint64_t now)
 {
@@ -326,14 +274,13 @@ static enum pipeline_verdict lo_request(struct exchange *x, void *vctx)
 {
     struct lo_ctx *ctx = vctx;
     const struct lo_conf *c = x->link->conf;
-    struct lo_shared *s = x->link->shared;
+    struct sec_kv *s = x->link->shared;
     uint64_t now = x->worker->loop->now_ms;
-    ctx->x = x;
     for (;;) {
-        if (ctx->answered) { /* a check's answer */
-            ctx->answered = false;
-            if (ctx->call.until_ms > now)
-                return refuse(x, c, ctx->call.until_ms, now);
+        if (ctx->w.answered) { /* a check's answer */
+            ctx->w.answered = false;
+            if (ctx->w.call.until_ms > now)
+                return refuse(x, c, ctx->w.call.until_ms, now);
             ctx->step++;
         }
         switch (ctx->step) {
@@ -356,14 +303,9 @@ static enum pipeline_verdict lo_request(struct exchange *x, void *vctx)
                 ctx->step = STEP_DONE;
                 break;
             }
-            ctx->call = (struct kv_call){
-                .key = ctx->step == STEP_IP ? str_from(ctx->ipkey, ctx->ipkey_len)
-                                            : str_from(ctx->acctkey, ctx->acctkey_len),
-                .now_ms = now, .done = check_done};
-            ctx->in_call = true;
-            kv_call_check(s->ops, s->st, &ctx->call);
-            ctx->in_call = false;
-            if (!ctx->answered)
+            struct str key = ctx->step == STEP_IP ? str_from(ctx->ipkey, ctx->ipkey_len)
+                                                  : str_from(ctx->acctkey, ctx->acctkey_len);
+            if (!sec_kv_check(s, &ctx->w, x, key, now))
                 return PIPELINE_WAIT;
             break;
         }
@@ -395,7 +337,7 @@ static void lo_response_head(struct exchange *x, void *vctx, struct response *r)
 {
     struct lo_ctx *ctx = vctx;
     const struct lo_conf *c = x->link->conf;
-    struct lo_shared *s = x->link->shared;
+    struct sec_kv *s = x->link->shared;
     if (!x->upstream_head || ctx->step != STEP_DONE)
         return;
     uint64_t now = x->worker->loop->now_ms;
@@ -424,68 +366,7 @@ static void lo_response_head(struct exchange *x, void *vctx, struct response *r)
 static void lo_end(struct exchange *x, void *vctx)
 {
     struct lo_ctx *ctx = vctx;
-    struct lo_shared *s = x->link->shared;
-    kv_call_cancel(s->ops, s->st, &ctx->call);
-}
-
-/* ---- admin ------------------------------------------------------------------------------------ */
-
-struct list_out {
-    char *out;
-    size_t cap, len;
-    uint64_t now;
-};
-
-static void list_one(void *arg, struct str key, uint64_t until, uint32_t strikes)
-{
-    struct list_out *o = arg;
-    char tmp[LO_KEY_MAX * 6 + 96];
-    size_t k = (size_t)snprintf(tmp, sizeof(tmp), "%s{\"key\":\"", o->len > 1 ? "," : "");
-    for (size_t i = 0; i < key.len && k < sizeof(tmp) - 80; i++) {
-        unsigned char ch = (unsigned char)key.ptr[i];
-        if (ch == '"' || ch == '\\' || ch < 0x20)
-            k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\\u%04x", ch);
-        else
-            tmp[k++] = (char)ch;
-    }
-    k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\",\"retry_after_s\":%llu,\"strikes\":%u}",
-                          (unsigned long long)((until - o->now + 999) / 1000), strikes);
-    if (o->len + k < o->cap)
-        memcpy(o->out + o->len, tmp, k);
-    o->len += k;
-}
-
-size_t lockout_admin_list(struct str prefix, char *out, size_t cap)
-{
-    struct list_out o = {.out = out, .cap = cap, .len = 1, .now = ev_clock_us() / 1000};
-    if (cap)
-        out[0] = '[';
-    pthread_mutex_lock(&g_lock);
-    if (g_kv)
-        g_kv->ops->list(g_kv->st, prefix, o.now, list_one, &o);
-    pthread_mutex_unlock(&g_lock);
-    if (o.len + 1 < cap) {
-        out[o.len] = ']';
-        out[o.len + 1] = '\0';
-    }
-    return o.len + 2;
-}
-
-size_t lockout_admin_unlock(struct str key)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&g_lock);
-    if (g_kv && key.len && key.ptr[key.len - 1] == '*')
-        n = g_kv->ops->unlock_prefix(g_kv->st, str_from(key.ptr, key.len - 1));
-    else if (g_kv && key.len)
-        n = g_kv->ops->unlock(g_kv->st, key) ? 1 : 0;
-    pthread_mutex_unlock(&g_lock);
-    if (n) {
-        char d[LO_KEY_MAX + 32];
-        snprintf(d, sizeof(d), "%.*s (%zu keys)", (int)(key.len > 256 ? 256 : key.len), key.ptr, n);
-        audit_emit(&(struct audit_event){.event = "unlock", .rule = "admin", .detail = d});
-    }
-    return n;
+    sec_kv_cancel(x->link->shared, &ctx->w);
 }
 
 const struct pipeline_module lockout_module = {

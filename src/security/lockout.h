@@ -22,7 +22,7 @@
  *
  * State goes through state/kv.h (memory today; shared once a Redis backend exists); keys are
  * "<zone>|ip|<address>" and "<zone>|account|<name>". The admin API lists and unlocks them
- * (lockout_admin_*). Lock and unlock events go to the audit log. */
+ * (sec_kv_admin_*). Lock and unlock events go to the audit log. */
 #ifndef WEIR_SECURITY_LOCKOUT_H
 #define WEIR_SECURITY_LOCKOUT_H
 
@@ -33,13 +33,6 @@
 #include "pipeline/module.h"
 
 extern const struct pipeline_module lockout_module;
-
-/* The admin API (any thread). Writes a JSON array of the locks whose key starts with prefix
- * ("" = all): [{"key":..., "retry_after_s":..., "strikes":...}]; returns the bytes it needs
- * (write again with a larger buffer when more than cap). */
-size_t lockout_admin_list(struct str prefix, char *out, size_t cap);
-/* Unlocks one key, or every key under a prefix ending in '*'. Returns how many. */
-size_t lockout_admin_unlock(struct str key);
 
 /* The value of a top-level string field of a JSON object body ("" when absent or not a
  * string); escapes are kept as written. Exposed for tests. */
