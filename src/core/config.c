@@ -198,6 +198,9 @@ static void config_free(struct config *cfg)
         if (cfg->listeners[i].ip_rules)
             listener_rules_free(cfg->listeners[i].ip_rules);
     }
+    for (uint32_t i = 0; i < cfg->log.nmask_query; i++)
+        free(cfg->log.mask_query[i]);
+    free(cfg->log.mask_query);
     free(cfg->audit.path);
     free(cfg->audit.key_file);
     free(cfg->listeners);
@@ -412,9 +415,36 @@ static int load_timeouts(struct ycx *cx, const struct ynode *v, struct cfg_timeo
     return 0;
 }
 
+/* `mask: off`, `on`, or {query: [names]} (the names replace the built-in list). */
+static int load_log_mask(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
+{
+    static const char *const keys[] = {"query", NULL};
+    enum ysection_form form;
+    if (ysection_form(cx, v, "log.mask", true, &form) != 0)
+        return -1;
+    log->mask = form != YSECTION_OFF;
+    const struct ynode *q = form == YSECTION_MAP ? v : NULL;
+    if (!q)
+        return 0;
+    if (ymap_check(cx, q, "log.mask", keys) != 0)
+        return -1;
+    if (!(q = ymap_get(q, "query")))
+        return 0;
+    if (yexpect(cx, q, YNODE_SEQ, "log.mask.query") != 0)
+        return -1;
+    log->mask_query = calloc(q->nitems + 1, sizeof(char *));
+    if (!log->mask_query)
+        return yerr(cx, q, "out of memory");
+    for (uint32_t i = 0; i < q->nitems; i++, log->nmask_query++)
+        if (yscalar(cx, q->items[i], "log.mask.query") != 0 ||
+            ystrdup(cx, q->items[i], q->items[i]->str, &log->mask_query[i]) != 0)
+            return -1;
+    return 0;
+}
+
 static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
 {
-    static const char *const keys[] = {"level", "access", "error", NULL};
+    static const char *const keys[] = {"level", "access", "error", "mask", NULL};
     static const char *const levels[] = {
         [LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error"};
     const struct ynode *level = NULL, *access = NULL, *error = NULL;
@@ -443,7 +473,8 @@ static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
         if (ystrdup(cx, error, error->str, &log->error) != 0)
             return -1;
     }
-    return 0;
+    const struct ynode *mask = ymap_get(v, "mask");
+    return mask ? load_log_mask(cx, mask, log) : 0;
 }
 
 /* `audit_log: PATH` or {path: PATH, key_file: FILE}. */
@@ -537,6 +568,7 @@ static struct config *config_new(const char *source)
                                           .keepalive_ms = 75000,
                                           .shutdown_ms = 30000};
     cfg->log.level = LOG_INFO;
+    cfg->log.mask = true;
     cfg->metrics = true;
     cfg->source = strdup(source);
     cfg->server_name = strdup("weir");

@@ -265,6 +265,9 @@ struct cfg_log {
     enum log_level level;         /* default info */
     char *access;                 /* path, "stderr", "stdout" or NULL = off; default NULL */
     char *error;                  /* path or "stderr" (default) */
+    bool mask;                    /* mask secrets in the access and error logs; default true */
+    char **mask_query;            /* query parameters masked; NULL = the built-in list */
+    uint32_t nmask_query;
 };
 
 /* The admin listener (issue 5): metrics, status, dashboard; never shed. */

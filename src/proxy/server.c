@@ -21,6 +21,7 @@
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
 #include "security/audit.h"
+#include "security/mask.h"
 #include "tls/tls_gen.h"
 
 struct server {
@@ -147,6 +148,7 @@ static void apply_log_config(const struct config *cfg)
         log_setup(fd, cfg->log.level);
     if (accesslog_open(cfg->log.access) == -1)
         log_error("cannot open access log %s: %s", cfg->log.access, strerror(errno));
+    log_set_filter(cfg->log.mask ? mask_inplace : NULL);
     const char *why = NULL;
     if (audit_open(cfg->audit.path, cfg->audit.key_file, &why) == -1)
         log_error("cannot open audit log %s: %s", cfg->audit.path, why);

@@ -3,6 +3,7 @@
 #include "security/mask.h"
 
 #include <string.h>
+#include <strings.h>
 
 static bool is_digit(char c)
 {
@@ -161,4 +162,58 @@ size_t mask_text(const char *s, size_t n, char *out, size_t cap)
     memcpy(out, s, k);
     mask_inplace(out, k);
     return k;
+}
+
+static const char *const builtin_params[] = {
+    "password", "passwd", "pwd", "pass", "token", "access_token", "refresh_token", "id_token",
+    "api_key", "apikey", "key", "secret", "client_secret", "signature", "sig", "session",
+    "sessionid", "auth", "authorization", "cookie"};
+
+static bool param_named(const char *p, size_t n, char *const *names, uint32_t nnames)
+{
+    if (!names) {
+        for (size_t i = 0; i < sizeof(builtin_params) / sizeof(builtin_params[0]); i++)
+            if (strlen(builtin_params[i]) == n && strncasecmp(builtin_params[i], p, n) == 0)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < nnames; i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], p, n) == 0)
+            return true;
+    return false;
+}
+
+size_t mask_query_params(char *s, size_t n, char *const *names, uint32_t nnames)
+{
+    char *q = memchr(s, '?', n);
+    if (!q)
+        return n;
+    size_t w = (size_t)(q - s) + 1, r = w;
+    while (r < n) {
+        size_t e = r;
+        while (e < n && s[e] != '&')
+            e++;
+        char *eq = memchr(s + r, '=', e - r);
+        size_t klen = eq ? (size_t)(eq - (s + r)) : e - r;
+        bool hide = eq && e - r > klen + 1 && param_named(s + r, klen, names, nnames);
+        size_t keep = hide ? klen + 1 : e - r;
+        memmove(s + w, s + r, keep);
+        w += keep;
+        if (hide) {
+            size_t stars = e - r - klen - 1 < 3 ? e - r - klen - 1 : 3;
+            memset(s + w, '*', stars);
+            w += stars;
+        }
+        if (e < n)
+            s[w++] = '&';
+        r = e + 1;
+    }
+    return w;
+}
+
+size_t mask_target(char *s, size_t n, char *const *names, uint32_t nnames)
+{
+    n = mask_query_params(s, n, names, nnames);
+    mask_inplace(s, n);
+    return n;
 }

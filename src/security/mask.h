@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Copies s[0..n) into out (at most cap bytes, truncated beyond) with the built-in kinds
  * masked; returns the bytes written. Masking never changes the length. */
@@ -22,5 +23,13 @@ bool mask_luhn(const char *s, size_t n);
 /* Replaces value v[0..n) keeping its last `keep` characters (digits of a phone keep their
  * separators): "010-1234-5678", keep 4 -> "***-****-5678". In place. */
 void mask_tail(char *v, size_t n, size_t keep);
+
+/* Replaces the values of the named query parameters in a request target (after its '?') with
+ * "***", in place; names NULL: the built-in list (password, token, access_token, api_key,
+ * secret, signature, ... see mask.c). Returns the new length (never longer). */
+size_t mask_query_params(char *s, size_t n, char *const *names, uint32_t nnames);
+/* A request target as the access log writes it: configured (or built-in) query parameters,
+ * then the built-in kinds. In place; returns the new length. */
+size_t mask_target(char *s, size_t n, char *const *names, uint32_t nnames);
 
 #endif

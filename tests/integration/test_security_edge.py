@@ -232,3 +232,25 @@ def test_lockout_distributed_account(launcher):
     assert login("127.0.0.13", 401) == 401
     assert login("127.0.0.14", 200) == 429            # bob is locked, from anywhere
     assert login("127.0.0.14", 200, "carol") == 200   # carol is not
+
+
+def test_access_log_masking(launcher, tmp_path):
+    be = launcher.backend("b")
+    access = str(tmp_path / "access.log")
+    cfg = config(be, [{"path": "/", "upstream": "g"}])
+    cfg["log"]["access"] = access
+    w = launcher.weir(cfg)
+    with Client(w.port) as c:
+        assert c.get("/pay?card=4111111111111111&token=s3cret&to=a.b@example.com&n=1").status == 200
+        assert c.get("/call/010-1234-5678").status == 200
+    w.stop()
+    text = open(access).read()
+    assert "4111111111111111" not in text and "s3cret" not in text
+    assert "card=************1111" in text and "token=***" in text
+    assert "a**@example.com" in text and "/call/010-****-5678" in text
+    cfg["log"]["mask"] = "off"
+    w = launcher.weir(cfg)
+    with Client(w.port) as c:
+        assert c.get("/raw?token=visible").status == 200
+    w.stop()
+    assert "token=visible" in open(access).read()

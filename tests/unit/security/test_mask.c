@@ -48,11 +48,29 @@ static void leaves_alone(void **state)
     assert_string_equal(v, "***-****-5678");
 }
 
+static void query_params(void **state)
+{
+    (void)state;
+    char t[256];
+    strcpy(t, "/a?user=bob&password=hunter22&x=1&Token=abc.def&pass=&card=4111111111111111");
+    size_t n = mask_target(t, strlen(t), NULL, 0);
+    t[n] = '\0';
+    assert_string_equal(t, "/a?user=bob&password=***&x=1&Token=***&pass=&card=************1111");
+    char *names[] = {(char *)"user"};
+    strcpy(t, "/a?user=bob&password=x");
+    n = mask_query_params(t, strlen(t), names, 1);
+    t[n] = '\0';
+    assert_string_equal(t, "/a?user=***&password=x");
+    strcpy(t, "/no-query/token=1");
+    assert_int_equal(mask_query_params(t, strlen(t), NULL, 0), strlen("/no-query/token=1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kinds),
         cmocka_unit_test(leaves_alone),
+        cmocka_unit_test(query_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
