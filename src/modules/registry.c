@@ -14,6 +14,7 @@
 #include "security/cors.h"
 #include "security/ip_rules.h"
 #include "security/lockout.h"
+#include "security/mask_module.h"
 #include "security/sec_headers.h"
 #include "security/trusted_proxy.h"
 #include "waitroom/wr_module.h"
@@ -30,6 +31,7 @@ static const struct pipeline_module *const modules[] = {
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,
+    &mask_module, /* after compress: its transform sees the upstream's JSON, compress its output */
     &waitroom_module, /* waiters are answered before anything spends a token on them */
     /* limit: cheapest refusal first; the body is read before anything holds a resource */
     &shed_module,
