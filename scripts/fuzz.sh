@@ -28,7 +28,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_sta
 drivers=(fuzz_h1_request:request:h1.dict fuzz_h1_response:response:h1.dict
          fuzz_static:static:static.dict
          fuzz_accept_encoding:accept_encoding:accept_encoding.dict fuzz_decode:decode:
-         fuzz_cache_control:cache_control: fuzz_wr_cookie:wr_cookie:)
+         fuzz_cache_control:cache_control: fuzz_wr_cookie:wr_cookie:
+         fuzz_mask_json:mask_json:mask_json.dict)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/weir-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -254,3 +254,22 @@ def test_access_log_masking(launcher, tmp_path):
         assert c.get("/raw?token=visible").status == 200
     w.stop()
     assert "token=visible" in open(access).read()
+
+
+def test_response_json_masking(launcher):
+    be = launcher.backend("b")
+    routes = [{"path": "/", "upstream": "g",
+               "mask": {"fields": ["$.headers['x-phone']", "$.query[0][1]"],
+                        "keep_head": 3, "keep_tail": 4, "max_body": 2000}}]
+    w = launcher.weir(config(be, routes))
+    with Client(w.port) as c:
+        r = c.get("/echo?card=4111111111111111&other=4111111111111111",
+                  {"X-Phone": "010-1234-5678", "Accept-Encoding": "gzip"})
+        assert r.status == 200
+        doc = r.json()
+        assert doc["headers"]["x-phone"] == "010-****-5678"
+        assert doc["query"] == [["card", "411*********1111"], ["other", "4111111111111111"]]
+        assert "accept-encoding" not in doc["headers"]  # identity asked upstream
+        # over max_body by Content-Length: refused, never sent unmasked
+        r = c.get("/text?n=5000")
+        assert r.status == 502 and b"cannot be masked" in r.body
