@@ -57,7 +57,8 @@ void sec_kv_put(struct sec_kv *s)
 
 static void check_done(struct kv_call *call)
 {
-    struct sec_kv_wait *w = (struct sec_kv_wait *)((char *)call - offsetof(struct sec_kv_wait, call));
+    struct sec_kv_wait *w =
+        (struct sec_kv_wait *)(void *)((char *)call - offsetof(struct sec_kv_wait, call));
     w->answered = true;
     if (!w->in_call)
         pipeline_resume(w->x);
