@@ -457,52 +457,69 @@ static size_t plain_run(const char *p, size_t n, size_t max)
 int mask_json_feed(struct mask_json *m, const char **in, size_t *in_len, char *out, size_t cap,
                    size_t *out_len, bool fin)
 {
+    /* Locals, written back on the way out: `out` is a char pointer, so stores through it
+     * would otherwise make the compiler reload every field through the pointers. */
+    const char *p = *in;
+    size_t left = *in_len, o = 0;
+    uint64_t total = m->total, max = m->c->max_bytes;
+    int r = 0;
     *out_len = 0;
     if (m->st == ST_ERR)
         return -1;
     for (;;) {
-        if (!flush(m, out, cap, out_len))
-            return 1;
-        if (!*in_len)
+        if (m->pend_len && !flush(m, out, cap, &o)) {
+            r = 1;
+            goto out;
+        }
+        if (!left)
             break;
-        if (*out_len == cap)
-            return 1;
+        if (o == cap) {
+            r = 1;
+            goto out;
+        }
         if (m->st == ST_STR && !m->masking) { /* the bulk of a body: copy a plain run at once */
-            size_t run = plain_run(*in, *in_len, cap - *out_len);
-            if (m->c->max_bytes && m->total + run > m->c->max_bytes)
-                run = (size_t)(m->c->max_bytes - m->total);
+            size_t run = plain_run(p, left, cap - o);
+            if (max && total + run > max)
+                run = (size_t)(max - total);
             if (run) {
-                memcpy(out + *out_len, *in, run);
-                *out_len += run;
-                *in += run;
-                *in_len -= run;
-                m->total += run;
+                memcpy(out + o, p, run);
+                o += run;
+                p += run;
+                left -= run;
+                total += run;
                 continue;
             }
         }
-        char ch = **in;
-        int r = step(m, ch);
-        if (r == ERR)
-            return fail(m);
-        if (r == AGAIN)
+        char ch = *p;
+        int k = step(m, ch);
+        if (k == ERR || (k != AGAIN && max && ++total > max)) {
+            r = fail(m);
+            goto out;
+        }
+        if (k == AGAIN)
             continue;
-        if (++m->total > m->c->max_bytes && m->c->max_bytes)
-            return fail(m);
-        if (r == EMIT)
-            out[(*out_len)++] = ch;
-        (*in)++;
-        (*in_len)--;
+        if (k == EMIT)
+            out[o++] = ch;
+        p++;
+        left--;
     }
-    if (!fin)
-        return 0;
-    if (m->st == ST_NUM) {
-        if (m->masking)
-            release(m, true);
-        after_value(m);
-        if (!flush(m, out, cap, out_len))
-            return 1;
+    if (fin) {
+        if (m->st == ST_NUM) {
+            if (m->masking)
+                release(m, true);
+            after_value(m);
+            if (!flush(m, out, cap, &o)) {
+                r = 1;
+                goto out;
+            }
+        }
+        if (!(m->st == ST_DONE || (total == 0 && m->st == ST_VALUE)))
+            r = fail(m);
     }
-    if (m->st == ST_DONE || (m->total == 0 && m->st == ST_VALUE))
-        return 0;
-    return fail(m);
+out:
+    *in = p;
+    *in_len = left;
+    *out_len = o;
+    m->total = total;
+    return r;
 }
