@@ -154,9 +154,12 @@ static bool count(struct exchange *x, struct ab_ctx *ctx, const struct ab_conf *
     struct sec_kv *s = x->link->shared;
     const struct ab_rule *r = &c->rules[i];
     char k[AB_KEY_MAX + 40];
-    int n = snprintf(k, sizeof(k), "%.*s|r%u|%016llx", (int)ctx->key_len, ctx->key, i,
-                     (unsigned long long)sub);
-    struct kv_hit h = s->ops->hit(s->st, str_from(k, (size_t)n), 0, now, r->window_ms);
+    char tag[2 + 16] = {'r', (char)('0' + i)};
+    for (int d = 0; d < 16; d++)
+        tag[2 + d] = "0123456789abcdef"[(sub >> (60 - 4 * d)) & 15];
+    struct str parts[] = {str_from(ctx->key, ctx->key_len), str_from(tag, sub ? 18 : 2)};
+    size_t n = sec_kv_key(k, sizeof(k), parts, 2);
+    struct kv_hit h = s->ops->hit(s->st, str_from(k, n), 0, now, r->window_ms);
     if (h.count <= r->max)
         return false;
     s->ops->lock(s->st, str_from(ctx->key, ctx->key_len), now, c->penalty_ms, c->penalty_ms, false);
@@ -175,10 +178,13 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
     struct sec_kv *s = x->link->shared;
     uint64_t now = x->worker->loop->now_ms;
     if (!ctx->checked) {
-        const char *who = x->auth_subject ? x->auth_subject : x->client_ip ? x->client_ip : "";
-        int n = snprintf(ctx->key, sizeof(ctx->key), "abnormal|%s|%s|%.200s",
-                         c->zone ? c->zone : x->route->path, x->auth_subject ? "sub" : "ip", who);
-        ctx->key_len = n < 0 ? 0 : (size_t)n < sizeof(ctx->key) ? (size_t)n : sizeof(ctx->key) - 1;
+        struct str who = str_cstr(x->auth_subject ? x->auth_subject
+                                  : x->client_ip  ? x->client_ip
+                                                  : "");
+        struct str parts[] = {STR_LIT("abnormal"), str_cstr(c->zone ? c->zone : x->route->path),
+                              x->auth_subject ? STR_LIT("sub") : STR_LIT("ip"),
+                              str_from(who.ptr, who.len > 200 ? 200 : who.len)};
+        ctx->key_len = sec_kv_key(ctx->key, sizeof(ctx->key), parts, 4);
         ctx->checked = true;
         if (!sec_kv_check(s, &ctx->w, x, str_from(ctx->key, ctx->key_len), now))
             return PIPELINE_WAIT;

@@ -243,9 +243,9 @@ static struct str account_of(const struct exchange *x, const struct lo_conf *c)
 static size_t make_key(char *out, const struct exchange *x, const struct lo_conf *c,
                        const char *kind, struct str v)
 {
-    int n = snprintf(out, LO_KEY_MAX, "%s|%s|%.*s", c->zone ? c->zone : x->route->path, kind,
-                     (int)(v.len > 200 ? 200 : v.len), v.ptr);
-    return n < 0 ? 0 : (size_t)n < LO_KEY_MAX ? (size_t)n : LO_KEY_MAX - 1;
+    struct str parts[] = {str_cstr(c->zone ? c->zone : x->route->path), str_cstr(kind),
+                          str_from(v.ptr, v.len > 200 ? 200 : v.len)};
+    return sec_kv_key(out, LO_KEY_MAX, parts, 3);
 }
 
 /* ---- request ---------------------------------------------------------------------------------- */

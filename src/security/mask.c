@@ -150,8 +150,8 @@ void mask_inplace(char *s, size_t n)
         }
         if (ndig >= 13 && ndig <= 19 && plain && mask_luhn(s + i, end - i))
             mask_digits(s, i, end, 0, 4, ndig);
-        else if (ndig >= 9 && ndig <= 15)
-            mask_digits(s, i, end, 3, 4, ndig);
+        else if (ndig >= 9 && ndig <= 15 && (s[i] == '+' || s[i] == '0' || end - i > ndig))
+            mask_digits(s, i, end, 3, 4, ndig); /* a phone: '+', a trunk 0 or separators */
         i = end ? end - 1 : i;
     }
 }

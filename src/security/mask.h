@@ -1,8 +1,9 @@
 /* mask.h — masking of sensitive values in text that weir writes to its logs (access, error,
  * audit): card numbers (13-19 digits, spaces or dashes between them allowed, passing the Luhn
- * check: all but the last 4 digits become '*'), phone numbers (9-15 digits with an optional
- * leading '+' and '-', ' ', '(' or ')' between them: all but the first 3 and last 4 digits
- * become '*', so 010-1234-5678 -> 010-****-5678) and e-mail addresses (the local part but its
+ * check: all but the last 4 digits become '*'), phone numbers (9-15 digits with a leading
+ * '+' or '0', or with '-', ' ', '(' or ')' between them, so that a plain count such as
+ * 1073741824 is left alone: all but the first 3 and last 4 digits become '*', so
+ * 010-1234-5678 -> 010-****-5678) and e-mail addresses (the local part but its
  * first character becomes '*'). A digit run must stand alone (no letter, digit, '.' or '_'
  * next to it), so addresses, versions, times and hex ids are left as they are. Pure
  * functions, any thread. */

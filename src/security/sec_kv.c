@@ -82,6 +82,21 @@ void sec_kv_cancel(struct sec_kv *s, struct sec_kv_wait *w)
         kv_call_cancel(s->ops, s->st, &w->call);
 }
 
+size_t sec_kv_key(char *out, size_t cap, const struct str *parts, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && cap; i++) {
+        if (i && o + 1 < cap)
+            out[o++] = '|';
+        size_t k = parts[i].len < cap - 1 - o ? parts[i].len : cap - 1 - o;
+        memcpy(out + o, parts[i].ptr, k);
+        o += k;
+    }
+    if (cap)
+        out[o] = '\0';
+    return o;
+}
+
 struct list_out {
     char *out;
     size_t cap, len;

@@ -40,6 +40,10 @@ bool sec_kv_check(struct sec_kv *s, struct sec_kv_wait *w, struct exchange *x, s
 /* From on_end: a pending check's answer is no longer wanted. */
 void sec_kv_cancel(struct sec_kv *s, struct sec_kv_wait *w);
 
+/* Joins parts with '|' into out (NUL-terminated, truncated to cap - 1); returns the length.
+ * (snprintf would do, at five times the cost on every request.) */
+size_t sec_kv_key(char *out, size_t cap, const struct str *parts, size_t n);
+
 /* The admin API (any thread). Writes a JSON array of the locks whose key starts with prefix
  * ("" = all): [{"key":..., "retry_after_s":..., "strikes":...}]; returns the bytes it needs
  * with the NUL (write again with a larger buffer when more than cap). */

@@ -273,3 +273,38 @@ def test_response_json_masking(launcher):
         # over max_body by Content-Length: refused, never sent unmasked
         r = c.get("/text?n=5000")
         assert r.status == 502 and b"cannot be masked" in r.body
+
+
+def test_lock_survives_reload_and_abnormal_penalty(launcher, tmp_path):
+    be = launcher.backend("b")
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 2, "window": "10s", "lock": "30s"},
+               "abnormal": {"rules": [{"status": [404], "max": 3, "window": "10s"}],
+                            "penalty": "30s", "status": 403}},
+              {"path": "/", "upstream": "g",
+               "abnormal": {"rules": [{"same_path": True, "max": 4, "window": "10s"}],
+                            "penalty": "30s"}}]
+    w = launcher.weir(config(be, routes, audit_log=log))
+    assert status(w.port, "/status/401", "127.0.0.21") == 401
+    assert status(w.port, "/status/401", "127.0.0.21") == 401
+    assert status(w.port, "/status/200", "127.0.0.21") == 429
+    w.reload()
+    time.sleep(0.5)
+    assert status(w.port, "/status/200", "127.0.0.21") == 429  # the lock outlived the reload
+    # a scanner: the 4th 404 within the window earns a penalty on this route
+    for _ in range(4):
+        assert status(w.port, "/status/404", "127.0.0.22") == 404
+    assert status(w.port, "/status/200", "127.0.0.22") == 403
+    # the same path hammered
+    for _ in range(4):
+        assert status(w.port, "/same", "127.0.0.23") == 200
+    with SrcClient(w.port, "127.0.0.23") as c:
+        r = c.get("/same")
+        assert r.status == 429 and int(r.header("Retry-After")) >= 29
+    assert status(w.port, "/same", "127.0.0.24") == 200
+    w.stop()
+    events = [json.loads(x) for x in open(log).read().splitlines()]
+    pen = [e for e in events if e["event"] == "penalty"]
+    assert {e["client"] for e in pen} == {"127.0.0.22", "127.0.0.23"}
+    assert all(e["rule"] == "abnormal.rules[0]" for e in pen)

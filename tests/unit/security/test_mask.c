@@ -29,6 +29,7 @@ static void kinds(void **state)
     assert_string_equal(m("4111111111111112"), "4111111111111112");
     assert_string_equal(m("tel 010-1234-5678."), "tel 010-****-5678.");
     assert_string_equal(m("+82 10 1234 5678"), "+82 1* **** 5678");
+    assert_string_equal(m("01012345678"), "010****5678");
     assert_string_equal(m("mail john.doe@example.com now"), "mail j*******@example.com now");
     assert_string_equal(m("a@b.co"), "a@b.co");
 }
@@ -38,7 +39,7 @@ static void leaves_alone(void **state)
     (void)state;
     const char *keep[] = {"127.0.0.1", "2026-12-06T08:45:00.123Z", "192.168.100.200",
                           "id 4f2a9c0e1b7d4a5c8e6f0a1b2c3d4e5f", "v1.2.3", "12345678",
-                          "user@localhost", "abc123456789012", "2001:db8::1", "GET /a/b"};
+                          "user@localhost", "abc123456789012", "1073741824 bytes", "gen 123456789012", "2001:db8::1", "GET /a/b"};
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         assert_string_equal(m(keep[i]), keep[i]);
     assert_true(mask_luhn("79927398713", 11));
