@@ -13,11 +13,13 @@
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
 #include "security/audit.h"
+#include "security/sec_common.h"
 #include "security/sec_kv.h"
 
 #define AB_MAX_RULES 8
 #define AB_MAX_STATUSES 8
 #define AB_KEY_MAX 320
+#define PENALTY "abnormal access: try again later"
 
 struct ab_rule {
     uint16_t statuses[AB_MAX_STATUSES];
@@ -65,20 +67,7 @@ static int load_rule(struct ycx *cx, const struct ynode *v, struct ab_rule *r)
         return yerr(cx, v, "a rule has either 'status' or 'same_path: true'");
     if (!st)
         return 0;
-    if (yexpect(cx, st, YNODE_SEQ, "status") != 0)
-        return -1;
-    if (st->nitems == 0 || st->nitems > AB_MAX_STATUSES)
-        return yerr(cx, st, "'status' lists 1 to %d statuses", AB_MAX_STATUSES);
-    for (uint32_t i = 0; i < st->nitems; i++) {
-        uint64_t n;
-        const char *end;
-        if (yscalar(cx, st->items[i], "status") != 0)
-            return -1;
-        if (yparse_u64(st->items[i]->str, &end, &n) != 0 || *end || n < 100 || n > 599)
-            return yerr(cx, st->items[i], "'%.16s' is not a status", st->items[i]->str);
-        r->statuses[r->nstatuses++] = (uint16_t)n;
-    }
-    return 0;
+    return sec_statuses_load(cx, st, "status", r->statuses, AB_MAX_STATUSES, &r->nstatuses);
 }
 
 static int ab_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf)
@@ -91,10 +80,10 @@ static int ab_load(struct ycx *cx, const struct ynode *v, const char *where, voi
         return yerr(cx, v, "out of memory");
     c->penalty_ms = 300000;
     uint32_t status = 429;
-    const struct ynode *rules = ymap_need(cx, v, where, "rules"), *z = NULL;
+    const struct ynode *rules = ymap_need(cx, v, where, "rules");
     if (!rules || yexpect(cx, rules, YNODE_SEQ, "rules") != 0 ||
         yopt_ms(cx, v, "penalty", &c->penalty_ms) != 0 ||
-        yopt_u32(cx, v, "status", 400, 599, &status) != 0 || yopt_str(cx, v, "zone", &z) != 0)
+        yopt_u32(cx, v, "status", 400, 599, &status) != 0 || sec_zone_load(cx, v, &c->zone) != 0)
         goto fail;
     if (status != 429 && status != 403) {
         yerr(cx, ymap_get(v, "status"), "'status' is 429 or 403");
@@ -108,43 +97,11 @@ static int ab_load(struct ycx *cx, const struct ynode *v, const char *where, voi
     for (uint32_t i = 0; i < rules->nitems; i++, c->nrules++)
         if (load_rule(cx, rules->items[i], &c->rules[i]) != 0)
             goto fail;
-    if (z && (strchr(z->str, '|') || z->len > 64)) {
-        yerr(cx, z, "'zone' has at most 64 characters and no '|'");
-        goto fail;
-    }
-    if (z && ystrdup(cx, z, z->str, &c->zone) != 0)
-        goto fail;
     *conf = c;
     return 0;
 fail:
     ab_free(c);
     return -1;
-}
-
-static void *ab_shared_get(const struct cfg_route *route, const void *conf)
-{
-    (void)route;
-    (void)conf;
-    return sec_kv_get();
-}
-
-static void ab_shared_put(void *shared)
-{
-    sec_kv_put(shared);
-}
-
-static enum pipeline_verdict penalize(struct exchange *x, const struct ab_conf *c,
-                                      uint64_t until, uint64_t now)
-{
-    enum pipeline_verdict v = pipeline_reply(x, c->status, "abnormal access: try again later");
-    if (v == PIPELINE_RESPOND) {
-        uint64_t s = (until - now + 999) / 1000;
-        response_remove(&x->reply, STR_LIT("Retry-After"));
-        if (response_addf(&x->reply, &x->arena, STR_LIT("Retry-After"), "%llu",
-                          (unsigned long long)(s ? s : 1)) != 0)
-            return PIPELINE_FAIL;
-    }
-    return v;
 }
 
 /* Counts one event for rule i under `sub` (a path hash or 0); locks the client over max. */
@@ -190,7 +147,7 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
             return PIPELINE_WAIT;
     }
     if (ctx->w.call.until_ms > now)
-        return penalize(x, c, ctx->w.call.until_ms, now);
+        return sec_refuse(x, c->status, PENALTY, ctx->w.call.until_ms, now);
     struct str path = x->req->target;
     const char *q = memchr(path.ptr, '?', path.len);
     if (q)
@@ -202,7 +159,7 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
         if (!ph)
             ph = lb_hash64(path.ptr, path.len, 0xab) | 1;
         if (count(x, ctx, c, i, ph, now))
-            return penalize(x, c, now + c->penalty_ms, now);
+            return sec_refuse(x, c->status, PENALTY, now + c->penalty_ms, now);
     }
     return PIPELINE_NEXT;
 }
@@ -237,8 +194,8 @@ const struct pipeline_module abnormal_module = {
     .ctx_size = sizeof(struct ab_ctx),
     .config_load = ab_load,
     .config_free = ab_free,
-    .shared_get = ab_shared_get,
-    .shared_put = ab_shared_put,
+    .shared_get = sec_shared_get,
+    .shared_put = sec_shared_put,
     .on_request = ab_request,
     .on_response_head = ab_response_head,
     .on_end = ab_end,

@@ -94,20 +94,6 @@ static void chain_mac(const uint8_t *key, size_t keylen, const char *prev, const
     hex(mac, 32, mac_hex);
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w == -1) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* Writer thread, lock held on entry; releases it around the write. */
 static void write_line(const char *body, size_t len)
 {
@@ -122,7 +108,7 @@ static void write_line(const char *body, size_t len)
     int fd = au.fd;
     pthread_mutex_unlock(&au.lock);
     if (fd >= 0)
-        write_all(fd, line, n);
+        accesslog_write_all(fd, line, n);
     free(line);
     pthread_mutex_lock(&au.lock);
 }

@@ -14,6 +14,7 @@
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
 #include "security/audit.h"
+#include "security/sec_common.h"
 #include "security/sec_kv.h"
 
 #define LO_MAX_STATUSES 8
@@ -73,24 +74,6 @@ static int load_account(struct ycx *cx, const struct ynode *v, struct lo_conf *c
     return ystrdup(cx, val, val->str, &c->field);
 }
 
-static int load_statuses(struct ycx *cx, const struct ynode *v, struct lo_conf *c)
-{
-    if (yexpect(cx, v, YNODE_SEQ, "failure_status") != 0)
-        return -1;
-    if (v->nitems == 0 || v->nitems > LO_MAX_STATUSES)
-        return yerr(cx, v, "'failure_status' lists 1 to %d statuses", LO_MAX_STATUSES);
-    for (uint32_t i = 0; i < v->nitems; i++) {
-        uint64_t n;
-        const char *end;
-        if (yscalar(cx, v->items[i], "failure_status") != 0)
-            return -1;
-        if (yparse_u64(v->items[i]->str, &end, &n) != 0 || *end || n < 200 || n > 599)
-            return yerr(cx, v->items[i], "'%.16s' is not a status 200..599", v->items[i]->str);
-        c->statuses[c->nstatuses++] = (uint16_t)n;
-    }
-    return 0;
-}
-
 static int lo_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf)
 {
     static const char *const keys[] = {"account", "failure_status", "max_failures", "window",
@@ -106,44 +89,28 @@ static int lo_load(struct ycx *cx, const struct ynode *v, const char *where, voi
                           .doubling = true, .account_failures = 10, .account_ips = 3,
                           .status = 429};
     uint32_t status = 429;
-    const struct ynode *a = ymap_get(v, "account"), *fs = ymap_get(v, "failure_status"), *z = NULL;
-    if ((a && load_account(cx, a, c) != 0) || (fs && (c->nstatuses = 0, load_statuses(cx, fs, c)) != 0) ||
+    const struct ynode *a = ymap_get(v, "account"), *fs = ymap_get(v, "failure_status");
+    if ((a && load_account(cx, a, c) != 0) ||
+        (fs && sec_statuses_load(cx, fs, "failure_status", c->statuses, LO_MAX_STATUSES,
+                                 &c->nstatuses) != 0) ||
         yopt_u32(cx, v, "max_failures", 1, 1000000, &c->max_failures) != 0 ||
         yopt_ms(cx, v, "window", &c->window_ms) != 0 || yopt_ms(cx, v, "lock", &c->lock_ms) != 0 ||
         yopt_ms(cx, v, "max_lock", &c->max_lock_ms) != 0 ||
         yopt_bool(cx, v, "doubling", &c->doubling) != 0 ||
         yopt_u32(cx, v, "account_failures", 1, 1000000, &c->account_failures) != 0 ||
         yopt_u32(cx, v, "account_ips", 1, KV_MEMBERS, &c->account_ips) != 0 ||
-        yopt_u32(cx, v, "status", 400, 599, &status) != 0 || yopt_str(cx, v, "zone", &z) != 0)
+        yopt_u32(cx, v, "status", 400, 599, &status) != 0 || sec_zone_load(cx, v, &c->zone) != 0)
         goto fail;
     if (c->max_lock_ms < c->lock_ms) {
         yerr(cx, ymap_get(v, "max_lock"), "'max_lock' is shorter than 'lock'");
         goto fail;
     }
-    if (z && (strchr(z->str, '|') || z->len > 64)) {
-        yerr(cx, z, "'zone' has at most 64 characters and no '|'");
-        goto fail;
-    }
     c->status = (uint16_t)status;
-    if (z && ystrdup(cx, z, z->str, &c->zone) != 0)
-        goto fail;
     *conf = c;
     return 0;
 fail:
     lo_free(c);
     return -1;
-}
-
-static void *lo_shared_get(const struct cfg_route *route, const void *conf)
-{
-    (void)route;
-    (void)conf;
-    return sec_kv_get();
-}
-
-static void lo_shared_put(void *shared)
-{
-    sec_kv_put(shared);
 }
 
 /* ---- account extraction ----------------------------------------------------------------------- */
@@ -250,20 +217,6 @@ static size_t make_key(char *out, const struct exchange *x, const struct lo_conf
 
 /* ---- request ---------------------------------------------------------------------------------- */
 
-static enum pipeline_verdict refuse(struct exchange *x, const struct lo_conf *c, uint64_t until,
-                                    uint64_t now)
-{
-    enum pipeline_verdict v = pipeline_reply(x, c->status, "too many failed attempts: locked");
-    if (v == PIPELINE_RESPOND) {
-        uint64_t s = (until - now + 999) / 1000;
-        response_remove(&x->reply, STR_LIT("Retry-After"));
-        if (response_addf(&x->reply, &x->arena, STR_LIT("Retry-After"), "%llu",
-                          (unsigned long long)(s ? s : 1)) != 0)
-            return PIPELINE_FAIL;
-    }
-    return v;
-}
-
 static bool has_body(const struct h1_request *req)
 {
     return req->framing == H1_FRAME_CHUNKED ||
@@ -280,7 +233,8 @@ static enum pipeline_verdict lo_request(struct exchange *x, void *vctx)
         if (ctx->w.answered) { /* a check's answer */
             ctx->w.answered = false;
             if (ctx->w.call.until_ms > now)
-                return refuse(x, c, ctx->w.call.until_ms, now);
+                return sec_refuse(x, c->status, "too many failed attempts: locked",
+                                  ctx->w.call.until_ms, now);
             ctx->step++;
         }
         switch (ctx->step) {
@@ -376,8 +330,8 @@ const struct pipeline_module lockout_module = {
     .ctx_size = sizeof(struct lo_ctx),
     .config_load = lo_load,
     .config_free = lo_free,
-    .shared_get = lo_shared_get,
-    .shared_put = lo_shared_put,
+    .shared_get = sec_shared_get,
+    .shared_put = sec_shared_put,
     .on_request = lo_request,
     .on_response_head = lo_response_head,
     .on_end = lo_end,

@@ -161,26 +161,24 @@ static struct kv_hit mem_hit(void *st, struct str key, uint64_t member, uint64_t
 {
     struct kv_mem *m = st;
     struct kv_hit r = {0};
-    uint64_t h_;
-    size_t b_;
-    pthread_mutex_t *l_ = take(m, key, &h_, &b_);
-    {
-        struct ent *e = find(m, b_, h_, key, now, true);
-        if (e) {
-            if (now >= e->window_end) {
-                e->count = e->nmembers = 0;
-                e->window_end = now + window_ms;
-            }
-            e->count++;
-            bool seen = false;
-            for (uint32_t i = 0; i < e->nmembers; i++)
-                seen |= e->members[i] == member;
-            if (!seen && e->nmembers < KV_MEMBERS)
-                e->members[e->nmembers++] = member;
-            r = (struct kv_hit){.count = e->count, .distinct = e->nmembers};
+    uint64_t h;
+    size_t b;
+    pthread_mutex_t *l = take(m, key, &h, &b);
+    struct ent *e = find(m, b, h, key, now, true);
+    if (e) {
+        if (now >= e->window_end) {
+            e->count = e->nmembers = 0;
+            e->window_end = now + window_ms;
         }
+        e->count++;
+        bool seen = false;
+        for (uint32_t i = 0; i < e->nmembers; i++)
+            seen |= e->members[i] == member;
+        if (!seen && e->nmembers < KV_MEMBERS)
+            e->members[e->nmembers++] = member;
+        r = (struct kv_hit){.count = e->count, .distinct = e->nmembers};
     }
-    pthread_mutex_unlock(l_);
+    pthread_mutex_unlock(l);
     return r;
 }
 
@@ -189,26 +187,24 @@ static uint32_t mem_lock(void *st, struct str key, uint64_t now, uint32_t base_m
 {
     struct kv_mem *m = st;
     uint32_t ttl = 0;
-    uint64_t h_;
-    size_t b_;
-    pthread_mutex_t *l_ = take(m, key, &h_, &b_);
-    {
-        struct ent *e = find(m, b_, h_, key, now, true);
-        if (e) {
-            if (now >= e->forget_at)
-                e->strikes = 0;
-            uint64_t t = base_ms;
-            if (doubling)
-                t = e->strikes >= 31 ? max_ms : (uint64_t)base_ms << e->strikes;
-            ttl = (uint32_t)(t < max_ms ? t : max_ms);
-            e->strikes++;
-            e->lock_until = now + ttl;
-            e->forget_at = e->lock_until + max_ms;
-            e->count = e->nmembers = 0;
-            e->window_end = now;
-        }
+    uint64_t h;
+    size_t b;
+    pthread_mutex_t *l = take(m, key, &h, &b);
+    struct ent *e = find(m, b, h, key, now, true);
+    if (e) {
+        if (now >= e->forget_at)
+            e->strikes = 0;
+        uint64_t t = base_ms;
+        if (doubling)
+            t = e->strikes >= 31 ? max_ms : (uint64_t)base_ms << e->strikes;
+        ttl = (uint32_t)(t < max_ms ? t : max_ms);
+        e->strikes++;
+        e->lock_until = now + ttl;
+        e->forget_at = e->lock_until + max_ms;
+        e->count = e->nmembers = 0;
+        e->window_end = now;
     }
-    pthread_mutex_unlock(l_);
+    pthread_mutex_unlock(l);
     return ttl;
 }
 
@@ -217,32 +213,28 @@ static uint64_t mem_check(void *st, struct str key, uint64_t now, uint32_t *stri
     struct kv_mem *m = st;
     uint64_t until = 0;
     *strikes = 0;
-    uint64_t h_;
-    size_t b_;
-    pthread_mutex_t *l_ = take(m, key, &h_, &b_);
-    {
-        struct ent *e = find(m, b_, h_, key, now, false);
-        if (e) {
-            until = e->lock_until > now ? e->lock_until : 0;
-            *strikes = e->strikes;
-        }
+    uint64_t h;
+    size_t b;
+    pthread_mutex_t *l = take(m, key, &h, &b);
+    struct ent *e = find(m, b, h, key, now, false);
+    if (e) {
+        until = e->lock_until > now ? e->lock_until : 0;
+        *strikes = e->strikes;
     }
-    pthread_mutex_unlock(l_);
+    pthread_mutex_unlock(l);
     return until;
 }
 
 static void mem_reset(void *st, struct str key)
 {
     struct kv_mem *m = st;
-    uint64_t h_;
-    size_t b_;
-    pthread_mutex_t *l_ = take(m, key, &h_, &b_);
-    {
-        for (struct ent *e = m->buckets[b_]; e; e = e->next)
-            if (e->hash == h_ && e->key_len == key.len && !memcmp(e->key, key.ptr, key.len))
-                e->count = e->nmembers = 0;
-    }
-    pthread_mutex_unlock(l_);
+    uint64_t h;
+    size_t b;
+    pthread_mutex_t *l = take(m, key, &h, &b);
+    struct ent *e = find(m, b, h, key, 0, false);
+    if (e)
+        e->count = e->nmembers = 0;
+    pthread_mutex_unlock(l);
 }
 
 static bool unlink_key(struct kv_mem *m, size_t b, uint64_t h, struct str key)
@@ -263,11 +255,11 @@ static bool mem_unlock(void *st, struct str key)
 {
     struct kv_mem *m = st;
     bool found = false;
-    uint64_t h_;
-    size_t b_;
-    pthread_mutex_t *l_ = take(m, key, &h_, &b_);
-    found = unlink_key(m, b_, h_, key);
-    pthread_mutex_unlock(l_);
+    uint64_t h;
+    size_t b;
+    pthread_mutex_t *l = take(m, key, &h, &b);
+    found = unlink_key(m, b, h, key);
+    pthread_mutex_unlock(l);
     return found;
 }
 
