@@ -15,7 +15,7 @@
 struct mk_ctx {
     struct mask_json *m;         /* in the arena, once the response is JSON */
     bool refuse;                 /* the body is replaced by REFUSAL */
-    bool refused_sent;
+    size_t refused_off;          /* how much of it went out */
 };
 
 static void mk_free(void *conf)
@@ -123,18 +123,15 @@ static int mk_body(struct exchange *x, void *vctx, const char **in, size_t *in_l
 {
     (void)x;
     struct mk_ctx *ctx = vctx;
-    if (ctx->refuse) {
+    if (ctx->refuse) { /* the upstream's bytes are dropped; the refusal goes out in pieces */
         *in += *in_len;
         *in_len = 0;
-        *out_len = 0;
-        if (!ctx->refused_sent) {
-            if (out_cap < sizeof(REFUSAL) - 1)
-                return 1;
-            memcpy(out, REFUSAL, sizeof(REFUSAL) - 1);
-            *out_len = sizeof(REFUSAL) - 1;
-            ctx->refused_sent = true;
-        }
-        return 0;
+        size_t left = sizeof(REFUSAL) - 1 - ctx->refused_off;
+        size_t n = left < out_cap ? left : out_cap;
+        memcpy(out, REFUSAL + ctx->refused_off, n);
+        ctx->refused_off += n;
+        *out_len = n;
+        return n < left ? 1 : 0;
     }
     return mask_json_feed(ctx->m, in, in_len, out, out_cap, out_len, fin);
 }
