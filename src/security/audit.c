@@ -33,22 +33,32 @@ struct qline {
     char body[];                 /* BODY (no closing brace, no newline) */
 };
 
+/* Where lines go and how they are chained. */
+struct stream {
+    int fd;
+    uint8_t key[AUDIT_KEY_MAX];
+    size_t keylen;
+    char last[MAC_HEX + 1];      /* the chain's last MAC (hex) */
+};
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
     bool running, stopping;
     atomic_bool enabled;
-    int fd;
     char *path;
-    uint8_t key[AUDIT_KEY_MAX];
-    size_t keylen;
-    char last[MAC_HEX + 1];      /* the chain's last MAC (hex) */
+    /* cur is the writer's while it runs (it writes with the lock released); a reopen puts the
+     * new stream in next, which the writer adopts between two lines, closing the old fd
+     * itself: no fd is closed (and reused) under a write. */
+    struct stream cur, next;
+    bool has_next;
     struct qline *head, *tail;
     uint32_t queued;
     atomic_uint_fast64_t dropped;
     uint64_t dropped_noted;
-} au = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .fd = -1};
+} au = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .cur.fd = -1,
+      .next.fd = -1};
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -109,11 +119,11 @@ static void write_line(const char *body, size_t len)
     if (!line)
         return;
     char mac[MAC_HEX + 1];
-    chain_mac(au.key, au.keylen, au.last, body, len, mac);
-    memcpy(au.last, mac, sizeof(mac));
+    chain_mac(au.cur.key, au.cur.keylen, au.cur.last, body, len, mac);
+    memcpy(au.cur.last, mac, sizeof(mac));
     memcpy(line, body, len);
     size_t n = len + (size_t)sprintf(line + len, ",\"mac\":\"%s\"}\n", mac);
-    int fd = au.fd;
+    int fd = au.cur.fd;
     pthread_mutex_unlock(&au.lock);
     if (fd >= 0)
         accesslog_write_all(fd, line, n);
@@ -123,6 +133,19 @@ static void write_line(const char *body, size_t len)
 
 static size_t format_body(char *out, size_t cap, const struct audit_event *e);
 
+/* Lock held: the stream a reopen left in next becomes the current one. */
+static void adopt_next(void)
+{
+    if (!au.has_next)
+        return;
+    if (au.cur.fd > 2)
+        close(au.cur.fd);
+    au.cur = au.next;
+    OPENSSL_cleanse(&au.next, sizeof(au.next));
+    au.next.fd = -1;
+    au.has_next = false;
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -130,6 +153,7 @@ static void *writer_main(void *arg)
     for (;;) {
         while (!au.head && !au.stopping)
             pthread_cond_wait(&au.wake, &au.lock);
+        adopt_next();
         if (!au.head && au.stopping)
             break;
         struct qline *q = au.head;
@@ -241,8 +265,9 @@ int audit_open(const char *path, const char *key_file, const char **why)
         }
     }
     pthread_mutex_lock(&au.lock);
-    bool same = au.path && strcmp(au.path, path) == 0 && au.keylen == (size_t)kl &&
-                CRYPTO_memcmp(au.key, key, (size_t)kl) == 0;
+    const struct stream *now = au.has_next ? &au.next : &au.cur;
+    bool same = au.path && strcmp(au.path, path) == 0 && now->keylen == (size_t)kl &&
+                CRYPTO_memcmp(now->key, key, (size_t)kl) == 0;
     if (!same) {
         int fd = is_stderr ? 2 : open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -250,16 +275,20 @@ int audit_open(const char *path, const char *key_file, const char **why)
             *why = strerror(errno);
             return -1;
         }
-        if (au.fd > 2)
-            close(au.fd);
-        au.fd = fd;
+        struct stream st = {.fd = fd, .keylen = (size_t)kl};
+        memcpy(st.key, key, (size_t)kl);
+        if (is_stderr || !tail_mac(fd, st.last))
+            memset(st.last, '0', MAC_HEX);
+        st.last[MAC_HEX] = '\0';
         free(au.path);
         au.path = strdup(path);
-        memcpy(au.key, key, (size_t)kl);
-        au.keylen = (size_t)kl;
-        if (is_stderr || !tail_mac(fd, au.last))
-            memset(au.last, '0', MAC_HEX);
-        au.last[MAC_HEX] = '\0';
+        if (au.has_next && au.next.fd > 2)
+            close(au.next.fd); /* a reopen the writer never adopted */
+        au.next = st;
+        au.has_next = true;
+        if (!au.running)
+            adopt_next();
+        OPENSSL_cleanse(&st, sizeof(st));
     }
     OPENSSL_cleanse(key, sizeof(key));
     if (!au.running) {
@@ -286,13 +315,13 @@ void audit_close(void)
         pthread_join(au.thread, NULL);
     pthread_mutex_lock(&au.lock);
     au.running = false;
-    if (au.fd > 2)
-        close(au.fd);
-    au.fd = -1;
+    adopt_next();
+    if (au.cur.fd > 2)
+        close(au.cur.fd);
+    OPENSSL_cleanse(&au.cur, sizeof(au.cur));
+    au.cur.fd = -1;
     free(au.path);
     au.path = NULL;
-    OPENSSL_cleanse(au.key, sizeof(au.key));
-    au.keylen = 0;
     pthread_mutex_unlock(&au.lock);
 }
 

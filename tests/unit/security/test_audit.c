@@ -102,6 +102,45 @@ static void chain_and_tamper(void **state)
     rmdir(dir);
 }
 
+/* A reload that moves the log: lines before go to the old file, lines after to the new one,
+ * each a valid chain of its own. */
+static void reopen_elsewhere(void **state)
+{
+    (void)state;
+    char d[] = "/tmp/weir-audit2-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    char a[256], b[256], ka[256], kb[256];
+    snprintf(a, sizeof(a), "%s/a.log", d);
+    snprintf(b, sizeof(b), "%s/b.log", d);
+    snprintf(ka, sizeof(ka), "%s/a.log.key", d);
+    snprintf(kb, sizeof(kb), "%s/b.log.key", d);
+    const char *why = NULL;
+    assert_int_equal(audit_open(a, NULL, &why), 0);
+    audit_emit(&(struct audit_event){.event = "one"});
+    usleep(100000);
+    assert_int_equal(audit_open(b, NULL, &why), 0);
+    audit_emit(&(struct audit_event){.event = "two"});
+    audit_emit(&(struct audit_event){.event = "three"});
+    audit_close();
+    uint8_t key[AUDIT_KEY_MAX];
+    FILE *devnull = fopen("/dev/null", "w");
+    int kl = audit_read_key(ka, key);
+    assert_int_equal(audit_verify(a, key, (size_t)kl, devnull), 0);
+    kl = audit_read_key(kb, key);
+    assert_int_equal(audit_verify(b, key, (size_t)kl, devnull), 0);
+    fclose(devnull);
+    size_t n;
+    char *t = slurp(b, &n);
+    assert_non_null(strstr(t, "three"));
+    assert_null(strstr(t, "\"one\""));
+    free(t);
+    unlink(a);
+    unlink(b);
+    unlink(ka);
+    unlink(kb);
+    rmdir(d);
+}
+
 static void bad_key_file(void **state)
 {
     (void)state;
@@ -115,6 +154,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_and_tamper),
+        cmocka_unit_test(reopen_elsewhere),
         cmocka_unit_test(bad_key_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
