@@ -164,21 +164,28 @@ size_t mask_text(const char *s, size_t n, char *out, size_t cap)
     return k;
 }
 
-static const char *const builtin_params[] = {
-    "password", "passwd", "pwd", "pass", "token", "access_token", "refresh_token", "id_token",
-    "api_key", "apikey", "key", "secret", "client_secret", "signature", "sig", "session",
-    "sessionid", "auth", "authorization", "cookie"};
+#define P(s) {s, sizeof(s) - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} builtin_params[] = {
+    P("password"), P("passwd"), P("pwd"), P("pass"), P("token"), P("access_token"),
+    P("refresh_token"), P("id_token"), P("api_key"), P("apikey"), P("key"), P("secret"),
+    P("client_secret"), P("signature"), P("sig"), P("session"), P("sessionid"), P("auth"),
+    P("authorization"), P("cookie")};
+#undef P
 
+/* Lengths first: most parameters of a request are not secrets and are rejected by one compare. */
 static bool param_named(const char *p, size_t n, char *const *names, uint32_t nnames)
 {
     if (!names) {
         for (size_t i = 0; i < sizeof(builtin_params) / sizeof(builtin_params[0]); i++)
-            if (strlen(builtin_params[i]) == n && strncasecmp(builtin_params[i], p, n) == 0)
+            if (builtin_params[i].len == n && strncasecmp(builtin_params[i].name, p, n) == 0)
                 return true;
         return false;
     }
     for (uint32_t i = 0; i < nnames; i++)
-        if (strlen(names[i]) == n && strncasecmp(names[i], p, n) == 0)
+        if (strncasecmp(names[i], p, n) == 0 && names[i][n] == '\0')
             return true;
     return false;
 }
