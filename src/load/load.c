@@ -15,6 +15,7 @@
 #include "load/run.h"
 #include "load/search.h"
 #include "load/thresh.h"
+#include "load/transport.h"
 #include "load/worker.h"
 
 #define LOAD_MAX_THRESH 16
@@ -43,6 +44,8 @@ static void load_usage(FILE *f)
           "  --pipeline N          requests in flight per connection (default 1)\n"
           "  -m, --method M  -H 'Name: value'  --body FILE  --requests FILE (weighted list)\n"
           "  --timeout D           an answer slower than this is a timeout (default 10s)\n"
+          "  --ca FILE             https: verify the server against this PEM bundle\n"
+          "  -k, --insecure        https: do not verify the server's certificate\n"
           "  --json FILE|-  --csv FILE|-  --html FILE   machine-readable and visual reports\n"
           "  --threshold EXPR      e.g. 'p99<50ms', 'errors<1%', 'rps>1000'; failing: exit 2\n"
           "  -q, --quiet           no per-second lines\n"
@@ -80,8 +83,8 @@ struct load_opts {
     double rate0, rate1, start_rate, max_rate, visitor_rps;
     double steps[SCHED_MAX_PHASES];
     unsigned nsteps;
-    bool search, quiet, step_us_set;
-    const char *json, *csv, *html;
+    bool search, quiet, step_us_set, insecure;
+    const char *json, *csv, *html, *ca;
     struct thresh th[LOAD_MAX_THRESH];
     unsigned nth;
 };
@@ -117,6 +120,10 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
         }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             o->quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "-k") || !strcmp(a, "--insecure")) {
+            o->insecure = true;
             continue;
         }
         /* wrk style: -c50 -t2 -d10s */
@@ -198,6 +205,8 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
             o->spec.body_file = v;
         } else if (!strcmp(a, "--requests")) {
             o->spec.list_file = v;
+        } else if (!strcmp(a, "--ca")) {
+            o->ca = v;
         } else if (!strcmp(a, "--json")) {
             o->json = v;
         } else if (!strcmp(a, "--csv")) {
@@ -285,15 +294,19 @@ int load_main(int argc, char **argv)
         fprintf(stderr, "weir load: %s\n", err);
         return 1;
     }
-    if (reqs.tls) {
-        fputs("weir load: https:// needs the TLS transport, which is not built yet\n", stderr);
+    const struct transport_ops *tp = transport_find(reqs.tls);
+    struct transport_opts to = {.host = reqs.host, .ca = o.ca, .insecure = o.insecure};
+    void *tp_ctx = tp ? tp->ctx_new(&to, err, sizeof(err)) : NULL;
+    if (!tp_ctx) {
+        fprintf(stderr, "weir load: %s\n", tp ? err : "no transport for this scheme");
         reqs_free(&reqs);
         return 1;
     }
     signal(SIGINT, load_on_signal);
     signal(SIGTERM, load_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    struct run_cfg rc = {.reqs = &reqs, .threads = (uint32_t)o.threads,
+    struct run_cfg rc = {.reqs = &reqs, .tp = tp, .tp_ctx = tp_ctx,
+                         .threads = (uint32_t)o.threads,
                          .connections = (uint32_t)o.connections, .depth = (uint32_t)o.depth,
                          .timeout_us = (uint64_t)o.timeout_us,
                          .live = o.quiet ? NULL : stderr, .live_tty = isatty(2)};
@@ -404,6 +417,7 @@ out:
     stats_free(&knee);
     free(srch);
     free(all);
+    tp->ctx_free(tp_ctx);
     reqs_free(&reqs);
     return code;
 }

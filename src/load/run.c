@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "load/transport.h"
 #include "load/worker.h"
 
 #define RUN_TAKE_DELAY_US 1000 /* just after the boundary: whole seconds by completion time */
@@ -106,14 +105,9 @@ int run_execute(const struct run_cfg *cfg, const struct sched *s, struct run_res
     for (uint32_t i = 0; i < s->nphases; i++)
         if (stats_init(&res->phases[i].st) == -1)
             goto out;
-    const struct transport_ops *tp = transport_find(cfg->reqs->tls);
-    if (!tp) {
-        fputs("weir load: https needs a TLS transport, which is not built yet\n", stderr);
-        goto out;
-    }
     uint64_t start = ev_clock_us() + 200000; /* time for the threads to connect */
     struct worker_cfg wc = {
-        .reqs = cfg->reqs, .sched = s, .tp = tp, .start_us = start,
+        .reqs = cfg->reqs, .sched = s, .tp = cfg->tp, .tp_ctx = cfg->tp_ctx, .start_us = start,
         .timeout_us = cfg->timeout_us, .depth = cfg->depth ? cfg->depth : 1,
         .nthreads = cfg->threads,
         .grace_us = cfg->timeout_us < 2000000 ? cfg->timeout_us : 2000000};

@@ -17,9 +17,12 @@
 #include "load/reqs.h"
 #include "load/sched.h"
 #include "load/stats.h"
+#include "load/transport.h"
 
 struct run_cfg {
     const struct reqs *reqs;
+    const struct transport_ops *tp; /* for the URL's scheme */
+    void *tp_ctx;                   /* its context (a TLS client context for https) */
     uint32_t threads, connections, depth;
     uint64_t timeout_us;
     FILE *live;      /* per-second lines, or NULL */

@@ -130,6 +130,12 @@ void worker_conn_lost(struct worker *w, struct conn *c)
     c->retry_at_us = ev_clock_us() + WORKER_RETRY_US;
 }
 
+void worker_conn_ended(struct worker *w, struct conn *c)
+{
+    (void)w;
+    c->retry_at_us = ev_clock_us(); /* on the next tick */
+}
+
 void worker_record(struct worker *w, const struct conn_req *r, uint64_t now_us, int status,
                    uint64_t bytes)
 {

@@ -29,6 +29,7 @@ struct worker_cfg {
     const struct reqs *reqs;
     const struct sched *sched;
     const struct transport_ops *tp;
+    void *tp_ctx;          /* the transport's run-wide context (shared by the workers) */
     uint64_t start_us;     /* absolute CLOCK_MONOTONIC µs of the schedule's t = 0 */
     uint64_t timeout_us;   /* an answer slower than this is a timeout */
     uint64_t grace_us;     /* after the schedule's end: how long in-flight answers may take */
@@ -109,7 +110,8 @@ void conn_check_timeout(struct conn *c, uint64_t now_us);
 
 /* worker.c: used by conn.c */
 void worker_conn_free_slot(struct worker *w, struct conn *c); /* a slot freed or it connected */
-void worker_conn_lost(struct worker *w, struct conn *c);
+void worker_conn_lost(struct worker *w, struct conn *c);  /* failed: reconnect after a pause */
+void worker_conn_ended(struct worker *w, struct conn *c); /* closed cleanly: reconnect now */
 void worker_record(struct worker *w, const struct conn_req *r, uint64_t now_us, int status,
                    uint64_t bytes);
 void worker_record_fail(struct worker *w, uint32_t n, bool timeout);

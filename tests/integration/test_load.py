@@ -262,3 +262,50 @@ def test_html_report_in_chromium(search_run, tmp_path):
         b.call("screenshot", path=str(tmp_path / "load-report.png"), fullPage=True)
     finally:
         b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# https (the TLS transport)
+
+@pytest.fixture(scope="module")
+def tls_certs(tmp_path_factory):
+    from test_tls import make_ca, make_leaf
+    d = str(tmp_path_factory.mktemp("certs"))
+    c = {"ca": make_ca(d, "ca"), "other_ca": make_ca(d, "other")}
+    c["a"] = make_leaf(d, "a", "a.test", "DNS:a.test")
+    c["lh"] = make_leaf(d, "lh", "localhost", "DNS:localhost")
+    return c
+
+
+def test_https_verify_sni_and_resumption(weir_bin, tmp_path, launcher, tls_certs):
+    """https://localhost: SNI picks the listener's second certificate (the default one is for
+    a.test and would fail verification), the name is verified against --ca; a wrong CA or no
+    CA fails every request and --insecure does not care; answers with Connection: close make
+    the tester reconnect, and the reconnects resume the session (counted by weir)."""
+    from test_tls import base_config, tls_listener, wait_metric, metrics, metric
+    from conftest import free_port
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, tls_certs, names=("a", "lh"))],
+                              admin_port=admin), port=port)
+    url = "https://localhost:%d/" % port
+    doc, _ = run_json(weir_bin, tmp_path, url, "--ca", tls_certs["ca"], "-c", 2, "-t", 1,
+                      "-d", "1s")
+    t = doc["totals"]
+    assert t["done"] > 20 and t["ok"] == t["done"] and t["errors"] == 0, t
+    for bad in (("--ca", tls_certs["other_ca"]), ()):
+        doc, _ = run_json(weir_bin, tmp_path, url, *bad, "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] == 0 and doc["totals"]["errors"] > 0, (bad, doc["totals"])
+    doc, _ = run_json(weir_bin, tmp_path, "https://127.0.0.1:%d/" % port, "--insecure",
+                      "-c", 1, "-t", 1, "-d", "1s")
+    assert doc["totals"]["ok"] > 10 and doc["totals"]["errors"] == 0
+    full0 = metric(metrics(admin), "weir_tls_handshakes_total", kind="full")
+    res0 = metric(metrics(admin), "weir_tls_handshakes_total", kind="resumed")
+    doc, _ = run_json(weir_bin, tmp_path, url, "--ca", tls_certs["ca"], "-c", 2, "-t", 1,
+                      "-d", "2s", "-H", "Connection: close")
+    t = doc["totals"]
+    assert t["ok"] >= 6 and t["errors"] == 0, t
+    resumed = wait_metric(admin, "weir_tls_handshakes_total", res0 + t["ok"] - 2,
+                          kind="resumed") - res0
+    full = metric(metrics(admin), "weir_tls_handshakes_total", kind="full") - full0
+    assert full <= 2 and resumed >= t["ok"] - 2, (full, resumed, t)
