@@ -246,6 +246,9 @@ void conn_on_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             return;
         }
         c->connecting = false;
+        worker_conn_connected(c->w, c);
+        if (c->dead)
+            return;
     }
     if (events & EPOLLOUT) {
         c->writable = true;

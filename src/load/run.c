@@ -110,6 +110,8 @@ int run_execute(const struct run_cfg *cfg, const struct sched *s, struct run_res
         .reqs = cfg->reqs, .sched = s, .tp = cfg->tp, .tp_ctx = cfg->tp_ctx, .start_us = start,
         .timeout_us = cfg->timeout_us, .depth = cfg->depth ? cfg->depth : 1,
         .nthreads = cfg->threads,
+        .max_conns = (cfg->max_connections + cfg->threads - 1) / cfg->threads,
+        .realtime = cfg->realtime && s->open,
         .grace_us = cfg->timeout_us < 2000000 ? cfg->timeout_us : 2000000};
     uint32_t started = 0;
     for (uint32_t i = 0; i < cfg->threads; i++) {
@@ -152,6 +154,8 @@ join:
         for (uint32_t i = 0; i < cfg->threads; i++) {
             worker_take(&ws[i], &tmp);
             res->unsent += ws[i].bl_n;
+            res->conns_peak += ws[i].nconns;
+            res->rt_threads += ws[i].rt;
             for (uint32_t k = 0; res->ok_by_intended && k < res->nintended; k++)
                 res->ok_by_intended[k] += ws[i].ok_by_sec[k];
         }
@@ -170,9 +174,10 @@ join:
             snprintf(buf, sizeof(buf), "send lag p99 %.2f ms > 1 ms", lag99 / 1000.0);
             add_why(res, buf);
         }
-        if (s->open && (res->total.c.conn_waits || res->unsent)) {
-            snprintf(buf, sizeof(buf), "connections exhausted (%llu sends waited; raise -c)",
-                     (unsigned long long)res->total.c.conn_waits);
+        if (s->open && (res->total.c.conn_full || res->unsent)) {
+            snprintf(buf, sizeof(buf), "connections exhausted (%llu sends waited at %u "
+                     "connections; raise --max-connections)",
+                     (unsigned long long)res->total.c.conn_full, res->conns_peak);
             add_why(res, buf);
         }
     }

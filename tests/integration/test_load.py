@@ -135,8 +135,8 @@ def test_thresholds_and_exit_codes(weir_bin, tmp_path, backend):
     # usage errors
     assert load(weir_bin, url, "--threshold", "p99<50")[0] == 1
     assert load(weir_bin, url, "--rate", "10", "--steps", "1,2")[0] == 1
-    rc, _, se = load(weir_bin, "https://127.0.0.1:1/")
-    assert rc == 1 and "TLS" in se
+    rc, _, se = load(weir_bin, "https://127.0.0.1:1/", "--ca", "/nonexistent.pem")
+    assert rc == 1 and "--ca /nonexistent.pem" in se
     rc, so, _ = load(weir_bin, "--help")
     assert rc == 0 and "--find-saturation" in so
 
@@ -161,12 +161,14 @@ def test_request_list_body_and_headers(weir_bin, tmp_path, backend):
 
 
 def test_coordinated_omission(weir_bin, tmp_path, backend):
-    """200 req/s for 6 s over 4 connections; the backend stops for 0.7 s after 2.5 s. ~140
-    requests were due during the stall: the corrected histogram holds them, spread over 0..0.7
-    s; the uncorrected one only has the 4 requests that were on the wire."""
+    """200 req/s for 6 s over 4 connections (--max-connections 4: wrk2's fixed shape, no
+    connections added); the backend stops for 0.7 s after 2.5 s. ~140 requests were due during
+    the stall: the corrected histogram holds them, spread over 0..0.7 s; the uncorrected one
+    only has the 4 requests that were on the wire."""
     out = tmp_path / "co.json"
     p = subprocess.Popen([weir_bin, "load", "http://%s/" % backend.addr, "--rate", "200",
-                          "-d", "6s", "-c", "4", "-t", "1", "-q", "--json", str(out)],
+                          "-d", "6s", "-c", "4", "--max-connections", "4", "-t", "1", "-q",
+                          "--json", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(2.7)  # 0.2 s of connecting, then 2.5 s of load
@@ -191,6 +193,29 @@ def test_coordinated_omission(weir_bin, tmp_path, backend):
     assert count_over(c, 400000) >= 30 and count_over(c, 900000) == 0
     assert 450000 <= c["p99"] <= 800000
     assert u["p99"] < 100000
+
+
+def test_open_model_adds_connections(weir_bin, tmp_path):
+    """A backend answering in 50 ms at 400 req/s needs ~20 requests in flight (Little's law):
+    from -c 2 the tester adds connections as sends wait, goodput = offered, and the waits are
+    counted; with --max-connections 5 it cannot keep up and says the run is invalid."""
+    fb = FaultBackend(str(tmp_path), "slow", capacity=1000, service_ms=50)
+    try:
+        doc, text = run_json(weir_bin, tmp_path, "http://%s/" % fb.addr, "--rate", 400,
+                             "-d", "3s", "-c", 2, "-t", 1)
+        t = doc["totals"]
+        assert t["sent"] == t["ok"] == 1200 and t["errors"] == t["timeouts"] == 0, t
+        assert t["goodput"] >= 0.97 * 400, t
+        assert 20 <= t["connections_end"] <= 60 and t["conns_added"] == t["connections_end"] - 2
+        assert t["conn_waits"] >= t["conns_added"] and t["conn_full"] == 0
+        assert "added for waiting sends" in text
+        doc, text = run_json(weir_bin, tmp_path, "http://%s/" % fb.addr, "--rate", 400,
+                             "-d", "2s", "-c", 2, "--max-connections", 5, "-t", 1, want_rc=3)
+        t = doc["totals"]
+        assert t["connections_end"] == 5 and t["conn_full"] > 0
+        assert "connections exhausted" in text and t["goodput"] < 0.97 * 400
+    finally:
+        fb.stop()
 
 
 @pytest.fixture(scope="module")
