@@ -303,14 +303,18 @@ static void worker_grow(struct worker *w)
     struct conn *c = conn_slot_new(w);
     if (!c)
         return;
+    worker_start_conn(w, c);
+    if (c->dead) { /* no socket (out of descriptors?): not kept as a slot to retry */
+        w->nconns--;
+        free(c->in);
+        free(c);
+        return;
+    }
+    c->opening = true;
+    w->nopening++;
     pthread_mutex_lock(&w->mu);
     w->share.c.conns_added++;
     pthread_mutex_unlock(&w->mu);
-    worker_start_conn(w, c);
-    if (!c->dead) {
-        c->opening = true;
-        w->nopening++;
-    }
 }
 
 static void worker_start_conn(struct worker *w, struct conn *c)

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
@@ -24,7 +25,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake; /* on CLOCK_MONOTONIC: a shorter period was installed */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool timer_ok;
-static struct ticket_key keys[NKEYS];
+static struct ticket_key keys_static[NKEYS];
+static struct ticket_key *keys = keys_static; /* a locked, undumped page when possible */
 static uint64_t period_ms = UINT64_MAX;
 static uint64_t rotations;
 
@@ -81,6 +83,14 @@ static void *timer_main(void *arg)
 
 static void timer_start(void)
 {
+    /* never on disk: a page kept out of swap (mlock, best effort) and out of core dumps */
+    size_t len = ((sizeof(keys_static) + 4095) / 4096) * 4096;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        madvise(p, len, MADV_DONTDUMP);
+        mlock(p, len);
+        keys = p;
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -176,6 +186,7 @@ uint64_t tls_ticket_rotations(void)
 
 int tls_ticket_current(unsigned char name[16])
 {
+    pthread_once(&once, timer_start);
     pthread_mutex_lock(&lock);
     int rc = keys[0].set || rotate_locked(now_ms()) == 0 ? 0 : -1;
     if (rc == 0)
@@ -186,6 +197,7 @@ int tls_ticket_current(unsigned char name[16])
 
 int tls_ticket_key_state(const unsigned char name[16])
 {
+    pthread_once(&once, timer_start);
     pthread_mutex_lock(&lock);
     int i = find_locked(name, now_ms());
     pthread_mutex_unlock(&lock);

@@ -1,7 +1,8 @@
 /* tls_ticket.h — session ticket keys shared by every worker (and every listener and config
  * generation) of the process, so a ticket issued by one worker resumes on any other and
- * survives reloads. Keys live in memory only (never written to disk), are made from the
- * system's random source, and rotate on a timer: the current key encrypts for `rotate` (the
+ * survives reloads. Keys live in memory only (never written to disk: a page locked out of swap
+ * when the process may, and left out of core dumps), are made from the system's random
+ * source, and rotate on a timer: the current key encrypts for `rotate` (the
  * shortest ticket_rotate of the listeners), then, as the previous key, only decrypts for one
  * more period (tickets it opens are renewed with the current key), then is wiped. One thread
  * of the process rotates them at the period's end whether or not handshakes come; handshakes
