@@ -6,7 +6,6 @@
  * ALPN offers http/1.1. Resumption: the context keeps the last session a server issued (TLS
  * 1.3 sends it after the handshake) and every new connection offers it, so the tester's
  * reconnects resume like a browser's instead of paying full handshakes. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,16 +14,15 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include "event/sock.h"
 #include "load/transport.h"
-#include "tls/tls_conn.h"
+#include "tls/tls_client.h"
 
 struct tls_tp_ctx {
     SSL_CTX *ssl_ctx;
     char host[256];
-    bool is_ip, verify;
+    bool verify;
     pthread_mutex_t mu;    /* guards session: the workers share it */
     SSL_SESSION *session;  /* the last one issued, offered by new connections */
 };
@@ -60,17 +58,10 @@ static void *tls_ctx_new(const struct transport_opts *o, char *err, size_t errle
     }
     pthread_mutex_init(&c->mu, NULL);
     snprintf(c->host, sizeof(c->host), "%s", o->host);
-    unsigned char ip[16];
-    c->is_ip = inet_pton(AF_INET, c->host, ip) == 1 || inet_pton(AF_INET6, c->host, ip) == 1;
     c->verify = !o->insecure;
     SSL_CTX *ctx = c->ssl_ctx;
     SSL_CTX_set_app_data(ctx, c);
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)TLS_ALPN_HTTP11,
-                            sizeof(TLS_ALPN_HTTP11) - 1);
+    tls_client_ctx_defaults(ctx);
     if (c->verify && (o->ca ? SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1
                             : SSL_CTX_set_default_verify_paths(ctx) != 1)) {
         unsigned long e = ERR_peek_last_error();
@@ -94,12 +85,7 @@ static int tls_open(void *ctx, const struct sockaddr *sa, socklen_t salen, void 
     if (fd == -1)
         return -1;
     struct tls_conn *t = tls_conn_new(c->ssl_ctx, fd, false);
-    int ok = t != NULL;
-    if (ok && !c->is_ip)
-        ok = SSL_set_tlsext_host_name(t->ssl, c->host);
-    if (ok && c->verify)
-        ok = c->is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), c->host)
-                      : SSL_set1_host(t->ssl, c->host);
+    int ok = t != NULL && tls_client_set_peer(t, c->host, c->verify) == 0;
     if (ok) {
         /* a copy: OpenSSL changes a session a TLS 1.3 connection resumed (single use), which
          * would spoil it for the other connections */
