@@ -112,6 +112,7 @@ static bool sending_allowed(struct worker *w, uint64_t now_us)
 
 static void send_due(struct worker *w);
 static void worker_grow(struct worker *w);
+static void worker_start_conn(struct worker *w, struct conn *c);
 
 /* Open model: sends the request intended at t on c, counting its send lag. */
 static void send_intended(struct worker *w, struct conn *c, uint64_t t)
@@ -178,10 +179,20 @@ void worker_conn_lost(struct worker *w, struct conn *c)
     c->retry_at_us = ev_clock_us() + WORKER_RETRY_US;
 }
 
+static void reconnect_now(void *arg)
+{
+    struct conn *c = arg;
+    if (c->dead && c->io.fd == -1 && !c->w->sending_over)
+        worker_start_conn(c->w, c);
+}
+
 void worker_conn_ended(struct worker *w, struct conn *c)
 {
     opening_done(w, c);
-    c->retry_at_us = ev_clock_us(); /* on the next tick */
+    /* after the current batch of events (the loop must not see this ev_io re-added while it
+     * is dispatching it); the tick retries if that fails */
+    c->retry_at_us = ev_clock_us();
+    ev_defer(&w->loop, reconnect_now, c);
 }
 
 void worker_record(struct worker *w, const struct conn_req *r, uint64_t now_us, int status,
@@ -285,8 +296,6 @@ static void on_tfd(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     }
     send_due(w);
 }
-
-static void worker_start_conn(struct worker *w, struct conn *c);
 
 /* Open model: the backlog holds more requests than connections are being opened; one more
  * connection if the cap allows (the backlog drains onto it once it connects). */
