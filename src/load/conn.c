@@ -72,8 +72,11 @@ static void conn_flush(struct conn *c)
         }
         c->ooff += (size_t)n;
     }
-    if (c->ooff == c->olen)
+    if (c->ooff == c->olen) {
+        if (c->olen && c->opening)
+            worker_conn_sent(c->w, c);
         c->ooff = c->olen = 0;
+    }
 }
 
 void conn_send(struct conn *c, uint64_t intended_us)

@@ -176,8 +176,9 @@ join:
         }
         if (s->open && (res->total.c.conn_full || res->unsent)) {
             snprintf(buf, sizeof(buf), "connections exhausted (%llu sends waited at %u "
-                     "connections; raise --max-connections)",
-                     (unsigned long long)res->total.c.conn_full, res->conns_peak);
+                     "connections, %llu never sent; raise --max-connections)",
+                     (unsigned long long)res->total.c.conn_full, res->conns_peak,
+                     (unsigned long long)res->unsent);
             add_why(res, buf);
         }
     }

@@ -153,6 +153,11 @@ static int tls_connected(int fd, void *state)
 
 static uint32_t tls_events(void *state, uint32_t events)
 {
+    struct tls_conn *t = state;
+    /* during the handshake any event may let it go on, and the write waiting for it (a
+     * request queued at connect) must be tried before the read, which may finish it */
+    if (!t->established && !(events & (EPOLLERR | EPOLLHUP)))
+        return events | EPOLLIN | EPOLLOUT;
     bool readable = false, writable = false;
     tls_conn_events(state, events, &readable, &writable);
     return events | (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);

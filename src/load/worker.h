@@ -57,7 +57,7 @@ struct conn {
     struct worker *w;
     void *tp_state;
     bool connecting, writable, dead, in_avail, close_after;
-    bool opening;          /* added for waiting sends and not connected yet */
+    bool opening;          /* open model: connecting, or nothing fully sent on it yet */
     uint64_t retry_at_us;  /* dead: when to reconnect */
     char *out;
     size_t olen, ooff, ocap;
@@ -81,7 +81,7 @@ struct worker {
     struct timer tick;
     struct conn **conns;   /* each allocated alone: the loop holds pointers to them */
     uint32_t nconns, conns_cap;
-    uint32_t nopening;     /* added connections not connected yet */
+    uint32_t nopening;     /* connections with `opening` set */
     bool rt;               /* the thread got SCHED_FIFO */
     struct conn **avail;   /* connections with a free pipeline slot (a stack) */
     uint32_t navail;
@@ -121,6 +121,7 @@ void conn_check_timeout(struct conn *c, uint64_t now_us);
 /* worker.c: used by conn.c */
 void worker_conn_free_slot(struct worker *w, struct conn *c); /* a slot freed or it connected */
 void worker_conn_connected(struct worker *w, struct conn *c);
+void worker_conn_sent(struct worker *w, struct conn *c); /* all its queued bytes went out */
 void worker_conn_lost(struct worker *w, struct conn *c);  /* failed: reconnect after a pause */
 void worker_conn_ended(struct worker *w, struct conn *c); /* closed cleanly: reconnect now */
 void worker_record(struct worker *w, const struct conn_req *r, uint64_t now_us, int status,
