@@ -169,6 +169,11 @@ static void opening_done(struct worker *w, struct conn *c)
 
 void worker_conn_sent(struct worker *w, struct conn *c)
 {
+    if (c->opening && c->added) { /* carried a request from the backlog at once */
+        uint64_t cost = ev_clock_us() - c->opened_us;
+        w->open_cost_us = w->open_cost_us ? (7 * w->open_cost_us + cost) / 8 : cost;
+        c->added = false;
+    }
     opening_done(w, c);
 }
 
@@ -305,7 +310,8 @@ static void on_tfd(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 /* Open model: the backlog holds more requests than connections are being opened; one more
  * connection if the cap allows (the backlog drains onto it once it connects). A connection
  * counts as being opened until its first bytes went out — past the connect and, for TLS, the
- * handshake — and at most WORKER_OPENING_MAX are being opened at once, so the growth is paced
+ * handshake — only when the oldest waiting request has waited longer than opening one takes,
+ * and at most WORKER_OPENING_MAX are being opened at once, so the growth is paced
  * by how long one takes to open: cheap ones (TCP nearby) come by the thousand per second,
  * while a burst of waiting requests does not start a connect and a handshake each, all
  * adding to the load that made them wait and overflowing the server's accept queue (SYNs
@@ -314,6 +320,11 @@ static void on_tfd(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 static void worker_grow(struct worker *w)
 {
     if (w->bl_n <= w->nopening || w->nopening >= WORKER_OPENING_MAX)
+        return;
+    /* only when it helps: the oldest waiting request has waited longer than opening a
+     * connection takes (measured), else an existing one frees first. Handshakes that slow
+     * down under load thus slow the growth down too. */
+    if (ev_clock_us() - w->backlog[w->bl_head] < w->open_cost_us)
         return;
     if (w->nconns >= w->cfg->max_conns) {
         pthread_mutex_lock(&w->mu);
@@ -325,6 +336,8 @@ static void worker_grow(struct worker *w)
     if (!c)
         return;
     worker_start_conn(w, c);
+    c->added = true;
+    c->opened_us = ev_clock_us();
     if (c->dead) { /* no socket (out of descriptors?): not kept as a slot to retry */
         w->nconns--;
         free(c->in);

@@ -58,6 +58,8 @@ struct conn {
     void *tp_state;
     bool connecting, writable, dead, in_avail, close_after;
     bool opening;          /* open model: connecting, or nothing fully sent on it yet */
+    bool added;            /* opened for waiting sends: its opening time is measured */
+    uint64_t opened_us;
     uint64_t retry_at_us;  /* dead: when to reconnect */
     char *out;
     size_t olen, ooff, ocap;
@@ -82,6 +84,7 @@ struct worker {
     struct conn **conns;   /* each allocated alone: the loop holds pointers to them */
     uint32_t nconns, conns_cap;
     uint32_t nopening;     /* connections with `opening` set */
+    uint64_t open_cost_us; /* moving average: connect (+ handshake) to first bytes sent */
     bool rt;               /* the thread got SCHED_FIFO */
     struct conn **avail;   /* connections with a free pipeline slot (a stack) */
     uint32_t navail;
