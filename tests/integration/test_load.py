@@ -334,3 +334,61 @@ def test_https_verify_sni_and_resumption(weir_bin, tmp_path, launcher, tls_certs
                           kind="resumed") - res0
     full = metric(metrics(admin), "weir_tls_handshakes_total", kind="full") - full0
     assert full <= 2 and resumed >= t["ok"] - 2, (full, resumed, t)
+
+
+def test_https_offers_alpn_and_sni(weir_bin, tmp_path, tls_certs):
+    """A Python TLS server records what the tester's ClientHello offered: ALPN http/1.1 chosen,
+    SNI = the URL's host; with an IP in the URL no SNI is sent."""
+    import socket
+    import ssl
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*tls_certs["lh"])
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    seen = []
+    ctx.sni_callback = lambda sock, name, _ctx: seen.append(("sni", name)) and None
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    lsock.settimeout(0.2)
+    port = lsock.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                raw, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            try:
+                raw.settimeout(2)
+                s = ctx.wrap_socket(raw, server_side=True)
+                seen.append(("alpn", s.selected_alpn_protocol()))
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                s.close()
+            except (OSError, ssl.SSLError):
+                raw.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        doc, _ = run_json(weir_bin, tmp_path, "https://localhost:%d/" % port, "--ca",
+                          tls_certs["ca"], "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] >= 1 and doc["totals"]["errors"] == 0, doc["totals"]
+        assert ("alpn", "http/1.1") in seen and ("sni", "localhost") in seen, seen
+        assert all(v == "http/1.1" for k, v in seen if k == "alpn"), seen
+        seen.clear()
+        doc, _ = run_json(weir_bin, tmp_path, "https://127.0.0.1:%d/" % port, "--insecure",
+                          "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] >= 1
+        assert ("sni", None) in seen and not any(k == "sni" and v for k, v in seen), seen
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        lsock.close()
