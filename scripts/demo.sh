@@ -57,7 +57,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
     -keyout "$work/demo.key" -out "$work/demo.pem" -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null ||
     die "cannot make the demo certificate with openssl"
-sed -e "s|@SITE@|$work/site|g" -e "s|@TLS@|$work|g" "$CONFIG" >"$work/weir.yaml"
+# The protected route's HS256 secret (fresh each run) and a token for it (an hour), made with
+# openssl alone: base64url(header).base64url(claims).base64url(HMAC-SHA256).
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+jwt_secret=$(openssl rand -hex 32)
+jwt_body="$(printf '{"alg":"HS256","typ":"JWT"}' | b64url).$(printf '{"sub":"demo-user","iss":"weir-demo","exp":%d}' $(( $(date +%s) + 3600 )) | b64url)"
+jwt_token="$jwt_body.$(printf '%s' "$jwt_body" | openssl dgst -sha256 -hmac "$jwt_secret" -binary | b64url)"
+sed -e "s|@SITE@|$work/site|g" -e "s|@TLS@|$work|g" -e "s|@JWT_SECRET@|$jwt_secret|g" "$CONFIG" >"$work/weir.yaml"
 CONFIG_SRC=$CONFIG
 CONFIG=$work/weir.yaml
 
@@ -117,6 +123,10 @@ demo: try, from another terminal:
     curl -si 'http://$LISTEN/cached/text?n=2000&cc=max-age%3D60' | grep -i -E '^(x-cache|age|x-backend)'
     curl -s -X POST 'http://127.0.0.1:9901/cache/purge?prefix=http://$LISTEN/cached/'   # {"purged":1}
     curl -si 'http://$LISTEN/cached/text?n=2000&cc=max-age%3D60' | grep -i '^x-cache'    # MISS
+
+    # authentication (/private/, JWT HS256): 401 without a token, 200 with the one made here
+    curl -si http://$LISTEN/private/me | head -1                  # 401 + WWW-Authenticate: Bearer
+    curl -s -H 'Authorization: Bearer $jwt_token' http://$LISTEN/private/me | grep -o '"x-user": "[^"]*"'   # the token's sub, upstream
 
     # resilience on the request pipeline
     for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{http_code} ' http://$LISTEN/api/x; done; echo   # 5 at once, then 429

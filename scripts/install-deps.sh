@@ -36,7 +36,7 @@ pkgs=(build-essential meson ninja-build pkg-config libyaml-dev libcmocka-dev
       libssl-dev openssl
       libnghttp2-dev python3-h2 python3-hyperframe python3-hpack
       libhiredis-dev redis-server
-      libcrypt-dev libjansson-dev python3-jwt python3-jwcrypto)
+      libcrypt-dev libjansson-dev python3-jwt python3-jwcrypto python3-bcrypt)
 if [[ $bench -eq 1 ]]; then
     pkgs+=(wrk nginx-light haproxy varnish valgrind strace nghttp2-client testssl.sh)
 fi

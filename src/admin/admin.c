@@ -31,6 +31,7 @@
 #include "cache/cache_warm.h"
 #include "admin/collect.h"
 #include "admin/prometheus.h"
+#include "admin/revocation_admin.h"
 #include "admin/security_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
@@ -340,13 +341,19 @@ static void serve_status(struct aconn *c, const struct reqinfo *ri)
     respond(c, ri, 200, "application/json", NULL, a->body.data, a->body.len);
 }
 
-static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
+/* An API endpoint's answer: a fresh body for fill, then its status (JSON when 200). */
+static struct abuf *api_body(struct aconn *c)
 {
     struct admin *a = c->a;
     a->body.len = 0;
     a->body.failed = false;
     a->body.max = ADMIN_OUT_MAX;
-    int st = waitroom_admin(path, post, &a->body);
+    return &a->body;
+}
+
+static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
+{
+    struct admin *a = c->a;
     if (a->body.failed) {
         struct reqinfo r = {.head = ri->head, .keep = false};
         respond_text(c, &r, 500, NULL, "500 out of memory\n");
@@ -359,18 +366,20 @@ static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str
 static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
                            struct str query, bool post)
 {
-    struct admin *a = c->a;
-    a->body.len = 0;
-    a->body.failed = false;
-    a->body.max = ADMIN_OUT_MAX;
-    int st = security_admin_handle(path, query, post, &a->body);
-    if (a->body.failed) {
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
-            a->body.data ? a->body.data : "", a->body.len);
+    int st = security_admin_handle(path, query, post, api_body(c));
+    api_respond(c, ri, st);
+}
+
+static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
+{
+    int st = waitroom_admin(path, post, api_body(c));
+    api_respond(c, ri, st);
+}
+
+static void serve_revoke(struct aconn *c, const struct reqinfo *ri, struct str query, bool post)
+{
+    int st = revocation_admin(post, query, api_body(c));
+    api_respond(c, ri, st);
 }
 
 static void sse_event(struct aconn *c, const struct abuf *doc)
@@ -427,6 +436,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
     struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
 
     bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
+    bool revoke = str_eq(path, STR_LIT("/revoke"));
+    room_cmd |= revoke && req->method_id == H1_M_POST; /* GET lists, POST revokes */
     bool reload = str_eq(path, str_cstr("/reload"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
     bool unlock = str_eq(path, STR_LIT("/lockouts/unlock"));
@@ -466,13 +477,16 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_cache(c, &ri, path, query);
     else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
         serve_waitroom(c, &ri, path, room_cmd);
+    else if (revoke)
+        serve_revoke(c, &ri, query, req->method_id == H1_M_POST);
     else if (str_eq(path, STR_LIT("/lockouts")) || unlock)
         serve_security(c, &ri, path, query, unlock);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /lockouts, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /lockouts, "
+                     "/healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */

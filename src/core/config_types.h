@@ -40,7 +40,7 @@ struct cfg_tls_server {
     char *groups;                 /* key exchange groups; "X25519:prime256v1:secp384r1" */
     uint32_t handshake_timeout_ms;/* default 10000 */
     bool tickets;                 /* session tickets; default true */
-    uint32_t ticket_rotate_ms;    /* a ticket key encrypts this long, decrypts twice as long
+    uint32_t ticket_rotate_ms;    /* a ticket key encrypts this long, then decrypts as long
                                      again; default 3600000 (1h) */
     uint32_t session_cache;       /* server-side session cache entries; 0 = off; 20480 */
     uint32_t session_timeout_ms;  /* default 3600000 */

@@ -11,8 +11,13 @@
 #include "modules/shed/shed.h"
 #include "modules/static/static_module.h"
 #include "security/abnormal.h"
+#include "security/auth_apikey.h"
+#include "security/auth_basic.h"
+#include "security/auth_forward.h"
+#include "security/auth_hmac.h"
 #include "security/cors.h"
 #include "security/ip_rules.h"
+#include "security/jwt_module.h"
 #include "security/lockout.h"
 #include "security/mask_module.h"
 #include "security/sec_headers.h"
@@ -27,11 +32,17 @@ static const struct pipeline_module *const modules[] = {
     &sec_headers_module,
     &cors_module, /* preflights answered before anything spends a token on them */
     &lockout_module, /* a locked client is refused before the upstream is asked */
-    &abnormal_module,
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,
     &mask_module, /* after compress: its transform sees the upstream's JSON, compress its output */
+    /* who the client is, before it may take a place in a queue */
+    &apikey_module,
+    &basic_module,
+    &hmac_module,
+    &jwt_module,
+    &forward_auth_module,
+    &abnormal_module, /* after authentication: it keys on the subject when there is one */
     &waitroom_module, /* waiters are answered before anything spends a token on them */
     /* limit: cheapest refusal first; the body is read before anything holds a resource */
     &shed_module,

@@ -28,6 +28,14 @@ struct pipeline_chain;
 struct pipeline_link;
 struct worker_shard;
 
+/* What pipeline_worker.fetch_reply gives its caller. */
+struct fetch_reply {
+    uint16_t status;                 /* 0: no (parsable) response */
+    const struct h1_response *head;  /* NULL when status is 0 */
+    struct str body;
+    bool truncated;                  /* longer than max_bytes: body holds what fitted */
+};
+
 /* What the worker offers the pipeline; one per worker, set up by the host. */
 struct pipeline_worker {
     struct ev_loop *loop;
@@ -47,6 +55,12 @@ struct pipeline_worker {
      * -1 (done is never called). NULL when the host has no such path. Worker thread. */
     int (*fetch)(struct pipeline_worker *self, const char *req, size_t len,
                  void (*done)(void *arg, uint16_t status), void *arg);
+    /* As fetch, but the response is kept for done: its head and its body (chunked coding
+     * removed) up to max_bytes of head and body together (a JWKS document, an auth
+     * service's answer). The reply and what it points to live only during done. */
+    int (*fetch_reply)(struct pipeline_worker *self, const char *req, size_t len,
+                       size_t max_bytes, void (*done)(void *arg, const struct fetch_reply *r),
+                       void *arg);
 };
 
 /* What the host does when the request side finishes after waiting: NEXT → the upstream
@@ -71,13 +85,14 @@ struct exchange {
     const struct h1_request *req;
     const char *client_ip;
     const char *request_id;      /* 32 hex chars or the client's X-Request-Id */
-    const char *auth_subject;    /* who an authentication module found (arena or conf
-                                    memory), NULL until one did: abnormal-access rules and
-                                    the audit log key on it */
     struct str body;             /* the buffered request body, when a module asked for it */
     bool body_ready;
     bool tls;                    /* the request came over TLS */
     bool internal;               /* sent by pipeline_worker.fetch, not by a client */
+    /* Who an authentication module found the client to be (an API key's client id, a
+     * token's subject, a Basic user; arena or config memory), or NULL: for modules after it
+     * (a rate limit keyed on the client) and the logs. */
+    const char *client_id;
     /* Edits of the request sent upstream, set by modules in on_request (arena memory): the
      * host leaves out the fields named in upstream_drop and adds upstream_add
      * ("Name: value\r\n" lines) when it builds the upstream request head. */

@@ -237,7 +237,6 @@ void admission_start(struct client *c)
     e->chain = c->wc->chains[ri];
     e->req = &x->req;
     e->client_ip = c->ip;
-    e->auth_subject = NULL; /* an authentication module sets it */
     e->tls = c->tls != NULL; /* the waiting room's cookie is Secure over TLS */
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;

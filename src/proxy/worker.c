@@ -658,7 +658,8 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     pthread_mutex_init(&w->mbox_lock, NULL);
     w->pw = (struct pipeline_worker){.loop = &w->loop, .id = id, .nworkers = cfg->workers,
                                      .post = post_call, .host = w, .metrics = &w->metrics,
-                                     .fetch = fetch_start};
+                                     .fetch = fetch_start,
+                                     .fetch_reply = fetch_reply_start};
     if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = 0xbf58476d1ce4e5b9ull;

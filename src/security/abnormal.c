@@ -135,11 +135,11 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
     struct sec_kv *s = x->link->shared;
     uint64_t now = x->worker->loop->now_ms;
     if (!ctx->checked) {
-        struct str who = str_cstr(x->auth_subject ? x->auth_subject
+        struct str who = str_cstr(x->client_id ? x->client_id
                                   : x->client_ip  ? x->client_ip
                                                   : "");
         struct str parts[] = {STR_LIT("abnormal"), str_cstr(c->zone ? c->zone : x->route->path),
-                              x->auth_subject ? STR_LIT("sub") : STR_LIT("ip"),
+                              x->client_id ? STR_LIT("sub") : STR_LIT("ip"),
                               str_from(who.ptr, who.len > 200 ? 200 : who.len)};
         ctx->key_len = sec_kv_key(ctx->key, sizeof(ctx->key), parts, 4);
         ctx->checked = true;

@@ -10,7 +10,7 @@
  *     zone: api                                       # key namespace (default: route path)
  *
  * The client is the authenticated subject when an authentication module set one
- * (x->auth_subject), else the client address (after trusted_proxies). Status rules count the
+ * (x->client_id), else the client address (after trusted_proxies). Status rules count the
  * responses the client gets (the upstream's or weir's own); path rules count its requests per
  * path (query left out). Crossing a rule's `max` within its window locks
  * "abnormal|<zone>|<client>" for `penalty` in the security kv store (listed and unlocked by

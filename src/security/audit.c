@@ -404,7 +404,7 @@ void audit_emit_exchange(const struct exchange *x, const char *event, const char
         snprintf(route, sizeof(route), "%s%s", x->route->host ? x->route->host : "",
                  x->route->path ? x->route->path : "");
     audit_emit(&(struct audit_event){.event = event, .client = x->client_ip,
-                                     .subject = x->auth_subject, .route = route, .rule = rule,
+                                     .subject = x->client_id, .route = route, .rule = rule,
                                      .request_id = x->request_id, .detail = detail});
 }
 

@@ -49,7 +49,7 @@ bool audit_enabled(void);
 uint64_t audit_dropped(void);
 
 void audit_emit(const struct audit_event *e);
-/* An event about an exchange: client, subject (x->auth_subject), route and request id from x. */
+/* An event about an exchange: client, subject (x->client_id), route and request id from x. */
 void audit_emit_exchange(const struct exchange *x, const char *event, const char *rule,
                          const char *detail);
 

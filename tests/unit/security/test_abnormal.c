@@ -9,7 +9,7 @@ static uint16_t req(const char *path, const char *ip, const char *subject, uint1
     char head[256];
     snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path);
     struct fx_exchange *e = fx_exchange(0, head, ip);
-    e->x.auth_subject = subject;
+    e->x.client_id = subject;
     enum pipeline_verdict v = pipeline_request(&e->x);
     uint16_t st;
     if (v == PIPELINE_RESPOND) {

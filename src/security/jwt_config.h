@@ -1,0 +1,44 @@
+/* jwt_config.h — a route's `jwt:` section (docs/config.md, docs/security.md). Loaded by the
+ * config loader (main thread), immutable after; every error is file:line:col. */
+#ifndef WEIR_SECURITY_JWT_CONFIG_H
+#define WEIR_SECURITY_JWT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "security/jwks.h"
+
+struct ycx;
+struct ynode;
+
+enum jwt_source { JWT_FROM_BEARER = 0, JWT_FROM_HEADER, JWT_FROM_COOKIE, JWT_FROM_QUERY };
+
+struct jwt_pair {
+    char *a, *b;            /* claims_to_headers: claim, header; require: claim, value */
+};
+
+struct jwt_conf {
+    enum jwt_source from;
+    char *from_name;        /* header, cookie or query parameter name */
+    struct jwks inline_keys;
+    char *jwks_file;
+    char *jwks_url;         /* as written */
+    char *jwks_request;     /* the GET request for it (pipeline_worker.fetch_reply) */
+    uint32_t jwks_refresh_min_ms, jwks_max_age_ms, jwks_timeout_ms;
+    uint32_t leeway_s;
+    bool require_exp;
+    bool forward_token;
+    uint32_t cache_size;    /* 0: no cache */
+    char *realm;
+    char **issuers, **audiences, **required;
+    uint32_t nissuers, naudiences, nrequired;
+    struct jwt_pair *require;     /* claim must equal / contain value, else 403 */
+    uint32_t nrequire;
+    struct jwt_pair *to_headers;
+    uint32_t nto_headers;
+};
+
+int jwt_config_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
+void jwt_config_free(void *conf);
+
+#endif
