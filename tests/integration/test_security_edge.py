@@ -308,3 +308,19 @@ def test_lock_survives_reload_and_abnormal_penalty(launcher, tmp_path):
     pen = [e for e in events if e["event"] == "penalty"]
     assert {e["client"] for e in pen} == {"127.0.0.22", "127.0.0.23"}
     assert all(e["rule"] == "abnormal.rules[0]" for e in pen)
+
+
+def test_auth_failures_audited(launcher, tmp_path):
+    be = launcher.backend("b")
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/", "upstream": "g",
+               "jwt": {"keys": [{"alg": "HS256", "secret": "0123456789abcdef" * 4}]}}]
+    w = launcher.weir(config(be, routes, audit_log=log))
+    assert status(w.port, "/x", "127.0.0.31") == 401
+    assert status(w.port, "/x", "127.0.0.31", {"Authorization": "Bearer not.a.token"}) == 401
+    w.stop()
+    events = [json.loads(x) for x in open(log).read().splitlines()]
+    fails = [e for e in events if e["event"] == "auth_failure"]
+    assert len(fails) == 2 and all(e["rule"] == "jwt" and e["client"] == "127.0.0.31"
+                                   for e in fails)
+    assert "not.a.token" not in open(log).read()
