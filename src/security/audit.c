@@ -22,6 +22,7 @@
 #include "core/config_types.h"
 #include "core/log.h"
 #include "pipeline/exchange.h"
+#include "security/auth_common.h"
 #include "security/mask.h"
 
 #define MAC_HEX 64
@@ -60,29 +61,6 @@ static struct {
 } au = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .cur.fd = -1,
       .next.fd = -1};
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int unhex(const char *s, size_t n, uint8_t *out, size_t cap)
-{
-    if (n % 2 || n / 2 > cap)
-        return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        int a = str_hex_digit(s[i]), b = str_hex_digit(s[i + 1]);
-        if (a < 0 || b < 0)
-            return -1;
-        out[i / 2] = (uint8_t)(a << 4 | b);
-    }
-    return (int)(n / 2);
-}
-
 /* The HMAC implementation, fetched once (a fetch per line would cost more than the MAC). */
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 static EVP_MAC *hmac_alg;
@@ -109,7 +87,7 @@ static void chain_mac(const uint8_t *key, size_t keylen, const char *prev, const
     EVP_MAC_CTX_free(c);
     if (ml != 32)
         memset(mac, 0, 32); /* cannot happen short of OpenSSL failing: an unverifiable line */
-    hex(mac, 32, mac_hex);
+    auth_hex_encode(mac, 32, mac_hex);
 }
 
 /* Writer thread, lock held on entry; releases it around the write. */
@@ -213,7 +191,10 @@ int audit_read_key(const char *path, uint8_t key[AUDIT_KEY_MAX])
     fclose(f);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
-    int r = n ? unhex(buf, n, key, AUDIT_KEY_MAX) : -1;
+    int r = n && n % 2 == 0 && n / 2 <= AUDIT_KEY_MAX &&
+                    auth_hex_decode(buf, n, key, n / 2) == 0
+                ? (int)(n / 2)
+                : -1;
     OPENSSL_cleanse(buf, sizeof(buf));
     return r;
 }
@@ -227,7 +208,7 @@ static int make_key(const char *path, uint8_t *key)
     if (fd < 0)
         return -1;
     char h[65];
-    hex(key, 32, h);
+    auth_hex_encode(key, 32, h);
     h[64] = '\n';
     ssize_t w = write(fd, h, 65);
     OPENSSL_cleanse(h, sizeof(h));
