@@ -128,7 +128,7 @@ static int mk_body(struct exchange *x, void *vctx, const char **in, size_t *in_l
         *in_len = 0;
         size_t left = sizeof(REFUSAL) - 1 - ctx->refused_off;
         size_t n = left < out_cap ? left : out_cap;
-        memcpy(out, REFUSAL + ctx->refused_off, n);
+        memcpy(out, &REFUSAL[ctx->refused_off], n);
         ctx->refused_off += n;
         *out_len = n;
         return n < left ? 1 : 0;
