@@ -33,9 +33,11 @@
 #include "admin/prometheus.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/h1.h"
+#include "state/state_events.h"
 
 #define ADMIN_MAX_CONNS 512
 #define ADMIN_IN_MAX 16384                 /* a request head */
@@ -80,6 +82,7 @@ struct admin {
     struct aconn *conns;
     uint32_t nconns, nsse;
     struct abuf body;        /* scratch for rendered documents */
+    struct config *state_cfg; /* referenced; NULL when none */
 };
 
 static uint64_t wall_ms(void)
@@ -666,7 +669,10 @@ static void wake_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 static void *admin_main(void *arg)
 {
     struct admin *a = arg;
+    if (a->state_cfg)
+        state_thread_start(&a->loop, a->state_cfg, false);
     ev_loop_run(&a->loop);
+    state_thread_stop();
     return NULL;
 }
 
@@ -709,6 +715,8 @@ static void admin_free(struct admin *a)
     abuf_free(&a->body);
     free(a->token);
     free(a->listen_text);
+    if (a->state_cfg)
+        config_unref(a->state_cfg);
     free(a);
 }
 
@@ -722,6 +730,8 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->lfd = a->wake_fd = -1;
     a->view = view;
+    if ((a->state_cfg = view->state_cfg))
+        config_ref(a->state_cfg);
     a->listen_text = strdup(cfg->listen.text ? cfg->listen.text : "?");
     if (cfg->token) {
         a->token = strdup(cfg->token);

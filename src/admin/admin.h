@@ -29,6 +29,9 @@ struct admin_view {
     struct worker_shard **workers;  /* [nworkers], each worker's own shard */
     atomic_uint_fast64_t generation, reloads_ok, reloads_failed;
     uint64_t start_wall_ms, start_mono_ms; /* CLOCK_REALTIME / CLOCK_MONOTONIC, ms */
+    struct config *state_cfg;       /* its `state` section: the admin thread's own Redis
+                                       connection (purges are broadcast from it); admin_start
+                                       takes a reference */
 };
 
 struct admin;

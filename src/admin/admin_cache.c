@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/cache_purge.h"
+#include "state/state_events.h"
 #include "cache/cache_store.h"
 #include "cache/cache_warm.h"
 
@@ -182,7 +183,12 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out)
                       "pattern are not empty\"}\n");
         return 400;
     }
-    abuf_printf(out, "{\"%s\":%lld}\n", is_soft ? "marked_stale" : "purged", (long long)count);
+    /* Every other instance sharing the Redis store does the same (state/state_events.h). */
+    char ev[sizeof(arg) + 8];
+    size_t evn = cache_purge_encode(kind, str_from(arg, n), is_soft, ev, sizeof(ev));
+    bool shared = evn && state_event_publish(STATE_EV_PURGE, ev, evn);
+    abuf_printf(out, "{\"%s\":%lld,\"broadcast\":%s}\n", is_soft ? "marked_stale" : "purged",
+                (long long)count, shared ? "true" : "false");
     return 200;
 }
 

@@ -13,6 +13,7 @@
 
 #include "admin/admin.h"
 #include "balance/lb.h"
+#include "cache/cache_purge.h"
 #include "core/accesslog.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@
 #include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
+#include "state/state_events.h"
 #include "tls/tls_gen.h"
 
 struct server {
@@ -169,6 +171,7 @@ static int start_admin(struct server *srv)
     }
     for (uint32_t i = 0; i < srv->nworkers; i++)
         srv->view.workers[i] = &srv->workers[i].metrics;
+    srv->view.state_cfg = srv->cfg;
     char err[256];
     srv->admin = admin_start(ac, &srv->view, err, sizeof(err));
     if (srv->admin)
@@ -281,6 +284,8 @@ int server_run(struct config *cfg, const char *config_path)
     srv.view.start_wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     srv.view.start_mono_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    /* Events other weir instances broadcast through the Redis store (state/state_events.h). */
+    state_events_handle(STATE_EV_PURGE, cache_purge_event);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)
         if (worker_start(&srv.workers[started], started, &srv, cfg, srv.ls) == -1)

@@ -19,6 +19,7 @@
 #include "proxy/client.h"
 #include "proxy/fetch.h"
 #include "proxy/dlist.h"
+#include "state/state_events.h"
 #include "proxy/upstream.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
@@ -632,10 +633,14 @@ static void *worker_main(void *arg)
     wconf_start_probes(w, w->wc);
     timer_arm(&w->loop.timers, &w->flush_timer, w->loop.now_ms + 1000);
     timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 100);
+    /* This worker's Redis connection (state: backend redis); worker 0 also hears the other
+     * instances' events. Made with the first config: a reload does not move it. */
+    state_thread_start(&w->loop, w->wc->cfg, w->id == 0);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);
     fetch_abort_all(w);
+    state_thread_stop();
     listeners_drop(w);
     accesslog_flush(&w->alog);
     accesslog_shard_free(&w->alog);
