@@ -28,6 +28,7 @@
 /* Closing an idle connection at shutdown: long enough for a request that crossed our FIN
  * to arrive and be discarded, short enough not to hold the stop up. */
 #define DRAIN_LINGER_MS 1000
+#define DRAIN_FIRST_MS 1000u /* a fresh connection's first request, while draining */
 #define LINGER_MAX_BYTES (1u << 20)
 
 static void client_run(struct client *c);
@@ -161,8 +162,19 @@ void client_drain(struct client *c)
      * that crosses our FIN is discarded rather than answered with a reset. */
     c->readable = true;
     client_read_head(c);
-    if (c->state == CS_HEAD && !c->head_started)
-        client_linger(c, DRAIN_LINGER_MS);
+    if (c->state != CS_HEAD || c->head_started)
+        return;
+    if (c->nrequests == 0) {
+        /* A connection accepted a moment ago carries its first request on the way (the
+         * client just connected for it; a new weir taking over the port in a binary upgrade
+         * is not known to it): wait a little for it and answer it, rather than reset a
+         * client that did nothing wrong. */
+        struct worker *w = c->wc->w;
+        uint64_t ms = c->wc->cfg->timeouts.client_header_ms;
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + (ms < DRAIN_FIRST_MS ? ms : DRAIN_FIRST_MS));
+        return;
+    }
+    client_linger(c, DRAIN_LINGER_MS);
 }
 
 /* ---- the request cycle ---------------------------------------------------------------- */

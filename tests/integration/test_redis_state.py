@@ -323,3 +323,59 @@ def test_sticky_cookie_routes_alike_on_two_instances(launcher):
             with Client(w.port) as c:
                 r2 = c.get("/", headers={"Cookie": cookie})
             assert r2.status == 200 and backend_name(r2) == name, (cookie, name, r2)
+
+
+# ---- zero-downtime upgrade --------------------------------------------------------------------
+
+def _wait_log(w, text, timeout=10.0):
+    deadline = time.time() + timeout
+    while text not in w.stderr_text():
+        assert w.alive() and time.time() < deadline, w.stderr_text()[-2000:]
+        time.sleep(0.02)
+
+
+def test_second_process_takes_over_the_port_without_failures(launcher):
+    """A new weir binds the same port next to the old (SO_REUSEPORT), the old drains on
+    SIGTERM: a client loop over fresh connections sees no failure at all."""
+    b = launcher.backend("a")
+    port, aport = free_port(), free_port()
+    cfg = make_config(port, {"g": [b.port]}, [{"path": "/", "upstream": "g"}],
+                      extra={"admin": {"listen": "127.0.0.1:%d" % aport}})
+    old = launcher.weir(cfg, port=port)
+    stop = threading.Event()
+    counts = {"ok": 0, "failed": 0}
+    errors = []
+
+    def loop():
+        while not stop.is_set():
+            try:
+                with Client(port, timeout=5) as c:
+                    r = c.get("/", headers={"Connection": "close"})
+                if r.status == 200:
+                    counts["ok"] += 1
+                else:
+                    counts["failed"] += 1
+                    errors.append(r.status)
+            except Exception as e:  # noqa: BLE001 — any failure counts
+                counts["failed"] += 1
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=loop) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        new = launcher.weir(cfg, port=port, wait=False)  # the same file: same port, same admin
+        _wait_log(new, "listening on 127.0.0.1:%d" % port)
+        time.sleep(0.3)
+        before = counts["ok"]
+        old.stop(signal.SIGTERM, timeout=20)
+        time.sleep(0.5)
+        assert counts["ok"] > before  # the new one serves
+        _wait_log(new, "admin listening on")  # and took the admin port once it was free
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert counts["failed"] == 0, (counts, errors[:5])
+    assert counts["ok"] > 50, counts
