@@ -247,6 +247,25 @@ static bool all_exited(const struct server *srv)
     return true;
 }
 
+/* A breaker of this instance opened or closed: tell the others (state_events.h). Worker
+ * thread (its own Redis connection); nothing is sent with the memory backend. */
+static void breaker_publish(const char *name, enum breaker_state to)
+{
+    char ev[512];
+    int n = snprintf(ev, sizeof(ev), "%s %s", to == BREAKER_OPEN ? "open" : "close", name);
+    if (n > 0 && (size_t)n < sizeof(ev))
+        state_event_publish(STATE_EV_BREAKER, ev, (size_t)n);
+}
+
+/* Another instance's breaker event: "open <name>" or "close <name>". */
+static void breaker_event(const char *p, size_t len)
+{
+    bool open = len > 5 && memcmp(p, "open ", 5) == 0;
+    size_t skip = open ? 5 : len > 6 && memcmp(p, "close ", 6) == 0 ? 6 : 0;
+    if (skip)
+        breaker_apply_remote(p + skip, len - skip, open, ev_clock_us() / 1000);
+}
+
 int server_run(struct config *cfg, const char *config_path)
 {
     struct server srv = {.cfg = cfg, .config_path = config_path, .nworkers = cfg->workers};
@@ -286,6 +305,8 @@ int server_run(struct config *cfg, const char *config_path)
     srv.view.start_mono_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     /* Events other weir instances broadcast through the Redis store (state/state_events.h). */
     state_events_handle(STATE_EV_PURGE, cache_purge_event);
+    state_events_handle(STATE_EV_BREAKER, breaker_event);
+    breaker_set_observer(breaker_publish);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)
         if (worker_start(&srv.workers[started], started, &srv, cfg, srv.ls) == -1)

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import Client, free_port, make_config, wait_port
 from faults import backend_name
-from resilience_util import metric, scrape
+from resilience_util import faults, group, metric, route, scrape  # noqa: F401
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
@@ -212,6 +212,38 @@ def test_purge_on_one_instance_clears_the_others(launcher, redis):
         time.sleep(0.05)
     assert xcache(ws[1]) != "HIT"
     assert xcache(ws[0]) != "HIT"
+
+
+# ---- circuit breaker events ------------------------------------------------------------------
+
+def test_breaker_opened_on_one_instance_opens_the_other(launcher, redis, faults):
+    a = faults.start("a")
+    a.fault("status", status=503)
+    ups = {"g": group([a], retry="off",
+                      breaker={"window": "count", "size": 10, "min_calls": 5,
+                               "failure_rate": "50%", "open": "3s", "half_open_calls": 1})}
+    ws = instances(launcher, redis, ups, [route("g")], n=2)
+    with Client(ws[0].port) as c:
+        for _ in range(30):
+            r = c.get("/")
+            if r.status == 503 and not r.header("x-backend"):
+                break
+        else:
+            raise AssertionError("the breaker of instance A never opened")
+    # B never sent a failing call, yet it fails fast: A's discovery protects it
+    deadline = time.time() + 3
+    while True:
+        samples = scrape(ws[1].aport)
+        if metric(samples, "weir_group_breaker_state", group="g", state="open") == 1:
+            break
+        assert time.time() < deadline, "B's breaker did not open"
+        time.sleep(0.05)
+    n = a.requests()
+    with Client(ws[1].port) as c:
+        r = c.get("/")
+    assert r.status == 503 and not r.header("x-backend"), r
+    assert a.requests() == n
+    assert "opened by another instance" in ws[1].stderr_text()
 
 
 # ---- failures ---------------------------------------------------------------------------------
