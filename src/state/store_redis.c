@@ -3,7 +3,7 @@
  * others. Each operation is one script (state/redis_script.c) on the calling worker's own
  * connection (redis_conn_here()), so one round trip, atomic in Redis.
  *
- * Record: a hash at {prefix:idem:<key>} with h = body hash, t = claim token, x = ttl, r = the
+ * Record: a hash at {prefix:idem:<sha256(key)>} with h = body hash, t = claim token, x = ttl, r = the
  * stored response once complete. Lifetimes as the memory store's: an in-flight record expires
  * after min(ttl, 60 s), a complete one ttl after completion. Tokens are random 64-bit numbers
  * (the memory store's counter would repeat across instances).
@@ -16,6 +16,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,19 @@ static uint64_t token_next(void)
     return t ? t : 1;
 }
 
+/* {prefix:idem:<sha256 of the key, hex>}: the caller's key can be long and holds the client's
+ * address, neither of which belongs in Redis' key space. */
 static size_t record_key(struct redis_conn *c, struct str key, char *out)
 {
-    return redis_key(out, KEY_MAX, redis_conn_cfg(c)->prefix, "idem", key.ptr, key.len);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH];
+    static const char digits[] = "0123456789abcdef";
+    SHA256((const unsigned char *)key.ptr, key.len, md);
+    for (size_t i = 0; i < sizeof(md); i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    return redis_key(out, KEY_MAX, redis_conn_cfg(c)->prefix, "idem", hex, sizeof(hex));
 }
 
 static void *redis_open(uint32_t max_entries)
