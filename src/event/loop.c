@@ -103,6 +103,7 @@ static void run_deferred(struct ev_loop *loop)
 void ev_loop_run(struct ev_loop *loop)
 {
     while (!loop->stop) {
+        run_deferred(loop); /* what was deferred outside a batch (before the first wait) */
         if (loop->before_poll)
             loop->before_poll(loop, loop->before_poll_arg);
         if (loop->stop)

@@ -67,7 +67,9 @@ int ev_io_mod(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 /* Unregisters (needed only if fd is not closed right after, e.g. a listener kept for later). */
 void ev_io_del(struct ev_loop *loop, struct ev_io *io);
 
-/* Runs cb(arg) after the current batch of events: for freeing objects events may still name.
+/* Runs cb(arg) after the current batch of events: for freeing objects events may still name,
+ * and for work that gathers a batch (the Redis connection's writes). Deferred outside a batch,
+ * it runs before the loop next waits.
  * Returns -1 when out of memory; cb is then never called (the caller decides: leak or abort). */
 int ev_defer(struct ev_loop *loop, ev_defer_cb cb, void *arg);
 

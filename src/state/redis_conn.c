@@ -455,5 +455,7 @@ void redis_conn_free(struct redis_conn *c)
         here = NULL;
     config_unref(c->cfg);
     free(c->channel);
-    free(c);
+    /* A write flush may still be deferred on the loop (redis_ev.h): free after it. */
+    if (!c->ev.flush_pending || ev_defer(c->loop, free, c) != 0)
+        free(c);
 }

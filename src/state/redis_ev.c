@@ -3,58 +3,77 @@
 
 #include <hiredis/async.h>
 
-static uint32_t wanted(const struct redis_ev *e)
-{
-    return (e->reading ? EPOLLIN : 0) | (e->writing ? EPOLLOUT : 0);
-}
-
-/* Tells epoll what hiredis now wants (first call registers the fd). */
+/* Tells epoll what we now need (the first call registers the fd). */
 static void update(struct redis_ev *e)
 {
     if (!e->ac)
         return;
+    bool connected = e->ac->c.flags & REDIS_CONNECTED;
+    /* EPOLLOUT: to learn that a connect finished, or that a full socket drained. */
+    bool out = e->writing && (!connected || e->out_on);
+    uint32_t ev = EPOLLIN | (out ? EPOLLOUT : 0);
     if (!e->registered) {
-        if (ev_io_add_events(e->loop, &e->io, e->ac->c.fd, e->io.cb, wanted(e)) == 0)
+        if (ev_io_add_events(e->loop, &e->io, e->ac->c.fd, e->io.cb, ev) == 0) {
             e->registered = true;
+            e->out_on = out;
+        }
         return;
     }
-    ev_io_mod(e->loop, &e->io, wanted(e));
+    if (out != e->out_on && ev_io_mod(e->loop, &e->io, ev) == 0)
+        e->out_on = out;
 }
 
 static void add_read(void *p)
 {
     struct redis_ev *e = p;
-    if (!e->reading) {
-        e->reading = true;
+    e->reading = true;
+    if (!e->registered)
         update(e);
-    }
 }
 
 static void del_read(void *p)
 {
     struct redis_ev *e = p;
-    if (e->reading) {
-        e->reading = false;
-        update(e);
-    }
+    e->reading = false; /* the fd stays registered; events are ignored until add_read */
+}
+
+/* After the batch: write what hiredis queued in it, in one go. */
+static void flush(void *p)
+{
+    struct redis_ev *e = p;
+    e->flush_pending = false;
+    if (!e->ac || !e->writing || !(e->ac->c.flags & REDIS_CONNECTED) || e->out_on)
+        return;
+    redisAsyncHandleWrite(e->ac);
+    /* The socket took only part (hiredis still wants to write): wait for it to drain. */
+    if (e->ac && e->writing && !e->out_on && ev_io_mod(e->loop, &e->io, EPOLLIN | EPOLLOUT) == 0)
+        e->out_on = true;
 }
 
 static void add_write(void *p)
 {
     struct redis_ev *e = p;
-    if (!e->writing) {
-        e->writing = true;
+    e->writing = true;
+    if (!e->ac)
+        return;
+    if (!(e->ac->c.flags & REDIS_CONNECTED) || !e->registered) {
         update(e);
+        return;
+    }
+    if (!e->out_on && !e->flush_pending) {
+        if (ev_defer(e->loop, flush, e) == 0)
+            e->flush_pending = true;
+        else
+            update(e); /* out of memory: fall back to EPOLLOUT */
     }
 }
 
 static void del_write(void *p)
 {
     struct redis_ev *e = p;
-    if (e->writing) {
-        e->writing = false;
+    e->writing = false;
+    if (e->out_on)
         update(e);
-    }
 }
 
 /* hiredis is freeing the context (the fd is closed right after). */
@@ -63,7 +82,7 @@ static void cleanup(void *p)
     struct redis_ev *e = p;
     if (e->registered)
         ev_io_del(e->loop, &e->io);
-    e->registered = e->reading = e->writing = false;
+    e->registered = e->reading = e->writing = e->out_on = false;
     e->ac = NULL;
 }
 
@@ -75,8 +94,11 @@ static void io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     /* A read may end in hiredis freeing the context (cleanup sets e->ac NULL). */
     if (e->ac && e->reading && (events & EPOLLIN || err))
         redisAsyncHandleRead(e->ac);
-    if (e->ac && e->writing && (events & EPOLLOUT || err))
-        redisAsyncHandleWrite(e->ac);
+    if (e->ac && e->writing && (events & EPOLLOUT || err)) {
+        redisAsyncHandleWrite(e->ac); /* completes a connect; del_write turns EPOLLOUT off */
+        if (e->ac && !e->writing && e->out_on)
+            update(e);
+    }
 }
 
 int redis_ev_attach(struct redis_ev *e, struct ev_loop *loop, struct redisAsyncContext *ac)
