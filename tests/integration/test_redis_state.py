@@ -181,6 +181,31 @@ def test_idempotency_key_replayed_by_other_instances(launcher, redis):
     assert b.stats()["paths"].get("/pay") == 1
 
 
+def test_repeat_on_another_instance_waits_for_the_first(launcher, redis):
+    """While the first request runs on A, a repeat through B waits (polling the record) and
+    gets the stored response once A is done, rather than a second run or a 409."""
+    b = launcher.backend("a")
+    ws = instances(launcher, redis, {"g": [b.port]},
+                   [{"path": "/", "upstream": "g", "idempotency": {"ttl": "60s", "wait": "5s"}}],
+                   n=2)
+    hdrs = {"Idempotency-Key": "slow-1", "Content-Type": "text/plain"}
+    out = {}
+
+    def first():
+        with Client(ws[0].port) as c:
+            out["a"] = c.request("POST", "/slow?ms=800", headers=hdrs, body=b"x")
+
+    t = threading.Thread(target=first)
+    t.start()
+    time.sleep(0.3)
+    with Client(ws[1].port) as c:
+        r = c.request("POST", "/slow?ms=800", headers=hdrs, body=b"x")
+    t.join()
+    assert out["a"].status == 200 and not out["a"].has("idempotent-replayed")
+    assert r.status == 200 and r.header("idempotent-replayed") == "true", r
+    assert b.stats()["paths"].get("/slow") == 1
+
+
 # ---- purge broadcast --------------------------------------------------------------------------
 
 def test_purge_on_one_instance_clears_the_others(launcher, redis):

@@ -20,6 +20,8 @@
 #include "state/store.h"
 #include "state/store_stats.h"
 
+#define IDEM_POLL_MS 50 /* Redis backend: how often a repeat looks for the first one's end */
+
 struct idem_shared {
     struct route_state *rs;
     struct waitq *q;
@@ -286,6 +288,10 @@ static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct
             return pipeline_reply(x, 409,
                                   "a request with this Idempotency-Key is still in progress");
         }
+        /* The first request may run on another instance, whose end wakes nobody here: look
+         * again every IDEM_POLL_MS. */
+        if (c->ops == &store_redis && now + IDEM_POLL_MS < c->deadline_ms)
+            return pipeline_wait_until(x, now + IDEM_POLL_MS);
         return pipeline_wait_until(x, c->deadline_ms);
     case STORE_MISMATCH:
         return pipeline_reply(x, 422, "this Idempotency-Key was used with a different request");

@@ -22,6 +22,7 @@ struct rl_ctx {
     char policy[64];   /* RateLimit-Policy value, "" = none */
     char limit[64];    /* RateLimit value */
     struct exchange *x;
+    struct route_state *rs;
     struct redis_req *req;     /* the Redis decision in flight */
     bool answered;             /* res (or failed) holds Redis' answer, not yet acted on */
     bool failed;               /* Redis did not answer in time */
@@ -82,7 +83,7 @@ static int add_fields(struct exchange *x, struct response *r, const struct rl_ct
 static void redis_answered(void *arg, const redisReply *r)
 {
     struct rl_ctx *c = arg;
-    struct route_state *rs = c->x->link->shared;
+    struct route_state *rs = c->rs;
     c->req = NULL;
     c->answered = true;
     c->failed = !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -115,6 +116,7 @@ static bool redis_ask(struct exchange *x, struct rl_ctx *c, struct route_state *
     size_t lens[3] = {kl, (size_t)snprintf(t, sizeof(t), "%" PRIu64, t_us),
                       (size_t)snprintf(tau, sizeof(tau), "%" PRIu64, tau_us)};
     c->x = x;
+    c->rs = rs;
     c->req = redis_conn_eval(rc, REDIS_SCRIPT_GCRA, 1, 3, argv, lens, redis_answered, c);
     return c->req != NULL;
 }
