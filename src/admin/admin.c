@@ -47,7 +47,7 @@
 #define ADMIN_IDLE_MS 60000                /* between requests, or without write progress */
 #define ADMIN_LINGER_MS 2000               /* draining a client's input after the last answer */
 #define ADMIN_TICK_MS 1000
-#define ADMIN_REBIND_MS 500u
+#define ADMIN_REBIND_MS 100u
 #define ADMIN_PING_TICKS 15
 
 struct aconn {
@@ -84,8 +84,6 @@ struct admin {
     uint32_t nconns, nsse;
     struct abuf body;        /* scratch for rendered documents */
     struct config *state_cfg; /* referenced; NULL when none */
-    struct cfg_addr listen;   /* copy of the address, for the retries below */
-    struct timer rebind;      /* the port is still held (an old weir draining): retry */
 };
 
 static uint64_t wall_ms(void)
@@ -637,25 +635,6 @@ static void broadcast(struct admin *a)
     }
 }
 
-/* A new weir started for a binary upgrade finds the admin port still held by the old one
- * (the admin listener is not SO_REUSEPORT: two processes would split the scrapes); it
- * serves traffic meanwhile and takes the port once the old one has exited. */
-static int admin_listen(const struct cfg_addr *addr);
-
-static void rebind_cb(struct timer *t)
-{
-    struct admin *a = (struct admin *)((char *)t - offsetof(struct admin, rebind));
-    a->lfd = admin_listen(&a->listen);
-    if (a->lfd >= 0 && ev_io_add(&a->loop, &a->lio, a->lfd, listen_cb, false) == 0) {
-        log_info("admin listening on %s (the port was released)", a->listen_text);
-        return;
-    }
-    if (a->lfd >= 0)
-        close(a->lfd);
-    a->lfd = -1;
-    timer_arm(&a->loop.timers, &a->rebind, a->loop.now_ms + ADMIN_REBIND_MS);
-}
-
 static void tick_cb(struct timer *t)
 {
     struct admin *a = (void *)((char *)t - offsetof(struct admin, tick));
@@ -742,8 +721,8 @@ static void admin_free(struct admin *a)
     free(a);
 }
 
-struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, char *err,
-                          size_t errlen)
+struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view,
+                          uint32_t busy_wait_ms, char *err, size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -770,20 +749,25 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->loop_ready = true;
     a->lfd = admin_listen(&cfg->listen);
-    a->listen = (struct cfg_addr){.sa = cfg->listen.sa, .salen = cfg->listen.salen};
-    timer_init(&a->rebind, rebind_cb);
-    if (a->lfd == -1 && errno == EADDRINUSE && cfg->explicit_listen) {
-        log_warn("admin: %s is in use (an older weir still draining?); retrying every %u ms",
-                 cfg->listen.text, ADMIN_REBIND_MS);
-        timer_arm(&a->loop.timers, &a->rebind, a->loop.now_ms + ADMIN_REBIND_MS);
-    } else if (a->lfd == -1) {
+    /* A new weir started for a binary upgrade finds the port still held by the old one, which
+     * is draining (the admin listener is not SO_REUSEPORT: two processes would split the
+     * scrapes): wait for it, up to busy_wait_ms, while the workers already serve traffic. */
+    if (a->lfd == -1 && errno == EADDRINUSE && busy_wait_ms) {
+        log_warn("admin: %s is in use (an older weir still draining?); waiting up to %u ms",
+                 cfg->listen.text, busy_wait_ms);
+        for (uint32_t waited = 0; a->lfd == -1 && errno == EADDRINUSE && waited < busy_wait_ms;
+             waited += ADMIN_REBIND_MS) {
+            nanosleep(&(struct timespec){.tv_nsec = ADMIN_REBIND_MS * 1000000L}, NULL);
+            a->lfd = admin_listen(&cfg->listen);
+        }
+    }
+    if (a->lfd == -1) {
         snprintf(err, errlen, "cannot listen on %s for the admin listener: %s", cfg->listen.text,
                  strerror(errno));
         goto fail;
     }
     a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (a->wake_fd == -1 ||
-        (a->lfd >= 0 && ev_io_add(&a->loop, &a->lio, a->lfd, listen_cb, false) == -1) ||
+    if (a->wake_fd == -1 || ev_io_add(&a->loop, &a->lio, a->lfd, listen_cb, false) == -1 ||
         ev_io_add(&a->loop, &a->wake_io, a->wake_fd, wake_cb, false) == -1) {
         snprintf(err, errlen, "admin: %s", strerror(errno));
         goto fail;
@@ -797,9 +781,7 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
         goto fail;
     }
     a->thread_started = true;
-    if (a->lfd >= 0)
-        log_info("admin listening on %s%s", cfg->listen.text,
-                 cfg->token ? " (token required)" : "");
+    log_info("admin listening on %s%s", cfg->listen.text, cfg->token ? " (token required)" : "");
     return a;
 fail:
     admin_free(a);

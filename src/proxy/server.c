@@ -173,7 +173,9 @@ static int start_admin(struct server *srv)
         srv->view.workers[i] = &srv->workers[i].metrics;
     srv->view.state_cfg = srv->cfg;
     char err[256];
-    srv->admin = admin_start(ac, &srv->view, err, sizeof(err));
+    /* An explicit address in use is waited for as long as an old weir may take to drain. */
+    uint32_t busy_wait_ms = ac->explicit_listen ? srv->cfg->timeouts.shutdown_ms + 1000 : 0;
+    srv->admin = admin_start(ac, &srv->view, busy_wait_ms, err, sizeof(err));
     if (srv->admin)
         return 0;
     if (ac->explicit_listen) {
