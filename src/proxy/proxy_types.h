@@ -311,7 +311,9 @@ struct worker {
     uint32_t nclients;
     struct dlist fetches;         /* internal requests under way (fetch.c) */
     bool draining;
+    bool handover;                /* draining, listeners still open for HANDOVER_MS (worker.c) */
     struct timer drain_timer;
+    struct timer handover_timer;
     struct timer flush_timer;
     struct timer health_timer;    /* checks' bookkeeping, warm pools, slow start */
     uint32_t nworkers;
