@@ -1,6 +1,7 @@
 /* config_state.c — see config_state.h. */
 #include "core/config_state.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,8 +68,7 @@ static int load_policies(struct ycx *cx, const struct ynode *v, struct cfg_state
     return 0;
 }
 
-/* "host:port", "[v6]:port" or "/unix/path". The host is kept as text (hiredis resolves it when
- * it connects, from the worker, without blocking only for numeric hosts: documented). */
+/* "ip:port", "[v6]:port", "localhost:port" or "/unix/path". */
 static int load_address(struct ycx *cx, const struct ynode *v, struct cfg_state *st)
 {
     if (yscalar(cx, v, "address") != 0 || ystrdup(cx, v, v->str, &st->address) != 0)
@@ -88,9 +88,15 @@ static int load_address(struct ycx *cx, const struct ynode *v, struct cfg_state 
         h++;
         hlen -= 2;
     }
-    st->host = strndup(h, hlen);
+    st->host = hlen == 9 && memcmp(h, "localhost", 9) == 0 ? strdup("127.0.0.1") : strndup(h, hlen);
     if (!st->host)
         return yerr(cx, v, "out of memory");
+    /* A name would be resolved by hiredis with a blocking getaddrinfo on every (re)connect,
+     * in a worker: weir never blocks a worker on DNS. */
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, st->host, bin) != 1 && inet_pton(AF_INET6, st->host, bin) != 1)
+        return yerr(cx, v, "'address' must be a numeric IP (or localhost) and a port, or a unix "
+                    "socket path, got '%.64s'", v->str);
     st->port = (uint16_t)port;
     return 0;
 }

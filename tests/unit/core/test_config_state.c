@@ -76,6 +76,9 @@ static void test_addresses(void **state)
     assert_null(cfg->state.host);
     assert_string_equal(cfg->state.prefix, "weir");
     config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  address: localhost:6379\n"));
+    assert_string_equal(cfg->state.host, "127.0.0.1");
+    config_unref(cfg);
     cfg = expect_ok(STATE("  backend: redis\n  address: \"[::1]:6379\"\n"));
     assert_string_equal(cfg->state.host, "::1");
     assert_int_equal(cfg->state.port, 6379);
@@ -91,21 +94,24 @@ static void test_errors(void **state)
     expect_error(STATE("  backend: redis\n  address: localhost\n"),
                  "t.yaml:6:12: 'address' must be host:port or an absolute unix socket path, "
                  "got 'localhost'");
+    expect_error(STATE("  backend: redis\n  address: redis.internal:6379\n"),
+                 "t.yaml:6:12: 'address' must be a numeric IP (or localhost) and a port, or a "
+                 "unix socket path, got 'redis.internal:6379'");
     expect_error(STATE("  backend: redis\n  address: h:70000\n"),
                  "t.yaml:6:12: 'address' must be host:port or an absolute unix socket path, "
                  "got 'h:70000'");
-    expect_error(STATE("  address: h:1\n  on_store_error: {rate_limit: maybe}\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {rate_limit: maybe}\n"),
                  "t.yaml:6:32: 'rate_limit' must be local, open or closed, got 'maybe'");
-    expect_error(STATE("  address: h:1\n  on_store_error: {lockout: open}\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {lockout: open}\n"),
                  "t.yaml:6:20: unknown key 'lockout' in 'state.on_store_error'");
-    expect_error(STATE("  address: h:1\n  tls: true\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  tls: true\n"),
                  "t.yaml:6:8: TLS to Redis is not supported yet (use a unix socket or a local "
                  "stunnel)");
-    expect_error(STATE("  address: h:1\n  prefix: \"a{b\"\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  prefix: \"a{b\"\n"),
                  "t.yaml:6:11: 'prefix' must not contain '{' or '}' (weir adds the hash tags)");
-    expect_error(STATE("  address: h:1\n  pool_size: 4\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  pool_size: 4\n"),
                  "t.yaml:6:14: 'pool_size' must be an integer in 1..1, got '4'");
-    expect_error(STATE("  address: h:1\n  reconnect_min: 2s\n  reconnect_max: 1s\n"),
+    expect_error(STATE("  address: 10.0.0.1:1\n  reconnect_min: 2s\n  reconnect_max: 1s\n"),
                  "t.yaml:5:3: 'reconnect_max' is below 'reconnect_min'");
     expect_error(STATE("  colour: blue\n"), "t.yaml:5:3: unknown key 'colour' in 'state'");
 }
