@@ -30,25 +30,16 @@ done
 [ -x "$BIN" ] || { echo "no weir binary at $BIN" >&2; exit 2; }
 command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2; exit 2; }
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-# utime + stime of a process, in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+PY=python3
+TMP=$(mktemp -d /tmp/weir-redis-bench.XXXXXX)
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"   # STARTED + the EXIT trap (stop by PID), free_port, ticks
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 TICK=$(getconf CLK_TCK)
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-RPID=$!
-PIDS+=("$RPID")
+STARTED+=($!)
 wait_port "$RPORT"
 rinfo() { redis-cli -p "$RPORT" INFO "$1" | tr -d '\r'; }
 redis_cpu_us() { rinfo cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.0f", s * 1e6}'; }
@@ -78,17 +69,17 @@ routes:
 EOF
     "$BIN" -c "$TMP/w.yaml" >"$TMP/weir-$backend.log" 2>&1 &
     local wpid=$!
-    PIDS+=("$wpid")
+    STARTED+=("$wpid")
     wait_port "$port"
     sleep 0.5 # the Redis connection's handshake
     "$BIN" load "http://127.0.0.1:$port/f" -d 1s --rate "$RATE" -c "$CONNS" -q >/dev/null 2>&1 || true
     local c0 r0 k0
-    c0=$(cpu_ticks "$wpid"); r0=$(redis_cpu_us); k0=$(redis_calls)
+    c0=$(ticks "$wpid"); r0=$(redis_cpu_us); k0=$(redis_calls)
     "$BIN" load "http://127.0.0.1:$port/f" -d "$DURATION" --rate "$RATE" -c "$CONNS" -q \
         --warmup 0s --json "$TMP/load.json" >/dev/null 2>&1 || true
     local c1 r1 k1
-    c1=$(cpu_ticks "$wpid"); r1=$(redis_cpu_us); k1=$(redis_calls)
-    kill "$wpid"; wait "$wpid" 2>/dev/null || true
+    c1=$(ticks "$wpid"); r1=$(redis_cpu_us); k1=$(redis_calls)
+    stop_pid "$wpid"; forget_pid "$wpid"
     python3 - "$TMP/load.json" "$backend" "$((c1 - c0))" "$TICK" "$((r1 - r0))" "$((k1 - k0))" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
