@@ -183,12 +183,15 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out)
                       "pattern are not empty\"}\n");
         return 400;
     }
-    /* Every other instance sharing the Redis store does the same (state/state_events.h). */
-    char ev[sizeof(arg) + 8];
-    size_t evn = cache_purge_encode(kind, str_from(arg, n), is_soft, ev, sizeof(ev));
-    bool shared = evn && state_event_publish(STATE_EV_PURGE, ev, evn);
-    abuf_printf(out, "{\"%s\":%lld,\"broadcast\":%s}\n", is_soft ? "marked_stale" : "purged",
-                (long long)count, shared ? "true" : "false");
+    abuf_printf(out, "{\"%s\":%lld", is_soft ? "marked_stale" : "purged", (long long)count);
+    if (state_events_shared()) {
+        /* Every other instance sharing the Redis store does the same (state_events.h). */
+        char ev[sizeof(arg) + 8];
+        size_t evn = cache_purge_encode(kind, str_from(arg, n), is_soft, ev, sizeof(ev));
+        bool sent = evn && state_event_publish(STATE_EV_PURGE, ev, evn);
+        abuf_printf(out, ",\"broadcast\":%s", sent ? "true" : "false");
+    }
+    abuf_str(out, "}\n");
     return 200;
 }
 

@@ -272,6 +272,7 @@ enum worker_cmd {
     WCMD_RELOAD = 1,
     WCMD_GRACEFUL = 2,
     WCMD_FAST = 4,
+    WCMD_HANDOVER = 8,            /* with GRACEFUL: another process listens on our ports */
 };
 
 /* A call another thread posted to run on this worker (worker_post_call). */

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +69,29 @@ static void lset_free(struct listener_set *ls)
         free(ls->fds);
         free(ls);
     }
+}
+
+/* Does another process listen on one of our ports (a new weir taking over, docs/deploy.md)?
+ * Ours are nworkers sockets per address; several addresses may share a port. */
+static bool lset_port_shared(const struct listener_set *ls)
+{
+    for (uint32_t a = 0; ls && a < ls->naddrs; a++) {
+        struct sockaddr_storage x, y;
+        socklen_t lx = sizeof(x), ly;
+        if (getsockname(ls->fds[a * ls->nworkers], (struct sockaddr *)&x, &lx) == -1)
+            continue;
+        int ours = 0;
+        for (uint32_t b = 0; b < ls->naddrs; b++) {
+            ly = sizeof(y);
+            /* the port sits at the same offset in sockaddr_in and sockaddr_in6 */
+            if (getsockname(ls->fds[b * ls->nworkers], (struct sockaddr *)&y, &ly) == 0 &&
+                ((struct sockaddr_in *)&x)->sin_port == ((struct sockaddr_in *)&y)->sin_port)
+                ours += (int)ls->nworkers;
+        }
+        if (sock_port_listeners(ls->fds[a * ls->nworkers]) > ours)
+            return true;
+    }
+    return false;
 }
 
 /* Builds the listener set for cfg, reusing the sockets of `old` (listening on oldcfg's
@@ -338,11 +363,17 @@ int server_run(struct config *cfg, const char *config_path)
         if (sig == SIGHUP && !stopping) {
             reload(&srv);
         } else if (sig == SIGTERM || sig == SIGQUIT) {
+            /* Here, not in the workers: asking the kernel is a blocking call. */
+            unsigned cmd = WCMD_GRACEFUL;
+            if (!stopping && lset_port_shared(srv.ls)) {
+                cmd |= WCMD_HANDOVER;
+                log_info("another process listens on our ports: handing over to it");
+            }
             if (!stopping)
                 log_info("stopping gracefully (deadline %u ms)", srv.cfg->timeouts.shutdown_ms);
             stopping = true;
             for (uint32_t i = 0; i < started; i++)
-                worker_post(&srv.workers[i], WCMD_GRACEFUL);
+                worker_post(&srv.workers[i], cmd);
         } else if (sig == SIGINT) {
             log_info("stopping now");
             stopping = true;

@@ -494,36 +494,47 @@ static void steer_away(struct worker *w)
             log_warn("worker %u: SO_ATTACH_REUSEPORT_CBPF: %s", w->id, strerror(errno));
 }
 
-static void on_handover_end(struct timer *t)
+/* Connections the kernel completed but nobody accepted would be reset when the listening
+ * socket closes at exit: take them in (they are drained like the others), then stop listening,
+ * so that later connects are refused at once instead of queued to be reset. */
+static void close_listeners(struct worker *w)
 {
-    struct worker *w = container_of(t, struct worker, handover_timer);
-    w->handover = false;
-    /* Connections the kernel completed but nobody accepted would be reset when the listening
-     * socket closes at exit: take them in (they are drained below like the others), then stop
-     * listening, so that later connects are refused at once instead of queued to be reset. */
     for (uint32_t i = 0; i < w->nlisteners; i++) {
         on_accept(&w->loop, &w->listeners[i].io, EPOLLIN);
         shutdown(w->listeners[i].fd, SHUT_RDWR);
     }
     listeners_drop(w);
+}
+
+static void on_handover_end(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, handover_timer);
+    w->handover = false;
+    close_listeners(w);
     maybe_finish_drain(w);
 }
 
-static void start_drain(struct worker *w)
+/* handover: another process listens on our ports (the main thread looked: server.c). Alone,
+ * keeping the listeners open would only let clients queue connections that the close then
+ * resets: close at once (connects are then refused). */
+static void start_drain(struct worker *w, bool handover)
 {
     if (w->draining)
         return;
     w->draining = true;
-    steer_away(w);
+    w->handover = handover && w->nlisteners;
+    if (w->handover) {
+        steer_away(w);
+        timer_arm(&w->loop.timers, &w->handover_timer, ev_now_update(&w->loop) + HANDOVER_MS);
+    } else {
+        close_listeners(w);
+    }
     /* client_drain may close (and unlink) the client: walk with a saved next pointer. */
     for (struct dlist *n = w->clients.next, *next; n != &w->clients; n = next) {
         next = n->next;
         client_drain(container_of(n, struct client, link));
     }
     timer_arm(&w->loop.timers, &w->drain_timer, w->loop.now_ms + w->wc->cfg->timeouts.shutdown_ms);
-    w->handover = w->nlisteners > 0;
-    if (w->handover)
-        timer_arm(&w->loop.timers, &w->handover_timer, w->loop.now_ms + HANDOVER_MS);
     maybe_finish_drain(w);
 }
 
@@ -616,7 +627,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     if (cmds & WCMD_RELOAD)
         apply_reload(w);
     if (cmds & WCMD_GRACEFUL)
-        start_drain(w);
+        start_drain(w, cmds & WCMD_HANDOVER);
 }
 
 /* Every 100 ms: passive cool-offs and slow start for the servers this worker checks, warm

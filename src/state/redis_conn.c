@@ -134,6 +134,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 
 static void handshake_failed(struct redis_conn *c, const redisReply *r)
 {
+    if (c->freeing)
+        return; /* redis_conn_free answers pending commands NULL: nothing to retry */
     if (r && r->type == REDIS_REPLY_ERROR)
         log_error("state store: redis %s refused the handshake: %s", c->st->address, r->str);
     /* Not from inside hiredis' callback: the deadline timer, due now, drops the context. */
@@ -448,6 +450,9 @@ void redis_conn_free(struct redis_conn *c)
     timer_disarm(&c->loop->timers, &c->t_cmd);
     if (c->ac)
         redisAsyncFree(c->ac);
+    /* Again: the callbacks hiredis ran while freeing must leave no timer armed. */
+    timer_disarm(&c->loop->timers, &c->t_conn);
+    timer_disarm(&c->loop->timers, &c->t_cmd);
     if (c->ready)
         atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&store_stats.connections, 1, memory_order_relaxed);

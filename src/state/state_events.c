@@ -79,6 +79,11 @@ void state_thread_stop(void)
     sub = NULL;
 }
 
+bool state_events_shared(void)
+{
+    return redis_conn_here() != NULL;
+}
+
 bool state_event_publish(enum state_event_kind kind, const char *payload, size_t len)
 {
     struct redis_conn *c = redis_conn_here();

@@ -32,6 +32,9 @@ void state_events_handle(enum state_event_kind kind, state_event_fn fn);
 void state_thread_start(struct ev_loop *loop, struct config *cfg, bool subscriber);
 void state_thread_stop(void);
 
+/* Does the calling thread talk to a shared store (state: backend redis)? */
+bool state_events_shared(void);
+
 /* Broadcasts an event from the calling thread's connection; false when it could not be sent
  * (no Redis, or Redis not answering: the event then stays local). */
 bool state_event_publish(enum state_event_kind kind, const char *payload, size_t len);
