@@ -35,9 +35,11 @@
 #include "admin/security_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/h1.h"
+#include "state/state_events.h"
 
 #define ADMIN_MAX_CONNS 512
 #define ADMIN_IN_MAX 16384                 /* a request head */
@@ -47,6 +49,7 @@
 #define ADMIN_IDLE_MS 60000                /* between requests, or without write progress */
 #define ADMIN_LINGER_MS 2000               /* draining a client's input after the last answer */
 #define ADMIN_TICK_MS 1000
+#define ADMIN_REBIND_MS 100u
 #define ADMIN_PING_TICKS 15
 
 struct aconn {
@@ -82,6 +85,7 @@ struct admin {
     struct aconn *conns;
     uint32_t nconns, nsse;
     struct abuf body;        /* scratch for rendered documents */
+    struct config *state_cfg; /* referenced; NULL when none */
 };
 
 static uint64_t wall_ms(void)
@@ -703,7 +707,10 @@ static void wake_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 static void *admin_main(void *arg)
 {
     struct admin *a = arg;
+    if (a->state_cfg)
+        state_thread_start(&a->loop, a->state_cfg, false);
     ev_loop_run(&a->loop);
+    state_thread_stop();
     return NULL;
 }
 
@@ -746,11 +753,13 @@ static void admin_free(struct admin *a)
     abuf_free(&a->body);
     free(a->token);
     free(a->listen_text);
+    if (a->state_cfg)
+        config_unref(a->state_cfg);
     free(a);
 }
 
-struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, char *err,
-                          size_t errlen)
+struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view,
+                          uint32_t busy_wait_ms, char *err, size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -759,6 +768,8 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->lfd = a->wake_fd = -1;
     a->view = view;
+    if ((a->state_cfg = view->state_cfg))
+        config_ref(a->state_cfg);
     a->listen_text = strdup(cfg->listen.text ? cfg->listen.text : "?");
     if (cfg->token) {
         a->token = strdup(cfg->token);
@@ -775,6 +786,18 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->loop_ready = true;
     a->lfd = admin_listen(&cfg->listen);
+    /* A new weir started for a binary upgrade finds the port still held by the old one, which
+     * is draining (the admin listener is not SO_REUSEPORT: two processes would split the
+     * scrapes): wait for it, up to busy_wait_ms, while the workers already serve traffic. */
+    if (a->lfd == -1 && errno == EADDRINUSE && busy_wait_ms) {
+        log_warn("admin: %s is in use (an older weir still draining?); waiting up to %u ms",
+                 cfg->listen.text, busy_wait_ms);
+        for (uint32_t waited = 0; a->lfd == -1 && errno == EADDRINUSE && waited < busy_wait_ms;
+             waited += ADMIN_REBIND_MS) {
+            nanosleep(&(struct timespec){.tv_nsec = ADMIN_REBIND_MS * 1000000L}, NULL);
+            a->lfd = admin_listen(&cfg->listen);
+        }
+    }
     if (a->lfd == -1) {
         snprintf(err, errlen, "cannot listen on %s for the admin listener: %s", cfg->listen.text,
                  strerror(errno));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/cache_purge.h"
+#include "state/state_events.h"
 #include "cache/cache_store.h"
 #include "cache/cache_warm.h"
 
@@ -182,7 +183,15 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out)
                       "pattern are not empty\"}\n");
         return 400;
     }
-    abuf_printf(out, "{\"%s\":%lld}\n", is_soft ? "marked_stale" : "purged", (long long)count);
+    abuf_printf(out, "{\"%s\":%lld", is_soft ? "marked_stale" : "purged", (long long)count);
+    if (state_events_shared()) {
+        /* Every other instance sharing the Redis store does the same (state_events.h). */
+        char ev[sizeof(arg) + 8];
+        size_t evn = cache_purge_encode(kind, str_from(arg, n), is_soft, ev, sizeof(ev));
+        bool sent = evn && state_event_publish(STATE_EV_PURGE, ev, evn);
+        abuf_printf(out, ",\"broadcast\":%s", sent ? "true" : "false");
+    }
+    abuf_str(out, "}\n");
     return 200;
 }
 

@@ -26,6 +26,7 @@
 #include "core/config_buffering.h"
 #include "core/config_tls.h"
 #include "core/config_resilience.h"
+#include "core/config_state.h"
 #include "core/config_yaml.h"
 
 #define MAX_WORKERS 256
@@ -192,6 +193,7 @@ static void config_free(struct config *cfg)
 {
     if (cfg->tls_rt_free)
         cfg->tls_rt_free(cfg->tls_rt);
+    config_state_free(&cfg->state);
     for (uint32_t i = 0; i < cfg->nlisteners; i++) {
         free(cfg->listeners[i].addr.text);
         config_tls_server_free(cfg->listeners[i].tls);
@@ -574,6 +576,7 @@ static struct config *config_new(const char *source)
     cfg->server_name = strdup("weir");
     cfg->log.error = strdup("stderr");
     cfg->admin.enabled = true;
+    config_state_defaults(&cfg->state);
     if (!cfg->source || !cfg->server_name || !cfg->log.error ||
         config_buffering_defaults(&cfg->buffering) != 0 ||
         config_parse_addr("127.0.0.1:9901", &cfg->admin.listen, &(const char *){NULL}) != 0) {
@@ -587,7 +590,7 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
 {
     static const char *const base[] = {"workers", "server_name", "metrics", "listen", "limits",
                                        "timeouts", "buffering", "log", "admin", "upstreams",
-                                       "routes", "audit_log"};
+                                       "routes", "audit_log", "state"};
     const char *keys[sizeof(base) / sizeof(base[0]) + 33];
     uint32_t nk = 0;
     for (; nk < sizeof(base) / sizeof(base[0]); nk++)
@@ -616,6 +619,8 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if ((v = ymap_get(root, "admin")) && load_admin(cx, v, cfg) != 0)
         return -1;
     if ((v = ymap_get(root, "audit_log")) && load_audit(cx, v, &cfg->audit) != 0)
+        return -1;
+    if ((v = ymap_get(root, "state")) && config_load_state(cx, v, &cfg->state) != 0)
         return -1;
     /* Groups first: routes point into cfg->upstreams, which never moves afterwards. */
     /* Optional: a gateway that only serves files has no upstream. */

@@ -55,4 +55,7 @@ int config_parse_size(const char *s, uint64_t *out);
  * Returns 0 on success, else -1 with a reason in *why. */
 int config_parse_addr(const char *s, struct cfg_addr *out, const char **why);
 
+/* "local", "open" or "closed" (an on_store_error policy, for messages and /status). */
+const char *config_store_error_name(enum cfg_store_error e);
+
 #endif

@@ -284,6 +284,36 @@ struct cfg_audit {
     char *key_file;               /* hex key; NULL = "<path>.key", made when absent */
 };
 
+/* The state store (issue 15): where state that must be global across weir instances lives.
+ * See docs/config.md, "state". */
+enum cfg_state_backend { CFG_STATE_MEMORY = 0, CFG_STATE_REDIS };
+/* What a feature does when the store does not answer in time: let the request through, refuse
+ * it, or decide with this instance's own state. */
+enum cfg_store_error { CFG_STORE_LOCAL = 0, CFG_STORE_OPEN, CFG_STORE_CLOSED };
+
+struct cfg_state {
+    enum cfg_state_backend backend;   /* default memory */
+    char *address;                    /* redis: "host:port" or a unix socket path ("/...") */
+    char *host;                       /* host part of address (NULL for a unix path) */
+    uint16_t port;
+    char *unix_path;                  /* NULL unless address starts with '/' */
+    uint32_t db;                      /* SELECT; default 0 */
+    char *user;                       /* ACL user (AUTH user password); NULL = default user */
+    char *password;                   /* NULL = no AUTH */
+    char *prefix;                     /* key prefix, default "weir" */
+    uint32_t connect_timeout_ms;      /* default 1000 */
+    uint32_t command_timeout_ms;      /* default 50 */
+    uint32_t pool_size;               /* connections per worker, default 1 (only 1 today) */
+    uint32_t reconnect_min_ms;        /* backoff start, default 100 */
+    uint32_t reconnect_max_ms;        /* backoff cap, default 5000 */
+    bool tls;                         /* not supported yet: refused at load */
+    enum cfg_store_error rate_limit_on_error;   /* default local */
+    enum cfg_store_error idempotency_on_error;  /* default closed */
+    enum cfg_store_error waiting_room_on_error; /* default local */
+    bool purge_broadcast;             /* default true with redis */
+    bool breaker_broadcast;           /* default true with redis */
+};
+
 struct config {
     atomic_uint refcnt;
     char *source;                 /* file path, or "<command line>" */
@@ -300,6 +330,7 @@ struct config {
     struct cfg_log log;
     struct cfg_admin admin;
     struct cfg_audit audit;
+    struct cfg_state state;
     struct cfg_upstream *upstreams;
     uint32_t nupstreams;
     struct cfg_route *routes;

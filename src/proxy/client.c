@@ -32,6 +32,7 @@
 /* Closing an idle connection at shutdown: long enough for a request that crossed our FIN
  * to arrive and be discarded, short enough not to hold the stop up. */
 #define DRAIN_LINGER_MS 1000
+#define DRAIN_FIRST_MS 1000u /* a fresh connection's first request, while draining */
 #define LINGER_MAX_BYTES (1u << 20)
 
 static void client_run(struct client *c);
@@ -160,6 +161,16 @@ void client_drain(struct client *c)
     c->closing = true;
     if (c->state != CS_HEAD || c->head_started)
         return; /* the exchange in flight ends with Connection: close */
+    if (c->nrequests == 0) {
+        /* A connection accepted a moment ago carries its first request on the way (the
+         * client just connected for it; a new weir taking over the port in a binary upgrade
+         * is not known to it): answer that request (with Connection: close) rather than
+         * close on a client that did nothing wrong; its header timeout still applies. */
+        struct worker *w = c->wc->w;
+        uint64_t ms = c->wc->cfg->timeouts.client_header_ms;
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + (ms < DRAIN_FIRST_MS ? ms : DRAIN_FIRST_MS));
+        return;
+    }
     /* Idle: a request may be in the socket already, its event not yet seen. Read it and
      * answer it with Connection: close; if there is none, half-close and drain, so a request
      * that crosses our FIN is discarded rather than answered with a reset. */
