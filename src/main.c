@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/config.h"
 #include "load/load.h"
 #include "security/audit.h"
@@ -97,6 +99,9 @@ static int run_proxy(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* OpenSSL stays up until the process is gone: a thread that outlives main (the ticket-key
+     * timer) must never meet a library torn down by an atexit handler */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     modules_register(); /* before any config is loaded: modules own route keys */
     if (argc >= 2 && strcmp(argv[1], "proxy") == 0)
         return run_proxy(argc, argv);
