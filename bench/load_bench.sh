@@ -93,7 +93,7 @@ print("generator CPU %.0f%%" % doc["totals"]["generator_cpu_pct"])
 EOF
 
 echo "== 3. coordinated omission: 2000 req/s, 10 s, -c10; nginx worker stopped 1.4 s at 4 s =="
-"$WEIR" load "$URL" --rate 2000 -d10s -t1 -c10 -q --json "$OUT/co.json" >"$OUT/co.txt" 2>&1 &
+"$WEIR" load "$URL" --rate 2000 -d10s -t1 -c10 --max-connections 10 -q --json "$OUT/co.json" >"$OUT/co.txt" 2>&1 &
 LOADPID=$!
 sleep 4.2   # 0.2 s of connecting, then 4 s of load
 kill -STOP "$WORKER"; sleep 1.4; kill -CONT "$WORKER"

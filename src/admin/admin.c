@@ -32,11 +32,14 @@
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/revocation_admin.h"
+#include "admin/security_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/h1.h"
+#include "state/state_events.h"
 
 #define ADMIN_MAX_CONNS 512
 #define ADMIN_IN_MAX 16384                 /* a request head */
@@ -46,6 +49,7 @@
 #define ADMIN_IDLE_MS 60000                /* between requests, or without write progress */
 #define ADMIN_LINGER_MS 2000               /* draining a client's input after the last answer */
 #define ADMIN_TICK_MS 1000
+#define ADMIN_REBIND_MS 100u
 #define ADMIN_PING_TICKS 15
 
 struct aconn {
@@ -81,6 +85,7 @@ struct admin {
     struct aconn *conns;
     uint32_t nconns, nsse;
     struct abuf body;        /* scratch for rendered documents */
+    struct config *state_cfg; /* referenced; NULL when none */
 };
 
 static uint64_t wall_ms(void)
@@ -362,6 +367,13 @@ static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
             a->body.data, a->body.len);
 }
 
+static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
+                           struct str query, bool post)
+{
+    int st = security_admin_handle(path, query, post, api_body(c));
+    api_respond(c, ri, st);
+}
+
 static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
 {
     int st = waitroom_admin(path, post, api_body(c));
@@ -432,7 +444,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
     room_cmd |= revoke && req->method_id == H1_M_POST; /* GET lists, POST revokes */
     bool reload = str_eq(path, str_cstr("/reload"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
-    bool post_only = reload || cache_api;
+    bool unlock = str_eq(path, STR_LIT("/lockouts/unlock"));
+    bool post_only = reload || cache_api || unlock;
     if (post_only ? req->method_id != H1_M_POST
                   : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
         respond_text(c, &ri, 405, post_only ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
@@ -448,6 +461,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
                      "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
         return;
     }
+    if (req->method_id == H1_M_POST)
+        security_admin_audit(path, query); /* every admin action, in the audit log */
     if (reload) {
         /* The same as SIGHUP (certificates and keys included): the main thread, which waits
          * for that signal, re-reads the file; /status "reloads" tells how it went. */
@@ -468,11 +483,14 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_waitroom(c, &ri, path, room_cmd);
     else if (revoke)
         serve_revoke(c, &ri, query, req->method_id == H1_M_POST);
+    else if (str_eq(path, STR_LIT("/lockouts")) || unlock)
+        serve_security(c, &ri, path, query, unlock);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /lockouts, "
+                     "/healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */
@@ -689,7 +707,10 @@ static void wake_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 static void *admin_main(void *arg)
 {
     struct admin *a = arg;
+    if (a->state_cfg)
+        state_thread_start(&a->loop, a->state_cfg, false);
     ev_loop_run(&a->loop);
+    state_thread_stop();
     return NULL;
 }
 
@@ -732,11 +753,13 @@ static void admin_free(struct admin *a)
     abuf_free(&a->body);
     free(a->token);
     free(a->listen_text);
+    if (a->state_cfg)
+        config_unref(a->state_cfg);
     free(a);
 }
 
-struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, char *err,
-                          size_t errlen)
+struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view,
+                          uint32_t busy_wait_ms, char *err, size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -745,6 +768,8 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->lfd = a->wake_fd = -1;
     a->view = view;
+    if ((a->state_cfg = view->state_cfg))
+        config_ref(a->state_cfg);
     a->listen_text = strdup(cfg->listen.text ? cfg->listen.text : "?");
     if (cfg->token) {
         a->token = strdup(cfg->token);
@@ -761,6 +786,18 @@ struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, 
     }
     a->loop_ready = true;
     a->lfd = admin_listen(&cfg->listen);
+    /* A new weir started for a binary upgrade finds the port still held by the old one, which
+     * is draining (the admin listener is not SO_REUSEPORT: two processes would split the
+     * scrapes): wait for it, up to busy_wait_ms, while the workers already serve traffic. */
+    if (a->lfd == -1 && errno == EADDRINUSE && busy_wait_ms) {
+        log_warn("admin: %s is in use (an older weir still draining?); waiting up to %u ms",
+                 cfg->listen.text, busy_wait_ms);
+        for (uint32_t waited = 0; a->lfd == -1 && errno == EADDRINUSE && waited < busy_wait_ms;
+             waited += ADMIN_REBIND_MS) {
+            nanosleep(&(struct timespec){.tv_nsec = ADMIN_REBIND_MS * 1000000L}, NULL);
+            a->lfd = admin_listen(&cfg->listen);
+        }
+    }
     if (a->lfd == -1) {
         snprintf(err, errlen, "cannot listen on %s for the admin listener: %s", cfg->listen.text,
                  strerror(errno));

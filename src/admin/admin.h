@@ -29,16 +29,21 @@ struct admin_view {
     struct worker_shard **workers;  /* [nworkers], each worker's own shard */
     atomic_uint_fast64_t generation, reloads_ok, reloads_failed;
     uint64_t start_wall_ms, start_mono_ms; /* CLOCK_REALTIME / CLOCK_MONOTONIC, ms */
+    struct config *state_cfg;       /* its `state` section: the admin thread's own Redis
+                                       connection (purges are broadcast from it); admin_start
+                                       takes a reference */
 };
 
 struct admin;
 
 /* Starts the admin thread (own epoll loop) listening on cfg->listen. Returns NULL with a
  * message in err on failure (bind error: fatal when cfg->explicit_listen, otherwise the caller
- * logs a warning and runs without admin). cfg is copied (the token too); view is borrowed.
+ * logs a warning and runs without admin). An address in use is retried every 100 ms for up to
+ * busy_wait_ms first (0: not at all): the old weir of a binary upgrade still draining.
+ * cfg is copied (the token too); view is borrowed.
  * Main thread; call with the signals blocked (the thread inherits the mask). */
-struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view, char *err,
-                          size_t errlen);
+struct admin *admin_start(const struct cfg_admin *cfg, struct admin_view *view,
+                          uint32_t busy_wait_ms, char *err, size_t errlen);
 
 /* Main thread: stops the thread, joins it, closes every connection and frees everything.
  * NULL is a no-op. Call before the shards in view (and the registries) go away. */

@@ -4,6 +4,7 @@
 #include "admin/waitroom_admin.h"
 
 #include "admin/admin_cache.h"
+#include "admin/admin_store.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -475,6 +476,7 @@ void prometheus_render(const struct model *m, struct abuf *out)
     render_groups(out, m);
     render_servers(out, m);
     admin_cache_prometheus(out);
+    admin_store_prometheus(out);
     waitroom_prometheus(out);
     render_tls(out);
 }

@@ -2,6 +2,7 @@
 #include "admin/status_json.h"
 
 #include "admin/admin_cache.h"
+#include "admin/admin_store.h"
 #include "admin/waitroom_admin.h"
 
 #include <string.h>
@@ -355,5 +356,7 @@ void status_json_render(const struct model *m, struct abuf *b)
     waitroom_status_json(b);
     abuf_str(b, ",");
     admin_cache_status(b);
+    abuf_str(b, ",");
+    admin_store_status(b);
     abuf_str(b, "}");
 }

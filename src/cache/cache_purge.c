@@ -142,3 +142,25 @@ void cache_purge_unsafe(struct cache_store *store, struct str key, uint64_t hash
     }
 }
 
+
+size_t cache_purge_encode(enum cache_purge_kind kind, struct str arg, bool soft, char *out,
+                          size_t cap)
+{
+    if (arg.len + 4 > cap)
+        return 0;
+    out[0] = (char)('0' + kind);
+    out[1] = ' ';
+    out[2] = soft ? '1' : '0';
+    out[3] = ' ';
+    memcpy(out + 4, arg.ptr, arg.len);
+    return arg.len + 4;
+}
+
+void cache_purge_event(const char *payload, size_t len)
+{
+    if (len < 5 || payload[0] < '0' || payload[0] > '0' + CACHE_PURGE_BAN || payload[1] != ' ' ||
+        payload[3] != ' ')
+        return;
+    cache_purge((enum cache_purge_kind)(payload[0] - '0'), str_from(payload + 4, len - 4),
+                payload[2] == '1');
+}

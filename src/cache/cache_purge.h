@@ -17,6 +17,13 @@ enum cache_purge_kind { CACHE_PURGE_URL, CACHE_PURGE_PREFIX, CACHE_PURGE_TAG, CA
  * is not absolute, an empty tag or pattern). */
 int64_t cache_purge(enum cache_purge_kind kind, struct str arg, bool soft);
 
+/* Purges shared between weir instances (state/state_events.h): the event payload of a purge
+ * ("<kind> <soft> <arg>"), written into out (at most cap bytes; 0 when it does not fit), and
+ * the handler that applies another instance's. */
+size_t cache_purge_encode(enum cache_purge_kind kind, struct str arg, bool soft, char *out,
+                          size_t cap);
+void cache_purge_event(const char *payload, size_t len);
+
 /* An unsafe method succeeded (status < 400): drops the stored responses of its target `key`
  * and of the response's same-origin Location / Content-Location (RFC 9111 §4.4). */
 struct cache_store;

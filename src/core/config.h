@@ -32,6 +32,12 @@ struct cfg_route_ext {
 void config_route_exts_set(const struct cfg_route_ext *exts, uint32_t n);
 uint32_t config_route_exts_count(void);
 
+/* A listener's `ip_rules` mapping, parsed by a layer above core (src/security): installed
+ * like the route extensions, before any config is loaded. Without it the key is refused. */
+void config_listener_rules_set(int (*load)(struct ycx *cx, const struct ynode *v,
+                                           const char *where, void **conf),
+                               void (*free_fn)(void *conf));
+
 struct config *config_load_file(const char *path, struct cfg_error *err);
 
 /* Same from a buffer; `name` stands for the file in error messages. */
@@ -48,5 +54,8 @@ int config_parse_size(const char *s, uint64_t *out);
 /* Parses "host:port", "[v6]:port", "*:port" or ":port" numerically (plus "localhost").
  * Returns 0 on success, else -1 with a reason in *why. */
 int config_parse_addr(const char *s, struct cfg_addr *out, const char **why);
+
+/* "local", "open" or "closed" (an on_store_error policy, for messages and /status). */
+const char *config_store_error_name(enum cfg_store_error e);
 
 #endif

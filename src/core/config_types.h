@@ -40,7 +40,7 @@ struct cfg_tls_server {
     char *groups;                 /* key exchange groups; "X25519:prime256v1:secp384r1" */
     uint32_t handshake_timeout_ms;/* default 10000 */
     bool tickets;                 /* session tickets; default true */
-    uint32_t ticket_rotate_ms;    /* a ticket key encrypts this long, decrypts twice as long
+    uint32_t ticket_rotate_ms;    /* a ticket key encrypts this long, then decrypts as long
                                      again; default 3600000 (1h) */
     uint32_t session_cache;       /* server-side session cache entries; 0 = off; 20480 */
     uint32_t session_timeout_ms;  /* default 3600000 */
@@ -69,6 +69,8 @@ struct cfg_listener {
     struct cfg_tls_server *tls;   /* NULL = plain TCP */
     uint16_t redirect_https;      /* plain listener: every request gets 308 to https on this
                                      port; 0 = off */
+    void *ip_rules;               /* `ip_rules` (src/security/ip_rules.h) checked on the peer at
+                                     accept; NULL = none */
     bool http2;                   /* TLS: offer ALPN h2; plain: accept prior-knowledge h2c;
                                      default false (docs/http2.md) */
 };
@@ -276,6 +278,9 @@ struct cfg_log {
     enum log_level level;         /* default info */
     char *access;                 /* path, "stderr", "stdout" or NULL = off; default NULL */
     char *error;                  /* path or "stderr" (default) */
+    bool mask;                    /* mask secrets in the access and error logs; default true */
+    char **mask_query;            /* query parameters masked; NULL = the built-in list */
+    uint32_t nmask_query;
 };
 
 /* The admin listener (issue 5): metrics, status, dashboard; never shed. */
@@ -284,6 +289,42 @@ struct cfg_admin {
     bool explicit_listen;         /* `admin` was written in the file (a bind failure is fatal) */
     struct cfg_addr listen;       /* default 127.0.0.1:9901 */
     char *token;                  /* bearer token required on every endpoint; NULL = none */
+};
+
+/* The audit log (src/security/audit.h). */
+struct cfg_audit {
+    char *path;                   /* a file or "stderr"; NULL = off (default) */
+    char *key_file;               /* hex key; NULL = "<path>.key", made when absent */
+};
+
+/* The state store (issue 15): where state that must be global across weir instances lives.
+ * See docs/config.md, "state". */
+enum cfg_state_backend { CFG_STATE_MEMORY = 0, CFG_STATE_REDIS };
+/* What a feature does when the store does not answer in time: let the request through, refuse
+ * it, or decide with this instance's own state. */
+enum cfg_store_error { CFG_STORE_LOCAL = 0, CFG_STORE_OPEN, CFG_STORE_CLOSED };
+
+struct cfg_state {
+    enum cfg_state_backend backend;   /* default memory */
+    char *address;                    /* redis: "host:port" or a unix socket path ("/...") */
+    char *host;                       /* host part of address (NULL for a unix path) */
+    uint16_t port;
+    char *unix_path;                  /* NULL unless address starts with '/' */
+    uint32_t db;                      /* SELECT; default 0 */
+    char *user;                       /* ACL user (AUTH user password); NULL = default user */
+    char *password;                   /* NULL = no AUTH */
+    char *prefix;                     /* key prefix, default "weir" */
+    uint32_t connect_timeout_ms;      /* default 1000 */
+    uint32_t command_timeout_ms;      /* default 50 */
+    uint32_t pool_size;               /* connections per worker, default 1 (only 1 today) */
+    uint32_t reconnect_min_ms;        /* backoff start, default 100 */
+    uint32_t reconnect_max_ms;        /* backoff cap, default 5000 */
+    bool tls;                         /* not supported yet: refused at load */
+    enum cfg_store_error rate_limit_on_error;   /* default local */
+    enum cfg_store_error idempotency_on_error;  /* default closed */
+    enum cfg_store_error waiting_room_on_error; /* default local */
+    bool purge_broadcast;             /* default true with redis */
+    bool breaker_broadcast;           /* default true with redis */
 };
 
 struct config {
@@ -302,6 +343,8 @@ struct config {
     struct cfg_buffering buffering;
     struct cfg_log log;
     struct cfg_admin admin;
+    struct cfg_audit audit;
+    struct cfg_state state;
     struct cfg_upstream *upstreams;
     uint32_t nupstreams;
     struct cfg_route *routes;

@@ -58,6 +58,20 @@ int ev_io_add(struct ev_loop *loop, struct ev_io *io, int fd, ev_io_cb cb, bool 
     return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+int ev_io_add_events(struct ev_loop *loop, struct ev_io *io, int fd, ev_io_cb cb, uint32_t events)
+{
+    io->fd = fd;
+    io->cb = cb;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int ev_io_mod(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+}
+
 void ev_io_del(struct ev_loop *loop, struct ev_io *io)
 {
     if (io->fd != -1)
@@ -89,6 +103,7 @@ static void run_deferred(struct ev_loop *loop)
 void ev_loop_run(struct ev_loop *loop)
 {
     while (!loop->stop) {
+        run_deferred(loop); /* what was deferred outside a batch (before the first wait) */
         if (loop->before_poll)
             loop->before_poll(loop, loop->before_poll_arg);
         if (loop->stop)

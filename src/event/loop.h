@@ -59,10 +59,17 @@ static inline void ev_loop_stop(struct ev_loop *loop)
 
 /* Registers fd edge-triggered for EPOLLIN|EPOLLOUT|EPOLLRDHUP (both = true) or EPOLLIN only. */
 int ev_io_add(struct ev_loop *loop, struct ev_io *io, int fd, ev_io_cb cb, bool both);
+/* Registers fd with exactly `events` (level-triggered unless EPOLLET is in them), and changes
+ * them later: for the rare socket whose interest does change (the Redis connection, whose
+ * library says when it wants to write). */
+int ev_io_add_events(struct ev_loop *loop, struct ev_io *io, int fd, ev_io_cb cb, uint32_t events);
+int ev_io_mod(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 /* Unregisters (needed only if fd is not closed right after, e.g. a listener kept for later). */
 void ev_io_del(struct ev_loop *loop, struct ev_io *io);
 
-/* Runs cb(arg) after the current batch of events: for freeing objects events may still name.
+/* Runs cb(arg) after the current batch of events: for freeing objects events may still name,
+ * and for work that gathers a batch (the Redis connection's writes). Deferred outside a batch,
+ * it runs before the loop next waits.
  * Returns -1 when out of memory; cb is then never called (the caller decides: leak or abort). */
 int ev_defer(struct ev_loop *loop, ev_defer_cb cb, void *arg);
 

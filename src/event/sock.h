@@ -32,6 +32,12 @@ enum sock_local_error {
 
 /* The kind of errno value err, or -1 when it is not a local shortage. */
 int sock_local_error(int err);
+
+/* How many TCP sockets of this network namespace listen on the local port of listening socket
+ * fd (any address, IPv4 and IPv6), asked of the kernel's socket diagnostics (netlink). -1 when
+ * it cannot tell. Blocking: for rare events (a graceful stop, on the main thread), never per
+ * request. */
+int sock_port_listeners(int fd);
 /* The lower-case errno name of a kind ("emfile"), for metric labels. */
 const char *sock_local_error_name(enum sock_local_error kind);
 

@@ -18,7 +18,8 @@ int conn_open(struct worker *w, struct conn *c)
     const struct reqs *r = w->cfg->reqs;
     if (!c->in && !(c->in = malloc(CONN_IN_CAP)))
         return -1;
-    int fd = w->cfg->tp->open((const struct sockaddr *)&r->addr, r->addrlen, &c->tp_state);
+    int fd = w->cfg->tp->open(w->cfg->tp_ctx, (const struct sockaddr *)&r->addr, r->addrlen,
+                              &c->tp_state);
     if (fd == -1)
         return -1;
     c->w = w;
@@ -71,8 +72,11 @@ static void conn_flush(struct conn *c)
         }
         c->ooff += (size_t)n;
     }
-    if (c->ooff == c->olen)
+    if (c->ooff == c->olen) {
+        if (c->olen && c->opening)
+            worker_conn_sent(c->w, c);
         c->ooff = c->olen = 0;
+    }
 }
 
 void conn_send(struct conn *c, uint64_t intended_us)
@@ -108,7 +112,8 @@ static void conn_complete(struct conn *c, uint64_t bytes)
     c->qn--;
     c->state = CONN_HEAD;
     worker_record(c->w, &r, ev_clock_us(), c->status, bytes);
-    worker_conn_free_slot(c->w, c);
+    if (!c->close_after) /* else nothing more goes on it: the server closes it */
+        worker_conn_free_slot(c->w, c);
 }
 
 /* Parses what is in c->in; returns -1 when the connection must go. */
@@ -209,7 +214,7 @@ static void conn_read(struct conn *c)
             }
             if (n == 0 && c->qn == 0) { /* an idle keep-alive connection closed */
                 conn_close(c);
-                worker_conn_lost(c->w, c);
+                worker_conn_ended(c->w, c);
                 return;
             }
             conn_lost(c, false);
@@ -222,7 +227,7 @@ static void conn_read(struct conn *c)
         if (rc == -1) {
             if (c->qn == 0 && c->close_after) {
                 conn_close(c);
-                worker_conn_lost(c->w, c);
+                worker_conn_ended(c->w, c);
             } else {
                 conn_lost(c, false);
             }
@@ -237,12 +242,16 @@ void conn_on_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
     struct conn *c = (struct conn *)io;
+    events = c->w->cfg->tp->events(c->tp_state, events);
     if (c->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         if (c->w->cfg->tp->connected(c->io.fd, c->tp_state) != 0) {
             conn_lost(c, false);
             return;
         }
         c->connecting = false;
+        worker_conn_connected(c->w, c);
+        if (c->dead)
+            return;
     }
     if (events & EPOLLOUT) {
         c->writable = true;

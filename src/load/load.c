@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "load/html.h"
@@ -15,6 +16,7 @@
 #include "load/run.h"
 #include "load/search.h"
 #include "load/thresh.h"
+#include "load/transport.h"
 #include "load/worker.h"
 
 #define LOAD_MAX_THRESH 16
@@ -31,6 +33,9 @@ static void load_usage(FILE *f)
 {
     fputs("usage: weir load URL [options]\n"
           "  -c, --connections N   connections (default 10 closed, 100 open)\n"
+          "  --max-connections N   open model: add connections up to N when sends would wait\n"
+          "                        for one (default 10000)\n"
+          "  --no-realtime         open model: do not ask for SCHED_FIFO for the threads\n"
           "  -d, --duration D      run time (default 10s; D like 500ms, 30s, 2m)\n"
           "  -t, --threads N       threads (default: cores)\n"
           "  --rate R | R0:R1      open model at R req/s, or a ramp from R0 to R1\n"
@@ -43,6 +48,8 @@ static void load_usage(FILE *f)
           "  --pipeline N          requests in flight per connection (default 1)\n"
           "  -m, --method M  -H 'Name: value'  --body FILE  --requests FILE (weighted list)\n"
           "  --timeout D           an answer slower than this is a timeout (default 10s)\n"
+          "  --ca FILE             https: verify the server against this PEM bundle\n"
+          "  -k, --insecure        https: do not verify the server's certificate\n"
           "  --json FILE|-  --csv FILE|-  --html FILE   machine-readable and visual reports\n"
           "  --threshold EXPR      e.g. 'p99<50ms', 'errors<1%', 'rps>1000'; failing: exit 2\n"
           "  -q, --quiet           no per-second lines\n"
@@ -75,13 +82,13 @@ long long load_parse_duration(const char *s)
 
 struct load_opts {
     struct reqs_spec spec;
-    long threads, connections, depth, confirm;
+    long threads, connections, depth, confirm, max_connections;
     long long duration_us, step_us, warmup_us, timeout_us, slo_us;
     double rate0, rate1, start_rate, max_rate, visitor_rps;
     double steps[SCHED_MAX_PHASES];
     unsigned nsteps;
-    bool search, quiet, step_us_set;
-    const char *json, *csv, *html;
+    bool search, quiet, step_us_set, insecure, no_realtime;
+    const char *json, *csv, *html, *ca;
     struct thresh th[LOAD_MAX_THRESH];
     unsigned nth;
 };
@@ -98,7 +105,7 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
     *o = (struct load_opts){.threads = cores > 0 ? cores : 1, .depth = 1,
                             .duration_us = 10000000, .step_us = 10000000, .warmup_us = 1000000,
                             .timeout_us = 10000000, .start_rate = 50, .visitor_rps = 1,
-                            .confirm = 1};
+                            .confirm = 1, .max_connections = 10000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -117,6 +124,14 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
         }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             o->quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "-k") || !strcmp(a, "--insecure")) {
+            o->insecure = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-realtime")) {
+            o->no_realtime = true;
             continue;
         }
         /* wrk style: -c50 -t2 -d10s */
@@ -159,6 +174,10 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                 o->timeout_us = d;
             else
                 o->slo_us = d;
+        } else if (!strcmp(a, "--max-connections")) {
+            o->max_connections = strtol(v, &end, 10);
+            if (*end || o->max_connections < 1 || o->max_connections > 1000000)
+                return bad(a, "expected 1..1000000 connections");
         } else if (!strcmp(a, "--confirm")) {
             o->confirm = strtol(v, &end, 10);
             if (*end || o->confirm < 0 || o->confirm > 5)
@@ -198,6 +217,8 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
             o->spec.body_file = v;
         } else if (!strcmp(a, "--requests")) {
             o->spec.list_file = v;
+        } else if (!strcmp(a, "--ca")) {
+            o->ca = v;
         } else if (!strcmp(a, "--json")) {
             o->json = v;
         } else if (!strcmp(a, "--csv")) {
@@ -224,6 +245,8 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
         o->connections = models ? 100 : 10;
     if (o->threads > o->connections)
         o->threads = o->connections;
+    if (o->max_connections < o->connections)
+        o->max_connections = o->connections;
     if (o->search && !o->step_us_set)
         o->step_us = 4000000;
     if (o->warmup_us >= o->step_us && (o->nsteps || o->search))
@@ -268,7 +291,7 @@ static void step_of(const struct run_result *res, double rate, struct search_ste
         .p99_us = (double)hdr_quantile(p->st.corr, 0.99),
         .p999_us = (double)hdr_quantile(p->st.corr, 0.999), .mean_us = hdr_mean(p->st.corr),
         .err_ratio = c->sent ? (double)(c->errors + c->timeouts + c->s5xx) / (double)c->sent : 0,
-        .conn_waits = res->total.c.conn_waits + res->unsent};
+        .conn_waits = res->total.c.conn_full + res->unsent};
     for (uint32_t i = 0; i < res->nsec && st->nsec < SEARCH_MAX_SECONDS; i++)
         if (!res->secs[i].warmup && res->secs[i].c.done)
             st->sec_p50_us[st->nsec++] = (double)res->secs[i].p50;
@@ -285,16 +308,32 @@ int load_main(int argc, char **argv)
         fprintf(stderr, "weir load: %s\n", err);
         return 1;
     }
-    if (reqs.tls) {
-        fputs("weir load: https:// needs the TLS transport, which is not built yet\n", stderr);
+    const struct transport_ops *tp = transport_find(reqs.tls);
+    struct transport_opts to = {.host = reqs.host, .ca = o.ca, .insecure = o.insecure};
+    void *tp_ctx = tp ? tp->ctx_new(&to, err, sizeof(err)) : NULL;
+    if (!tp_ctx) {
+        fprintf(stderr, "weir load: %s\n", tp ? err : "no transport for this scheme");
         reqs_free(&reqs);
         return 1;
     }
+    /* added connections need descriptors: the soft limit goes up to the hard one */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)o.max_connections + 64 > rl.rlim_cur)
+        o.max_connections = rl.rlim_cur > (rlim_t)o.connections + 64
+                                ? (long)(rl.rlim_cur - 64) : o.connections;
     signal(SIGINT, load_on_signal);
     signal(SIGTERM, load_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    struct run_cfg rc = {.reqs = &reqs, .threads = (uint32_t)o.threads,
+    struct run_cfg rc = {.reqs = &reqs, .tp = tp, .tp_ctx = tp_ctx,
+                         .threads = (uint32_t)o.threads,
                          .connections = (uint32_t)o.connections, .depth = (uint32_t)o.depth,
+                         .max_connections = (uint32_t)o.max_connections,
+                         .realtime = !o.no_realtime,
                          .timeout_us = (uint64_t)o.timeout_us,
                          .live = o.quiet ? NULL : stderr, .live_tty = isatty(2)};
     struct report rep = {.url = o.spec.url ? o.spec.url : o.spec.list_file,
@@ -327,6 +366,7 @@ int load_main(int argc, char **argv)
         rep.secs = res.secs, rep.nsec = res.nsec, rep.total = &res.total;
         rep.measured_s = res.measured_s, rep.open = res.open, rep.cpu_pct = res.cpu_pct;
         rep.unsent = res.unsent, rep.invalid = res.invalid, rep.why = res.why;
+        rep.conns_peak = res.conns_peak, rep.rt_threads = res.rt_threads;
     } else {
         rep.mode = "search";
         srch = calloc(1, sizeof(*srch));
@@ -404,6 +444,7 @@ out:
     stats_free(&knee);
     free(srch);
     free(all);
+    tp->ctx_free(tp_ctx);
     reqs_free(&reqs);
     return code;
 }

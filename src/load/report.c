@@ -130,6 +130,13 @@ void report_text(FILE *f, const struct report *r)
         fprintf(f, "  sends     %llu late (> 1 ms), %llu waited for a connection, %llu never sent; "
                 "send lag p99 %s\n", (unsigned long long)c->late,
                 (unsigned long long)c->conn_waits, (unsigned long long)r->unsent, a);
+        if (r->conns_peak)
+            fprintf(f, "  conns     %u at the end (%u asked, %llu added for waiting sends, %llu "
+                    "waits at --max-connections); threads %s\n", r->conns_peak,
+                    r->connections, (unsigned long long)c->conns_added,
+                    (unsigned long long)c->conn_full,
+                    r->rt_threads == r->threads ? "SCHED_FIFO"
+                    : r->rt_threads ? "partly SCHED_FIFO" : "SCHED_OTHER (FIFO not allowed or off)");
     }
     fprintf(f, "  latency   %s\n", r->open ? "corrected (from the intended send time)   "
                                               "uncorrected (from the actual send)"
@@ -228,13 +235,16 @@ void report_json(FILE *f, const struct report *r)
     double secs = r->measured_s > 0 ? r->measured_s : 1;
     fprintf(f, ",\n \"totals\": {\"sent\": %llu, \"done\": %llu, \"ok\": %llu, \"status_4xx\": %llu, "
             "\"status_5xx\": %llu, \"errors\": %llu, \"timeouts\": %llu, \"late_sends\": %llu, "
-            "\"conn_waits\": %llu, \"unsent\": %llu, \"measured_s\": %.3f, \"rps\": %.2f, "
+            "\"conn_waits\": %llu, \"conn_full\": %llu, \"conns_added\": %llu, "
+            "\"connections_end\": %u, \"realtime_threads\": %u, "
+            "\"unsent\": %llu, \"measured_s\": %.3f, \"rps\": %.2f, "
             "\"goodput\": %.2f, \"error_pct\": %.4f, \"generator_cpu_pct\": %.1f},\n",
             (unsigned long long)c->sent, (unsigned long long)c->done, (unsigned long long)c->ok,
             (unsigned long long)c->s4xx, (unsigned long long)c->s5xx,
             (unsigned long long)c->errors, (unsigned long long)c->timeouts,
             (unsigned long long)c->late, (unsigned long long)c->conn_waits,
-            (unsigned long long)r->unsent, r->measured_s, (double)c->done / secs,
+            (unsigned long long)c->conn_full, (unsigned long long)c->conns_added,
+            r->conns_peak, r->rt_threads, (unsigned long long)r->unsent, r->measured_s, (double)c->done / secs,
             (double)c->ok / secs, pct_fail(c), r->cpu_pct);
     fputs(" \"latency_us\": {\"corrected\": ", f);
     json_hist(f, r->total->corr);

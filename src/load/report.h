@@ -23,6 +23,8 @@ struct report {
     bool open;
     double cpu_pct;
     uint64_t unsent;
+    uint32_t conns_peak;             /* connections at the end (open model: -c plus added) */
+    uint32_t rt_threads;             /* threads that ran SCHED_FIFO */
     bool invalid;
     const char *why;
     const struct search *search;     /* NULL unless --find-saturation */

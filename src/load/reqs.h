@@ -26,7 +26,7 @@ struct reqs_tpl {
 };
 
 struct reqs {
-    bool tls;                       /* https: needs a TLS transport (not built yet) */
+    bool tls;                       /* https */
     char host[256];                 /* as in the URL, for Host */
     char port[8];
     struct sockaddr_storage addr;

@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "load/transport.h"
 #include "load/worker.h"
 
 #define RUN_TAKE_DELAY_US 1000 /* just after the boundary: whole seconds by completion time */
@@ -106,16 +105,13 @@ int run_execute(const struct run_cfg *cfg, const struct sched *s, struct run_res
     for (uint32_t i = 0; i < s->nphases; i++)
         if (stats_init(&res->phases[i].st) == -1)
             goto out;
-    const struct transport_ops *tp = transport_find(cfg->reqs->tls);
-    if (!tp) {
-        fputs("weir load: https needs a TLS transport, which is not built yet\n", stderr);
-        goto out;
-    }
     uint64_t start = ev_clock_us() + 200000; /* time for the threads to connect */
     struct worker_cfg wc = {
-        .reqs = cfg->reqs, .sched = s, .tp = tp, .start_us = start,
+        .reqs = cfg->reqs, .sched = s, .tp = cfg->tp, .tp_ctx = cfg->tp_ctx, .start_us = start,
         .timeout_us = cfg->timeout_us, .depth = cfg->depth ? cfg->depth : 1,
         .nthreads = cfg->threads,
+        .max_conns = (cfg->max_connections + cfg->threads - 1) / cfg->threads,
+        .realtime = cfg->realtime && s->open,
         .grace_us = cfg->timeout_us < 2000000 ? cfg->timeout_us : 2000000};
     uint32_t started = 0;
     for (uint32_t i = 0; i < cfg->threads; i++) {
@@ -158,6 +154,8 @@ join:
         for (uint32_t i = 0; i < cfg->threads; i++) {
             worker_take(&ws[i], &tmp);
             res->unsent += ws[i].bl_n;
+            res->conns_peak += ws[i].nconns;
+            res->rt_threads += ws[i].rt;
             for (uint32_t k = 0; res->ok_by_intended && k < res->nintended; k++)
                 res->ok_by_intended[k] += ws[i].ok_by_sec[k];
         }
@@ -176,9 +174,11 @@ join:
             snprintf(buf, sizeof(buf), "send lag p99 %.2f ms > 1 ms", lag99 / 1000.0);
             add_why(res, buf);
         }
-        if (s->open && (res->total.c.conn_waits || res->unsent)) {
-            snprintf(buf, sizeof(buf), "connections exhausted (%llu sends waited; raise -c)",
-                     (unsigned long long)res->total.c.conn_waits);
+        if (s->open && (res->total.c.conn_full || res->unsent)) {
+            snprintf(buf, sizeof(buf), "connections exhausted (%llu sends waited at %u "
+                     "connections, %llu never sent; raise --max-connections)",
+                     (unsigned long long)res->total.c.conn_full, res->conns_peak,
+                     (unsigned long long)res->unsent);
             add_why(res, buf);
         }
     }

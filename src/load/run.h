@@ -17,10 +17,15 @@
 #include "load/reqs.h"
 #include "load/sched.h"
 #include "load/stats.h"
+#include "load/transport.h"
 
 struct run_cfg {
     const struct reqs *reqs;
+    const struct transport_ops *tp; /* for the URL's scheme */
+    void *tp_ctx;                   /* its context (a TLS client context for https) */
     uint32_t threads, connections, depth;
+    uint32_t max_connections; /* open model: connections are added up to this many */
+    bool realtime;            /* open model: generator threads ask for SCHED_FIFO */
     uint64_t timeout_us;
     FILE *live;      /* per-second lines, or NULL */
     bool live_tty;   /* rewrite one line in place */
@@ -53,6 +58,8 @@ struct run_result {
     uint32_t nphases;
     struct run_phase *phases; /* owned */
     uint64_t unsent;          /* due but never sent (backlog at the end) */
+    uint32_t conns_peak;      /* connections at the end (-c plus those added) */
+    uint32_t rt_threads;      /* threads that ran SCHED_FIFO */
     uint64_t *ok_by_intended; /* owned: ok answers by the second of their intended send */
     uint32_t nintended;
     double cpu_pct;           /* process CPU / (threads × wall), % */

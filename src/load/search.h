@@ -31,7 +31,7 @@ struct search_step {
     double err_ratio;          /* (errors + timeouts) / sent */
     uint32_t nsec;             /* per-second corrected p50 of the measured part */
     double sec_p50_us[SEARCH_MAX_SECONDS];
-    uint64_t conn_waits;       /* sends that found no free connection */
+    uint64_t conn_waits;       /* sends that waited at --max-connections, or never went */
     const char *failed;        /* set by search_feed: NULL = passed, else the criterion */
     bool rerun;                /* set by search_feed: failed, and the rate is run again */
 };

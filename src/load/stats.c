@@ -40,6 +40,8 @@ void stats_counts_add(struct stats_counts *d, const struct stats_counts *s)
     d->timeouts += s->timeouts;
     d->late += s->late;
     d->conn_waits += s->conn_waits;
+    d->conn_full += s->conn_full;
+    d->conns_added += s->conns_added;
     d->bytes_in += s->bytes_in;
 }
 

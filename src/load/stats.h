@@ -13,6 +13,8 @@
 
 struct stats_counts {
     uint64_t sent, done, ok, s4xx, s5xx, errors, timeouts, late, conn_waits, bytes_in;
+    uint64_t conn_full;  /* waits while at --max-connections (the generator was the limit) */
+    uint64_t conns_added; /* connections opened beyond -c because sends had to wait */
 };
 
 struct stats {

@@ -8,7 +8,9 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -23,12 +25,15 @@
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/worker.h"
+#include "security/audit.h"
+#include "security/ip_rules.h"
 #include "tls/tls_io.h"
 
 #define LINGER_MS 2000
 /* Closing an idle connection at shutdown: long enough for a request that crossed our FIN
  * to arrive and be discarded, short enough not to hold the stop up. */
 #define DRAIN_LINGER_MS 1000
+#define DRAIN_FIRST_MS 1000u /* a fresh connection's first request, while draining */
 #define LINGER_MAX_BYTES (1u << 20)
 
 static void client_run(struct client *c);
@@ -168,6 +173,16 @@ void client_drain(struct client *c)
     c->closing = true;
     if (c->state != CS_HEAD || c->head_started)
         return; /* the exchange in flight ends with Connection: close */
+    if (c->nrequests == 0) {
+        /* A connection accepted a moment ago carries its first request on the way (the
+         * client just connected for it; a new weir taking over the port in a binary upgrade
+         * is not known to it): answer that request (with Connection: close) rather than
+         * close on a client that did nothing wrong; its header timeout still applies. */
+        struct worker *w = c->wc->w;
+        uint64_t ms = c->wc->cfg->timeouts.client_header_ms;
+        timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + (ms < DRAIN_FIRST_MS ? ms : DRAIN_FIRST_MS));
+        return;
+    }
     /* Idle: a request may be in the socket already, its event not yet seen. Read it and
      * answer it with Connection: close; if there is none, half-close and drain, so a request
      * that crosses our FIN is discarded rather than answered with a reset. */
@@ -581,6 +596,18 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     client_run(c);
 }
 
+/* A listener's ip_rules on the socket's peer (trusted proxies do not apply: no header yet). */
+static bool listener_ip_allowed(const struct ip_rules *r, const struct sockaddr_storage *peer)
+{
+    char ip[INET6_ADDRSTRLEN + 8];
+    sock_ntop(peer, ip, sizeof(ip));
+    if (ip_rules_check(r, ip, strlen(ip)) == IP_RULES_PASS)
+        return true;
+    audit_emit(&(struct audit_event){.event = "ip_denied", .client = ip,
+                                     .rule = "listen.ip_rules"});
+    return false;
+}
+
 /* A client struct for a connection from peer on listener (not yet registered anywhere). */
 static struct client *client_new(struct worker *w, const struct sockaddr_storage *peer,
                                  uint16_t listener)
@@ -620,6 +647,11 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
 {
     if (w->draining) {
         close(fd);
+        return NULL;
+    }
+    if (listener != CLIENT_LISTENER_INTERNAL && w->wc->cfg->listeners[listener].ip_rules &&
+        !listener_ip_allowed(w->wc->cfg->listeners[listener].ip_rules, peer)) {
+        close(fd); /* nothing read, nothing answered: the cheapest refusal */
         return NULL;
     }
     struct client *c = client_new(w, peer, listener);

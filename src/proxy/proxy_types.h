@@ -298,6 +298,7 @@ enum worker_cmd {
     WCMD_RELOAD = 1,
     WCMD_GRACEFUL = 2,
     WCMD_FAST = 4,
+    WCMD_HANDOVER = 8,            /* with GRACEFUL: another process listens on our ports */
 };
 
 /* A call another thread posted to run on this worker (worker_post_call). */
@@ -337,7 +338,9 @@ struct worker {
     uint32_t nclients;
     struct dlist fetches;         /* internal requests under way (fetch.c) */
     bool draining;
+    bool handover;                /* draining, listeners still open for HANDOVER_MS (worker.c) */
     struct timer drain_timer;
+    struct timer handover_timer;
     struct timer flush_timer;
     struct timer health_timer;    /* checks' bookkeeping, warm pools, slow start */
     uint32_t nworkers;

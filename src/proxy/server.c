@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "admin/admin.h"
 #include "balance/lb.h"
+#include "cache/cache_purge.h"
 #include "core/accesslog.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -20,6 +23,9 @@
 #include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
+#include "security/audit.h"
+#include "security/mask.h"
+#include "state/state_events.h"
 #include "tls/tls_gen.h"
 
 struct server {
@@ -65,6 +71,29 @@ static void lset_free(struct listener_set *ls)
         free(ls->fds);
         free(ls);
     }
+}
+
+/* Does another process listen on one of our ports (a new weir taking over, docs/deploy.md)?
+ * Ours are nworkers sockets per address; several addresses may share a port. */
+static bool lset_port_shared(const struct listener_set *ls)
+{
+    for (uint32_t a = 0; ls && a < ls->naddrs; a++) {
+        struct sockaddr_storage x, y;
+        socklen_t lx = sizeof(x), ly;
+        if (getsockname(ls->fds[a * ls->nworkers], (struct sockaddr *)&x, &lx) == -1)
+            continue;
+        int ours = 0;
+        for (uint32_t b = 0; b < ls->naddrs; b++) {
+            ly = sizeof(y);
+            /* the port sits at the same offset in sockaddr_in and sockaddr_in6 */
+            if (getsockname(ls->fds[b * ls->nworkers], (struct sockaddr *)&y, &ly) == 0 &&
+                ((struct sockaddr_in *)&x)->sin_port == ((struct sockaddr_in *)&y)->sin_port)
+                ours += (int)ls->nworkers;
+        }
+        if (sock_port_listeners(ls->fds[a * ls->nworkers]) > ours)
+            return true;
+    }
+    return false;
 }
 
 /* Builds the listener set for cfg, reusing the sockets of `old` (listening on oldcfg's
@@ -146,6 +175,10 @@ static void apply_log_config(const struct config *cfg)
         log_setup(fd, cfg->log.level);
     if (accesslog_open(cfg->log.access) == -1)
         log_error("cannot open access log %s: %s", cfg->log.access, strerror(errno));
+    log_set_filter(cfg->log.mask ? mask_inplace : NULL);
+    const char *why = NULL;
+    if (audit_open(cfg->audit.path, cfg->audit.key_file, &why) == -1)
+        log_error("cannot open audit log %s: %s", cfg->audit.path, why);
 }
 
 static bool admin_changed(const struct cfg_admin *a, const struct cfg_admin *b)
@@ -169,8 +202,11 @@ static int start_admin(struct server *srv)
     }
     for (uint32_t i = 0; i < srv->nworkers; i++)
         srv->view.workers[i] = &srv->workers[i].metrics;
+    srv->view.state_cfg = srv->cfg;
     char err[256];
-    srv->admin = admin_start(ac, &srv->view, err, sizeof(err));
+    /* An explicit address in use is waited for as long as an old weir may take to drain. */
+    uint32_t busy_wait_ms = ac->explicit_listen ? srv->cfg->timeouts.shutdown_ms + 1000 : 0;
+    srv->admin = admin_start(ac, &srv->view, busy_wait_ms, err, sizeof(err));
     if (srv->admin)
         return 0;
     if (ac->explicit_listen) {
@@ -196,6 +232,8 @@ static void reload(struct server *srv)
         if (cfg)
             config_unref(cfg);
         atomic_fetch_add(&srv->view.reloads_failed, 1);
+        audit_emit(&(struct audit_event){.event = "reload", .rule = "refused",
+                                         .detail = cfg ? msg : err.msg});
         return;
     }
     if (cfg->workers != srv->nworkers)
@@ -232,6 +270,9 @@ static void reload(struct server *srv)
     apply_log_config(cfg);
     atomic_store(&srv->view.generation, cfg->generation);
     atomic_fetch_add(&srv->view.reloads_ok, 1);
+    char gen[32];
+    snprintf(gen, sizeof(gen), "generation %llu", (unsigned long long)cfg->generation);
+    audit_emit(&(struct audit_event){.event = "reload", .rule = "applied", .detail = gen});
     log_info("configuration reloaded: generation %llu (%u routes, %u upstream groups)",
              (unsigned long long)cfg->generation, cfg->nroutes, cfg->nupstreams);
 }
@@ -242,6 +283,25 @@ static bool all_exited(const struct server *srv)
         if (!atomic_load(&srv->workers[i].exited))
             return false;
     return true;
+}
+
+/* A breaker of this instance opened or closed: tell the others (state_events.h). Worker
+ * thread (its own Redis connection); nothing is sent with the memory backend. */
+static void breaker_publish(const char *name, enum breaker_state to)
+{
+    char ev[512];
+    int n = snprintf(ev, sizeof(ev), "%s %s", to == BREAKER_OPEN ? "open" : "close", name);
+    if (n > 0 && (size_t)n < sizeof(ev))
+        state_event_publish(STATE_EV_BREAKER, ev, (size_t)n);
+}
+
+/* Another instance's breaker event: "open <name>" or "close <name>". */
+static void breaker_event(const char *p, size_t len)
+{
+    bool open = len > 5 && memcmp(p, "open ", 5) == 0;
+    size_t skip = open ? 5 : len > 6 && memcmp(p, "close ", 6) == 0 ? 6 : 0;
+    if (skip)
+        breaker_apply_remote(p + skip, len - skip, open, ev_clock_us() / 1000);
 }
 
 int server_run(struct config *cfg, const char *config_path)
@@ -272,6 +332,7 @@ int server_run(struct config *cfg, const char *config_path)
         free(srv.workers);
         config_unref(cfg);
         accesslog_close();
+        audit_close();
         return 1;
     }
     cfg->generation = srv.generation = 1;
@@ -281,6 +342,10 @@ int server_run(struct config *cfg, const char *config_path)
     srv.view.start_wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     srv.view.start_mono_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    /* Events other weir instances broadcast through the Redis store (state/state_events.h). */
+    state_events_handle(STATE_EV_PURGE, cache_purge_event);
+    state_events_handle(STATE_EV_BREAKER, breaker_event);
+    breaker_set_observer(breaker_publish);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)
         if (worker_start(&srv.workers[started], started, &srv, cfg, srv.ls) == -1)
@@ -310,11 +375,17 @@ int server_run(struct config *cfg, const char *config_path)
         if (sig == SIGHUP && !stopping) {
             reload(&srv);
         } else if (sig == SIGTERM || sig == SIGQUIT) {
+            /* Here, not in the workers: asking the kernel is a blocking call. */
+            unsigned cmd = WCMD_GRACEFUL;
+            if (!stopping && lset_port_shared(srv.ls)) {
+                cmd |= WCMD_HANDOVER;
+                log_info("another process listens on our ports: handing over to it");
+            }
             if (!stopping)
                 log_info("stopping gracefully (deadline %u ms)", srv.cfg->timeouts.shutdown_ms);
             stopping = true;
             for (uint32_t i = 0; i < started; i++)
-                worker_post(&srv.workers[i], WCMD_GRACEFUL);
+                worker_post(&srv.workers[i], cmd);
         } else if (sig == SIGINT) {
             log_info("stopping now");
             stopping = true;
@@ -336,5 +407,6 @@ int server_run(struct config *cfg, const char *config_path)
     if (!code)
         log_info("stopped");
     accesslog_close();
+    audit_close();
     return code;
 }

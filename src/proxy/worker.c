@@ -4,6 +4,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "proxy/client.h"
 #include "proxy/fetch.h"
 #include "proxy/dlist.h"
+#include "state/state_events.h"
 #include "proxy/upstream.h"
 #include "resilience/health.h"
 #include "resilience/probe.h"
@@ -28,6 +30,7 @@
 #define FREE_BUFS_MAX 256
 #define FREE_CLIENTS_MAX 1024
 #define FREE_XS_MAX 256
+#define HANDOVER_MS 100 /* draining: listeners stay open this long after steering away */
 /* Blocks a list keeps however long it goes unused. None: a block that waited a whole period
  * is worth less than the pages it pins (after a lull, the first requests call malloc). */
 #define FREE_KEEP 0
@@ -443,7 +446,7 @@ static void listeners_apply(struct worker *w, const struct listener_set *ls)
 
 static void maybe_finish_drain(struct worker *w)
 {
-    if (w->draining && w->nclients == 0)
+    if (w->draining && !w->handover && w->nclients == 0)
         ev_loop_stop(&w->loop);
 }
 
@@ -469,19 +472,63 @@ static void on_drain_deadline(struct timer *t)
     ev_loop_stop(&w->loop);
 }
 
-static void start_drain(struct worker *w)
+/* Binary upgrade (docs/deploy.md): a new weir bound the same ports after this one, so each
+ * port's SO_REUSEPORT group holds this process's nworkers sockets at indexes 0..n-1, then the
+ * new one's. Closing a listener resets the connections queued to it, and one completing its
+ * handshake between our last accept and the close would be lost. So first steer the group's
+ * new connections to index n: a socket of the new process, and still one of its sockets while
+ * ours close (closing the socket at slot i moves the group's last socket into slot i, so slot n
+ * keeps a new socket until the group has shrunk to the new ones, and then an index past the
+ * end makes the kernel pick by hash among them). Without a new process index n is past the end
+ * from the start and nothing changes. Then keep accepting for HANDOVER_MS while connections
+ * already queued here complete, and close. */
+static void steer_away(struct worker *w)
 {
-    if (w->draining)
-        return;
-    /* Connections the kernel completed but nobody accepted would be reset when the listening
-     * socket closes at exit: take them in (they are drained below like the others), then stop
-     * listening, so that later connects are refused at once instead of queued to be reset. */
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_RET | BPF_K, w->nworkers),
+    };
+    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+    for (uint32_t i = 0; i < w->nlisteners; i++)
+        if (setsockopt(w->listeners[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                       sizeof(prog)) == -1) /* best effort: the close below is then as before */
+            log_warn("worker %u: SO_ATTACH_REUSEPORT_CBPF: %s", w->id, strerror(errno));
+}
+
+/* Connections the kernel completed but nobody accepted would be reset when the listening
+ * socket closes at exit: take them in (they are drained like the others), then stop listening,
+ * so that later connects are refused at once instead of queued to be reset. */
+static void close_listeners(struct worker *w)
+{
     for (uint32_t i = 0; i < w->nlisteners; i++) {
         on_accept(&w->loop, &w->listeners[i].io, EPOLLIN);
         shutdown(w->listeners[i].fd, SHUT_RDWR);
     }
-    w->draining = true;
     listeners_drop(w);
+}
+
+static void on_handover_end(struct timer *t)
+{
+    struct worker *w = container_of(t, struct worker, handover_timer);
+    w->handover = false;
+    close_listeners(w);
+    maybe_finish_drain(w);
+}
+
+/* handover: another process listens on our ports (the main thread looked: server.c). Alone,
+ * keeping the listeners open would only let clients queue connections that the close then
+ * resets: close at once (connects are then refused). */
+static void start_drain(struct worker *w, bool handover)
+{
+    if (w->draining)
+        return;
+    w->draining = true;
+    w->handover = handover && w->nlisteners;
+    if (w->handover) {
+        steer_away(w);
+        timer_arm(&w->loop.timers, &w->handover_timer, ev_now_update(&w->loop) + HANDOVER_MS);
+    } else {
+        close_listeners(w);
+    }
     /* client_drain may close (and unlink) the client: walk with a saved next pointer. */
     for (struct dlist *n = w->clients.next, *next; n != &w->clients; n = next) {
         next = n->next;
@@ -588,7 +635,7 @@ static void on_command(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     if (cmds & WCMD_RELOAD)
         apply_reload(w);
     if (cmds & WCMD_GRACEFUL)
-        start_drain(w);
+        start_drain(w, cmds & WCMD_HANDOVER);
 }
 
 /* Every 100 ms: passive cool-offs and slow start for the servers this worker checks, warm
@@ -640,10 +687,14 @@ static void *worker_main(void *arg)
     wconf_start_probes(w, w->wc);
     timer_arm(&w->loop.timers, &w->flush_timer, w->loop.now_ms + 1000);
     timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 100);
+    /* This worker's Redis connection (state: backend redis); worker 0 also hears the other
+     * instances' events. Made with the first config: a reload does not move it. */
+    state_thread_start(&w->loop, w->wc->cfg, w->id == 0);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);
     fetch_abort_all(w);
+    state_thread_stop();
     listeners_drop(w);
     accesslog_flush(&w->alog);
     accesslog_shard_free(&w->alog);
@@ -658,6 +709,7 @@ int worker_start(struct worker *w, uint32_t id, struct server *srv, struct confi
     dlist_init(&w->clients);
     dlist_init(&w->fetches);
     timer_init(&w->drain_timer, on_drain_deadline);
+    timer_init(&w->handover_timer, on_handover_end);
     timer_init(&w->flush_timer, on_flush_timer);
     timer_init(&w->health_timer, on_health_timer);
     timer_init(&w->accept_timer, on_accept_timer);

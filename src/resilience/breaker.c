@@ -39,6 +39,8 @@ struct bucket {
 };
 
 struct breaker {
+    struct breaker *all_next, **all_pprev; /* every live breaker (all_lock), for remote events */
+    bool remote_open;   /* opened by another instance's event (not by this one's counting) */
     pthread_mutex_t lock;
     struct cfg_breaker cfg;
     char *name;
@@ -192,9 +194,24 @@ static struct tally window_tally(const struct breaker *b)
     return (struct tally){.calls = b->calls, .failures = b->failures, .slow = b->slow};
 }
 
+/* Every breaker, by name, for the events of other instances (breaker_apply_remote). */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct breaker *all;
+static breaker_observer observer; /* set once before the workers start */
+
+void breaker_set_observer(breaker_observer fn)
+{
+    observer = fn;
+}
+
 static void transition(struct breaker *b, uint64_t now_ms, enum breaker_state to, const char *why,
                        struct tally t)
 {
+    /* This instance's own discovery (not a remote event being applied) is shared. */
+    if (observer && (to == BREAKER_OPEN || to == BREAKER_CLOSED) && !b->remote_open)
+        observer(b->name, to);
+    if (to != BREAKER_OPEN)
+        b->remote_open = false;
     enum breaker_state from = b->state;
     uint32_t idx = (b->hist_head + b->hist_n) % BREAKER_HISTORY;
     if (b->hist_n == BREAKER_HISTORY)
@@ -278,13 +295,43 @@ struct breaker *breaker_new(const struct cfg_breaker *cfg, const char *name)
         return NULL;
     }
     b->state = BREAKER_CLOSED;
+    pthread_mutex_lock(&all_lock);
+    b->all_next = all;
+    if (all)
+        all->all_pprev = &b->all_next;
+    b->all_pprev = &all;
+    all = b;
+    pthread_mutex_unlock(&all_lock);
     return b;
+}
+
+void breaker_apply_remote(const char *name, size_t len, bool open, uint64_t now_ms)
+{
+    pthread_mutex_lock(&all_lock);
+    for (struct breaker *b = all; b; b = b->all_next) {
+        if (strlen(b->name) != len || memcmp(b->name, name, len) != 0)
+            continue;
+        pthread_mutex_lock(&b->lock);
+        if (open && b->state != BREAKER_OPEN) {
+            b->remote_open = true;
+            transition(b, now_ms, BREAKER_OPEN, "opened by another instance", window_tally(b));
+        } else if (!open && b->remote_open && b->state != BREAKER_CLOSED) {
+            transition(b, now_ms, BREAKER_CLOSED, "closed by another instance", window_tally(b));
+        }
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&all_lock);
 }
 
 void breaker_free(struct breaker *b)
 {
     if (!b)
         return;
+    pthread_mutex_lock(&all_lock);
+    *b->all_pprev = b->all_next;
+    if (b->all_next)
+        b->all_next->all_pprev = b->all_pprev;
+    pthread_mutex_unlock(&all_lock);
     pthread_mutex_destroy(&b->lock);
     free(b->ring);
     free(b->buckets);

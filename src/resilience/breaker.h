@@ -15,6 +15,7 @@
 #define WEIR_RESILIENCE_BREAKER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/config_types.h"
@@ -58,5 +59,16 @@ void breaker_cancel(struct breaker *b);
 enum breaker_state breaker_state(struct breaker *b, uint64_t now_ms);
 void breaker_get_stats(struct breaker *b, uint64_t now_ms, struct breaker_stats *out);
 const char *breaker_state_name(enum breaker_state s);
+
+/* Sharing between weir instances (issue 15; the transport is the caller's: state_events.h).
+ * The observer hears this instance's own OPEN and CLOSED transitions (under the breaker's
+ * lock: keep it short and never call back into the breaker); set it once, before the workers
+ * start. breaker_apply_remote applies another instance's event to the breakers called
+ * name[0..len): 'open' opens a closed or half-open one for its own open duration (its
+ * counting goes on as before), 'close' closes one that only a remote event had opened. A
+ * remote transition is never observed, so events do not echo between instances. Any thread. */
+typedef void (*breaker_observer)(const char *name, enum breaker_state to);
+void breaker_set_observer(breaker_observer fn);
+void breaker_apply_remote(const char *name, size_t len, bool open, uint64_t now_ms);
 
 #endif

@@ -321,7 +321,12 @@ void ratelimit_check(struct ratelimiter *rl, struct str key, uint64_t now_us,
     }
     pthread_mutex_unlock(&st->lock);
 
-    uint64_t ahead = tat - now_us; /* >= 0: tat >= now_us on both paths */
+    ratelimit_result_of(rl, allowed, tat - now_us, out); /* >= 0: tat >= now_us on both paths */
+}
+
+void ratelimit_result_of(const struct ratelimiter *rl, bool allowed, uint64_t ahead,
+                         struct ratelimit_result *out)
+{
     out->allowed = allowed;
     out->limit = rl->limit;
     out->window_s = rl->window_s;
@@ -332,9 +337,15 @@ void ratelimit_check(struct ratelimiter *rl, struct str key, uint64_t now_us,
         out->retry_after_s = 0;
     } else {
         out->remaining = 0;
-        uint64_t wait_s = ceil_s(ahead - rl->tau_us); /* refused: ahead > tau */
+        uint64_t wait_s = ahead > rl->tau_us ? ceil_s(ahead - rl->tau_us) : 0;
         out->retry_after_s = wait_s ? sat32(wait_s) : 1;
     }
+}
+
+void ratelimit_params(const struct ratelimiter *rl, uint64_t *t_us, uint64_t *tau_us)
+{
+    *t_us = rl->t_us;
+    *tau_us = rl->tau_us;
 }
 
 size_t ratelimit_size(struct ratelimiter *rl)

@@ -34,6 +34,13 @@ void ratelimit_free(struct ratelimiter *rl);
 void ratelimit_check(struct ratelimiter *rl, struct str key, uint64_t now_us,
                      struct ratelimit_result *out);
 
+/* The result fields for a decision taken elsewhere (the Redis script, state/redis_script.c,
+ * runs the same GCRA): allowed or not, and the key's TAT minus now, in us (>= 0). */
+void ratelimit_result_of(const struct ratelimiter *rl, bool allowed, uint64_t ahead_us,
+                         struct ratelimit_result *out);
+/* The emission interval T and the tolerance tau, in us. */
+void ratelimit_params(const struct ratelimiter *rl, uint64_t *t_us, uint64_t *tau_us);
+
 /* Entries currently held (for tests and metrics). */
 size_t ratelimit_size(struct ratelimiter *rl);
 

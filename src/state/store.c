@@ -6,6 +6,7 @@
 
 static const struct store_ops *const registry[] = {
     &store_memory,
+    &store_redis,
 };
 
 void store_call_begin(const struct store_ops *ops, void *st, struct store_call *call)

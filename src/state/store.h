@@ -1,7 +1,7 @@
 /* store.h — the state-store interface: shared state several weir instances may share.
  *
- * Today it holds idempotency records; the memory backend keeps them in this process, a Redis
- * backend (later) will share them between instances. A backend is a `struct store_ops` with
+ * Today it holds idempotency records; the memory backend keeps them in this process, the Redis
+ * backend (store_redis.c) shares them between instances. A backend is a `struct store_ops` with
  * designated initializers, listed in store.c's registry.
  *
  * Idempotency records: `begin` claims a key for the first request (state IN_FLIGHT), repeats
@@ -77,5 +77,6 @@ void store_call_cancel(const struct store_ops *ops, void *st, struct store_call 
 
 const struct store_ops *store_find(const char *name);
 extern const struct store_ops store_memory;
+extern const struct store_ops store_redis; /* store_redis.c: shared by instances */
 
 #endif

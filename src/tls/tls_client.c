@@ -45,6 +45,31 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
     return 1; /* the slot holds the reference */
 }
 
+void tls_client_ctx_defaults(SSL_CTX *ctx)
+{
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)TLS_ALPN_HTTP11,
+                            sizeof(TLS_ALPN_HTTP11) - 1);
+}
+
+int tls_client_set_peer(struct tls_conn *t, const char *host, bool verify)
+{
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    int ok = 1;
+    if (!is_ip)
+        ok &= SSL_set_tlsext_host_name(t->ssl, host);
+    if (verify)
+        ok &= is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host)
+                    : SSL_set1_host(t->ssl, host);
+    if (!ok)
+        ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
 struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *err,
                                   size_t errlen)
 {
@@ -57,13 +82,8 @@ struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *
         return fail(tc, err, errlen, "%s: cannot create a TLS context", where);
     tc->cfg = t;
     SSL_CTX *ctx = tc->ctx;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)TLS_ALPN_HTTP11,
-                            sizeof(TLS_ALPN_HTTP11) - 1);
+    tls_client_ctx_defaults(ctx);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1)
         return fail(tc, err, errlen, "%s: ciphers '%s'", where, t->ciphers);
     if (t->ca ? SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1
@@ -126,16 +146,7 @@ struct tls_conn *tls_client_conn(const struct tls_client *tc, int fd, const char
         snprintf(host, sizeof(host), "%s", tc->cfg->sni);
     else
         host_of(server, host, sizeof(host));
-    unsigned char ip[16];
-    bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-    int ok = 1;
-    if (!is_ip)
-        ok &= SSL_set_tlsext_host_name(t->ssl, host);
-    if (tc->cfg->verify)
-        ok &= is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host)
-                    : SSL_set1_host(t->ssl, host);
-    if (!ok) {
-        ERR_clear_error();
+    if (tls_client_set_peer(t, host, tc->cfg->verify) == -1) {
         tls_conn_free(t);
         return NULL;
     }

@@ -9,6 +9,7 @@
 #ifndef WEIR_TLS_TLS_CLIENT_H
 #define WEIR_TLS_TLS_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/config_types.h"
@@ -26,6 +27,13 @@ void tls_client_free(struct tls_client *tc);
  * memory. */
 struct tls_conn *tls_client_conn(const struct tls_client *tc, int fd, const char *server,
                                  void **session_slot);
+/* What every client context of weir sets (also the load tester's): TLS 1.2+, no
+ * renegotiation or compression, an EOF without close_notify is an end, partial writes, ALPN
+ * http/1.1. */
+void tls_client_ctx_defaults(SSL_CTX *ctx);
+/* SNI = host unless it is an IP address; with verify, the certificate must be for host (a
+ * name or an IP). 0, or -1 on out of memory. */
+int tls_client_set_peer(struct tls_conn *t, const char *host, bool verify);
 /* Frees a session kept in a slot. */
 void tls_client_session_free(void *session);
 

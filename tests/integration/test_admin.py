@@ -363,7 +363,11 @@ def check_schema(d):
     keys(d, {"version": str, "uptime_s": num, "generation": int, "workers": int, "ts_ms": int,
              "reloads": dict, "tls": dict, "rps": dict, "totals": dict, "latency_ms": dict,
              "histogram": dict, "history": list, "routes": list, "groups": list,
-             "waiting_rooms": list, "caches": list, "cache_warm": dict})
+             "waiting_rooms": list, "caches": list, "cache_warm": dict, "store": dict})
+    keys(d["store"], {"backend": str, "healthy": bool, "connections": int, "ready": int,
+                      "commands": int, "errors": int, "timeouts": int, "reconnects": int,
+                      "p99_ms": num, "fallbacks": dict})
+    assert d["store"]["backend"] == "memory" and d["store"]["healthy"] is True
     keys(d["cache_warm"], {"running": bool, "queued": int, "done": int, "failed": int,
                            "bytes": int})
     for c in d["caches"]:

@@ -135,8 +135,8 @@ def test_thresholds_and_exit_codes(weir_bin, tmp_path, backend):
     # usage errors
     assert load(weir_bin, url, "--threshold", "p99<50")[0] == 1
     assert load(weir_bin, url, "--rate", "10", "--steps", "1,2")[0] == 1
-    rc, _, se = load(weir_bin, "https://127.0.0.1:1/")
-    assert rc == 1 and "TLS" in se
+    rc, _, se = load(weir_bin, "https://127.0.0.1:1/", "--ca", "/nonexistent.pem")
+    assert rc == 1 and "--ca /nonexistent.pem" in se
     rc, so, _ = load(weir_bin, "--help")
     assert rc == 0 and "--find-saturation" in so
 
@@ -161,12 +161,14 @@ def test_request_list_body_and_headers(weir_bin, tmp_path, backend):
 
 
 def test_coordinated_omission(weir_bin, tmp_path, backend):
-    """200 req/s for 6 s over 4 connections; the backend stops for 0.7 s after 2.5 s. ~140
-    requests were due during the stall: the corrected histogram holds them, spread over 0..0.7
-    s; the uncorrected one only has the 4 requests that were on the wire."""
+    """200 req/s for 6 s over 4 connections (--max-connections 4: wrk2's fixed shape, no
+    connections added); the backend stops for 0.7 s after 2.5 s. ~140 requests were due during
+    the stall: the corrected histogram holds them, spread over 0..0.7 s; the uncorrected one
+    only has the 4 requests that were on the wire."""
     out = tmp_path / "co.json"
     p = subprocess.Popen([weir_bin, "load", "http://%s/" % backend.addr, "--rate", "200",
-                          "-d", "6s", "-c", "4", "-t", "1", "-q", "--json", str(out)],
+                          "-d", "6s", "-c", "4", "--max-connections", "4", "-t", "1", "-q",
+                          "--json", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(2.7)  # 0.2 s of connecting, then 2.5 s of load
@@ -191,6 +193,29 @@ def test_coordinated_omission(weir_bin, tmp_path, backend):
     assert count_over(c, 400000) >= 30 and count_over(c, 900000) == 0
     assert 450000 <= c["p99"] <= 800000
     assert u["p99"] < 100000
+
+
+def test_open_model_adds_connections(weir_bin, tmp_path):
+    """A backend answering in 50 ms at 400 req/s needs ~20 requests in flight (Little's law):
+    from -c 2 the tester adds connections as sends wait, goodput = offered, and the waits are
+    counted; with --max-connections 5 it cannot keep up and says the run is invalid."""
+    fb = FaultBackend(str(tmp_path), "slow", capacity=1000, service_ms=50)
+    try:
+        doc, text = run_json(weir_bin, tmp_path, "http://%s/" % fb.addr, "--rate", 400,
+                             "-d", "3s", "-c", 2, "-t", 1)
+        t = doc["totals"]
+        assert t["sent"] == t["ok"] == 1200 and t["errors"] == t["timeouts"] == 0, t
+        assert t["goodput"] >= 0.97 * 400, t
+        assert 20 <= t["connections_end"] <= 60 and t["conns_added"] == t["connections_end"] - 2
+        assert t["conn_waits"] >= t["conns_added"] and t["conn_full"] == 0
+        assert "added for waiting sends" in text
+        doc, text = run_json(weir_bin, tmp_path, "http://%s/" % fb.addr, "--rate", 400,
+                             "-d", "2s", "-c", 2, "--max-connections", 5, "-t", 1, want_rc=3)
+        t = doc["totals"]
+        assert t["connections_end"] == 5 and t["conn_full"] > 0
+        assert "connections exhausted" in text and t["goodput"] < 0.97 * 400
+    finally:
+        fb.stop()
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +287,108 @@ def test_html_report_in_chromium(search_run, tmp_path):
         b.call("screenshot", path=str(tmp_path / "load-report.png"), fullPage=True)
     finally:
         b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# https (the TLS transport)
+
+@pytest.fixture(scope="module")
+def tls_certs(tmp_path_factory):
+    from test_tls import make_ca, make_leaf
+    d = str(tmp_path_factory.mktemp("certs"))
+    c = {"ca": make_ca(d, "ca"), "other_ca": make_ca(d, "other")}
+    c["a"] = make_leaf(d, "a", "a.test", "DNS:a.test")
+    c["lh"] = make_leaf(d, "lh", "localhost", "DNS:localhost")
+    return c
+
+
+def test_https_verify_sni_and_resumption(weir_bin, tmp_path, launcher, tls_certs):
+    """https://localhost: SNI picks the listener's second certificate (the default one is for
+    a.test and would fail verification), the name is verified against --ca; a wrong CA or no
+    CA fails every request and --insecure does not care; answers with Connection: close make
+    the tester reconnect, and the reconnects resume the session (counted by weir)."""
+    from test_tls import base_config, tls_listener, wait_metric, metrics, metric
+    from conftest import free_port
+    be = launcher.backend("app")
+    port, admin = free_port(), free_port()
+    launcher.weir(base_config(be, [tls_listener(port, tls_certs, names=("a", "lh"))],
+                              admin_port=admin), port=port)
+    url = "https://localhost:%d/" % port
+    doc, _ = run_json(weir_bin, tmp_path, url, "--ca", tls_certs["ca"], "-c", 2, "-t", 1,
+                      "-d", "1s")
+    t = doc["totals"]
+    assert t["done"] > 20 and t["ok"] == t["done"] and t["errors"] == 0, t
+    for bad in (("--ca", tls_certs["other_ca"]), ()):
+        doc, _ = run_json(weir_bin, tmp_path, url, *bad, "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] == 0 and doc["totals"]["errors"] > 0, (bad, doc["totals"])
+    doc, _ = run_json(weir_bin, tmp_path, "https://127.0.0.1:%d/" % port, "--insecure",
+                      "-c", 1, "-t", 1, "-d", "1s")
+    assert doc["totals"]["ok"] > 10 and doc["totals"]["errors"] == 0
+    full0 = metric(metrics(admin), "weir_tls_handshakes_total", kind="full")
+    res0 = metric(metrics(admin), "weir_tls_handshakes_total", kind="resumed")
+    doc, _ = run_json(weir_bin, tmp_path, url, "--ca", tls_certs["ca"], "-c", 2, "-t", 1,
+                      "-d", "2s", "-H", "Connection: close")
+    t = doc["totals"]
+    assert t["ok"] >= 6 and t["errors"] == 0, t
+    resumed = wait_metric(admin, "weir_tls_handshakes_total", res0 + t["ok"] - 2,
+                          kind="resumed") - res0
+    full = metric(metrics(admin), "weir_tls_handshakes_total", kind="full") - full0
+    assert full <= 2 and resumed >= t["ok"] - 2, (full, resumed, t)
+
+
+def test_https_offers_alpn_and_sni(weir_bin, tmp_path, tls_certs):
+    """A Python TLS server records what the tester's ClientHello offered: ALPN http/1.1 chosen,
+    SNI = the URL's host; with an IP in the URL no SNI is sent."""
+    import socket
+    import ssl
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*tls_certs["lh"])
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    seen = []
+    ctx.sni_callback = lambda sock, name, _ctx: seen.append(("sni", name)) and None
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    lsock.settimeout(0.2)
+    port = lsock.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                raw, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            try:
+                raw.settimeout(2)
+                s = ctx.wrap_socket(raw, server_side=True)
+                seen.append(("alpn", s.selected_alpn_protocol()))
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                s.close()
+            except (OSError, ssl.SSLError):
+                raw.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        doc, _ = run_json(weir_bin, tmp_path, "https://localhost:%d/" % port, "--ca",
+                          tls_certs["ca"], "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] >= 1 and doc["totals"]["errors"] == 0, doc["totals"]
+        assert ("alpn", "http/1.1") in seen and ("sni", "localhost") in seen, seen
+        assert all(v == "http/1.1" for k, v in seen if k == "alpn"), seen
+        seen.clear()
+        doc, _ = run_json(weir_bin, tmp_path, "https://127.0.0.1:%d/" % port, "--insecure",
+                          "-c", 1, "-t", 1, "-d", "1s")
+        assert doc["totals"]["ok"] >= 1
+        assert ("sni", None) in seen and not any(k == "sni" and v for k, v in seen), seen
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        lsock.close()

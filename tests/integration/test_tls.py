@@ -272,9 +272,10 @@ def test_resumption(launcher, certs, tickets):
 
 
 def test_ticket_keys_rotate(launcher, certs):
-    """ticket_rotate 400ms: a ticket resumes while its key still decrypts (two more periods),
-    then no more; the rotations are counted."""
-    port, admin = start_tls(launcher, certs, ticket_rotate="400ms", session_cache=0)
+    """ticket_rotate 800ms, on a timer: a ticket issued just after a rotation still resumes
+    after the next rotation (its key is the previous one) and not after a second one. The
+    rotations are counted even with no handshake in between (not lazily)."""
+    port, admin = start_tls(launcher, certs, ticket_rotate="800ms", session_cache=0)
     ctx = client_ctx(certs, tls13=False)  # TLS 1.2: the session is there after the handshake
 
     def connect(sess=None):
@@ -283,12 +284,22 @@ def test_ticket_keys_rotate(launcher, certs):
         s.close()
         return reused, sess
 
+    def rotations():
+        return metric(metrics(admin), "weir_tls_ticket_key_rotations_total")
+
+    def wait_rotation(after):
+        deadline = time.monotonic() + 5
+        while rotations() <= after:
+            assert time.monotonic() < deadline, "no rotation within 5 s"
+            time.sleep(0.02)
+        return rotations()
+
+    r = wait_rotation(rotations())  # just rotated: the ticket gets a fresh key
     _, sess = connect()
-    time.sleep(0.5)  # one rotation: the key now only decrypts (and the ticket is renewed)
-    assert connect(sess)[0]
-    time.sleep(1.5)  # past three periods: the key is gone
-    assert not connect(sess)[0]
-    assert wait_metric(admin, "weir_tls_ticket_key_rotations_total", 2) >= 2
+    r = wait_rotation(r)  # one rotation, no handshake in between: the timer did it
+    assert connect(sess)[0], "the previous key still decrypts"
+    wait_rotation(r)
+    assert not connect(sess)[0], "two rotations: the key is gone"
 
 
 def test_mtls_required_and_optional(launcher, certs):

@@ -16,7 +16,11 @@
 #include "pipeline/shared.h"
 #include "pipeline/waitq.h"
 #include "resilience/shared_state.h"
+#include "core/config.h"
 #include "state/store.h"
+#include "state/store_stats.h"
+
+#define IDEM_POLL_MS 50 /* Redis backend: how often a repeat looks for the first one's end */
 
 struct idem_shared {
     struct route_state *rs;
@@ -26,6 +30,8 @@ struct idem_shared {
 struct idem_ctx {
     struct waitq_entry wait;
     struct store_call call;    /* the store's begin: answered at once (memory) or later */
+    const struct store_ops *ops; /* the store of this claim: the route's memory one, or Redis */
+    void *st;
     struct exchange *x;
     bool in_begin;             /* inside store_call_begin: an answer now needs no resume */
     bool answered;             /* call holds an answer not yet acted on */
@@ -220,6 +226,15 @@ static void begin_answered(struct store_call *call)
         pipeline_resume(c->x);
 }
 
+static void begin(struct idem_ctx *c, uint64_t now, uint32_t ttl_ms)
+{
+    c->call = (struct store_call){.key = c->key, .body_hash = c->body_hash, .now_ms = now,
+                                  .ttl_ms = ttl_ms, .done = begin_answered};
+    c->in_begin = true;
+    store_call_begin(c->ops, c->st, &c->call);
+    c->in_begin = false;
+}
+
 static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct idem_shared *s)
 {
     const struct cfg_idempotency *cfg = &x->route->idempotency;
@@ -228,16 +243,32 @@ static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct
         if (c->call.pending)
             return PIPELINE_WAIT; /* woken early (a waitq wake): the store still works */
         c->x = x;
-        c->call = (struct store_call){.key = c->key, .body_hash = c->body_hash, .now_ms = now,
-                                      .ttl_ms = cfg->ttl_ms, .done = begin_answered};
-        c->in_begin = true;
-        store_call_begin(s->rs->store_ops, s->rs->store, &c->call);
-        c->in_begin = false;
+        bool shared = x->cfg->state.backend == CFG_STATE_REDIS;
+        c->ops = shared ? &store_redis : s->rs->store_ops;
+        c->st = shared ? NULL : s->rs->store;
+        begin(c, now, cfg->ttl_ms);
         if (!c->answered)
             return PIPELINE_WAIT; /* begin_answered resumes */
     }
     c->answered = false;
     enum store_begin r = c->call.status;
+    if (r == STORE_ERROR && c->ops == &store_redis) {
+        /* Redis did not answer in time: the policy decides (docs/config.md, "state"). */
+        enum cfg_store_error p = x->cfg->state.idempotency_on_error;
+        store_stats_fallback(STORE_F_IDEMPOTENCY, config_store_error_name(p));
+        if (p == CFG_STORE_OPEN) {
+            stop_waiting(c);
+            c->keyed = false;
+            return PIPELINE_NEXT; /* unprotected, as a request without a key */
+        }
+        if (p == CFG_STORE_LOCAL) {
+            c->ops = s->rs->store_ops;
+            c->st = s->rs->store;
+            begin(c, now, cfg->ttl_ms); /* the memory store answers at once */
+            c->answered = false;
+            r = c->call.status;
+        }
+    }
     if (r != STORE_INFLIGHT)
         stop_waiting(c);
     switch (r) {
@@ -257,6 +288,10 @@ static enum pipeline_verdict look(struct exchange *x, struct idem_ctx *c, struct
             return pipeline_reply(x, 409,
                                   "a request with this Idempotency-Key is still in progress");
         }
+        /* The first request may run on another instance, whose end wakes nobody here: look
+         * again every IDEM_POLL_MS. */
+        if (c->ops == &store_redis && now + IDEM_POLL_MS < c->deadline_ms)
+            return pipeline_wait_until(x, now + IDEM_POLL_MS);
         return pipeline_wait_until(x, c->deadline_ms);
     case STORE_MISMATCH:
         return pipeline_reply(x, 422, "this Idempotency-Key was used with a different request");
@@ -355,21 +390,21 @@ static void idem_end(struct exchange *x, void *ctx)
     struct idem_ctx *c = ctx;
     struct idem_shared *s = x->link->shared;
     stop_waiting(c);
-    store_call_cancel(s->rs->store_ops, s->rs->store, &c->call);
+    if (c->ops)
+        store_call_cancel(c->ops, c->st, &c->call);
     if (c->answered && c->call.status == STORE_DONE)
         free(c->call.resp); /* answered, never replayed */
     c->answered = false;
     if (c->owner) {
-        const struct store_ops *ops = s->rs->store_ops;
+        const struct store_ops *ops = c->ops;
         char *rec = NULL;
         size_t len = 0;
         if (x->response_complete && x->upstream_head && !c->overflow && c->capture_len)
             rec = record(c, &len);
         if (rec)
-            ops->complete(s->rs->store, c->key, c->call.token, rec, len,
-                          x->worker->loop->now_ms);
+            ops->complete(c->st, c->key, c->call.token, rec, len, x->worker->loop->now_ms);
         else
-            ops->abort(s->rs->store, c->key, c->call.token);
+            ops->abort(c->st, c->key, c->call.token);
         free(rec);
         c->owner = false;
         waitq_wake_all(s->q, x->worker); /* the waiters look again: replay, or claim */

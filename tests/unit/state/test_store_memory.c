@@ -100,7 +100,8 @@ static void test_registry(void **state)
     (void)state;
     assert_ptr_equal(store_find("memory"), &store_memory);
     assert_string_equal(store_memory.name, "memory");
-    assert_null(store_find("redis"));
+    assert_ptr_equal(store_find("redis"), &store_redis); /* store_redis.c, issue 15 */
+    assert_null(store_find("etcd"));
     assert_null(store_find(""));
     assert_null(store_find(NULL));
     assert_null(ops->open(0));

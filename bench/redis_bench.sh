@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# redis_bench.sh — what sharing the rate limit through Redis costs per request (issue 15):
+# weir's CPU per request, p99 latency, Redis round trips per request (INFO commandstats) and
+# Redis CPU per request (INFO cpu), memory backend vs redis backend, same load.
+#
+# usage: bench/redis_bench.sh [WEIR_BIN] [--rate R] [--duration D] [--rounds N] [--connections C]
+#   WEIR_BIN defaults to build/weir (a release build; ASan builds measure ASan).
+# The route is a static file behind a rate limit that never refuses (rate 10^6/s), so every
+# request pays the decision and nothing else changes between the two runs. Open-model load
+# (`weir load --rate`), so latencies of the two backends are taken at the same offered rate.
+# weir runs 1 worker; redis-server, weir and the load generator share the machine's cores
+# (unpinned: other work on the host shows in the figures — compare counts, repeat rounds).
+set -euo pipefail
+
+BIN=build/weir
+RATE=2000
+DURATION=10s
+ROUNDS=3
+CONNS=20
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --rate) RATE=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --connections) CONNS=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) BIN=$1; shift ;;
+    esac
+done
+[ -x "$BIN" ] || { echo "no weir binary at $BIN" >&2; exit 2; }
+command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2; exit 2; }
+
+PY=python3
+TMP=$(mktemp -d /tmp/weir-redis-bench.XXXXXX)
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"   # STARTED + the EXIT trap (stop by PID), free_port, ticks
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+TICK=$(getconf CLK_TCK)
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+STARTED+=($!)
+wait_port "$RPORT"
+rinfo() { redis-cli -p "$RPORT" INFO "$1" | tr -d '\r'; }
+redis_cpu_us() { rinfo cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.0f", s * 1e6}'; }
+# Round trips: the commands weir sends (EVALSHA; the GET/SET/TIME a script runs inside Redis
+# are counted by commandstats too, but cost no round trip).
+redis_calls() { rinfo commandstats | awk -F'[:=,]' '/^cmdstat_(evalsha|evalsha_ro|eval|publish):/ {s += $3} END {print s + 0}'; }
+
+mkdir -p "$TMP/www"
+head -c 512 /dev/zero >"$TMP/www/f"
+
+run_one() { # backend → one line: backend reqs weir_us/req p50_ms p99_ms redis_cmds/req redis_us/req
+    local backend=$1 port state=""
+    port=$(free_port)
+    if [ "$backend" = redis ]; then
+        state="state: {backend: redis, address: 127.0.0.1:$RPORT}"
+    fi
+    cat >"$TMP/w.yaml" <<EOF
+workers: 1
+listen: ["127.0.0.1:$port"]
+admin: off
+log: {level: warn, access: "off"}
+$state
+routes:
+  - path: /
+    static: {root: $TMP/www}
+    rate_limit: {rate: 1000000, per: 1s, burst: 1000, key: client_ip}
+EOF
+    "$BIN" -c "$TMP/w.yaml" >"$TMP/weir-$backend.log" 2>&1 &
+    local wpid=$!
+    STARTED+=("$wpid")
+    wait_port "$port"
+    sleep 0.5 # the Redis connection's handshake
+    "$BIN" load "http://127.0.0.1:$port/f" -d 1s --rate "$RATE" -c "$CONNS" -q >/dev/null 2>&1 || true
+    local c0 r0 k0
+    c0=$(ticks "$wpid"); r0=$(redis_cpu_us); k0=$(redis_calls)
+    "$BIN" load "http://127.0.0.1:$port/f" -d "$DURATION" --rate "$RATE" -c "$CONNS" -q \
+        --warmup 0s --json "$TMP/load.json" >/dev/null 2>&1 || true
+    local c1 r1 k1
+    c1=$(ticks "$wpid"); r1=$(redis_cpu_us); k1=$(redis_calls)
+    stop_pid "$wpid"; forget_pid "$wpid"
+    python3 - "$TMP/load.json" "$backend" "$((c1 - c0))" "$TICK" "$((r1 - r0))" "$((k1 - k0))" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+backend, ticks, tick, rus, calls = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+t = j["totals"]
+reqs = t["done"]
+errs = t["errors"] + t["timeouts"] + t["status_5xx"]
+lat = j["latency_us"]["corrected"]
+p50, p99 = lat["p50"] / 1000.0, lat["p99"] / 1000.0
+if backend == "memory":
+    rus = calls = 0  # Redis is idle: the INFO calls themselves are not this backend's cost
+print("%-7s %8d %6s %9.1f %8.3f %8.3f %10.3f %10.1f" % (
+    backend, reqs, errs, ticks / tick * 1e6 / max(reqs, 1), float(p50), float(p99),
+    calls / max(reqs, 1), rus / max(reqs, 1)))
+PY
+}
+
+echo "# weir $("$BIN" --version 2>&1 | head -1), redis $(redis-server --version | awk '{print $3}'), rate $RATE req/s, $DURATION, $CONNS connections, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "backend     reqs errors weir_us/req p50_ms   p99_ms   redis_rtt/req redis_us/req"
+for _ in $(seq "$ROUNDS"); do
+    run_one memory
+    run_one redis
+done

@@ -1,0 +1,65 @@
+/* redis_conn.h — one connection to Redis on one worker's event loop (hiredis async through
+ * state/redis_ev.c): commands pipelined, answered in order, each within the command timeout.
+ *
+ * Life: connect (non-blocking) → AUTH / SELECT / SCRIPT LOAD (or SUBSCRIBE for a subscriber
+ * connection) pipelined → ready. A lost connection, or a handshake not finished within the
+ * connect timeout, is dropped and retried after a backoff that doubles from reconnect_min to
+ * reconnect_max (reset once ready).
+ *
+ * Never waiting: a command is refused at once (NULL) when the connection is not ready or is
+ * stalled (some earlier command is past its timeout and still unanswered: Redis is stopped or
+ * slow, so a new one would only wait too). A command not answered within command_timeout gets
+ * its answer NULL at the timeout; its late reply is dropped when it comes. A connection stalled
+ * longer than max(1 s, 20 command timeouts) is dropped and reconnected.
+ *
+ * One thread: the loop's. Figures go to state/store_stats.h. */
+#ifndef WEIR_STATE_REDIS_CONN_H
+#define WEIR_STATE_REDIS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config_types.h"
+#include "event/loop.h"
+#include "state/redis_script.h"
+
+struct redis_conn;
+struct redis_req;
+struct redisReply;
+
+/* The answer: r is the reply (an array, integer, ...; never an error reply), or NULL when the
+ * store did not answer (error, timeout, lost connection). r is valid during the call only. */
+typedef void (*redis_reply_fn)(void *arg, const struct redisReply *r);
+/* A subscriber connection's message on its channel (payload bytes, valid during the call). */
+typedef void (*redis_msg_fn)(void *arg, const char *msg, size_t len);
+
+/* Starts connecting to cfg->state (a reference to cfg is kept). on_msg != NULL makes it a
+ * subscriber of `channel`. NULL on out of memory. */
+struct redis_conn *redis_conn_new(struct ev_loop *loop, struct config *cfg, const char *channel,
+                                  redis_msg_fn on_msg, void *msg_arg);
+/* Answers every pending command with NULL, closes, frees. */
+void redis_conn_free(struct redis_conn *c);
+
+bool redis_conn_ready(const struct redis_conn *c);
+const struct cfg_state *redis_conn_cfg(const struct redis_conn *c);
+
+/* EVALSHA of script s with nkeys keys then the other arguments (argv[0..argc), lens[i] bytes
+ * each). Returns the pending request (cb runs later, exactly once unless cancelled), or NULL
+ * when refused now (cb never runs: the caller decides without the store). */
+struct redis_req *redis_conn_eval(struct redis_conn *c, enum redis_script s, int nkeys,
+                                  int argc, const char *const *argv, const size_t *lens,
+                                  redis_reply_fn cb, void *arg);
+/* Sends without wanting the answer (complete / abort / PUBLISH): false when refused now. */
+bool redis_conn_eval_forget(struct redis_conn *c, enum redis_script s, int nkeys, int argc,
+                            const char *const *argv, const size_t *lens);
+bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *msg, size_t len);
+/* The caller no longer wants r's answer: its cb will not run. */
+void redis_req_cancel(struct redis_req *r);
+
+/* The calling thread's command connection (set by its owner, the worker or the admin thread),
+ * or NULL: how store backends reach "this worker's" connection without threading it through
+ * every interface. One pointer per thread, owned by that thread. */
+struct redis_conn *redis_conn_here(void);
+void redis_conn_set_here(struct redis_conn *c);
+
+#endif

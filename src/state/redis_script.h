@@ -1,0 +1,32 @@
+/* redis_script.h — the Lua scripts weir runs in Redis: each decision is one script, so one
+ * round trip (EVALSHA), atomic in Redis. Loaded with SCRIPT LOAD on every connect (their SHA1s
+ * come back in the replies), reloaded on NOSCRIPT. Every script touches exactly the keys it is
+ * given (KEYS[]), all in one hash-tag slot, so it runs on Redis Cluster as well.
+ *
+ * Key layout (state/redis_key.c): {<prefix>:<feature>:<id>} — the braces are the Redis Cluster
+ * hash tag, so everything a script touches is one key or keys sharing the tag. */
+#ifndef WEIR_STATE_REDIS_SCRIPT_H
+#define WEIR_STATE_REDIS_SCRIPT_H
+
+#include <stddef.h>
+
+enum redis_script {
+    REDIS_SCRIPT_GCRA,          /* KEYS: tat; ARGV: t_us, tau_us → {allowed, tat - now (us)} */
+    REDIS_SCRIPT_IDEM_BEGIN,    /* KEYS: rec; ARGV: body_hash, token, inflight_ms, ttl_ms →
+                                   {0} new, {1} in flight, {2, resp} done, {3} mismatch */
+    REDIS_SCRIPT_IDEM_COMPLETE, /* KEYS: rec; ARGV: token, resp → 1 stored (lives ttl_ms from
+                                   now), 0 not ours */
+    REDIS_SCRIPT_IDEM_ABORT,    /* KEYS: rec; ARGV: token → 1 dropped, 0 not ours */
+    REDIS_SCRIPT_COUNT,
+};
+
+extern const char *const redis_script_text[REDIS_SCRIPT_COUNT];
+
+/* Writes "{prefix:feature:id}" into out (NUL-terminated); returns its length, or 0 when it
+ * does not fit. id is taken as bytes, unchanged: a brace inside it only moves where the hash
+ * tag ends, and every script touches one key (or keys built from one tag), so no two distinct
+ * ids collide and no script spans two slots. */
+size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
+                 const char *id, size_t idlen);
+
+#endif

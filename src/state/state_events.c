@@ -1,0 +1,100 @@
+/* state_events.c — see state_events.h. The thread-local pointers are each thread's own. */
+#include "state/state_events.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/config_types.h"
+#include "state/redis_conn.h"
+#include "state/store_stats.h"
+
+#define EVENT_MAX 4096
+
+static const char *const kind_names[STATE_EV_COUNT] = {
+    [STATE_EV_PURGE] = "purge",
+    [STATE_EV_BREAKER] = "breaker",
+};
+
+static state_event_fn handlers[STATE_EV_COUNT];
+static char instance[17];          /* set once, before the workers start */
+static _Thread_local struct redis_conn *sub;
+static _Thread_local char channel[96];
+
+static void make_instance(void);
+
+void state_events_handle(enum state_event_kind kind, state_event_fn fn)
+{
+    make_instance(); /* here, on the main thread, before any worker reads it */
+    handlers[kind] = fn;
+}
+
+static void make_instance(void)
+{
+    uint64_t id = 0;
+    if (instance[0])
+        return;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (uint64_t)(uintptr_t)&id ^ 0x9e3779b97f4a7c15ull;
+    snprintf(instance, sizeof(instance), "%016llx", (unsigned long long)id);
+}
+
+static void on_message(void *arg, const char *msg, size_t len)
+{
+    (void)arg;
+    /* "<16 hex> <kind> <payload>" */
+    if (len < 18 || msg[16] != ' ' || memcmp(msg, instance, 16) == 0)
+        return;
+    const char *k = msg + 17, *end = msg + len;
+    const char *sp = memchr(k, ' ', (size_t)(end - k));
+    if (!sp)
+        return;
+    for (unsigned i = 0; i < STATE_EV_COUNT; i++) {
+        if (strlen(kind_names[i]) == (size_t)(sp - k) && memcmp(k, kind_names[i], (size_t)(sp - k)) == 0 &&
+            handlers[i]) {
+            atomic_fetch_add_explicit(&store_stats.received, 1, memory_order_relaxed);
+            handlers[i](sp + 1, (size_t)(end - sp - 1));
+            return;
+        }
+    }
+}
+
+void state_thread_start(struct ev_loop *loop, struct config *cfg, bool subscriber)
+{
+    if (cfg->state.backend != CFG_STATE_REDIS || redis_conn_here())
+        return;
+    make_instance();
+    snprintf(channel, sizeof(channel), "%s:events", cfg->state.prefix);
+    redis_conn_set_here(redis_conn_new(loop, cfg, NULL, NULL, NULL));
+    if (subscriber)
+        sub = redis_conn_new(loop, cfg, channel, on_message, NULL);
+}
+
+void state_thread_stop(void)
+{
+    redis_conn_free(redis_conn_here());
+    redis_conn_set_here(NULL);
+    redis_conn_free(sub);
+    sub = NULL;
+}
+
+bool state_events_shared(void)
+{
+    return redis_conn_here() != NULL;
+}
+
+bool state_event_publish(enum state_event_kind kind, const char *payload, size_t len)
+{
+    struct redis_conn *c = redis_conn_here();
+    char msg[EVENT_MAX];
+    if (!c || len > EVENT_MAX - 64)
+        return false;
+    const struct cfg_state *st = redis_conn_cfg(c);
+    if ((kind == STATE_EV_PURGE && !st->purge_broadcast) ||
+        (kind == STATE_EV_BREAKER && !st->breaker_broadcast))
+        return false;
+    int n = snprintf(msg, sizeof(msg), "%s %s ", instance, kind_names[kind]);
+    memcpy(msg + n, payload, len);
+    return redis_conn_publish(c, channel, msg, (size_t)n + len);
+}

@@ -1,0 +1,128 @@
+/* test_config_state.c — the `state:` section (issue 15): defaults, every key, and errors with
+ * their "t.yaml:line:col:" position. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "core/config.h"
+#include "config_test_util.h"
+
+#define HEAD "listen: [127.0.0.1:8080]\nupstreams: {b: {servers: [127.0.0.1:9001]}}\n" \
+             "routes: [{upstream: b}]\n"
+/* State keys start on line 5, column 3. */
+#define STATE(x) HEAD "state:\n" x
+
+static void test_defaults_memory(void **state)
+{
+    (void)state;
+    struct config *cfg = expect_ok(HEAD);
+    const struct cfg_state *s = &cfg->state;
+    assert_int_equal(s->backend, CFG_STATE_MEMORY);
+    assert_null(s->address);
+    assert_int_equal(s->command_timeout_ms, 50);
+    assert_int_equal(s->connect_timeout_ms, 1000);
+    assert_int_equal(s->pool_size, 1);
+    assert_int_equal(s->reconnect_min_ms, 100);
+    assert_int_equal(s->reconnect_max_ms, 5000);
+    assert_int_equal(s->rate_limit_on_error, CFG_STORE_LOCAL);
+    assert_int_equal(s->idempotency_on_error, CFG_STORE_CLOSED);
+    assert_int_equal(s->waiting_room_on_error, CFG_STORE_LOCAL);
+    assert_true(s->purge_broadcast);
+    assert_true(s->breaker_broadcast);
+    config_unref(cfg);
+}
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    struct config *cfg = expect_ok(STATE(
+        "  backend: redis\n  address: 10.0.0.5:6380\n  db: 3\n  user: weir\n  password: s3cret\n"
+        "  prefix: shop\n  connect_timeout: 2s\n  command_timeout: 20ms\n  pool_size: 1\n"
+        "  tls: false\n  reconnect_min: 10ms\n  reconnect_max: 1s\n"
+        "  on_store_error: {rate_limit: open, idempotency: local, waiting_room: closed}\n"
+        "  broadcast_purges: false\n  broadcast_breaker: false\n"));
+    const struct cfg_state *s = &cfg->state;
+    assert_int_equal(s->backend, CFG_STATE_REDIS);
+    assert_string_equal(s->address, "10.0.0.5:6380");
+    assert_string_equal(s->host, "10.0.0.5");
+    assert_int_equal(s->port, 6380);
+    assert_null(s->unix_path);
+    assert_int_equal(s->db, 3);
+    assert_string_equal(s->user, "weir");
+    assert_string_equal(s->password, "s3cret");
+    assert_string_equal(s->prefix, "shop");
+    assert_int_equal(s->connect_timeout_ms, 2000);
+    assert_int_equal(s->command_timeout_ms, 20);
+    assert_int_equal(s->reconnect_min_ms, 10);
+    assert_int_equal(s->reconnect_max_ms, 1000);
+    assert_int_equal(s->rate_limit_on_error, CFG_STORE_OPEN);
+    assert_int_equal(s->idempotency_on_error, CFG_STORE_LOCAL);
+    assert_int_equal(s->waiting_room_on_error, CFG_STORE_CLOSED);
+    assert_false(s->purge_broadcast);
+    assert_false(s->breaker_broadcast);
+    assert_string_equal(config_store_error_name(s->rate_limit_on_error), "open");
+    config_unref(cfg);
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    struct config *cfg = expect_ok(STATE("  backend: redis\n  address: /run/redis/redis.sock\n"));
+    assert_string_equal(cfg->state.unix_path, "/run/redis/redis.sock");
+    assert_null(cfg->state.host);
+    assert_string_equal(cfg->state.prefix, "weir");
+    config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  address: localhost:6379\n"));
+    assert_string_equal(cfg->state.host, "127.0.0.1");
+    config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  address: \"[::1]:6379\"\n"));
+    assert_string_equal(cfg->state.host, "::1");
+    assert_int_equal(cfg->state.port, 6379);
+    config_unref(cfg);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error(STATE("  backend: etcd\n"),
+                 "t.yaml:5:12: 'backend' must be memory or redis, got 'etcd'");
+    expect_error(STATE("  backend: redis\n"), "t.yaml:5:3: backend redis needs 'address'");
+    expect_error(STATE("  backend: redis\n  address: localhost\n"),
+                 "t.yaml:6:12: 'address' must be host:port or an absolute unix socket path, "
+                 "got 'localhost'");
+    expect_error(STATE("  backend: redis\n  address: redis.internal:6379\n"),
+                 "t.yaml:6:12: 'address' must be a numeric IP (or localhost) and a port, or a "
+                 "unix socket path, got 'redis.internal:6379'");
+    expect_error(STATE("  backend: redis\n  address: h:70000\n"),
+                 "t.yaml:6:12: 'address' must be host:port or an absolute unix socket path, "
+                 "got 'h:70000'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {rate_limit: maybe}\n"),
+                 "t.yaml:6:32: 'rate_limit' must be local, open or closed, got 'maybe'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {lockout: open}\n"),
+                 "t.yaml:6:20: unknown key 'lockout' in 'state.on_store_error'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  tls: true\n"),
+                 "t.yaml:6:8: TLS to Redis is not supported yet (use a unix socket or a local "
+                 "stunnel)");
+    expect_error(STATE("  address: 10.0.0.1:1\n  prefix: \"a{b\"\n"),
+                 "t.yaml:6:11: 'prefix' must not contain '{' or '}' (weir adds the hash tags)");
+    expect_error(STATE("  address: 10.0.0.1:1\n  pool_size: 4\n"),
+                 "t.yaml:6:14: 'pool_size' must be an integer in 1..1, got '4'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  reconnect_min: 2s\n  reconnect_max: 1s\n"),
+                 "t.yaml:5:3: 'reconnect_max' is below 'reconnect_min'");
+    expect_error(STATE("  colour: blue\n"), "t.yaml:5:3: unknown key 'colour' in 'state'");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_memory),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,350 @@
+/* test_redis_conn.c — the Redis connection (state/redis_conn.c) and its adapter on weir's loop
+ * (state/redis_ev.c) against a fake Redis on the same loop: the handshake (SCRIPT LOAD of every
+ * script), EVALSHA with its arguments and the answer, a command past its timeout (answered
+ * NULL at the timeout, later commands refused while the connection is stalled, the late reply
+ * ending the stall), a lost connection (pending answers NULL, reconnect with backoff), and the
+ * key layout with its Redis Cluster hash tag. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "event/loop.h"
+#include "state/redis_conn.h"
+#include "state/redis_script.h"
+#include "state/store_stats.h"
+
+/* ---- a fake Redis ----------------------------------------------------------------------- */
+
+struct fake {
+    struct ev_io lio, cio;
+    int lfd, cfd;
+    uint16_t port;
+    char in[65536];
+    size_t inlen;
+    bool hold;            /* keep EVALSHA answers back */
+    uint32_t held;
+    uint32_t scripts, evals, accepts;
+    char last_key[256];
+};
+
+static struct fake fk;
+static struct ev_loop loop;
+
+static void fake_send(const char *s)
+{
+    ssize_t n = write(fk.cfd, s, strlen(s));
+    assert_int_equal((size_t)n, strlen(s));
+}
+
+/* One whole command (an array of bulk strings) at fk.in, or 0 bytes when incomplete. */
+static size_t parse_cmd(char args[8][256], int *argc)
+{
+    const char *p = fk.in, *end = fk.in + fk.inlen;
+    if (p == end || *p != '*')
+        return 0;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl)
+        return 0;
+    int n = atoi(p + 1);
+    p = nl + 1;
+    for (int i = 0; i < n; i++) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl || *p != '$')
+            return 0;
+        size_t len = (size_t)atol(p + 1);
+        p = nl + 1;
+        if ((size_t)(end - p) < len + 2)
+            return 0;
+        if (i < 8) {
+            size_t c = len < 255 ? len : 255;
+            memcpy(args[i], p, c);
+            args[i][c] = '\0';
+        }
+        p += len + 2;
+    }
+    *argc = n;
+    return (size_t)(p - fk.in);
+}
+
+static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
+{
+    (void)l, (void)events;
+    for (;;) {
+        ssize_t n = read(io->fd, fk.in + fk.inlen, sizeof(fk.in) - fk.inlen);
+        if (n <= 0)
+            break;
+        fk.inlen += (size_t)n;
+    }
+    char args[8][256];
+    int argc;
+    size_t used;
+    while ((used = parse_cmd(args, &argc))) {
+        memmove(fk.in, fk.in + used, fk.inlen - used);
+        fk.inlen -= used;
+        if (strcasecmp(args[0], "SCRIPT") == 0) {
+            char r[64];
+            snprintf(r, sizeof(r), "$40\r\n%040u\r\n", fk.scripts++);
+            fake_send(r);
+        } else if (strcasecmp(args[0], "EVALSHA") == 0) {
+            fk.evals++;
+            snprintf(fk.last_key, sizeof(fk.last_key), "%s", args[3]);
+            if (fk.hold)
+                fk.held++;
+            else
+                fake_send("*2\r\n:1\r\n:250\r\n");
+        } else {
+            fake_send("+OK\r\n");
+        }
+    }
+}
+
+static void fake_accept(struct ev_loop *l, struct ev_io *io, uint32_t events)
+{
+    (void)events;
+    int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    int one = 1; /* as Redis does: replies are small, Nagle would hold the second one back */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fk.cfd = fd;
+    fk.accepts++;
+    fk.inlen = 0;
+    assert_int_equal(ev_io_add(l, &fk.cio, fd, fake_read, false), 0);
+}
+
+static void fake_drop_client(void)
+{
+    ev_io_del(&loop, &fk.cio);
+    close(fk.cfd);
+    fk.cfd = -1;
+}
+
+/* ---- driving the loop ------------------------------------------------------------------- */
+
+static bool (*until)(void);
+static struct timer deadline;
+
+static void check(struct ev_loop *l, void *arg)
+{
+    (void)arg;
+    if (until && until())
+        ev_loop_stop(l);
+}
+
+static void on_deadline(struct timer *t)
+{
+    (void)t;
+    ev_loop_stop(&loop);
+}
+
+static void run(bool (*cond)(void), uint64_t ms)
+{
+    until = cond;
+    loop.stop = false;
+    timer_arm(&loop.timers, &deadline, ev_now_update(&loop) + ms);
+    ev_loop_run(&loop);
+    timer_disarm(&loop.timers, &deadline);
+}
+
+static struct redis_conn *conn;
+static int answers, nulls;
+static int64_t last_allowed;
+
+static bool is_ready(void)
+{
+    return redis_conn_ready(conn);
+}
+
+static bool answered(void)
+{
+    return answers + nulls > 0;
+}
+
+static void on_reply(void *arg, const redisReply *r)
+{
+    (void)arg;
+    if (!r) {
+        nulls++;
+        return;
+    }
+    answers++;
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    last_allowed = r->element[0]->integer;
+}
+
+static struct redis_req *ask(void)
+{
+    const char *argv[3] = {"{weir:rl:k}", "1000", "0"};
+    size_t lens[3] = {11, 4, 1};
+    return redis_conn_eval(conn, REDIS_SCRIPT_GCRA, 1, 3, argv, lens, on_reply, NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fk, 0, sizeof(fk));
+    fk.cfd = -1;
+    assert_int_equal(ev_loop_init(&loop), 0);
+    loop.before_poll = check;
+    timer_init(&deadline, on_deadline);
+    fk.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fk.lfd, 16), 0);
+    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
+    fk.port = ntohs(sa.sin_port);
+    assert_int_equal(ev_io_add(&loop, &fk.lio, fk.lfd, fake_accept, false), 0);
+
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "listen: [127.0.0.1:8080]\nupstreams: {b: {servers: [127.0.0.1:9001]}}\n"
+             "routes: [{upstream: b}]\nstate: {backend: redis, address: 127.0.0.1:%u, "
+             "command_timeout: 30ms, reconnect_min: 20ms, reconnect_max: 40ms}\n", fk.port);
+    struct cfg_error err;
+    struct config *cfg = config_load_buffer(yaml, strlen(yaml), "t.yaml", &err);
+    assert_non_null(cfg);
+    conn = redis_conn_new(&loop, cfg, NULL, NULL, NULL);
+    config_unref(cfg); /* the connection keeps its own reference */
+    assert_non_null(conn);
+    answers = nulls = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    redis_conn_free(conn);
+    if (fk.cfd >= 0)
+        fake_drop_client();
+    ev_io_del(&loop, &fk.lio);
+    close(fk.lfd);
+    ev_loop_destroy(&loop);
+    return 0;
+}
+
+static void test_handshake_and_eval(void **state)
+{
+    (void)state;
+    assert_null(ask()); /* not connected yet: refused at once, nothing waits */
+    run(is_ready, 2000);
+    assert_true(redis_conn_ready(conn));
+    assert_int_equal(fk.scripts, REDIS_SCRIPT_COUNT);
+    assert_non_null(ask());
+    run(answered, 2000);
+    assert_int_equal(answers, 1);
+    assert_int_equal(last_allowed, 1);
+    assert_string_equal(fk.last_key, "{weir:rl:k}");
+    /* pipelined: three in one go, three answers in order */
+    answers = 0;
+    for (int i = 0; i < 3; i++)
+        assert_non_null(ask());
+    run(NULL, 100);
+    assert_int_equal(answers, 3);
+}
+
+static bool late_done(void)
+{
+    return fk.held == 0 && redis_conn_ready(conn);
+}
+
+static void test_timeout_stall_and_late_reply(void **state)
+{
+    (void)state;
+    run(is_ready, 2000);
+    uint64_t timeouts = atomic_load(&store_stats.timeouts);
+    fk.hold = true;
+    uint64_t t0 = ev_clock_us();
+    assert_non_null(ask());
+    run(answered, 2000);
+    uint64_t took_ms = (ev_clock_us() - t0) / 1000;
+    assert_int_equal(nulls, 1); /* answered NULL at the timeout */
+    assert_true(took_ms >= 25 && took_ms < 1000);
+    assert_int_equal(atomic_load(&store_stats.timeouts), timeouts + 1);
+    assert_false(redis_conn_ready(conn)); /* stalled */
+    assert_null(ask());                   /* refused at once while stalled */
+    /* Redis answers again: the late reply ends the stall, its caller hears nothing more */
+    fk.hold = false;
+    fk.held = 0;
+    fake_send("*2\r\n:1\r\n:250\r\n");
+    run(late_done, 2000);
+    assert_true(redis_conn_ready(conn));
+    assert_int_equal(nulls, 1);
+    assert_int_equal(answers, 0);
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    run(is_ready, 2000);
+    struct redis_req *r = ask();
+    assert_non_null(r);
+    redis_req_cancel(r);
+    run(NULL, 80);
+    assert_int_equal(answers + nulls, 0); /* a cancelled answer never runs */
+}
+
+static bool reconnected(void)
+{
+    return fk.accepts >= 2 && redis_conn_ready(conn);
+}
+
+static void test_lost_connection_and_reconnect(void **state)
+{
+    (void)state;
+    run(is_ready, 2000);
+    uint64_t reconnects = atomic_load(&store_stats.reconnects);
+    fk.hold = true;
+    assert_non_null(ask());
+    run(NULL, 5);
+    fake_drop_client(); /* Redis dies with a command pending */
+    fk.hold = false;
+    run(answered, 2000);
+    assert_int_equal(nulls, 1);
+    run(reconnected, 3000);
+    assert_true(redis_conn_ready(conn));
+    assert_true(atomic_load(&store_stats.reconnects) > reconnects);
+    assert_non_null(ask());
+    run(NULL, 100);
+    assert_int_equal(answers, 1);
+}
+
+static void test_key_layout(void **state)
+{
+    (void)state;
+    char out[64];
+    size_t n = redis_key(out, sizeof(out), "weir", "rl", "route|1.2.3.4", 13);
+    assert_string_equal(out, "{weir:rl:route|1.2.3.4}");
+    assert_int_equal(n, strlen(out));
+    /* bytes are kept as they are: braces inside only move the tag's end, keys stay distinct */
+    redis_key(out, sizeof(out), "weir", "idem", "a}b", 3);
+    assert_string_equal(out, "{weir:idem:a}b}");
+    assert_int_equal(redis_key(out, 10, "weir", "rl", "long-key", 8), 0);
+    for (int i = 0; i < REDIS_SCRIPT_COUNT; i++)
+        assert_non_null(strstr(redis_script_text[i], "KEYS[1]")); /* one key per script */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_handshake_and_eval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_stall_and_late_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_connection_and_reconnect, setup, teardown),
+        cmocka_unit_test(test_key_layout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
