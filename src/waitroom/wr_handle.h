@@ -20,9 +20,11 @@
 struct wr_handle {
     char name[WR_NAME_MAX + 1];
     uint32_t refs;                    /* registry mutex */
-    const struct wr_store_ops *ops;
+    const struct wr_store_ops *ops;   /* memory: this process's room (and the fallback) */
     void *room;
     uint32_t nonce;
+    void *shared_room;                /* wr_store_redis's, used when state.backend is redis */
+    uint32_t shared_nonce;            /* the same in every instance: cookies work anywhere */
     pthread_mutex_t mu;
     struct wr_params params;          /* mu: the latest generation's settings */
     uint32_t refresh_ms;              /* mu */
@@ -35,7 +37,8 @@ struct wr_handle {
     struct wr_auto ctl;
 };
 
-/* The room `c->name`, made on first use with the memory store; a reference is taken. */
+/* The room `c->name`, made on first use with the memory store (and its Redis handle, which
+ * holds no connection); a reference is taken. */
 struct wr_handle *wr_handle_get(const struct wr_conf *c, const struct wr_params *p);
 void wr_handle_put(struct wr_handle *h);
 /* The room called name with a reference taken, or NULL. */
