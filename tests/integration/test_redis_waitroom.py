@@ -164,3 +164,75 @@ def test_one_line_across_three_instances(launcher, redis):  # noqa: F811
     print("redis slowlog:", redis.cmd("SLOWLOG", "GET", "3"))
     # waiters never reach the backend
     assert b.stats()["requests"] == ADMITTED[0]
+
+
+def test_event_prequeue_shuffled_once_across_instances(launcher, redis):  # noqa: F811
+    """80 visitors pre-queue through two instances; at start the line is shuffled once, in
+    Redis: nobody is in before start, everyone afterwards, and the grant order is not the
+    arrival order (the first 40 grants are not the first 40 arrivals)."""
+    b = launcher.backend("b")
+    now = time.time()
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    start = int(now) + 5
+    ev = {"prequeue_start": iso(now - 60), "start": iso(start), "end": iso(start + 3600)}
+    r = room(max_active=200, admit_per_minute=200, rate_window="60s", abandon_after="30s",
+             session="60s", event=ev)
+    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=2, workers=1,
+                   state_extra={"command_timeout": "500ms"})
+    ports = [w.port for w in ws]
+    p = Pool(ports)
+    cookie, sid = [None] * 80, {}
+    for i in range(80):
+        res, cookie[i] = p.get(ports[i % 2], None)
+        assert not admitted(res)
+    assert time.time() < start - 0.3, "the pre-queue took too long to fill"
+    while time.time() < start + 0.1:
+        time.sleep(0.05)
+    deadline = time.monotonic() + 20
+    while len(sid) < 80 and time.monotonic() < deadline:
+        for i in range(80):
+            if i not in sid:
+                res, cookie[i] = p.get(ports[(i + 1) % 2], cookie[i])
+                if admitted(res):
+                    sid[i] = int(cookie[i].split(".")[1])
+        time.sleep(0.2)
+    p.close()
+    assert len(sid) == 80
+    first = sorted(sid, key=sid.get)[:40]
+    assert sorted(first) != list(range(40)), "granted in arrival order: no shuffle"
+
+
+def test_waiting_room_falls_back_when_redis_stops(launcher, redis):  # noqa: F811
+    """Redis stopped: a visitor is answered within the command timeout by this instance's own
+    room (on_store_error local), the fallback is counted; Redis back: decisions are Redis'."""
+    import os
+    import signal
+    b = launcher.backend("b")
+    r = room(max_active=1000, admit_per_minute=600, rate_window="1s")
+    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=2, workers=1,
+                   state_extra={"command_timeout": "100ms"})
+    p = Pool([w.port for w in ws])
+    res, ck = p.get(ws[0].port, None)
+    assert admitted(res)
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        t = time.monotonic()
+        res, ck2 = p.get(ws[1].port, None)
+        assert time.monotonic() - t < 2.0
+        assert admitted(res)
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    assert metric(scrape(ws[1].aport), "weir_store_fallbacks_total", feature="waiting_room") >= 1
+    assert "no answer for waiting_room, deciding 'local'" in ws[1].stderr_text()
+    from test_redis_state import wait_store_ready
+    wait_store_ready(ws)
+    before = metric(scrape(ws[0].aport), "weir_store_fallbacks_total", feature="waiting_room")
+    res, ck3 = p.get(ws[0].port, None)
+    assert admitted(res)
+    assert ck3.split(".")[2] == str(2 ** 32 - 1)  # a Redis session's slot
+    assert ck2.split(".")[2] != str(2 ** 32 - 1)  # the fallback's: a local one
+    assert metric(scrape(ws[0].aport), "weir_store_fallbacks_total",
+                  feature="waiting_room") == before
+    p.close()
