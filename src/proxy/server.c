@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
+#include "security/revocation_sync.h"
 #include "state/state_events.h"
 #include "tls/tls_gen.h"
 
@@ -333,6 +334,8 @@ int server_run(struct config *cfg, const char *config_path)
     /* Events other weir instances broadcast through the Redis store (state/state_events.h). */
     state_events_handle(STATE_EV_PURGE, cache_purge_event);
     state_events_handle(STATE_EV_BREAKER, breaker_event);
+    state_events_handle(STATE_EV_REVOKE, revocation_sync_event);
+    state_events_every(revocation_sync_refresh);
     breaker_set_observer(breaker_publish);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)

@@ -165,6 +165,20 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "end\n"
         "res[6] = redis.call('ZCARD', A) res[7] = redis.call('ZCARD', W) res[8] = rate\n"
         "return res\n",
+    /* The token revocation list: a sorted set, member "j:<jti>" or "s:<sub>", score = until
+     * (Unix seconds). Entries past their time are dropped on every call. */
+    [REDIS_SCRIPT_REVOKE_ADD] =
+        "local now = tonumber(redis.call('TIME')[1])\n"
+        "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+        "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+        "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"
+        "redis.call('EXPIREAT', KEYS[1], math.floor(tonumber(last[2])) + 1)\n"
+        "return 1\n",
+    [REDIS_SCRIPT_REVOKE_LIST] =
+        "local now = tonumber(redis.call('TIME')[1])\n"
+        "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+        "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT',"
+        " 0, 65536)\n",
 };
 
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,

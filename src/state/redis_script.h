@@ -22,6 +22,9 @@ enum redis_script {
                                    id, max_active, quota per window, window_ms, session_ms,
                                    abandon_ms, mode, event, prequeue, start, end (ms), seed →
                                    {verdict, fresh, new, id, ahead, active, waiting, per minute} */
+    REDIS_SCRIPT_REVOKE_ADD,    /* KEYS: list; ARGV: member ("j:<jti>" / "s:<sub>"), until_s →
+                                   1 (the list lives until its last entry's time) */
+    REDIS_SCRIPT_REVOKE_LIST,   /* KEYS: list → {member, until_s, ...} of the live entries */
     REDIS_SCRIPT_COUNT,
 };
 
