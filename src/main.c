@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/config.h"
 #include "load/load.h"
+#include "security/audit.h"
 #include "modules/registry.h"
 #include "proxy/server.h"
 
@@ -14,6 +17,7 @@ static void usage(FILE *out)
           "       weir -t -c FILE         check a configuration and exit (0 ok, 1 bad)\n"
           "       weir proxy --listen ADDR --to ADDR [--to ADDR ...] [--workers N]\n"
           "                  [--access-log off|stderr|stdout|PATH] [--metrics on|off]\n"
+          "       weir audit verify FILE [--key KEYFILE]   check an audit log's MAC chain\n"
           "       weir load URL [-c N] [-d D] [--rate R] [--find-saturation] ...  (weir load --help)\n"
           "       weir --version\n",
           out);
@@ -95,11 +99,16 @@ static int run_proxy(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* OpenSSL stays up until the process is gone: a thread that outlives main (the ticket-key
+     * timer) must never meet a library torn down by an atexit handler */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     modules_register(); /* before any config is loaded: modules own route keys */
     if (argc >= 2 && strcmp(argv[1], "proxy") == 0)
         return run_proxy(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "load") == 0)
         return load_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+        return audit_main(argc - 1, argv + 1);
     const char *path = NULL;
     bool test = false;
     for (int i = 1; i < argc; i++) {

@@ -32,6 +32,7 @@
 #include "admin/collect.h"
 #include "admin/prometheus.h"
 #include "admin/revocation_admin.h"
+#include "admin/security_admin.h"
 #include "admin/status_json.h"
 #include "admin/waitroom_admin.h"
 #include "core/config.h"
@@ -366,6 +367,13 @@ static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
             a->body.data, a->body.len);
 }
 
+static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
+                           struct str query, bool post)
+{
+    int st = security_admin_handle(path, query, post, api_body(c));
+    api_respond(c, ri, st);
+}
+
 static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
 {
     int st = waitroom_admin(path, post, api_body(c));
@@ -436,7 +444,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
     room_cmd |= revoke && req->method_id == H1_M_POST; /* GET lists, POST revokes */
     bool reload = str_eq(path, str_cstr("/reload"));
     bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
-    bool post_only = reload || cache_api;
+    bool unlock = str_eq(path, STR_LIT("/lockouts/unlock"));
+    bool post_only = reload || cache_api || unlock;
     if (post_only ? req->method_id != H1_M_POST
                   : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
         respond_text(c, &ri, 405, post_only ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
@@ -452,6 +461,8 @@ static void handle(struct aconn *c, const struct h1_request *req)
                      "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
         return;
     }
+    if (req->method_id == H1_M_POST)
+        security_admin_audit(path, query); /* every admin action, in the audit log */
     if (reload) {
         /* The same as SIGHUP (certificates and keys included): the main thread, which waits
          * for that signal, re-reads the file; /status "reloads" tells how it went. */
@@ -472,11 +483,14 @@ static void handle(struct aconn *c, const struct h1_request *req)
         serve_waitroom(c, &ri, path, room_cmd);
     else if (revoke)
         serve_revoke(c, &ri, query, req->method_id == H1_M_POST);
+    else if (str_eq(path, STR_LIT("/lockouts")) || unlock)
+        serve_security(c, &ri, path, query, unlock);
     else if (str_eq(path, str_cstr("/healthz")))
         respond_text(c, &ri, 200, NULL, "ok\n");
     else
         respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /healthz\n");
+                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /lockouts, "
+                     "/healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */

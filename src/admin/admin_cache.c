@@ -48,7 +48,7 @@ static bool query_nth(struct str q, const char *name, uint32_t skip, char *out, 
     return false;
 }
 
-static bool query_value(struct str q, const char *name, char *out, size_t cap, size_t *len)
+bool admin_query_value(struct str q, const char *name, char *out, size_t cap, size_t *len)
 {
     return query_nth(q, name, 0, out, cap, len);
 }
@@ -57,7 +57,7 @@ static uint32_t query_u32(struct str q, const char *name, uint32_t dflt)
 {
     char v[16];
     size_t n;
-    return query_value(q, name, v, sizeof(v), &n) ? (uint32_t)strtoul(v, NULL, 10) : dflt;
+    return admin_query_value(q, name, v, sizeof(v), &n) ? (uint32_t)strtoul(v, NULL, 10) : dflt;
 }
 
 struct url_list {
@@ -114,7 +114,7 @@ static int warm(struct str query, struct abuf *out)
     char buf[8192], host[256];
     size_t n;
     struct url_list l = {0};
-    if (query_value(query, "from", buf, sizeof(buf), &n) && strcmp(buf, "config") == 0)
+    if (admin_query_value(query, "from", buf, sizeof(buf), &n) && strcmp(buf, "config") == 0)
         cache_store_foreach(list_file, &l);
     for (uint32_t i = 0; i < WARM_MAX_URLS && query_nth(query, "url", i, buf, sizeof(buf), &n);
          i++)
@@ -127,7 +127,7 @@ static int warm(struct str query, struct abuf *out)
         abuf_str(out, "{\"error\":\"give url= (repeated), or from=config with a prewarm_file\"}\n");
         return 400;
     }
-    bool has_host = query_value(query, "host", host, sizeof(host), &n);
+    bool has_host = admin_query_value(query, "host", host, sizeof(host), &n);
     int rc = ok ? cache_warm_start(urls, count, query_u32(query, "concurrency", 4),
                                    query_u32(query, "rate", 100), has_host ? host : NULL)
                 : -2;
@@ -153,22 +153,22 @@ int admin_cache_handle(struct str path, struct str query, struct abuf *out)
     static char arg[8192];
     char soft[8];
     size_t n = 0, sn;
-    bool is_soft = query_value(query, "soft", soft, sizeof(soft), &sn) &&
+    bool is_soft = admin_query_value(query, "soft", soft, sizeof(soft), &sn) &&
                    (strcmp(soft, "1") == 0 || strcmp(soft, "true") == 0);
     enum cache_purge_kind kind;
     if (str_eq(path, STR_LIT("/cache/purge"))) {
-        if (query_value(query, "url", arg, sizeof(arg), &n))
+        if (admin_query_value(query, "url", arg, sizeof(arg), &n))
             kind = CACHE_PURGE_URL;
-        else if (query_value(query, "prefix", arg, sizeof(arg), &n))
+        else if (admin_query_value(query, "prefix", arg, sizeof(arg), &n))
             kind = CACHE_PURGE_PREFIX;
-        else if (query_value(query, "tag", arg, sizeof(arg), &n))
+        else if (admin_query_value(query, "tag", arg, sizeof(arg), &n))
             kind = CACHE_PURGE_TAG;
         else {
             abuf_str(out, "{\"error\":\"give url=, prefix= or tag=\"}\n");
             return 400;
         }
     } else if (str_eq(path, STR_LIT("/cache/ban"))) {
-        if (!query_value(query, "pattern", arg, sizeof(arg), &n)) {
+        if (!admin_query_value(query, "pattern", arg, sizeof(arg), &n)) {
             abuf_str(out, "{\"error\":\"give pattern=\"}\n");
             return 400;
         }

@@ -21,6 +21,10 @@
  * returns the status. */
 int admin_cache_handle(struct str path, struct str query, struct abuf *out);
 
+/* The first value of `name` in a query string, percent-decoded into out (NUL-terminated);
+ * false when absent or longer than cap - 1. (Shared by the admin's handlers.) */
+bool admin_query_value(struct str q, const char *name, char *out, size_t cap, size_t *len);
+
 /* The weir_cache_* families, every store one series (label route). */
 void admin_cache_prometheus(struct abuf *b);
 

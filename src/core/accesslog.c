@@ -33,7 +33,7 @@ static struct {
     atomic_uint_fast64_t dropped;
 } alog = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .fd = -1};
 
-static void write_all(int fd, const char *p, size_t n)
+void accesslog_write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
@@ -64,7 +64,7 @@ static void *writer_main(void *arg)
         int fd = alog.fd;
         pthread_mutex_unlock(&alog.lock);
         if (fd >= 0)
-            write_all(fd, f->buf, f->len);
+            accesslog_write_all(fd, f->buf, f->len);
         pthread_mutex_lock(&alog.lock);
         if (alog.nspare < ACCESSLOG_MAX_QUEUED)
             alog.spare[alog.nspare++] = f->buf;

@@ -35,6 +35,10 @@ void accesslog_commit(struct accesslog_shard *s, size_t n);
 void accesslog_flush(struct accesslog_shard *s);
 void accesslog_shard_free(struct accesslog_shard *s);
 
+/* Writes all of p[0..n) to fd, retrying on EINTR; gives up silently on an error (a full disk
+ * must not stop traffic). For the writer threads (this one's and the audit log's). */
+void accesslog_write_all(int fd, const char *p, size_t n);
+
 /* Appends s[0..n) JSON-escaped (without quotes) to out; returns bytes written (<= 6n). */
 size_t accesslog_json_escape(char *out, const char *s, size_t n);
 

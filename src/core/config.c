@@ -177,6 +177,18 @@ int config_parse_addr(const char *s, struct cfg_addr *out, const char **why)
 
 /* ---- lifetime --------------------------------------------------------------------------- */
 
+static int (*listener_rules_load)(struct ycx *cx, const struct ynode *v, const char *where,
+                                  void **conf);
+static void (*listener_rules_free)(void *conf);
+
+void config_listener_rules_set(int (*load)(struct ycx *cx, const struct ynode *v,
+                                           const char *where, void **conf),
+                               void (*free_fn)(void *conf))
+{
+    listener_rules_load = load;
+    listener_rules_free = free_fn;
+}
+
 static void config_free(struct config *cfg)
 {
     if (cfg->tls_rt_free)
@@ -185,7 +197,14 @@ static void config_free(struct config *cfg)
     for (uint32_t i = 0; i < cfg->nlisteners; i++) {
         free(cfg->listeners[i].addr.text);
         config_tls_server_free(cfg->listeners[i].tls);
+        if (cfg->listeners[i].ip_rules)
+            listener_rules_free(cfg->listeners[i].ip_rules);
     }
+    for (uint32_t i = 0; i < cfg->log.nmask_query; i++)
+        free(cfg->log.mask_query[i]);
+    free(cfg->log.mask_query);
+    free(cfg->audit.path);
+    free(cfg->audit.key_file);
     free(cfg->listeners);
     for (uint32_t i = 0; i < cfg->nupstreams; i++) {
         struct cfg_upstream *u = &cfg->upstreams[i];
@@ -300,7 +319,8 @@ static int load_server_name(struct ycx *cx, const struct ynode *root, struct con
 static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
                          struct cfg_listener *l)
 {
-    static const char *const keys[] = {"address", "backlog", "tls", "redirect_https", NULL};
+    static const char *const keys[] = {"address", "backlog", "tls", "redirect_https", "ip_rules",
+                                       NULL};
     const struct ynode *addr = item;
     const char *why;
     char where[32];
@@ -313,6 +333,15 @@ static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
             yopt_u32(cx, item, "backlog", 1, 65535, &backlog) != 0 ||
             config_load_listener_tls(cx, item, where, l) != 0)
             return -1;
+        const struct ynode *rules = ymap_get(item, "ip_rules");
+        if (rules && !listener_rules_load)
+            return yerr(cx, rules, "'ip_rules' is not available in this build");
+        if (rules) {
+            char rw[48];
+            snprintf(rw, sizeof(rw), "%s.ip_rules", where);
+            if (listener_rules_load(cx, rules, rw, &l->ip_rules) != 0)
+                return -1;
+        }
     }
     if (addr->kind != YNODE_SCALAR)
         return yerr(cx, addr, "expected an address or a mapping in 'listen', found %s",
@@ -388,9 +417,36 @@ static int load_timeouts(struct ycx *cx, const struct ynode *v, struct cfg_timeo
     return 0;
 }
 
+/* `mask: off`, `on`, or {query: [names]} (the names replace the built-in list). */
+static int load_log_mask(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
+{
+    static const char *const keys[] = {"query", NULL};
+    enum ysection_form form;
+    if (ysection_form(cx, v, "log.mask", true, &form) != 0)
+        return -1;
+    log->mask = form != YSECTION_OFF;
+    const struct ynode *q = form == YSECTION_MAP ? v : NULL;
+    if (!q)
+        return 0;
+    if (ymap_check(cx, q, "log.mask", keys) != 0)
+        return -1;
+    if (!(q = ymap_get(q, "query")))
+        return 0;
+    if (yexpect(cx, q, YNODE_SEQ, "log.mask.query") != 0)
+        return -1;
+    log->mask_query = calloc(q->nitems + 1, sizeof(char *));
+    if (!log->mask_query)
+        return yerr(cx, q, "out of memory");
+    for (uint32_t i = 0; i < q->nitems; i++, log->nmask_query++)
+        if (yscalar(cx, q->items[i], "log.mask.query") != 0 ||
+            ystrdup(cx, q->items[i], q->items[i]->str, &log->mask_query[i]) != 0)
+            return -1;
+    return 0;
+}
+
 static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
 {
-    static const char *const keys[] = {"level", "access", "error", NULL};
+    static const char *const keys[] = {"level", "access", "error", "mask", NULL};
     static const char *const levels[] = {
         [LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error"};
     const struct ynode *level = NULL, *access = NULL, *error = NULL;
@@ -419,6 +475,28 @@ static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
         if (ystrdup(cx, error, error->str, &log->error) != 0)
             return -1;
     }
+    const struct ynode *mask = ymap_get(v, "mask");
+    return mask ? load_log_mask(cx, mask, log) : 0;
+}
+
+/* `audit_log: PATH` or {path: PATH, key_file: FILE}. */
+static int load_audit(struct ycx *cx, const struct ynode *v, struct cfg_audit *a)
+{
+    static const char *const keys[] = {"path", "key_file", NULL};
+    const struct ynode *path = v, *key = NULL;
+    if (v->kind == YNODE_MAP &&
+        (ymap_check(cx, v, "audit_log", keys) != 0 || !(path = ymap_need(cx, v, "audit_log", "path")) ||
+         yopt_str(cx, v, "key_file", &key) != 0))
+        return -1;
+    if (yscalar(cx, path, "audit_log") != 0)
+        return -1;
+    if (strcmp(path->str, "off") == 0)
+        return 0;
+    if (strcmp(path->str, "stdout") == 0)
+        return yerr(cx, path, "'audit_log' must be 'stderr' or a file path");
+    if (ystrdup(cx, path, path->str, &a->path) != 0 ||
+        (key && ystrdup(cx, key, key->str, &a->key_file) != 0))
+        return -1;
     return 0;
 }
 
@@ -492,6 +570,7 @@ static struct config *config_new(const char *source)
                                           .keepalive_ms = 75000,
                                           .shutdown_ms = 30000};
     cfg->log.level = LOG_INFO;
+    cfg->log.mask = true;
     cfg->metrics = true;
     cfg->source = strdup(source);
     cfg->server_name = strdup("weir");
@@ -511,7 +590,7 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
 {
     static const char *const base[] = {"workers", "server_name", "metrics", "listen", "limits",
                                        "timeouts", "buffering", "log", "admin", "upstreams",
-                                       "routes", "state"};
+                                       "routes", "audit_log", "state"};
     const char *keys[sizeof(base) / sizeof(base[0]) + 33];
     uint32_t nk = 0;
     for (; nk < sizeof(base) / sizeof(base[0]); nk++)
@@ -538,6 +617,8 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if ((v = ymap_get(root, "log")) && load_log(cx, v, &cfg->log) != 0)
         return -1;
     if ((v = ymap_get(root, "admin")) && load_admin(cx, v, cfg) != 0)
+        return -1;
+    if ((v = ymap_get(root, "audit_log")) && load_audit(cx, v, &cfg->audit) != 0)
         return -1;
     if ((v = ymap_get(root, "state")) && config_load_state(cx, v, &cfg->state) != 0)
         return -1;

@@ -32,6 +32,12 @@ struct cfg_route_ext {
 void config_route_exts_set(const struct cfg_route_ext *exts, uint32_t n);
 uint32_t config_route_exts_count(void);
 
+/* A listener's `ip_rules` mapping, parsed by a layer above core (src/security): installed
+ * like the route extensions, before any config is loaded. Without it the key is refused. */
+void config_listener_rules_set(int (*load)(struct ycx *cx, const struct ynode *v,
+                                           const char *where, void **conf),
+                               void (*free_fn)(void *conf));
+
 struct config *config_load_file(const char *path, struct cfg_error *err);
 
 /* Same from a buffer; `name` stands for the file in error messages. */

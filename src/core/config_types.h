@@ -69,6 +69,8 @@ struct cfg_listener {
     struct cfg_tls_server *tls;   /* NULL = plain TCP */
     uint16_t redirect_https;      /* plain listener: every request gets 308 to https on this
                                      port; 0 = off */
+    void *ip_rules;               /* `ip_rules` (src/security/ip_rules.h) checked on the peer at
+                                     accept; NULL = none */
 };
 
 struct cfg_server {
@@ -263,6 +265,9 @@ struct cfg_log {
     enum log_level level;         /* default info */
     char *access;                 /* path, "stderr", "stdout" or NULL = off; default NULL */
     char *error;                  /* path or "stderr" (default) */
+    bool mask;                    /* mask secrets in the access and error logs; default true */
+    char **mask_query;            /* query parameters masked; NULL = the built-in list */
+    uint32_t nmask_query;
 };
 
 /* The admin listener (issue 5): metrics, status, dashboard; never shed. */
@@ -271,6 +276,12 @@ struct cfg_admin {
     bool explicit_listen;         /* `admin` was written in the file (a bind failure is fatal) */
     struct cfg_addr listen;       /* default 127.0.0.1:9901 */
     char *token;                  /* bearer token required on every endpoint; NULL = none */
+};
+
+/* The audit log (src/security/audit.h). */
+struct cfg_audit {
+    char *path;                   /* a file or "stderr"; NULL = off (default) */
+    char *key_file;               /* hex key; NULL = "<path>.key", made when absent */
 };
 
 /* The state store (issue 15): where state that must be global across weir instances lives.
@@ -318,6 +329,7 @@ struct config {
     struct cfg_buffering buffering;
     struct cfg_log log;
     struct cfg_admin admin;
+    struct cfg_audit audit;
     struct cfg_state state;
     struct cfg_upstream *upstreams;
     uint32_t nupstreams;

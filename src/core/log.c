@@ -14,6 +14,13 @@ static atomic_int log_fd = 2;
 static atomic_int log_level = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* Masks secrets in a message before it is written (set by the server from the config). */
+static void (*_Atomic log_filter)(char *s, size_t n);
+
+void log_set_filter(void (*fn)(char *s, size_t n))
+{
+    atomic_store(&log_filter, fn);
+}
 
 void log_setup(int fd, enum log_level level)
 {
@@ -66,6 +73,9 @@ static void log_line(enum log_level level, const char *tail, const char *fmt, va
     }
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
+    void (*filter)(char *, size_t) = atomic_load(&log_filter);
+    if (filter)
+        filter(line + n, len - (size_t)n);
     line[len++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, len);
     (void)w; /* nowhere to report a failing error log */

@@ -45,4 +45,8 @@ void log_msg_limited(struct log_limit *ll, uint64_t now_ms, enum log_level level
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL; 64 bytes leaves room for any year) for the current wall-clock time. */
 void log_timestamp(char out[64]);
 
+/* A function that masks secrets in each message, in place and without changing its length
+ * (NULL: none). Any thread may log while it is set. */
+void log_set_filter(void (*fn)(char *s, size_t n));
+
 #endif

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/config_types.h"
 #include "event/loop.h"
+#include "security/mask.h"
 #include "tls/tls_conn.h"
 
 void accesslog_line_write(struct client *c)
@@ -29,7 +31,16 @@ void accesslog_line_write(struct client *c)
     o += sprintf(o, "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"", ts, c->ip);
     o += accesslog_json_escape(o, l->method, strlen(l->method));
     o += sprintf(o, "\",\"path\":\"");
-    o += accesslog_json_escape(o, l->path, strlen(l->path));
+    const struct cfg_log *lc = &c->wc->cfg->log;
+    if (lc->mask) { /* secrets in the query and the built-in kinds (security/mask.h) */
+        char path[sizeof(l->path)];
+        size_t pn = strlen(l->path);
+        memcpy(path, l->path, pn);
+        pn = mask_target(path, pn, lc->mask_query, lc->nmask_query);
+        o += accesslog_json_escape(o, path, pn);
+    } else {
+        o += accesslog_json_escape(o, l->path, strlen(l->path));
+    }
     o += sprintf(o, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":", l->status,
                  (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out);
     if (l->upstream)

@@ -8,7 +8,9 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -22,6 +24,8 @@
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/worker.h"
+#include "security/audit.h"
+#include "security/ip_rules.h"
 #include "tls/tls_io.h"
 
 #define LINGER_MS 2000
@@ -546,11 +550,28 @@ static void on_client_event(struct ev_loop *loop, struct ev_io *io, uint32_t eve
     client_run(c);
 }
 
+/* A listener's ip_rules on the socket's peer (trusted proxies do not apply: no header yet). */
+static bool listener_ip_allowed(const struct ip_rules *r, const struct sockaddr_storage *peer)
+{
+    char ip[INET6_ADDRSTRLEN + 8];
+    sock_ntop(peer, ip, sizeof(ip));
+    if (ip_rules_check(r, ip, strlen(ip)) == IP_RULES_PASS)
+        return true;
+    audit_emit(&(struct audit_event){.event = "ip_denied", .client = ip,
+                                     .rule = "listen.ip_rules"});
+    return false;
+}
+
 struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                              uint16_t listener)
 {
     if (w->draining) {
         close(fd);
+        return NULL;
+    }
+    if (listener != CLIENT_LISTENER_INTERNAL && w->wc->cfg->listeners[listener].ip_rules &&
+        !listener_ip_allowed(w->wc->cfg->listeners[listener].ip_rules, peer)) {
+        close(fd); /* nothing read, nothing answered: the cheapest refusal */
         return NULL;
     }
     struct client *c = worker_client_get(w);

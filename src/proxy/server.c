@@ -23,6 +23,8 @@
 #include "metrics/metrics.h"
 #include "proxy/worker.h"
 #include "resilience/shared_state.h"
+#include "security/audit.h"
+#include "security/mask.h"
 #include "security/revocation_sync.h"
 #include "state/state_events.h"
 #include "tls/tls_gen.h"
@@ -174,6 +176,10 @@ static void apply_log_config(const struct config *cfg)
         log_setup(fd, cfg->log.level);
     if (accesslog_open(cfg->log.access) == -1)
         log_error("cannot open access log %s: %s", cfg->log.access, strerror(errno));
+    log_set_filter(cfg->log.mask ? mask_inplace : NULL);
+    const char *why = NULL;
+    if (audit_open(cfg->audit.path, cfg->audit.key_file, &why) == -1)
+        log_error("cannot open audit log %s: %s", cfg->audit.path, why);
 }
 
 static bool admin_changed(const struct cfg_admin *a, const struct cfg_admin *b)
@@ -227,6 +233,8 @@ static void reload(struct server *srv)
         if (cfg)
             config_unref(cfg);
         atomic_fetch_add(&srv->view.reloads_failed, 1);
+        audit_emit(&(struct audit_event){.event = "reload", .rule = "refused",
+                                         .detail = cfg ? msg : err.msg});
         return;
     }
     if (cfg->workers != srv->nworkers)
@@ -263,6 +271,9 @@ static void reload(struct server *srv)
     apply_log_config(cfg);
     atomic_store(&srv->view.generation, cfg->generation);
     atomic_fetch_add(&srv->view.reloads_ok, 1);
+    char gen[32];
+    snprintf(gen, sizeof(gen), "generation %llu", (unsigned long long)cfg->generation);
+    audit_emit(&(struct audit_event){.event = "reload", .rule = "applied", .detail = gen});
     log_info("configuration reloaded: generation %llu (%u routes, %u upstream groups)",
              (unsigned long long)cfg->generation, cfg->nroutes, cfg->nupstreams);
 }
@@ -322,6 +333,7 @@ int server_run(struct config *cfg, const char *config_path)
         free(srv.workers);
         config_unref(cfg);
         accesslog_close();
+        audit_close();
         return 1;
     }
     cfg->generation = srv.generation = 1;
@@ -398,5 +410,6 @@ int server_run(struct config *cfg, const char *config_path)
     if (!code)
         log_info("stopped");
     accesslog_close();
+    audit_close();
     return code;
 }

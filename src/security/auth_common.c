@@ -8,13 +8,22 @@
 
 #include "core/config_yaml.h"
 #include "http/h1.h"
+#include "pipeline/chain.h"
 #include "pipeline/runner.h"
+#include "security/audit.h"
 
 #define FILE_MAX (1u << 20)
+
+void auth_audit(const struct exchange *x, uint16_t status, const char *detail)
+{
+    audit_emit_exchange(x, status == 403 ? "auth_forbidden" : "auth_failure",
+                        x->link ? x->link->m->name : NULL, detail);
+}
 
 enum pipeline_verdict auth_deny(struct exchange *x, uint16_t status, const char *challenge,
                                 const char *detail)
 {
+    auth_audit(x, status, detail);
     enum pipeline_verdict v = pipeline_reply(x, status, detail);
     if (v != PIPELINE_RESPOND)
         return v;

@@ -13,8 +13,11 @@
 struct ycx;
 struct ynode;
 
+/* A refusal as an audit event: auth_failure, or auth_forbidden for a 403; rule = the module's
+ * name (the hook running), detail = weir's reason (never the credential). */
+void auth_audit(const struct exchange *x, uint16_t status, const char *detail);
 /* pipeline_reply(status, detail) plus a WWW-Authenticate field (when challenge is not NULL)
- * and Cache-Control: no-store. */
+ * and Cache-Control: no-store; audited (auth_audit). */
 enum pipeline_verdict auth_deny(struct exchange *x, uint16_t status, const char *challenge,
                                 const char *detail);
 /* The first request field of that name, or STR_NULL. */

@@ -164,6 +164,7 @@ static int strip_token(struct exchange *x, const struct jwt_conf *c)
 static enum pipeline_verdict deny(struct exchange *x, const struct jwt_conf *c, uint16_t status,
                                   const char *error, const char *why)
 {
+    auth_audit(x, status, why);
     enum pipeline_verdict v = pipeline_reply(x, status, why);
     if (v != PIPELINE_RESPOND)
         return v;

@@ -168,6 +168,8 @@ void tls_ticket_install(SSL_CTX *ctx, uint32_t rotate_ms)
 {
     pthread_once(&once, timer_start);
     pthread_mutex_lock(&lock);
+    if (!keys[0].set)
+        rotate_locked(now_ms()); /* here, not on the timer thread: it only rotates */
     if (rotate_ms && rotate_ms < period_ms) {
         period_ms = rotate_ms;
         pthread_cond_signal(&wake);

@@ -177,6 +177,7 @@ def test_demo_config_checks(weir_bin, tmp_path):
     with open(os.path.join(root, "examples", "demo.yaml")) as f:
         text = f.read().replace("@SITE@", os.path.join(root, "examples", "site"))
         text = text.replace("@TLS@", str(tmp_path))
+        text = text.replace("@JWT_SECRET@", "0123456789abcdef" * 4)  # demo.sh makes a random one
     cfg = tmp_path / "demo.yaml"
     cfg.write_text(text)
     code, out, err = run(weir_bin, "-t", "-c", str(cfg))

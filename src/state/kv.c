@@ -1,0 +1,35 @@
+/* kv.c — the registry of kv backends and the call helpers (see kv.h). */
+#include "state/kv.h"
+
+#include <string.h>
+
+static const struct kv_ops *const registry[] = {
+    &kv_memory,
+};
+
+void kv_call_check(const struct kv_ops *ops, void *st, struct kv_call *call)
+{
+    call->pending = true;
+    if (ops->check_async) {
+        ops->check_async(st, call);
+        return;
+    }
+    call->until_ms = ops->check(st, call->key, call->now_ms, &call->strikes);
+    call->pending = false;
+    call->done(call);
+}
+
+void kv_call_cancel(const struct kv_ops *ops, void *st, struct kv_call *call)
+{
+    if (call->pending && ops->cancel)
+        ops->cancel(st, call);
+    call->pending = false;
+}
+
+const struct kv_ops *kv_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(registry) / sizeof(registry[0]); i++)
+        if (strcmp(registry[i]->name, name) == 0)
+            return registry[i];
+    return NULL;
+}
