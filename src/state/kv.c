@@ -5,6 +5,7 @@
 
 static const struct kv_ops *const registry[] = {
     &kv_memory,
+    &kv_redis,
 };
 
 void kv_call_check(const struct kv_ops *ops, void *st, struct kv_call *call)

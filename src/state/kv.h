@@ -73,5 +73,6 @@ void kv_call_cancel(const struct kv_ops *ops, void *st, struct kv_call *call);
 
 const struct kv_ops *kv_find(const char *name);
 extern const struct kv_ops kv_memory;
+extern const struct kv_ops kv_redis; /* kv_redis.c: locks shared by instances */
 
 #endif

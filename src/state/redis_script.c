@@ -179,6 +179,28 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
         "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT',"
         " 0, 65536)\n",
+    /* A security lock (state/kv.h): a hash {u = locked until, s = strikes}, times on Redis'
+     * clock (ms). Strikes are forgotten once the key was unlocked for longer than max. */
+    [REDIS_SCRIPT_KV_LOCK] =
+        "local tm = redis.call('TIME') local now = tm[1] * 1000 + math.floor(tm[2] / 1000)\n"
+        "local base, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+        "local h = redis.call('HMGET', KEYS[1], 'u', 's')\n"
+        "local u, s = tonumber(h[1] or '0'), tonumber(h[2] or '0')\n"
+        "if u > 0 and u < now and now - u > max then s = 0 end\n"
+        "local ttl = base\n"
+        "if ARGV[3] == '1' then ttl = base * 2 ^ math.min(s, 30) end\n"
+        "if ttl > max then ttl = max end\n"
+        "local nu = now + ttl if u > nu then nu = u end\n"
+        "redis.call('HSET', KEYS[1], 'u', string.format('%.0f', nu), 's', s + 1)\n"
+        "redis.call('PEXPIRE', KEYS[1], math.floor(nu - now + max) + 1000)\n"
+        "return math.floor(ttl)\n",
+    [REDIS_SCRIPT_KV_CHECK] =
+        "local tm = redis.call('TIME') local now = tm[1] * 1000 + math.floor(tm[2] / 1000)\n"
+        "local h = redis.call('HMGET', KEYS[1], 'u', 's')\n"
+        "local left = tonumber(h[1] or '0') - now\n"
+        "if left < 0 then left = 0 end\n"
+        "return {math.floor(left), tonumber(h[2] or '0')}\n",
+    [REDIS_SCRIPT_KV_UNLOCK] = "return redis.call('DEL', KEYS[1])\n",
 };
 
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,

@@ -25,6 +25,10 @@ enum redis_script {
     REDIS_SCRIPT_REVOKE_ADD,    /* KEYS: list; ARGV: member ("j:<jti>" / "s:<sub>"), until_s →
                                    1 (the list lives until its last entry's time) */
     REDIS_SCRIPT_REVOKE_LIST,   /* KEYS: list → {member, until_s, ...} of the live entries */
+    REDIS_SCRIPT_KV_LOCK,       /* KEYS: {prefix:kv:<key>}; ARGV: base_ms, max_ms, doubling →
+                                   the ttl applied (ms); strikes counted, forgotten after max */
+    REDIS_SCRIPT_KV_CHECK,      /* KEYS: the same → {ms left locked (0: not), strikes} */
+    REDIS_SCRIPT_KV_UNLOCK,     /* KEYS: the same → keys deleted */
     REDIS_SCRIPT_COUNT,
 };
 

@@ -50,3 +50,28 @@ def test_revoke_on_one_instance_rejects_on_the_others(launcher, redis):  # noqa:
     until(lambda: get(late, "/", tok).status == 401, timeout=5.0)
     assert get(late, "/", bob).status == 401
     assert get(late, "/", sign(SECRET, "HS256", sub="carol")).status == 200
+
+
+def test_lockout_through_one_instance_blocks_on_the_others(launcher, redis):  # noqa: F811
+    """Three failures from 127.0.0.2 through instance A lock that address out on A and B (the
+    lock is in Redis; the check asks it); an admin unlock on B lifts it everywhere."""
+    from test_security_edge import SrcClient, admin_req, status
+    b = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 3, "window": "5s", "lock": "10s",
+                           "max_lock": "60s", "zone": "login"}}]
+    ws = instances(launcher, redis, {"g": [b.port]}, routes, n=2)
+    a, bb = ws
+    assert status(bb.port, "/status/200", "127.0.0.2") == 200
+    for _ in range(3):
+        assert status(a.port, "/status/401", "127.0.0.2") == 401
+    until(lambda: status(bb.port, "/status/200", "127.0.0.2") == 429, timeout=1.0)
+    with SrcClient(bb.port, "127.0.0.2") as c:
+        r = c.get("/status/200")
+        assert r.status == 429 and int(r.header("Retry-After")) in range(8, 11)
+    assert status(bb.port, "/status/200", "127.0.0.3") == 200  # another address: not locked
+    assert status(a.port, "/status/200", "127.0.0.2") == 429
+    r = admin_req(bb.aport, "POST", "/lockouts/unlock?key=login%7Cip%7C127.0.0.2")
+    assert r.status == 200
+    until(lambda: status(bb.port, "/status/200", "127.0.0.2") == 200, timeout=1.0)
+    assert status(a.port, "/status/200", "127.0.0.2") == 200  # A's own lock is Redis' too
