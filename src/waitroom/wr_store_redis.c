@@ -11,7 +11,8 @@
  *   :g  hash  granted, not claimed: t<ticket> -> session, s<session> -> ticket
  *   :r  zset  reserved sessions by grant time    :a  zset  active sessions by last touch
  *   :c  zset  claims of the admission window by time
- * Every key lives 2 x max(session, abandon, window) + 1 h after its room's last call.
+ * Every key lives 2 x max(session, abandon, window) + 1 h after its room's last call (renewed at
+ * most every 10 s: a key made again in between gets its expiry at the next renewal).
  *
  * Only call_async answers requests: the module falls back per state.on_store_error when the
  * call fails. stats is not offered synchronously (the admin side shows the figures of the
