@@ -565,10 +565,6 @@ static bool listener_ip_allowed(const struct ip_rules *r, const struct sockaddr_
 struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                              uint16_t listener)
 {
-    if (w->draining) {
-        close(fd);
-        return NULL;
-    }
     if (listener != CLIENT_LISTENER_INTERNAL && w->wc->cfg->listeners[listener].ip_rules &&
         !listener_ip_allowed(w->wc->cfg->listeners[listener].ip_rules, peer)) {
         close(fd); /* nothing read, nothing answered: the cheapest refusal */
@@ -610,5 +606,10 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
     w->nclients++;
     mc_add(&w->metrics.accepted, 1);
     timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+    /* Accepted while draining (the hand-over's last 100 ms, or what queued before the listeners
+     * closed): its first request is on the way — answer it with Connection: close. Closing
+     * here instead would reset a connection whose request already arrived. */
+    if (w->draining)
+        client_drain(c);
     return c;
 }
