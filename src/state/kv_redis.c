@@ -1,10 +1,14 @@
 /* kv_redis.c — the security kv shared through Redis ("redis"), see kv.h: a lock taken through
  * one instance holds on every instance. It answers from a local view (a kv_memory underneath)
  * and sends the locks on:
- *   hit      local only: failures are counted per instance (the thresholds apply to what one
- *            instance sees; the lock they trigger is global)
- *   lock     local, and one script in Redis (REDIS_SCRIPT_KV_LOCK, sent without waiting):
- *            {<prefix>:kv:<key>} = {locked until, strikes} on Redis' clock, doubling there
+ *   hit_lock one decision = one script (REDIS_SCRIPT_KV_HIT_LOCK, sent without waiting: the
+ *            response hook cannot wait): the failure is counted in Redis' window, so failures
+ *            through every instance add up, and over the rule the shared lock is taken there
+ *            ({<prefix>:kv:<key>} = {window, count, members, locked until, strikes}, Redis'
+ *            clock, doubling there); the local view counts and locks too (this instance's
+ *            answer and audit event)
+ *   lock     local, and REDIS_SCRIPT_KV_LOCK (sent without waiting)
+ *   reset    local, and REDIS_SCRIPT_KV_RESET
  *   check    asynchronous: one script (REDIS_SCRIPT_KV_CHECK) → the shared lock, in the
  *            caller's clock (now + what Redis says is left); no answer within the command
  *            timeout → the local view's answer
@@ -30,6 +34,29 @@ static size_t shared_key(struct redis_conn *c, struct str key, char *out)
     return redis_key(out, KEY_MAX, redis_conn_cfg(c)->prefix, "kv", key.ptr, key.len);
 }
 
+/* One script on the shared key(s), sent without waiting for its answer. */
+static void send_script(enum redis_script sc, struct str k1, struct str k2, int nargs,
+                        const char *const *args)
+{
+    struct redis_conn *c = redis_conn_here();
+    char a[KEY_MAX], b[KEY_MAX];
+    const char *argv[2 + 8];
+    size_t lens[2 + 8];
+    int nk = k2.ptr ? 2 : 1;
+    size_t al = c ? shared_key(c, k1, a) : 0, bl = c && k2.ptr ? shared_key(c, k2, b) : 0;
+    if (!al || (k2.ptr && !bl) || nargs > 8)
+        return;
+    argv[0] = a;
+    lens[0] = al;
+    argv[1] = b;
+    lens[1] = bl;
+    for (int i = 0; i < nargs; i++) {
+        argv[nk + i] = args[i];
+        lens[nk + i] = strlen(args[i]);
+    }
+    redis_conn_eval_forget(c, sc, nk, nk + nargs, argv, lens);
+}
+
 static void *kr_open(uint32_t max_keys)
 {
     return kv_memory.open(max_keys);
@@ -49,17 +76,12 @@ static struct kv_hit kr_hit(void *st, struct str key, uint64_t member, uint64_t 
 static uint32_t kr_lock(void *st, struct str key, uint64_t now_ms, uint32_t base_ms,
                         uint32_t max_ms, bool doubling)
 {
-    uint32_t ttl = kv_memory.lock(st, key, now_ms, base_ms, max_ms, doubling);
-    struct redis_conn *c = redis_conn_here();
-    char k[KEY_MAX], base[16], max[16];
-    size_t kl = c ? shared_key(c, key, k) : 0;
-    if (!kl)
-        return ttl;
-    const char *argv[4] = {k, base, max, doubling ? "1" : "0"};
-    size_t lens[4] = {kl, (size_t)snprintf(base, sizeof(base), "%" PRIu32, base_ms),
-                      (size_t)snprintf(max, sizeof(max), "%" PRIu32, max_ms), 1};
-    redis_conn_eval_forget(c, REDIS_SCRIPT_KV_LOCK, 1, 4, argv, lens);
-    return ttl;
+    char base[16], max[16];
+    snprintf(base, sizeof(base), "%" PRIu32, base_ms);
+    snprintf(max, sizeof(max), "%" PRIu32, max_ms);
+    const char *args[3] = {base, max, doubling ? "1" : "0"};
+    send_script(REDIS_SCRIPT_KV_LOCK, key, (struct str){0}, 3, args);
+    return kv_memory.lock(st, key, now_ms, base_ms, max_ms, doubling);
 }
 
 static uint64_t kr_check(void *st, struct str key, uint64_t now_ms, uint32_t *strikes)
@@ -70,6 +92,29 @@ static uint64_t kr_check(void *st, struct str key, uint64_t now_ms, uint32_t *st
 static void kr_reset(void *st, struct str key)
 {
     kv_memory.reset(st, key);
+    send_script(REDIS_SCRIPT_KV_RESET, key, (struct str){0}, 0, NULL);
+}
+
+/* The local view decides for this instance (its answer, its audit event); Redis decides on
+ * the failures of every instance and takes the shared lock. */
+static uint32_t kr_hit_lock(void *st, struct str count_key, struct str lock_key, uint64_t member,
+                            uint64_t now_ms, uint32_t window_ms, const struct kv_rule *rule,
+                            struct kv_hit *hit)
+{
+    *hit = kv_memory.hit(st, count_key, member, now_ms, window_ms);
+    uint32_t ttl = 0;
+    if (hit->count >= rule->count && hit->distinct >= rule->distinct)
+        ttl = kv_memory.lock(st, lock_key, now_ms, rule->base_ms, rule->max_ms, rule->doubling);
+    char m[24], w[16], n[16], d[16], base[16], max[16];
+    snprintf(m, sizeof(m), "%" PRIu64, member);
+    snprintf(w, sizeof(w), "%" PRIu32, window_ms);
+    snprintf(n, sizeof(n), "%" PRIu32, rule->count);
+    snprintf(d, sizeof(d), "%" PRIu32, rule->distinct);
+    snprintf(base, sizeof(base), "%" PRIu32, rule->base_ms);
+    snprintf(max, sizeof(max), "%" PRIu32, rule->max_ms);
+    const char *args[7] = {m, w, n, d, base, max, rule->doubling ? "1" : "0"};
+    send_script(REDIS_SCRIPT_KV_HIT_LOCK, count_key, lock_key, 7, args);
+    return ttl;
 }
 
 static void send_del(struct str key)
@@ -193,6 +238,7 @@ const struct kv_ops kv_redis = {
     .list = kr_list,
     .unlock_prefix = kr_unlock_prefix,
     .size = kr_size,
+    .hit_lock = kr_hit_lock,
     .check_async = kr_check_async,
     .cancel = kr_cancel,
 };

@@ -205,6 +205,43 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "if left < 0 then left = 0 end\n"
         "return {math.floor(left), tonumber(h[2] or '0')}\n",
     [REDIS_SCRIPT_KV_UNLOCK] = "return redis.call('DEL', KEYS[1])\n",
+    /* A failure counted in a fixed window (count, up to 8 members) and, over the rule, the
+     * lock taken in the same call: failures through every instance add up. */
+    [REDIS_SCRIPT_KV_HIT_LOCK] =
+        "local tm = redis.call('TIME') local now = tm[1] * 1000 + math.floor(tm[2] / 1000)\n"
+        "local member, win = ARGV[1], tonumber(ARGV[2])\n"
+        "local h = redis.call('HMGET', KEYS[1], 'we', 'c', 'm', 'u')\n"
+        "local we, c, m = tonumber(h[1] or '0'), tonumber(h[2] or '0'), h[3] or ''\n"
+        "if we <= now then we, c, m = now + win, 0, '' end\n"
+        "c = c + 1\n"
+        "local d = 0\n"
+        "if m ~= '' then d = select(2, string.gsub(m, ',', ',')) + 1 end\n"
+        "if not string.find(',' .. m .. ',', ',' .. member .. ',', 1, true) and d < 8 then\n"
+        "  if m == '' then m = member else m = m .. ',' .. member end\n"
+        "  d = d + 1\n"
+        "end\n"
+        "local keep = math.max(we - now, tonumber(h[4] or '0') - now + tonumber(ARGV[6]), 0)\n"
+        "local ttl = 0\n"
+        "if c >= tonumber(ARGV[3]) and d >= tonumber(ARGV[4]) then\n"
+        "  local base, max = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+        "  local l = redis.call('HMGET', KEYS[2], 'u', 's')\n"
+        "  local u, s = tonumber(l[1] or '0'), tonumber(l[2] or '0')\n"
+        "  if u > 0 and u < now and now - u > max then s = 0 end\n"
+        "  ttl = base\n"
+        "  if ARGV[7] == '1' then ttl = base * 2 ^ math.min(s, 30) end\n"
+        "  if ttl > max then ttl = max end\n"
+        "  local nu = now + ttl if u > nu then nu = u end\n"
+        "  c, m, we = 0, '', now\n"
+        "  redis.call('HSET', KEYS[1], 'we', we, 'c', c, 'm', m)\n"
+        "  redis.call('PEXPIRE', KEYS[1], math.floor(keep) + 1000)\n"
+        "  redis.call('HSET', KEYS[2], 'u', string.format('%.0f', nu), 's', s + 1)\n"
+        "  redis.call('PEXPIRE', KEYS[2], math.floor(nu - now + max) + 1000)\n"
+        "else\n"
+        "  redis.call('HSET', KEYS[1], 'we', we, 'c', c, 'm', m)\n"
+        "  redis.call('PEXPIRE', KEYS[1], math.floor(keep) + 1000)\n"
+        "end\n"
+        "return {c, d, math.floor(ttl)}\n",
+    [REDIS_SCRIPT_KV_RESET] = "return redis.call('HDEL', KEYS[1], 'we', 'c', 'm')\n",
 };
 
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,

@@ -29,6 +29,10 @@ enum redis_script {
                                    the ttl applied (ms); strikes counted, forgotten after max */
     REDIS_SCRIPT_KV_CHECK,      /* KEYS: the same → {ms left locked (0: not), strikes} */
     REDIS_SCRIPT_KV_UNLOCK,     /* KEYS: the same → keys deleted */
+    REDIS_SCRIPT_KV_HIT_LOCK,   /* KEYS: count, lock (the same key or two); ARGV: member,
+                                   window_ms, lock count, lock distinct, base_ms, max_ms,
+                                   doubling → {count, distinct, ttl applied (0: none)} */
+    REDIS_SCRIPT_KV_RESET,      /* KEYS: count → 1 (the window's count and members forgotten) */
     REDIS_SCRIPT_COUNT,
 };
 

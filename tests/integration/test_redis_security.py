@@ -54,7 +54,8 @@ def test_revoke_on_one_instance_rejects_on_the_others(launcher, redis):  # noqa:
 
 def test_lockout_through_one_instance_blocks_on_the_others(launcher, redis):  # noqa: F811
     """Three failures from 127.0.0.2 through instance A lock that address out on A and B (the
-    lock is in Redis; the check asks it); an admin unlock on B lifts it everywhere."""
+    lock is in Redis; the check asks it); an admin unlock on B lifts it everywhere; failures
+    through different instances add up (one script per failure counts and locks in Redis)."""
     from test_security_edge import SrcClient, admin_req, status
     b = launcher.backend("b")
     routes = [{"path": "/status/", "upstream": "g",
@@ -75,3 +76,9 @@ def test_lockout_through_one_instance_blocks_on_the_others(launcher, redis):  # 
     assert r.status == 200
     until(lambda: status(bb.port, "/status/200", "127.0.0.2") == 200, timeout=1.0)
     assert status(a.port, "/status/200", "127.0.0.2") == 200  # A's own lock is Redis' too
+    # failures add up across instances: 2 through A and 1 through B lock 127.0.0.4 (neither
+    # instance saw 3 itself)
+    for port in (a.port, a.port, bb.port):
+        assert status(port, "/status/401", "127.0.0.4") == 401
+    until(lambda: status(a.port, "/status/200", "127.0.0.4") == 429, timeout=1.0)
+    assert status(bb.port, "/status/200", "127.0.0.4") == 429
