@@ -28,6 +28,7 @@
 #include "security/revocation_sync.h"
 #include "state/state_events.h"
 #include "tls/tls_gen.h"
+#include "waitroom/wr_handle.h"
 
 struct server {
     struct config *cfg;
@@ -348,6 +349,7 @@ int server_run(struct config *cfg, const char *config_path)
     state_events_handle(STATE_EV_BREAKER, breaker_event);
     state_events_handle(STATE_EV_REVOKE, revocation_sync_event);
     state_events_every(revocation_sync_refresh);
+    state_events_every(wr_handle_sync);
     breaker_set_observer(breaker_publish);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)

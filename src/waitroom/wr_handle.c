@@ -141,6 +141,37 @@ void wr_handle_phase(struct wr_handle *h, const struct wr_params *p, int64_t now
         log_info("waiting room %s: %s", h->name, names[ph]);
 }
 
+static void synced(void *arg, const struct wr_stats *st)
+{
+    struct wr_handle *h = arg;
+    if (st) {
+        pthread_mutex_lock(&h->mu);
+        h->shared_stats = *st;
+        h->have_shared_stats = true;
+        pthread_mutex_unlock(&h->mu);
+    }
+    wr_handle_put(h); /* the reference wr_handle_sync took */
+}
+
+static void sync_one(struct wr_handle *h, void *arg)
+{
+    (void)arg;
+    struct wr_params p;
+    pthread_mutex_lock(&h->mu);
+    p = h->params;
+    pthread_mutex_unlock(&h->mu);
+    if (atomic_load_explicit(&h->ctl.on, memory_order_relaxed))
+        p.admit_per_minute = wr_auto_rate(&h->ctl);
+    h->refs++; /* under the registry mutex (foreach): the answer comes later */
+    if (!wr_store_redis_stats(h->shared_room, &p, synced, h))
+        h->refs--;
+}
+
+void wr_handle_sync(void)
+{
+    wr_handle_foreach(sync_one, NULL);
+}
+
 void wr_handle_pause(struct wr_handle *h, bool paused)
 {
     h->ops->pause(h->room, paused);
@@ -163,10 +194,14 @@ void wr_handle_figures(struct wr_handle *h, struct wr_figures *out)
     out->passed = atomic_load(&h->passed);
     out->queue_replies = atomic_load(&h->queue_replies);
     out->origin_revokes = atomic_load(&h->origin_revokes);
-    if (state_events_shared()) { /* the room is in Redis: its figures as last answered */
-        out->st.waiting = atomic_load(&h->seen_waiting);
-        out->st.active = atomic_load(&h->seen_active);
-        out->st.admitted_last_minute = atomic_load(&h->seen_rate);
+    if (state_events_shared()) { /* the room is in Redis: its figures as worker 0 read them */
+        pthread_mutex_lock(&h->mu);
+        if (h->have_shared_stats)
+            out->st = h->shared_stats;
+        pthread_mutex_unlock(&h->mu);
+        uint64_t rate = out->st.admitted_last_minute;
+        out->eta_last_s = rate ? (int64_t)((out->st.waiting * 60 + rate - 1) / rate)
+                               : (out->st.waiting ? -1 : 0);
     }
     uint64_t rate = out->st.admitted_last_minute;
     out->eta_last_s = rate ? (int64_t)((out->st.waiting * 60 + rate - 1) / rate)

@@ -34,6 +34,8 @@ struct wr_handle {
     /* the store's answer figures, for answers that skip the store */
     atomic_uint_fast64_t seen_active, seen_rate, seen_waiting;
     atomic_int phase;                 /* the last phase seen (enum wr_phase), for the log */
+    struct wr_stats shared_stats;     /* mu: the Redis room's, as last read (wr_handle_sync) */
+    bool have_shared_stats;           /* mu */
     struct wr_auto ctl;
 };
 
@@ -60,6 +62,9 @@ struct wr_figures {
 void wr_handle_figures(struct wr_handle *h, struct wr_figures *out);
 /* Logs the room's event phase when it changed (once, whichever worker sees it first). */
 void wr_handle_phase(struct wr_handle *h, const struct wr_params *p, int64_t now);
+/* Worker 0, every STATE_SYNC_MS with state backend redis (state_events_every): reads each
+ * room's figures from Redis for the admin side. */
+void wr_handle_sync(void);
 /* Pauses or resumes the room (admin); logged. */
 void wr_handle_pause(struct wr_handle *h, bool paused);
 

@@ -75,4 +75,9 @@ void wr_store_cancel(const struct wr_store_ops *ops, void *room, struct wr_call 
 extern const struct wr_store_ops wr_store_memory;
 extern const struct wr_store_ops wr_store_redis; /* wr_store_redis.c: shared by instances */
 
+/* The Redis room's figures, asked on the calling thread's connection: done(arg, st) runs later
+ * with st = NULL when Redis did not answer. False when nothing was sent (done never runs). */
+bool wr_store_redis_stats(void *room, const struct wr_params *p,
+                          void (*done)(void *arg, const struct wr_stats *st), void *arg);
+
 #endif

@@ -15,8 +15,9 @@
  * most every 10 s: a key made again in between gets its expiry at the next renewal).
  *
  * Only call_async answers requests: the module falls back per state.on_store_error when the
- * call fails. stats is not offered synchronously (the admin side shows the figures of the
- * latest answers); pause is sent without waiting from the admin thread's connection. Sessions
+ * call fails. stats is not offered synchronously: worker 0 asks wr_store_redis_stats every
+ * STATE_SYNC_MS (wr_handle.c) and the admin side shows that; pause is sent without waiting
+ * from the admin thread's connection. Sessions
  * carry slot WR_REDIS_SLOT, which no memory room uses, so a Redis cookie is never mistaken for
  * a local session. Worker threads (and the admin thread for pause) only. */
 #include "waitroom/wr_store.h"
@@ -163,6 +164,49 @@ static void rr_pause(void *room, bool paused)
     struct wr_params p = {.max_active = 1, .admit_per_minute = 1, .window_ms = 60000};
     if (c)
         send_op(c, room, paused ? 'z' : 'u', 0, &p, NULL, NULL);
+}
+
+struct stats_req {
+    void (*done)(void *arg, const struct wr_stats *st);
+    void *arg;
+};
+
+/* {waiting, active, reserved, per minute, issued, admitted, abandoned, expired, revoked,
+ * rejected, paused, phase} */
+static void stats_answered(void *arg, const redisReply *r)
+{
+    struct stats_req q = *(struct stats_req *)arg;
+    free(arg);
+    long long v[12];
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 12;
+    for (size_t i = 0; ok && i < 12; i++) {
+        ok = r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer >= 0;
+        v[i] = ok ? r->element[i]->integer : 0;
+    }
+    if (!ok || v[11] > WR_OFF)
+        return q.done(q.arg, NULL);
+    struct wr_stats st = {
+        .waiting = (uint64_t)v[0], .active = (uint64_t)v[1], .reserved = (uint64_t)v[2],
+        .admitted_last_minute = (uint64_t)v[3], .issued = (uint64_t)v[4],
+        .admitted = (uint64_t)v[5], .abandoned = (uint64_t)v[6], .expired = (uint64_t)v[7],
+        .revoked = (uint64_t)v[8], .rejected = (uint64_t)v[9], .paused = v[10] != 0,
+        .phase = (enum wr_phase)v[11]};
+    q.done(q.arg, &st);
+}
+
+bool wr_store_redis_stats(void *room, const struct wr_params *p,
+                          void (*done)(void *arg, const struct wr_stats *st), void *arg)
+{
+    struct redis_conn *c = redis_conn_here();
+    struct stats_req *q = c ? malloc(sizeof(*q)) : NULL;
+    if (!q)
+        return false;
+    *q = (struct stats_req){.done = done, .arg = arg};
+    if (!send_op(c, room, 's', 0, p, stats_answered, q)) {
+        free(q);
+        return false;
+    }
+    return true;
 }
 
 const struct wr_store_ops wr_store_redis = {

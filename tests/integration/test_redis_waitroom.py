@@ -164,6 +164,15 @@ def test_one_line_across_three_instances(launcher, redis):  # noqa: F811
     print("redis slowlog:", redis.cmd("SLOWLOG", "GET", "3"))
     # waiters never reach the backend
     assert b.stats()["requests"] == ADMITTED[0]
+    # every instance's metrics show the one room's figures (worker 0 reads them every 2 s)
+    deadline = time.monotonic() + 5
+    for w in ws:
+        while metric(scrape(w.aport), "weir_waitroom_admitted_total", room="concert") != n:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        s = scrape(w.aport)
+        assert metric(s, "weir_waitroom_tickets_issued_total", room="concert") == len(ticket)
+        assert metric(s, "weir_waitroom_waiting", room="concert") == 0
 
 
 def test_event_prequeue_shuffled_once_across_instances(launcher, redis):  # noqa: F811
