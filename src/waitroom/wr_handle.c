@@ -175,8 +175,12 @@ void wr_handle_sync(void)
 void wr_handle_pause(struct wr_handle *h, bool paused)
 {
     h->ops->pause(h->room, paused);
-    if (state_events_shared()) /* the admin thread's connection: sent, not waited for */
+    if (state_events_shared()) { /* the admin thread's connection: sent, not waited for */
         wr_store_redis.pause(h->shared_room, paused);
+        pthread_mutex_lock(&h->mu);
+        h->shared_stats.paused = paused; /* shown at once, before the next read */
+        pthread_mutex_unlock(&h->mu);
+    }
     log_info("waiting room %s: %s", h->name, paused ? "paused (nobody admitted)" : "resumed");
 }
 

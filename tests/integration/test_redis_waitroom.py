@@ -245,3 +245,46 @@ def test_waiting_room_falls_back_when_redis_stops(launcher, redis):  # noqa: F81
     assert metric(scrape(ws[0].aport), "weir_store_fallbacks_total",
                   feature="waiting_room") == before
     p.close()
+
+
+def test_origin_revoke_and_pause_act_on_every_instance(launcher, redis):  # noqa: F811
+    """max_active 1: the origin's revoke through A frees the slot for a waiter polling B; a
+    pause through A's admin holds B's new visitors in line until the resume."""
+    b = launcher.backend("b")
+    r = room(max_active=1, admit_per_minute=1, rate_window="1s", session="30s")
+    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=2, workers=1,
+                   state_extra={"command_timeout": "500ms"})
+    A, B = ws
+    p = Pool([A.port, B.port])
+    res, ca = p.get(A.port, None)
+    assert admitted(res)
+    res, cq = p.get(B.port, None)
+    assert not admitted(res) and res.json()["position"] == 1
+    # the origin ends a's session (through A): the header is stripped, the cookie cleared
+    from conftest import Client
+    with Client(A.port) as c:
+        res = c.get("/headers?Weir-Waiting-Room=revoke",
+                    headers={"Accept": "application/json", "Cookie": "%s=%s" % (NAME, ca)})
+    assert admitted(res) and res.header("Weir-Waiting-Room") is None
+    assert any("Max-Age=0" in sc for sc in res.header_list("Set-Cookie"))
+    time.sleep(1.1)  # the rate window (1 per 1 s) and the waiter's refresh
+    res, cq = p.get(B.port, cq)
+    assert admitted(res)
+    # pause through A's admin: B's next visitor waits, even once the slot is free
+    with Client(A.aport) as c:
+        assert c.request("POST", "/waitroom/concert/pause").json()["state"] == "paused"
+    with Client(B.port) as c:  # revoke q's session through B: the slot is free
+        c.get("/headers?Weir-Waiting-Room=revoke",
+              headers={"Accept": "application/json", "Cookie": "%s=%s" % (NAME, cq)})
+    time.sleep(1.1)
+    res, c1 = p.get(B.port, None)
+    assert not admitted(res)
+    res, c2 = p.get(A.port, None)
+    assert not admitted(res) and res.json()["position"] == 2
+    with Client(B.aport) as c:
+        assert c.request("POST", "/waitroom/concert/resume").json()["state"] == "open"
+    time.sleep(0.6)
+    res, c1 = p.get(A.port, c1)  # the first in line, polling the other instance
+    assert admitted(res)
+    p.close()
