@@ -288,3 +288,36 @@ def test_origin_revoke_and_pause_act_on_every_instance(launcher, redis):  # noqa
     res, c1 = p.get(A.port, c1)  # the first in line, polling the other instance
     assert admitted(res)
     p.close()
+
+
+def test_random_mode_one_draw_across_instances(launcher, redis):  # noqa: F811
+    """queueing: random in Redis: 60 waiters through two instances are all admitted, one
+    session each, not in ticket order."""
+    b = launcher.backend("b")
+    r = room(max_active=1000, admit_per_minute=600, rate_window="1s", session="60s",
+             abandon_after="30s", queueing="random")
+    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=2, workers=1,
+                   state_extra={"command_timeout": "500ms"})
+    ports = [w.port for w in ws]
+    p = Pool(ports)
+    cookie, ticket, sid = {}, {}, {}
+    i = 0
+    while len(ticket) < 60:  # the first window's quota is admitted at once
+        res, ck = p.get(ports[i % 2], None)
+        if not admitted(res):
+            cookie[i], ticket[i] = ck, int(ck.split(".")[1])
+        i += 1
+    deadline = time.monotonic() + 30
+    while len(sid) < 60 and time.monotonic() < deadline:
+        for k in ticket:
+            if k not in sid:
+                res, cookie[k] = p.get(ports[(k + 1) % 2], cookie[k])
+                if admitted(res):
+                    sid[k] = int(cookie[k].split(".")[1])
+        time.sleep(0.2)
+    p.close()
+    assert len(sid) == 60 and len(set(sid.values())) == 60
+    order = sorted(ticket, key=lambda k: sid[k])
+    inv = sum(1 for a, c in zip(order, order[1:]) if ticket[a] > ticket[c])
+    assert inv > 5, "granted in ticket order: not a random draw"
