@@ -40,7 +40,9 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "redis.call('DEL', KEYS[1]) return 1\n",
     /* The waiting room's step (waitroom/wr_queue.c's state machine; keys and layout in
      * waitroom/wr_store_redis.c): time passes (expiries, abandoned reservations and tickets,
-     * the event's shuffle, grants while the gates allow), then the op. */
+     * the event's shuffle, grants while the gates allow — at most 128 per call, so one call
+     * stays short however large a window's quota; the next calls grant the rest), then the
+     * op. */
     [REDIS_SCRIPT_WAITROOM] =
         "local M, W, L, G, R, A, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]\n"
         "local op, id = ARGV[1], ARGV[2]\n"
@@ -99,9 +101,11 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "  return wcount() + nr < quota\n"
         "end\n"
         "local function grant_all()\n"
-        "  while redis.call('ZCARD', W) > 0 and gates() do\n"
+        "  local n = 0\n"
+        "  while n < 128 and redis.call('ZCARD', W) > 0 and gates() do\n"
+        "    n = n + 1\n"
         "    local t\n"
-        "    if mode == 1 then t = redis.call('ZRANGE', W, rand(redis.call('ZCARD', W)), -1)[1]\n"
+        "    if mode == 1 then local k = rand(redis.call('ZCARD', W)) t = redis.call('ZRANGE', W, k, k)[1]\n"
         "    else t = redis.call('ZRANGE', W, 0, 0)[1] end\n"
         "    local seen = tonumber(redis.call('ZSCORE', L, t) or '0')\n"
         "    redis.call('ZREM', W, t) redis.call('ZREM', L, t)\n"
