@@ -40,9 +40,11 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "redis.call('DEL', KEYS[1]) return 1\n",
     /* The waiting room's step (waitroom/wr_queue.c's state machine; keys and layout in
      * waitroom/wr_store_redis.c): time passes (expiries, abandoned reservations and tickets,
-     * the event's shuffle, grants while the gates allow — at most 128 per call, so one call
-     * stays short however large a window's quota; the next calls grant the rest), then the
-     * op. */
+     * grants while the gates allow — at most 128 per call, so one call stays short however
+     * large a window's quota; the next calls grant the rest), then the op. The event's shuffle
+     * costs nothing at start: a ticket issued in the pre-queue gets a uniformly random position
+     * in (first pre-queue ticket - 1, first pre-queue ticket), so the pre-queued tickets sort
+     * in a uniformly random order, before every later ticket and after every earlier one. */
     [REDIS_SCRIPT_WAITROOM] =
         "local M, W, L, G, R, A, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]\n"
         "local op, id = ARGV[1], ARGV[2]\n"
@@ -77,18 +79,6 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "cnt('abandoned', #stale)\n"
         "if ph == 1 and redis.call('HEXISTS', M, 'pq') == 0 then\n"
         "  redis.call('HSET', M, 'pq', (tonumber(redis.call('HGET', M, 'seq') or '0')) + 1)\n"
-        "end\n"
-        "if ph ~= 1 and redis.call('HEXISTS', M, 'pq') == 1 and redis.call('HEXISTS', M, 'shuf') == 0 then\n"
-        "  redis.call('HSET', M, 'shuf', 1)\n"
-        "  if mode ~= 1 then\n"
-        "    local z = redis.call('ZRANGEBYSCORE', W, redis.call('HGET', M, 'pq'), '+inf', 'WITHSCORES')\n"
-        "    local n = #z / 2\n"
-        "    for i = n, 2, -1 do\n"
-        "      local j = rand(i) + 1\n"
-        "      z[2 * i - 1], z[2 * j - 1] = z[2 * j - 1], z[2 * i - 1]\n"
-        "    end\n"
-        "    for i = 1, n do redis.call('ZADD', W, z[2 * i], z[2 * i - 1]) end\n"
-        "  end\n"
         "end\n"
         "local function wcount()\n"
         "  redis.call('ZREMRANGEBYSCORE', C, '-inf', now - win)\n"
@@ -126,7 +116,9 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "  end\n"
         "  if mode == 3 or redis.call('ZCARD', W) >= 4194304 then cnt('rejected', 1) return {2, 0, 1, 0, 0} end\n"
         "  local t = redis.call('HINCRBY', M, 'seq', 1)\n"
-        "  redis.call('ZADD', W, t, t) redis.call('ZADD', L, now, t) cnt('issued', 1)\n"
+        "  local pos = t\n"
+        "  if ph == 1 and mode ~= 1 then pos = tonumber(redis.call('HGET', M, 'pq')) - 1 + (rand(2147483646) + 1) / 2147483648 end\n"
+        "  redis.call('ZADD', W, pos, t) redis.call('ZADD', L, now, t) cnt('issued', 1)\n"
         "  local ahead = redis.call('ZCARD', W) - 1\n"
         "  if mode ~= 1 then ahead = redis.call('ZRANK', W, t) end\n"
         "  return {1, 1, 1, t, ahead}\n"

@@ -4,8 +4,8 @@
  * calling worker's own connection: one round trip, atomic in Redis, timed by Redis' clock.
  *
  * Keys, all under the hash tag {<prefix>:wr:<room>} (one Cluster slot):
- *   :m  hash  seq (ticket sequence), sid (session sequence), last (clock), paused, pq/shuf
- *             (the event's pre-queue start and its shuffle), counters
+ *   :m  hash  seq (ticket sequence), sid (session sequence), last (clock), paused, pq (the
+ *             event's first pre-queued ticket), x (expiries renewed), counters
  *   :w  zset  waiting tickets by queue position (the head is the serving counter's ticket)
  *   :l  zset  waiting tickets by last poll (abandonment)
  *   :g  hash  granted, not claimed: t<ticket> -> session, s<session> -> ticket
