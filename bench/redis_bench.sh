@@ -4,7 +4,12 @@
 # Redis CPU per request (INFO cpu), memory backend vs redis backend, same load.
 #
 # usage: bench/redis_bench.sh [WEIR_BIN] [--rate R] [--duration D] [--rounds N] [--connections C]
+#        bench/redis_bench.sh [WEIR_BIN] --scale [--feature ratelimit|waitroom] [--duration D]
 #   WEIR_BIN defaults to build/weir (a release build; ASan builds measure ASan).
+# --scale: one Redis serving 1, 2, then 3 instances (1 worker each), each driven by its own
+#   closed-model `weir load` (-c CONNS, 1 thread) at once: total req/s, Redis round trips and
+#   Redis CPU per request. --feature waitroom puts a waiting room (that admits everyone: one
+#   `arrive` script per request, no cookie kept) on the route instead of the rate limit.
 # The route is a static file behind a rate limit that never refuses (rate 10^6/s), so every
 # request pays the decision and nothing else changes between the two runs. Open-model load
 # (`weir load --rate`), so latencies of the two backends are taken at the same offered rate.
@@ -17,12 +22,16 @@ RATE=2000
 DURATION=10s
 ROUNDS=3
 CONNS=20
+SCALE=0
+FEATURE=ratelimit
 while [ $# -gt 0 ]; do
     case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
+    --scale) SCALE=1; shift ;;
+    --feature) FEATURE=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) BIN=$1; shift ;;
     esac
@@ -96,6 +105,69 @@ print("%-7s %8d %6s %9.1f %8.3f %8.3f %10.3f %10.1f" % (
     calls / max(reqs, 1), rus / max(reqs, 1)))
 PY
 }
+
+route_feature() {
+    if [ "$FEATURE" = waitroom ]; then
+        echo "    waiting_room: {name: bench, max_active: 10000000, admit_per_minute: 10000000,"
+        echo "                   session: 10s, secret: $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+    else
+        echo "    rate_limit: {rate: 1000000, per: 1s, burst: 1000, key: client_ip}"
+    fi
+}
+
+run_scale() { # n → one line: n total_req/s errors redis_rtt/req redis_us/req
+    local n=$1 i port pids=() ports=() loads=()
+    for i in $(seq "$n"); do
+        port=$(free_port)
+        cat >"$TMP/w$i.yaml" <<EOF
+workers: 1
+listen: ["127.0.0.1:$port"]
+admin: off
+log: {level: warn, access: "off"}
+state: {backend: redis, address: 127.0.0.1:$RPORT, command_timeout: 200ms}
+routes:
+  - path: /
+    static: {root: $TMP/www}
+$(route_feature)
+EOF
+        "$BIN" -c "$TMP/w$i.yaml" >"$TMP/weir-$i.log" 2>&1 &
+        pids+=($!); STARTED+=($!); ports+=("$port")
+    done
+    for port in "${ports[@]}"; do wait_port "$port"; done
+    sleep 0.5 # the Redis connections' handshakes
+    local r0 k0 r1 k1
+    r0=$(redis_cpu_us); k0=$(redis_calls)
+    for i in $(seq "$n"); do
+        "$BIN" load "http://127.0.0.1:${ports[$((i - 1))]}/f" -d "$DURATION" -c "$CONNS" -t 1 -q \
+            --warmup 0s --json "$TMP/load$i.json" >/dev/null 2>&1 &
+        loads+=($!)
+    done
+    for i in "${loads[@]}"; do wait "$i" || true; done
+    r1=$(redis_cpu_us); k1=$(redis_calls)
+    for i in "${pids[@]}"; do stop_pid "$i"; forget_pid "$i"; done
+    python3 - "$n" "$((r1 - r0))" "$((k1 - k0))" "$DURATION" "$TMP"/load*.json <<'PY'
+import json, sys
+n, rus, calls, dur = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+secs = float(dur[:-1]) if dur.endswith("s") and not dur.endswith("ms") else float(dur[:-2]) / 1000
+reqs = errs = 0
+for f in sys.argv[5:]:
+    t = json.load(open(f))["totals"]
+    reqs += t["done"]
+    errs += t["errors"] + t["timeouts"] + t["status_5xx"]
+print("%9d %11.0f %6d %13.3f %12.1f" % (n, reqs / secs, errs, calls / max(reqs, 1),
+                                          rus / max(reqs, 1)))
+PY
+    rm -f "$TMP"/load*.json
+}
+
+if [ "$SCALE" = 1 ]; then
+    echo "# weir $("$BIN" --version 2>&1 | head -1), redis $(redis-server --version | awk '{print $3}'), feature $FEATURE, $DURATION, $CONNS connections per instance, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "instances total_req/s errors redis_rtt/req redis_us/req"
+    for _ in $(seq "$ROUNDS"); do
+        for n in 1 2 3; do run_scale "$n"; done
+    done
+    exit 0
+fi
 
 echo "# weir $("$BIN" --version 2>&1 | head -1), redis $(redis-server --version | awk '{print $3}'), rate $RATE req/s, $DURATION, $CONNS connections, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "backend     reqs errors weir_us/req p50_ms   p99_ms   redis_rtt/req redis_us/req"

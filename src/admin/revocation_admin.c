@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "security/revocation.h"
+#include "security/revocation_sync.h"
 
 static int hexval(char c)
 {
@@ -103,6 +104,7 @@ int revocation_admin(bool post, struct str query, struct abuf *b)
         abuf_str(b, "503 Service Unavailable: the revocation list is full\n");
         return 503;
     }
+    revocation_sync_publish(kind, str_from(value, (size_t)n), now + secs); /* to the others */
     log_info("admin: revoked %s '%s' for %lld s", kind == REVOKE_JTI ? "jti" : "sub", value,
              secs);
     abuf_printf(b, "{\"revoked\": \"%s\", \"until\": %lld}\n", kind == REVOKE_JTI ? "jti" : "sub",

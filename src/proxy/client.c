@@ -645,10 +645,6 @@ static void client_join(struct client *c, uint32_t first_ms)
 struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                              uint16_t listener)
 {
-    if (w->draining) {
-        close(fd);
-        return NULL;
-    }
     if (listener != CLIENT_LISTENER_INTERNAL && w->wc->cfg->listeners[listener].ip_rules &&
         !listener_ip_allowed(w->wc->cfg->listeners[listener].ip_rules, peer)) {
         close(fd); /* nothing read, nothing answered: the cheapest refusal */
@@ -675,6 +671,11 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
         return NULL;
     }
     client_join(c, first_ms);
+    /* Accepted while draining (the hand-over's last 100 ms, or what queued before the listeners
+     * closed): its first request is on the way — answer it with Connection: close. Closing
+     * here instead would reset a connection whose request already arrived. */
+    if (w->draining)
+        client_drain(c);
     return c;
 }
 

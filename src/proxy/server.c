@@ -25,8 +25,10 @@
 #include "resilience/shared_state.h"
 #include "security/audit.h"
 #include "security/mask.h"
+#include "security/revocation_sync.h"
 #include "state/state_events.h"
 #include "tls/tls_gen.h"
+#include "waitroom/wr_handle.h"
 
 struct server {
     struct config *cfg;
@@ -345,6 +347,9 @@ int server_run(struct config *cfg, const char *config_path)
     /* Events other weir instances broadcast through the Redis store (state/state_events.h). */
     state_events_handle(STATE_EV_PURGE, cache_purge_event);
     state_events_handle(STATE_EV_BREAKER, breaker_event);
+    state_events_handle(STATE_EV_REVOKE, revocation_sync_event);
+    state_events_every(revocation_sync_refresh);
+    state_events_every(wr_handle_sync);
     breaker_set_observer(breaker_publish);
     uint32_t started = 0;
     for (; started < srv.nworkers; started++)

@@ -116,10 +116,11 @@ static bool count(struct exchange *x, struct ab_ctx *ctx, const struct ab_conf *
         tag[2 + d] = "0123456789abcdef"[(sub >> (60 - 4 * d)) & 15];
     struct str parts[] = {str_from(ctx->key, ctx->key_len), str_from(tag, sub ? 18 : 2)};
     size_t n = sec_kv_key(k, sizeof(k), parts, 2);
-    struct kv_hit h = s->ops->hit(s->st, str_from(k, n), 0, now, r->window_ms);
-    if (h.count <= r->max)
+    struct kv_rule over = {.count = r->max + 1, .base_ms = c->penalty_ms,
+                           .max_ms = c->penalty_ms};
+    if (!kv_hit_lock(s->ops, s->st, str_from(k, n), str_from(ctx->key, ctx->key_len), 0, now,
+                     r->window_ms, &over, NULL))
         return false;
-    s->ops->lock(s->st, str_from(ctx->key, ctx->key_len), now, c->penalty_ms, c->penalty_ms, false);
     char rule[32], d[64];
     snprintf(rule, sizeof(rule), "abnormal.rules[%u]", i);
     snprintf(d, sizeof(d), "over %u in %u ms: penalty %u s", r->max, r->window_ms,

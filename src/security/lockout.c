@@ -302,19 +302,20 @@ static void lo_response_head(struct exchange *x, void *vctx, struct response *r)
             s->ops->reset(s->st, ak);
         return;
     }
-    struct kv_hit h = s->ops->hit(s->st, ipk, 0, now, c->window_ms);
-    if (h.count >= c->max_failures) {
-        uint32_t ttl = s->ops->lock(s->st, ipk, now, c->lock_ms, c->max_lock_ms, c->doubling);
+    struct kv_rule rule = {.count = c->max_failures, .base_ms = c->lock_ms,
+                           .max_ms = c->max_lock_ms, .doubling = c->doubling};
+    uint32_t ttl = kv_hit_lock(s->ops, s->st, ipk, ipk, 0, now, c->window_ms, &rule, NULL);
+    if (ttl)
         locked_event(x, "lockout.ip", ipk, ttl);
-    }
     if (!ak.len)
         return;
     const char *ip = x->client_ip ? x->client_ip : "";
-    h = s->ops->hit(s->st, ak, lb_hash64(ip, strlen(ip), 0x10c7), now, c->window_ms);
-    if (h.count >= c->account_failures && h.distinct >= c->account_ips) {
-        uint32_t ttl = s->ops->lock(s->st, ak, now, c->lock_ms, c->max_lock_ms, c->doubling);
+    rule.count = c->account_failures;
+    rule.distinct = c->account_ips;
+    ttl = kv_hit_lock(s->ops, s->st, ak, ak, lb_hash64(ip, strlen(ip), 0x10c7), now, c->window_ms,
+                      &rule, NULL);
+    if (ttl)
         locked_event(x, "lockout.account", ak, ttl);
-    }
 }
 
 static void lo_end(struct exchange *x, void *vctx)

@@ -37,6 +37,13 @@ struct kv_hit {
     uint32_t distinct;           /* distinct members in it (at most KV_MEMBERS) */
 };
 
+/* When a hit locks (kv_hit_lock): count >= count and distinct >= distinct. */
+struct kv_rule {
+    uint32_t count, distinct;
+    uint32_t base_ms, max_ms;
+    bool doubling;
+};
+
 struct kv_call {
     struct str key;
     uint64_t now_ms;
@@ -63,15 +70,27 @@ struct kv_ops {
                    void *arg);
     size_t (*unlock_prefix)(void *st, struct str prefix);
     size_t (*size)(void *st);
+    /* Optional (networked backends): hit count_key and, when rule says so, lock lock_key, as
+     * one decision (one script): answers from the local view, the shared decision is sent on.
+     * Returns the ttl applied locally (0: no lock here). */
+    uint32_t (*hit_lock)(void *st, struct str count_key, struct str lock_key, uint64_t member,
+                         uint64_t now_ms, uint32_t window_ms, const struct kv_rule *rule,
+                         struct kv_hit *hit);
     /* Optional (networked backends): answer call later; stop waiting for it. */
     void (*check_async)(void *st, struct kv_call *call);
     void (*cancel)(void *st, struct kv_call *call);
 };
 
 void kv_call_check(const struct kv_ops *ops, void *st, struct kv_call *call);
+/* hit + lock when the rule says so: through ops->hit_lock when the backend has it, else hit
+ * then lock. The ttl applied (0: no lock); *hit (may be NULL) gets the count. */
+uint32_t kv_hit_lock(const struct kv_ops *ops, void *st, struct str count_key,
+                     struct str lock_key, uint64_t member, uint64_t now_ms, uint32_t window_ms,
+                     const struct kv_rule *rule, struct kv_hit *hit);
 void kv_call_cancel(const struct kv_ops *ops, void *st, struct kv_call *call);
 
 const struct kv_ops *kv_find(const char *name);
 extern const struct kv_ops kv_memory;
+extern const struct kv_ops kv_redis; /* kv_redis.c: locks shared by instances */
 
 #endif

@@ -360,7 +360,7 @@ static struct redis_req *send_argv(struct redis_conn *c, int argc, const char **
     return r;
 }
 
-#define EVAL_MAX_ARGS 8
+#define EVAL_MAX_ARGS 24 /* keys + arguments: the waiting room sends 7 + 13 */
 
 static struct redis_req *eval(struct redis_conn *c, enum redis_script s, int nkeys, int argc,
                               const char *const *argv, const size_t *lens, redis_reply_fn cb,

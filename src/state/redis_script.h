@@ -17,6 +17,22 @@ enum redis_script {
     REDIS_SCRIPT_IDEM_COMPLETE, /* KEYS: rec; ARGV: token, resp → 1 stored (lives ttl_ms from
                                    now), 0 not ours */
     REDIS_SCRIPT_IDEM_ABORT,    /* KEYS: rec; ARGV: token → 1 dropped, 0 not ours */
+    REDIS_SCRIPT_WAITROOM,      /* KEYS: the room's 7 keys (waitroom/wr_store_redis.c); ARGV: op
+                                   (a arrive, p poll, t touch, v revoke, s stats, z/u pause),
+                                   id, max_active, quota per window, window_ms, session_ms,
+                                   abandon_ms, mode, event, prequeue, start, end (ms), seed →
+                                   {verdict, fresh, new, id, ahead, active, waiting, per minute} */
+    REDIS_SCRIPT_REVOKE_ADD,    /* KEYS: list; ARGV: member ("j:<jti>" / "s:<sub>"), until_s →
+                                   1 (the list lives until its last entry's time) */
+    REDIS_SCRIPT_REVOKE_LIST,   /* KEYS: list → {member, until_s, ...} of the live entries */
+    REDIS_SCRIPT_KV_LOCK,       /* KEYS: {prefix:kv:<key>}; ARGV: base_ms, max_ms, doubling →
+                                   the ttl applied (ms); strikes counted, forgotten after max */
+    REDIS_SCRIPT_KV_CHECK,      /* KEYS: the same → {ms left locked (0: not), strikes} */
+    REDIS_SCRIPT_KV_UNLOCK,     /* KEYS: the same → keys deleted */
+    REDIS_SCRIPT_KV_HIT_LOCK,   /* KEYS: count, lock (the same key or two); ARGV: member,
+                                   window_ms, lock count, lock distinct, base_ms, max_ms,
+                                   doubling → {count, distinct, ttl applied (0: none)} */
+    REDIS_SCRIPT_KV_RESET,      /* KEYS: count → 1 (the window's count and members forgotten) */
     REDIS_SCRIPT_COUNT,
 };
 

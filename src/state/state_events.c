@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "core/config_types.h"
+#include "event/timer.h"
 #include "state/redis_conn.h"
 #include "state/store_stats.h"
 
@@ -15,12 +16,17 @@
 static const char *const kind_names[STATE_EV_COUNT] = {
     [STATE_EV_PURGE] = "purge",
     [STATE_EV_BREAKER] = "breaker",
+    [STATE_EV_REVOKE] = "revoke",
 };
 
 static state_event_fn handlers[STATE_EV_COUNT];
 static char instance[17];          /* set once, before the workers start */
 static _Thread_local struct redis_conn *sub;
 static _Thread_local char channel[96];
+static state_sync_fn syncs[4];
+static unsigned nsyncs;
+static _Thread_local struct ev_loop *sync_loop; /* worker 0's, while it runs the syncs */
+static _Thread_local struct timer sync_timer;
 
 static void make_instance(void);
 
@@ -38,6 +44,19 @@ static void make_instance(void)
     if (getrandom(&id, sizeof(id), 0) != sizeof(id))
         id = (uint64_t)(uintptr_t)&id ^ 0x9e3779b97f4a7c15ull;
     snprintf(instance, sizeof(instance), "%016llx", (unsigned long long)id);
+}
+
+void state_events_every(state_sync_fn fn)
+{
+    if (nsyncs < sizeof(syncs) / sizeof(syncs[0]))
+        syncs[nsyncs++] = fn;
+}
+
+static void on_sync(struct timer *t)
+{
+    for (unsigned i = 0; i < nsyncs; i++)
+        syncs[i]();
+    timer_arm(&sync_loop->timers, t, sync_loop->now_ms + STATE_SYNC_MS);
 }
 
 static void on_message(void *arg, const char *msg, size_t len)
@@ -67,12 +86,21 @@ void state_thread_start(struct ev_loop *loop, struct config *cfg, bool subscribe
     make_instance();
     snprintf(channel, sizeof(channel), "%s:events", cfg->state.prefix);
     redis_conn_set_here(redis_conn_new(loop, cfg, NULL, NULL, NULL));
-    if (subscriber)
+    if (subscriber) {
         sub = redis_conn_new(loop, cfg, channel, on_message, NULL);
+        if (nsyncs) { /* the first once the connection is likely up */
+            sync_loop = loop;
+            timer_init(&sync_timer, on_sync);
+            timer_arm(&loop->timers, &sync_timer, loop->now_ms + 200);
+        }
+    }
 }
 
 void state_thread_stop(void)
 {
+    if (sync_loop)
+        timer_disarm(&sync_loop->timers, &sync_timer);
+    sync_loop = NULL;
     redis_conn_free(redis_conn_here());
     redis_conn_set_here(NULL);
     redis_conn_free(sub);

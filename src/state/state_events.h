@@ -19,13 +19,20 @@
 
 struct config;
 
-enum state_event_kind { STATE_EV_PURGE, STATE_EV_BREAKER, STATE_EV_COUNT };
+enum state_event_kind { STATE_EV_PURGE, STATE_EV_BREAKER, STATE_EV_REVOKE, STATE_EV_COUNT };
 
 /* Runs on worker 0's thread with the payload of another instance's event. */
 typedef void (*state_event_fn)(const char *payload, size_t len);
 
 /* Main thread, before the workers start. */
 void state_events_handle(enum state_event_kind kind, state_event_fn fn);
+/* Runs fn on worker 0's thread every STATE_SYNC_MS (first soon after start), with that thread's
+ * command connection as redis_conn_here(): for state kept as a local mirror of Redis, re-read
+ * so that an event missed while disconnected (or sent before this instance started) still
+ * arrives. Main thread, before the workers start; at most 4. */
+#define STATE_SYNC_MS 2000
+typedef void (*state_sync_fn)(void);
+void state_events_every(state_sync_fn fn);
 
 /* The calling thread's connections for cfg (nothing with the memory backend); subscriber:
  * this thread also applies other instances' events. */

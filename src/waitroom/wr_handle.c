@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "state/state_events.h"
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct wr_handle **reg;
@@ -53,7 +54,10 @@ struct wr_handle *wr_handle_get(const struct wr_conf *c, const struct wr_params 
     memcpy(h->name, c->name, sizeof(h->name));
     h->ops = &wr_store_memory;
     h->room = h->ops->open(h->name, &h->nonce);
-    if (!h->room) {
+    h->shared_room = wr_store_redis.open(h->name, &h->shared_nonce);
+    if (!h->room || !h->shared_room) {
+        h->ops->close(h->room);
+        wr_store_redis.close(h->shared_room);
         free(h);
         h = NULL;
         goto out;
@@ -62,7 +66,7 @@ struct wr_handle *wr_handle_get(const struct wr_conf *c, const struct wr_params 
     wr_auto_init(&h->ctl);
     h->refs = 1;
     reg[nreg++] = h;
-    log_info("waiting room %s: open (store %s)", h->name, h->ops->name);
+    log_info("waiting room %s: open", h->name);
 out:
     pthread_mutex_unlock(&reg_mu);
     if (h)
@@ -92,6 +96,7 @@ void wr_handle_put(struct wr_handle *h)
     pthread_mutex_unlock(&reg_mu);
     log_info("waiting room %s: closed", h->name);
     h->ops->close(h->room);
+    wr_store_redis.close(h->shared_room);
     wr_auto_fini(&h->ctl);
     pthread_mutex_destroy(&h->mu);
     free(h);
@@ -136,9 +141,46 @@ void wr_handle_phase(struct wr_handle *h, const struct wr_params *p, int64_t now
         log_info("waiting room %s: %s", h->name, names[ph]);
 }
 
+static void synced(void *arg, const struct wr_stats *st)
+{
+    struct wr_handle *h = arg;
+    if (st) {
+        pthread_mutex_lock(&h->mu);
+        h->shared_stats = *st;
+        h->have_shared_stats = true;
+        pthread_mutex_unlock(&h->mu);
+    }
+    wr_handle_put(h); /* the reference wr_handle_sync took */
+}
+
+static void sync_one(struct wr_handle *h, void *arg)
+{
+    (void)arg;
+    struct wr_params p;
+    pthread_mutex_lock(&h->mu);
+    p = h->params;
+    pthread_mutex_unlock(&h->mu);
+    if (atomic_load_explicit(&h->ctl.on, memory_order_relaxed))
+        p.admit_per_minute = wr_auto_rate(&h->ctl);
+    h->refs++; /* under the registry mutex (foreach): the answer comes later */
+    if (!wr_store_redis_stats(h->shared_room, &p, synced, h))
+        h->refs--;
+}
+
+void wr_handle_sync(void)
+{
+    wr_handle_foreach(sync_one, NULL);
+}
+
 void wr_handle_pause(struct wr_handle *h, bool paused)
 {
     h->ops->pause(h->room, paused);
+    if (state_events_shared()) { /* the admin thread's connection: sent, not waited for */
+        wr_store_redis.pause(h->shared_room, paused);
+        pthread_mutex_lock(&h->mu);
+        h->shared_stats.paused = paused; /* shown at once, before the next read */
+        pthread_mutex_unlock(&h->mu);
+    }
     log_info("waiting room %s: %s", h->name, paused ? "paused (nobody admitted)" : "resumed");
 }
 
@@ -156,6 +198,15 @@ void wr_handle_figures(struct wr_handle *h, struct wr_figures *out)
     out->passed = atomic_load(&h->passed);
     out->queue_replies = atomic_load(&h->queue_replies);
     out->origin_revokes = atomic_load(&h->origin_revokes);
+    if (state_events_shared()) { /* the room is in Redis: its figures as worker 0 read them */
+        pthread_mutex_lock(&h->mu);
+        if (h->have_shared_stats)
+            out->st = h->shared_stats;
+        pthread_mutex_unlock(&h->mu);
+        uint64_t rate = out->st.admitted_last_minute;
+        out->eta_last_s = rate ? (int64_t)((out->st.waiting * 60 + rate - 1) / rate)
+                               : (out->st.waiting ? -1 : 0);
+    }
     uint64_t rate = out->st.admitted_last_minute;
     out->eta_last_s = rate ? (int64_t)((out->st.waiting * 60 + rate - 1) / rate)
                            : (out->st.waiting ? -1 : 0);

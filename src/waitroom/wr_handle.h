@@ -20,9 +20,11 @@
 struct wr_handle {
     char name[WR_NAME_MAX + 1];
     uint32_t refs;                    /* registry mutex */
-    const struct wr_store_ops *ops;
+    const struct wr_store_ops *ops;   /* memory: this process's room (and the fallback) */
     void *room;
     uint32_t nonce;
+    void *shared_room;                /* wr_store_redis's, used when state.backend is redis */
+    uint32_t shared_nonce;            /* the same in every instance: cookies work anywhere */
     pthread_mutex_t mu;
     struct wr_params params;          /* mu: the latest generation's settings */
     uint32_t refresh_ms;              /* mu */
@@ -32,10 +34,13 @@ struct wr_handle {
     /* the store's answer figures, for answers that skip the store */
     atomic_uint_fast64_t seen_active, seen_rate, seen_waiting;
     atomic_int phase;                 /* the last phase seen (enum wr_phase), for the log */
+    struct wr_stats shared_stats;     /* mu: the Redis room's, as last read (wr_handle_sync) */
+    bool have_shared_stats;           /* mu */
     struct wr_auto ctl;
 };
 
-/* The room `c->name`, made on first use with the memory store; a reference is taken. */
+/* The room `c->name`, made on first use with the memory store (and its Redis handle, which
+ * holds no connection); a reference is taken. */
 struct wr_handle *wr_handle_get(const struct wr_conf *c, const struct wr_params *p);
 void wr_handle_put(struct wr_handle *h);
 /* The room called name with a reference taken, or NULL. */
@@ -57,6 +62,9 @@ struct wr_figures {
 void wr_handle_figures(struct wr_handle *h, struct wr_figures *out);
 /* Logs the room's event phase when it changed (once, whichever worker sees it first). */
 void wr_handle_phase(struct wr_handle *h, const struct wr_params *p, int64_t now);
+/* Worker 0, every STATE_SYNC_MS with state backend redis (state_events_every): reads each
+ * room's figures from Redis for the admin side. */
+void wr_handle_sync(void);
 /* Pauses or resumes the room (admin); logged. */
 void wr_handle_pause(struct wr_handle *h, bool paused);
 

@@ -16,13 +16,16 @@
 
 #include <openssl/crypto.h>
 
+#include "core/config.h"
 #include "core/config_types.h"
+#include "core/dlist.h"
 #include "core/log.h"
 #include "http/h1.h"
 #include "pipeline/chain.h"
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
 #include "resilience/shared_state.h"
+#include "state/store_stats.h"
 #include "waitroom/wr_config.h"
 #include "waitroom/wr_cookie.h"
 #include "waitroom/wr_handle.h"
@@ -43,6 +46,14 @@ struct wr_link {
 enum cookie_op { CK_NONE = 0, CK_SET, CK_CLEAR };
 
 struct wr_ctx {
+    struct exchange *x;
+    struct wr_call call;        /* the store call of this request (or of the revoke) */
+    bool in_call;               /* inside wr_store_call: an answer now needs no resume */
+    bool answered;
+    bool shared;                /* the room in Redis (state.backend: redis) */
+    bool have;                  /* ck is a valid cookie */
+    struct wr_cookie ck;
+    int64_t now;
     uint8_t cookie_op;
     bool admitted;              /* goes upstream on a session */
     uint64_t sid;
@@ -212,7 +223,8 @@ static void remember(struct wr_handle *h, const struct wr_result *res)
 }
 
 /* A valid cookie of this room and incarnation that has not expired, or false. */
-static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, struct wr_cookie *ck)
+static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, uint32_t nonce,
+                        struct wr_cookie *ck)
 {
     bool found;
     struct str v = wr_cookie_find(x->req->headers, x->req->nheaders, str_cstr(l->cookie_name),
@@ -221,7 +233,7 @@ static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, stru
         return false; /* an emptied cookie is no cookie */
     struct wr_local *lc = x->link->local;
     bool ok = wr_cookie_decode_cached(&lc->vc, v, l->c->name, l->c->mac, lc->w, ck) &&
-              ck->nonce == l->h->nonce &&
+              ck->nonce == nonce &&
               ck->seen_ms <= now + 60000 &&
               now - ck->seen_ms <= (int64_t)(ck->admitted ? l->p.session_ms : l->p.abandon_ms);
     if (!ok)
@@ -229,11 +241,55 @@ static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, stru
     return ok;
 }
 
+/* The store's answer (worker thread): acted on by the hook, now or when resumed. */
+static void call_answered(struct wr_call *call)
+{
+    struct wr_ctx *ctx = container_of(call, struct wr_ctx, call);
+    ctx->answered = true;
+    if (!ctx->in_call)
+        pipeline_resume(ctx->x);
+}
+
+static void call_start(struct wr_ctx *ctx, struct wr_handle *h)
+{
+    ctx->in_call = true;
+    if (ctx->shared)
+        wr_store_call(&wr_store_redis, h->shared_room, &ctx->call);
+    else
+        wr_store_call(h->ops, h->room, &ctx->call);
+    ctx->in_call = false;
+}
+
+/* Redis did not answer in time: state.on_store_error.waiting_room decides. local: this
+ * instance's own room (its cookies name local tickets); open: let the request through
+ * without a session; closed: 503. NEXT/RESPOND/FAIL, or -1 when the local room answered. */
+static int store_failed(struct exchange *x, struct wr_ctx *ctx, struct wr_handle *h)
+{
+    enum cfg_store_error pol = x->cfg->state.waiting_room_on_error;
+    store_stats_fallback(STORE_F_WAITROOM, config_store_error_name(pol));
+    if (pol == CFG_STORE_OPEN)
+        return PIPELINE_NEXT;
+    if (pol == CFG_STORE_CLOSED)
+        return pipeline_reply(x, 503, "the waiting room store is unavailable");
+    ctx->shared = false;
+    ctx->answered = false;
+    if (ctx->call.op == WR_OP_POLL || ctx->call.slot == WR_REDIS_SLOT)
+        ctx->call.op = WR_OP_ARRIVE; /* a Redis ticket or session means nothing here */
+    call_start(ctx, h);
+    return -1;
+}
+
+static enum pipeline_verdict decided(struct exchange *x, struct wr_ctx *ctx, struct wr_link *l);
+
 static enum pipeline_verdict wr_request(struct exchange *x, void *vctx)
 {
     struct wr_ctx *ctx = vctx;
     struct wr_link *l = x->link->shared;
     struct wr_handle *h = l->h;
+    if (ctx->call.pending)
+        return PIPELINE_WAIT; /* woken early: the store still works */
+    if (ctx->answered)
+        return decided(x, ctx, l);
     if (bypassed(x, l->c)) {
         atomic_fetch_add_explicit(&h->bypassed, 1, memory_order_relaxed);
         return PIPELINE_NEXT;
@@ -250,48 +306,78 @@ static enum pipeline_verdict wr_request(struct exchange *x, void *vctx)
         atomic_fetch_add_explicit(&h->passed, 1, memory_order_relaxed);
         return PIPELINE_NEXT;
     }
-    struct wr_cookie ck;
-    bool have = read_cookie(x, l, now, &ck);
-    struct wr_result res;
-    if (have && ck.admitted) {
-        if (now - ck.seen_ms < (int64_t)l->touch_ms) {
-            *ctx = (struct wr_ctx){.admitted = true, .sid = ck.id, .slot = ck.slot};
+    bool shared = x->cfg->state.backend == CFG_STATE_REDIS;
+    *ctx = (struct wr_ctx){.x = x, .shared = shared, .now = now};
+    struct wr_cookie *ck = &ctx->ck;
+    ctx->have = read_cookie(x, l, now, shared ? h->shared_nonce : h->nonce, ck);
+    ctx->call = (struct wr_call){.op = WR_OP_ARRIVE, .p = p, .now = now, .done = call_answered};
+    if (ctx->have && ck->admitted) {
+        if (now - ck->seen_ms < (int64_t)l->touch_ms) {
+            ctx->admitted = true;
+            ctx->sid = ck->id;
+            ctx->slot = ck->slot;
             return PIPELINE_NEXT;
         }
-        h->ops->touch(h->room, &p, ck.id, ck.slot, now, &res);
-    } else if (have) {
-        if (now - ck.seen_ms < (int64_t)l->c->refresh_ms / 2) /* a refresh storm: no store */
-            return queue_reply(x, l, true, ck.ahead, atomic_load(&h->seen_active),
+        ctx->call.op = WR_OP_TOUCH;
+        ctx->call.id = ck->id;
+        ctx->call.slot = ck->slot;
+    } else if (ctx->have) {
+        if (now - ck->seen_ms < (int64_t)l->c->refresh_ms / 2) /* a refresh storm: no store */
+            return queue_reply(x, l, true, ck->ahead, atomic_load(&h->seen_active),
                                atomic_load(&h->seen_rate));
-        h->ops->poll(h->room, &p, ck.id, now, &res);
-    } else {
-        h->ops->arrive(h->room, &p, now, &res);
+        ctx->call.op = WR_OP_POLL;
+        ctx->call.id = ck->id;
     }
-    if (res.v != WR_NOMEM && res.v != WR_PASS)
-        remember(h, &res);
-    bool keep = have && !res.new_visitor;
-    struct wr_cookie out = {.id = res.id, .slot = res.slot, .nonce = h->nonce,
-                            .issued_ms = keep && !res.fresh ? ck.issued_ms : now,
-                            .seen_ms = now, .ahead = res.ahead};
-    switch (res.v) {
+    call_start(ctx, h);
+    if (!ctx->answered)
+        return PIPELINE_WAIT; /* call_answered resumes */
+    return decided(x, ctx, l);
+}
+
+/* The store answered ctx->call (or failed): the verdict. */
+static enum pipeline_verdict decided(struct exchange *x, struct wr_ctx *ctx, struct wr_link *l)
+{
+    struct wr_handle *h = l->h;
+    ctx->answered = false;
+    if (ctx->call.failed) {
+        int v = store_failed(x, ctx, h);
+        if (v >= 0)
+            return (enum pipeline_verdict)v;
+        ctx->answered = false; /* the memory room answered at once */
+    }
+    const struct wr_result *res = &ctx->call.res;
+    int64_t now = ctx->now;
+    if (res->v != WR_NOMEM && res->v != WR_PASS)
+        remember(h, res);
+    bool keep = ctx->have && !res->new_visitor;
+    struct wr_cookie out = {.id = res->id, .slot = res->slot,
+                            .nonce = ctx->shared ? h->shared_nonce : h->nonce,
+                            .issued_ms = keep && !res->fresh ? ctx->ck.issued_ms : now,
+                            .seen_ms = now, .ahead = res->ahead};
+    switch (res->v) {
     case WR_ADMITTED:
         out.admitted = true;
         set_cookie(ctx, x, l, &out);
         ctx->admitted = true;
-        ctx->sid = res.id;
-        ctx->slot = res.slot;
+        ctx->sid = res->id;
+        ctx->slot = res->slot;
         return PIPELINE_NEXT;
     case WR_WAITING:
         set_cookie(ctx, x, l, &out);
-        return queue_reply(x, l, true, res.ahead, res.active, res.admitted_last_minute);
+        return queue_reply(x, l, true, res->ahead, res->active, res->admitted_last_minute);
     case WR_REJECTED:
-        return queue_reply(x, l, false, 0, res.active, res.admitted_last_minute);
+        return queue_reply(x, l, false, 0, res->active, res->admitted_last_minute);
     case WR_PASS:
         return PIPELINE_NEXT;
     case WR_NOMEM:
     default:
         return pipeline_reply(x, 503, "the waiting room is out of memory");
     }
+}
+
+static void revoke_sent(struct wr_call *call)
+{
+    (void)call; /* nobody waits for a revoke's answer */
 }
 
 static void wr_response_head(struct exchange *x, void *vctx, struct response *r)
@@ -305,7 +391,13 @@ static void wr_response_head(struct exchange *x, void *vctx, struct response *r)
             struct wr_params p = l->p;
             if (l->c->apm_auto)
                 p.admit_per_minute = wr_auto_rate(&l->h->ctl);
-            l->h->ops->revoke(l->h->room, &p, ctx->sid, ctx->slot, wr_now_ms());
+            ctx->call = (struct wr_call){.op = WR_OP_REVOKE, .p = p, .id = ctx->sid,
+                                         .slot = ctx->slot, .now = wr_now_ms(),
+                                         .done = revoke_sent};
+            if (ctx->slot == WR_REDIS_SLOT) /* sent; the answer is not waited for */
+                wr_store_call(&wr_store_redis, l->h->shared_room, &ctx->call);
+            else
+                wr_store_call(l->h->ops, l->h->room, &ctx->call);
             atomic_fetch_add_explicit(&l->h->origin_revokes, 1, memory_order_relaxed);
             ctx->admitted = false;
             ctx->cookie_op = CK_CLEAR;
@@ -326,6 +418,8 @@ static void wr_end(struct exchange *x, void *vctx)
 {
     struct wr_ctx *ctx = vctx;
     struct wr_link *l = x->link->shared;
+    if (ctx->call.pending)
+        wr_store_cancel(&wr_store_redis, l->h->shared_room, &ctx->call);
     if (!ctx->admitted || !l->c->apm_auto)
         return;
     uint64_t now = ev_clock_us();

@@ -1,0 +1,84 @@
+"""Security state shared by weir instances through Redis (issue 15): a token revoked through
+one instance's admin API is rejected by the others — at once through the "revoke" event
+(pub/sub), and by an instance started later through the periodic re-read of the list in Redis
+(security/revocation_sync.h)."""
+
+import time
+
+import pytest
+
+from conftest import Client
+from test_redis_state import REDIS, instances, redis  # noqa: F401
+from test_security_auth import AUD, ISS, SECRET, get, sign
+
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
+
+JWT = {"issuers": [ISS], "audiences": [AUD], "keys": [{"alg": "HS256", "secret": SECRET}]}
+
+
+def until(fn, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not fn():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_revoke_on_one_instance_rejects_on_the_others(launcher, redis):  # noqa: F811
+    b = launcher.backend("b")
+    ups = {"g": [b.port]}
+    routes = [{"path": "/", "upstream": "g", "jwt": JWT}]
+    ws = instances(launcher, redis, ups, routes, n=2)
+    tok = sign(SECRET, "HS256", jti="t-1")
+    bob = sign(SECRET, "HS256", sub="bob", jti="t-2")
+    for w in ws:
+        assert get(w, "/", tok).status == 200  # cached as valid on every instance
+        assert get(w, "/", bob).status == 200
+    with Client(ws[0].aport) as c:
+        assert c.request("POST", "/revoke?jti=t-1&ttl=60").status == 200
+        assert c.request("POST", "/revoke?sub=bob&ttl=60").status == 200
+    t0 = time.monotonic()
+    until(lambda: get(ws[1], "/", tok).status == 401, timeout=1.0)  # the event: well below 2 s
+    assert time.monotonic() - t0 < 1.0
+    assert "revoked" in get(ws[1], "/", tok).text()
+    assert get(ws[1], "/", bob).status == 401
+    assert get(ws[1], "/", sign(SECRET, "HS256", sub="carol")).status == 200
+    with Client(ws[1].aport) as c:
+        listed = {(e["kind"], e["value"]) for e in c.get("/revoke").json()}
+    assert {("jti", "t-1"), ("sub", "bob")} <= listed
+    # an instance started afterwards reads the list from Redis
+    late = instances(launcher, redis, ups, routes, n=1)[0]
+    until(lambda: get(late, "/", tok).status == 401, timeout=5.0)
+    assert get(late, "/", bob).status == 401
+    assert get(late, "/", sign(SECRET, "HS256", sub="carol")).status == 200
+
+
+def test_lockout_through_one_instance_blocks_on_the_others(launcher, redis):  # noqa: F811
+    """Three failures from 127.0.0.2 through instance A lock that address out on A and B (the
+    lock is in Redis; the check asks it); an admin unlock on B lifts it everywhere; failures
+    through different instances add up (one script per failure counts and locks in Redis)."""
+    from test_security_edge import SrcClient, admin_req, status
+    b = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 3, "window": "5s", "lock": "10s",
+                           "max_lock": "60s", "zone": "login"}}]
+    ws = instances(launcher, redis, {"g": [b.port]}, routes, n=2)
+    a, bb = ws
+    assert status(bb.port, "/status/200", "127.0.0.2") == 200
+    for _ in range(3):
+        assert status(a.port, "/status/401", "127.0.0.2") == 401
+    until(lambda: status(bb.port, "/status/200", "127.0.0.2") == 429, timeout=1.0)
+    with SrcClient(bb.port, "127.0.0.2") as c:
+        r = c.get("/status/200")
+        assert r.status == 429 and int(r.header("Retry-After")) in range(8, 11)
+    assert status(bb.port, "/status/200", "127.0.0.3") == 200  # another address: not locked
+    assert status(a.port, "/status/200", "127.0.0.2") == 429
+    r = admin_req(bb.aport, "POST", "/lockouts/unlock?key=login%7Cip%7C127.0.0.2")
+    assert r.status == 200
+    until(lambda: status(bb.port, "/status/200", "127.0.0.2") == 200, timeout=1.0)
+    assert status(a.port, "/status/200", "127.0.0.2") == 200  # A's own lock is Redis' too
+    # failures add up across instances: 2 through A and 1 through B lock 127.0.0.4 (neither
+    # instance saw 3 itself)
+    for port in (a.port, a.port, bb.port):
+        assert status(port, "/status/401", "127.0.0.4") == 401
+    until(lambda: status(a.port, "/status/200", "127.0.0.4") == 429, timeout=1.0)
+    assert status(bb.port, "/status/200", "127.0.0.4") == 429
