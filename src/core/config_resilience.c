@@ -361,7 +361,7 @@ static int load_rate_short(struct ycx *cx, const struct ynode *v, struct cfg_rat
     return 0;
 }
 
-/* `key: client_ip | route | header:NAME`. */
+/* `key: client_ip | client | route | header:NAME`. */
 static int load_rate_key(struct ycx *cx, const struct ynode *v, struct cfg_ratelimit *rl)
 {
     const char *name;
@@ -374,8 +374,12 @@ static int load_rate_key(struct ycx *cx, const struct ynode *v, struct cfg_ratel
         rl->key = CFG_RL_ROUTE;
         return 0;
     }
+    if (strcmp(v->str, "client") == 0) {
+        rl->key = CFG_RL_CLIENT;
+        return 0;
+    }
     if (strncmp(v->str, "header:", 7) != 0)
-        return yerr(cx, v, "invalid key '%.64s' (expected client_ip, route or header:NAME)",
+        return yerr(cx, v, "invalid key '%.64s' (expected client_ip, client, route or header:NAME)",
                     v->str);
     name = v->str + 7;
     if (!*name)

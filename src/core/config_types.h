@@ -196,7 +196,7 @@ struct cfg_upstream {
     struct cfg_tls_upstream *tls; /* NULL = plain TCP */
 };
 
-enum cfg_ratelimit_key { CFG_RL_CLIENT_IP = 0, CFG_RL_HEADER, CFG_RL_ROUTE };
+enum cfg_ratelimit_key { CFG_RL_CLIENT_IP = 0, CFG_RL_HEADER, CFG_RL_ROUTE, CFG_RL_CLIENT };
 
 /* Rate limit on a route (issue 4): GCRA, `rate` requests per `period`, `burst` extra. */
 struct cfg_ratelimit {

@@ -360,6 +360,11 @@ def basic_setup(launcher, tmp_path):
                      "keys": [{"client": "batch", "sha256": sha256_hex("key-q")}]}},
         {"path": "/basic", "upstream": "g",
          "basic_auth": {"htpasswd": str(htpasswd), "realm": "staff", "user_header": "X-User"}},
+        {"path": "/keyrl", "upstream": "g",
+         "api_key": {"keys": [{"client": "mobile", "sha256": sha256_hex("key-one")},
+                              {"client": "web", "sha256": sha256_hex("key-two")},
+                              {"client": "web", "sha256": sha256_hex("key-two-b")}]},
+         "rate_limit": {"rate": 2, "per": "1m", "burst": 1, "key": "client"}},
     ]
     w = launcher.weir(make_config(None, {"g": [backend.port]}, routes))
     return w, have_bcrypt
@@ -375,6 +380,17 @@ def test_api_key_header_and_query(basic_setup):
     h = echo_headers(get(w, "/qkey/a?api_key=key-q&x=1"))
     assert h["x-client"] == "batch"
     assert get(w, "/qkey/a?api_key=key-one").status == 401
+
+
+def test_rate_limit_per_api_client(basic_setup):
+    """`rate_limit.key: client` counts each authenticated client apart, whatever address or
+    key it comes with: two keys of one client share its limit, another client has its own."""
+    w = basic_setup[0]
+    web = [get(w, "/keyrl/a", headers={"X-API-Key": k}).status
+           for k in ("key-two", "key-two-b", "key-two")]
+    assert web[:2] == [200, 200] and web[2] == 429, web
+    assert get(w, "/keyrl/a", headers={"X-API-Key": "key-one"}).status == 200
+    assert get(w, "/keyrl/a").status == 401  # refused before it could count
 
 
 def basic(user, pw):

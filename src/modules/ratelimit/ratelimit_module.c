@@ -63,6 +63,12 @@ static struct str request_key(const struct exchange *x)
     }
     case CFG_RL_ROUTE:
         return STR_LIT("route");
+    case CFG_RL_CLIENT:
+        /* the authenticated client (an API key's id, a token's subject), kept apart from
+         * addresses; a request no authentication module identified counts by its address */
+        if (x->client_id)
+            return str_cstr(x->client_id);
+        return str_cstr(x->client_ip);
     case CFG_RL_CLIENT_IP:
     default:
         return str_cstr(x->client_ip);

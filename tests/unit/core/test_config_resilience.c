@@ -672,7 +672,7 @@ static void test_bad_values(void **state)
     expect_error(ROUTE("    rate_limit: {rate: 5, max_keys: 0}\n"),
                  "t.yaml:5:37: 'max_keys' must be an integer in 1..10000000, got '0'");
     expect_error(ROUTE("    rate_limit: {rate: 5, key: ip}\n"),
-                 "t.yaml:5:32: invalid key 'ip' (expected client_ip, route or header:NAME)");
+                 "t.yaml:5:32: invalid key 'ip' (expected client_ip, client, route or header:NAME)");
     expect_error(ROUTE("    rate_limit: {rate: 5, key: 'header:'}\n"),
                  "t.yaml:5:32: invalid key 'header:': the header name is missing");
     expect_error(ROUTE("    rate_limit: {rate: 5, key: 'header:X Key'}\n"),
