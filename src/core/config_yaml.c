@@ -4,6 +4,7 @@
  * thread during a load; nothing is kept between loads. */
 #include "core/config_yaml.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -505,4 +506,26 @@ int ysection_form(struct ycx *cx, const struct ynode *v, const char *where, bool
         return yerr(cx, v, "expected a mapping%s for '%s', got '%.64s'", words, where, v->str);
     return yerr(cx, v, "expected a mapping%s for '%s', found %s", words, where,
                 ynode_describe(v));
+}
+
+int yread_file(struct ycx *cx, const struct ynode *n, const char *path, char **out,
+               size_t *len)
+{
+    enum { FILE_MAX = 1u << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return yerr(cx, n, "cannot read '%s': %s", path, strerror(errno));
+    char *buf = malloc(FILE_MAX + 1);
+    size_t got = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
+    fclose(f);
+    if (!buf)
+        return yerr(cx, n, "out of memory");
+    if (got > FILE_MAX) {
+        free(buf);
+        return yerr(cx, n, "'%s' is larger than 1 MiB", path);
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
 }

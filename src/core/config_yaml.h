@@ -97,6 +97,10 @@ int yparse_u64(const char *s, const char **end, uint64_t *out);
 int yscalar(struct ycx *cx, const struct ynode *n, const char *what);
 /* strdup that reports failure as "out of memory" at n. */
 int ystrdup(struct ycx *cx, const struct ynode *n, const char *s, char **out);
+/* Reads the whole file `path` named by n (a page, keys, a password file) into a malloc'd,
+ * NUL-terminated buffer: 0, or -1 with the error at n (unreadable, larger than 1 MiB). */
+int yread_file(struct ycx *cx, const struct ynode *n, const char *path, char **out,
+               size_t *len);
 
 /* Shared between the loader's files (config.c, config_upstream.c). */
 bool config_is_token(const char *s); /* an HTTP token (RFC 9110 tchar), non-empty */

@@ -65,7 +65,7 @@ static int load_htpasswd(struct ycx *cx, const struct ynode *n, struct basic_con
 {
     char *text;
     size_t len;
-    if (auth_read_file(cx, n, n->str, &text, &len) != 0)
+    if (yread_file(cx, n, n->str, &text, &len) != 0)
         return -1;
     uint32_t lines = 1;
     for (size_t i = 0; i < len; i++)

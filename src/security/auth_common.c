@@ -12,7 +12,6 @@
 #include "pipeline/runner.h"
 #include "security/audit.h"
 
-#define FILE_MAX (1u << 20)
 
 void auth_audit(const struct exchange *x, uint16_t status, const char *detail)
 {
@@ -56,27 +55,6 @@ struct str auth_query_param(const struct exchange *x, const char *name)
         p = e + 1;
     }
     return STR_NULL;
-}
-
-int auth_read_file(struct ycx *cx, const struct ynode *n, const char *path, char **out,
-                   size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return yerr(cx, n, "cannot read '%s': %s", path, strerror(errno));
-    char *buf = malloc(FILE_MAX + 1);
-    size_t got = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf)
-        return yerr(cx, n, "out of memory");
-    if (got > FILE_MAX) {
-        free(buf);
-        return yerr(cx, n, "'%s' is larger than 1 MiB", path);
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
 }
 
 static int hexv(char c)

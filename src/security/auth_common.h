@@ -24,9 +24,6 @@ enum pipeline_verdict auth_deny(struct exchange *x, uint16_t status, const char 
 struct str auth_header(const struct exchange *x, struct str name);
 /* The raw (not decoded) value of a query parameter, or STR_NULL. */
 struct str auth_query_param(const struct exchange *x, const char *name);
-/* A whole file of at most 1 MiB, NUL-terminated (malloc). 0, or -1 with the error at n. */
-int auth_read_file(struct ycx *cx, const struct ynode *n, const char *path, char **out,
-                   size_t *len);
 /* 2 * n hex digits into n bytes; -1 when not hex. */
 int auth_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
 void auth_hex_encode(const uint8_t *in, size_t n, char *out); /* out: 2n + 1 */

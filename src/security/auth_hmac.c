@@ -81,7 +81,7 @@ static int load_keys(struct ycx *cx, const struct ynode *v, struct hmac_conf *c)
         if (!sec && !file)
             return yerr(cx, m, "a key needs 'secret' or 'secret_file'");
         if (file) {
-            if (auth_read_file(cx, file, file->str, &text, &len) != 0)
+            if (yread_file(cx, file, file->str, &text, &len) != 0)
                 return -1;
             while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
                 len--;

@@ -128,7 +128,7 @@ static int key_text(struct ycx *cx, const struct ynode *m, const char *inline_ke
         return yerr(cx, file, "'%s' and '%s' exclude each other", inline_key, file_key);
     *at = in ? in : file;
     if (file) {
-        if (auth_read_file(cx, file, file->str, out, len) != 0)
+        if (yread_file(cx, file, file->str, out, len) != 0)
             return -1;
         while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r'))
             (*out)[--*len] = '\0';
@@ -243,7 +243,7 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         size_t len;
         struct jwks probe;
         char err[160];
-        if (auth_read_file(cx, n, n->str, &text, &len) != 0)
+        if (yread_file(cx, n, n->str, &text, &len) != 0)
             return -1;
         int rc = jwks_parse(text, len, &probe, err, sizeof(err));
         free(text);

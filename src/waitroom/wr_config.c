@@ -13,7 +13,6 @@
 #include "core/config_yaml.h"
 #include "waitroom/wr_cookie.h"
 
-#define FILE_MAX (1u << 20)
 
 static const char *const room_keys[] = {
     "name", "max_active", "admit_per_minute", "session", "queueing", "status", "refresh",
@@ -38,33 +37,11 @@ void wr_config_free(void *conf)
     free(c);
 }
 
-/* Reads a whole (small) file. */
-static int read_file(struct ycx *cx, const struct ynode *n, const char *path, char **out,
-                     size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return yerr(cx, n, "cannot read '%s': %s", path, strerror(errno));
-    char *buf = malloc(FILE_MAX + 1);
-    size_t got = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf)
-        return yerr(cx, n, "out of memory");
-    if (got > FILE_MAX) {
-        free(buf);
-        return yerr(cx, n, "'%s' is larger than 1 MiB", path);
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
-}
-
 /* A file's text without its trailing newlines (a key or secret file). */
 static int read_trimmed(struct ycx *cx, const struct ynode *n, const char *path, char **out,
                         size_t *len)
 {
-    if (read_file(cx, n, path, out, len) != 0)
+    if (yread_file(cx, n, path, out, len) != 0)
         return -1;
     while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r'))
         (*len)--;
@@ -285,7 +262,7 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         return yerr(cx, sec, "cannot set up HMAC-SHA256 (OpenSSL)");
     const struct ynode *page = NULL;
     if (yopt_str(cx, v, "page", &page) != 0 ||
-        (page && read_file(cx, page, page->str, &c->page, &c->page_len) != 0))
+        (page && yread_file(cx, page, page->str, &c->page, &c->page_len) != 0))
         return -1;
     const struct ynode *ev = ymap_get(v, "event");
     if (ev && (yexpect(cx, ev, YNODE_MAP, "waiting_room.event") != 0 || load_event(cx, ev, c) != 0))
