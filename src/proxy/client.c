@@ -300,6 +300,9 @@ void client_exchange_done(struct client *c)
     struct worker *w = c->w;
     if (c->state != CS_HEAD)
         forward_end(c);
+    const char *cip = c->x->base.client_ip; /* arena memory when trusted_proxies set it */
+    if (cip && cip != c->ip)
+        snprintf(c->x->log.client, sizeof(c->x->log.client), "%s", cip);
     pipeline_end(&c->x->base, (uint16_t)c->x->log.status);
     if (c->x->log.t_start_us) {
         c->x->t_end_us = ev_clock_us();

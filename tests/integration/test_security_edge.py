@@ -256,6 +256,23 @@ def test_access_log_masking(launcher, tmp_path):
     assert "token=visible" in open(access).read()
 
 
+def test_access_log_client_is_resolved_address(launcher, tmp_path):
+    be = launcher.backend("b")
+    access = str(tmp_path / "access.log")
+    cfg = config(be, [{"path": "/", "upstream": "g"}],
+                 trusted_proxies={"from": ["127.0.0.9/32"], "depth": 1})
+    cfg["log"]["access"] = access
+    w = launcher.weir(cfg)
+    assert status(w.port, "/via-proxy", "127.0.0.9", {"X-Forwarded-For": "10.1.2.3"}) == 200
+    assert status(w.port, "/direct", "127.0.0.7", {"X-Forwarded-For": "10.6.6.6"}) == 200
+    w.stop()
+    lines = {e["path"]: e for e in map(json.loads, open(access).read().splitlines())}
+    assert lines["/via-proxy"]["client"] == "10.1.2.3"
+    assert lines["/via-proxy"]["peer"] == "127.0.0.9"
+    # an untrusted peer's header is not believed: the socket's address, no separate peer
+    assert lines["/direct"]["client"] == "127.0.0.7" and "peer" not in lines["/direct"]
+
+
 def test_response_json_masking(launcher):
     be = launcher.backend("b")
     routes = [{"path": "/", "upstream": "g",
