@@ -93,6 +93,9 @@ struct exchange {
      * token's subject, a Basic user; arena or config memory), or NULL: for modules after it
      * (a rate limit keyed on the client) and the logs. */
     const char *client_id;
+    /* The claims of the token that authenticated the request (a JSON object's text, arena
+     * memory), or empty: for modules that decide by them (mask's unless_claim). */
+    struct str auth_claims;
     /* Edits of the request sent upstream, set by modules in on_request (arena memory): the
      * host leaves out the fields named in upstream_drop and adds upstream_add
      * ("Name: value\r\n" lines) when it builds the upstream request head. */

@@ -21,7 +21,7 @@ static void free_list(char **l, uint32_t n)
     free(l);
 }
 
-static void free_pairs(struct jwt_pair *p, uint32_t n)
+void jwt_pairs_free(struct jwt_pair *p, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         free(p[i].a);
@@ -44,8 +44,8 @@ void jwt_config_free(void *conf)
     free_list(c->issuers, c->nissuers);
     free_list(c->audiences, c->naudiences);
     free_list(c->required, c->nrequired);
-    free_pairs(c->require, c->nrequire);
-    free_pairs(c->to_headers, c->nto_headers);
+    jwt_pairs_free(c->require, c->nrequire);
+    jwt_pairs_free(c->to_headers, c->nto_headers);
     free(c);
 }
 
@@ -74,8 +74,8 @@ static int str_list(struct ycx *cx, const struct ynode *map, const char *key, ch
     return 0;
 }
 
-static int pair_map(struct ycx *cx, const struct ynode *map, const char *key,
-                    struct jwt_pair **out, uint32_t *n, bool header_values)
+int jwt_pairs_load(struct ycx *cx, const struct ynode *map, const char *key,
+                   struct jwt_pair **out, uint32_t *n, bool header_values)
 {
     const struct ynode *v = ymap_get(map, key);
     if (!v)
@@ -268,8 +268,8 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         str_list(cx, v, "issuers", &c->issuers, &c->nissuers) != 0 ||
         str_list(cx, v, "audiences", &c->audiences, &c->naudiences) != 0 ||
         str_list(cx, v, "required_claims", &c->required, &c->nrequired) != 0 ||
-        pair_map(cx, v, "require", &c->require, &c->nrequire, false) != 0 ||
-        pair_map(cx, v, "claims_to_headers", &c->to_headers, &c->nto_headers, true) != 0)
+        jwt_pairs_load(cx, v, "require", &c->require, &c->nrequire, false) != 0 ||
+        jwt_pairs_load(cx, v, "claims_to_headers", &c->to_headers, &c->nto_headers, true) != 0)
         return -1;
     n = NULL;
     if (yopt_str(cx, v, "realm", &n) != 0)

@@ -25,8 +25,9 @@
 #define JWKS_POLL_MS 20
 #define REC_MAX TOKEN_CACHE_DATA_MAX
 
-/* The outcome of one verification, as the cache keeps it:
- * verdict, sub, jti (each u16 length + bytes), then the claim headers ("Name: value\r\n"). */
+/* The outcome of one verification, as the cache keeps it: verdict, sub, jti, the claims as
+ * compact JSON (for x->auth_claims) (each u16 length + bytes), then the claim headers
+ * ("Name: value\r\n"). */
 enum { V_OK = 0, V_FORBIDDEN = 1 };
 
 struct jwt_ctx {
@@ -202,38 +203,6 @@ static bool aud_ok(json_t *aud, const struct jwt_conf *c)
     return false;
 }
 
-/* A claim meets `require`: equal, an array holding the value, or a space-separated list
- * (OAuth's scope) holding it. */
-static bool claim_has(json_t *v, const char *want)
-{
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t wl = strlen(want);
-        if (!strcmp(s, want))
-            return true;
-        for (const char *p = s; (p = strstr(p, want)); p++)
-            if ((p == s || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
-                return true;
-        return false;
-    }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-            if (json_is_string(e) && !strcmp(json_string_value(e), want))
-                return true;
-        return false;
-    }
-    if (json_is_boolean(v))
-        return !strcmp(want, json_is_true(v) ? "true" : "false");
-    if (json_is_integer(v)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-        return !strcmp(buf, want);
-    }
-    return false;
-}
-
 /* 0 when the claims hold now; else why not. */
 static const char *check_claims(json_t *cl, const struct jwt_conf *c, int64_t now, int64_t *exp)
 {
@@ -323,14 +292,28 @@ static bool safe_value(const char *s, size_t n)
     return true;
 }
 
+/* The record of verified claims cl into rec (REC_MAX bytes): its length, or 0 when the claims
+ * are too large to keep (the token is then refused: a record must hold what later modules
+ * decide by). */
 static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
 {
     bool ok = true;
     for (uint32_t i = 0; i < c->nrequire && ok; i++)
-        ok = claim_has(json_object_get(cl, c->require[i].a), c->require[i].b);
+        ok = jwt_claim_has(json_object_get(cl, c->require[i].a), c->require[i].b);
     rec[0] = ok ? V_OK : V_FORBIDDEN;
     size_t o = put_str(rec, 1, json_object_get(cl, "sub"));
     o = put_str(rec, o, json_object_get(cl, "jti"));
+    char *text = json_dumps(cl, JSON_COMPACT);
+    size_t tn = text ? strlen(text) : 0;
+    if (!text || o + 2 + tn > REC_MAX / 2) { /* half at most: room for the headers */
+        free(text);
+        return 0;
+    }
+    rec[o] = (char)(tn >> 8);
+    rec[o + 1] = (char)(tn & 0xff);
+    memcpy(rec + o + 2, text, tn);
+    free(text);
+    o += 2 + tn;
     for (uint32_t i = 0; i < c->nto_headers; i++) {
         char val[1024];
         int n = claim_text(json_object_get(cl, c->to_headers[i].a), val, sizeof(val));
@@ -358,10 +341,13 @@ static enum pipeline_verdict apply(struct exchange *x, const struct jwt_conf *c,
     size_t o = 1;
     struct str sub = rec_str(rec, &o);
     struct str jti = rec_str(rec, &o);
+    struct str claims = rec_str(rec, &o);
     if (revocation_check(jti, sub, now))
         return deny(x, c, 401, "invalid_token", "the token has been revoked");
     if (rec[0] == V_FORBIDDEN)
         return deny(x, c, 403, "insufficient_scope", "the token does not grant this route");
+    if (!(x->auth_claims = arena_str(&x->arena, claims)).ptr)
+        goto nomem;
     for (uint32_t i = 0; i < c->nto_headers; i++)
         if (upstream_edit_drop(x, str_cstr(c->to_headers[i].b)) != 0)
             goto nomem;
@@ -455,6 +441,8 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     jwt_token_free(&t);
     if (why)
         return deny(x, c, 401, "invalid_token", why);
+    if (!len)
+        return deny(x, c, 401, "invalid_token", "the token's claims are too large");
     if (k->cache && exp > 0)
         token_cache_put(k->cache, hash, exp + c->leeway_s, gen, rec, len);
     jwt_keys_refresh(k, x->worker, now_ms, true);

@@ -118,6 +118,10 @@ class Jwks(Served):
         self.serve(H)
 
 
+PII_MASK = {"fields": ["$.headers['x-phone']"], "keep_head": 3, "keep_tail": 4,
+            "unless_claim": {"role": "admin"}}
+
+
 @pytest.fixture(scope="module")
 def keys():
     return make_keys()
@@ -148,6 +152,9 @@ def setup(launcher, tmp_path, keys):
         {"path": "/cookie", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
                      token_from={"cookie": "session"})},
+        {"path": "/pii", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}]), "mask": PII_MASK},
+        {"path": "/open-pii", "upstream": "g", "mask": PII_MASK},
         {"path": "/rsa-pem", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "RS256",
                                     "pem": keys["RS256"].export_to_pem().decode()}])},
@@ -258,6 +265,22 @@ def test_insufficient_claims_is_403(setup):
     assert r.status == 403
     assert 'error="insufficient_scope"' in r.header("WWW-Authenticate")
     assert get(w, "/admin/a", sign(SECRET, "HS256", claims={"role": "admin"})).status == 200
+
+
+def test_mask_unless_claim(setup):
+    w = setup[0]
+    phone = {"X-Phone": "010-1234-5678"}
+    admin = pyjwt.encode({"sub": "root", "iss": ISS, "aud": AUD, "role": "admin",
+                          "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
+    user = pyjwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "role": "user",
+                         "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
+    for _ in range(2):  # the second time from the verified-token cache
+        assert echo_headers(get(w, "/pii/a", admin, phone))["x-phone"] == "010-1234-5678"
+        assert echo_headers(get(w, "/pii/a", user, phone))["x-phone"] == "010-****-5678"
+    assert get(w, "/pii/a", None, phone).status == 401
+    assert echo_headers(get(w, "/open-pii/a", None, phone))["x-phone"] == "010-****-5678"
+    # no jwt on the route: an admin token is not even read, the values stay masked
+    assert echo_headers(get(w, "/open-pii/a", admin, phone))["x-phone"] == "010-****-5678"
 
 
 def test_cookie_token_is_removed(setup):
