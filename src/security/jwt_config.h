@@ -17,7 +17,12 @@ struct jwt_pair {
     char *a, *b;            /* claims_to_headers: claim, header; require: claim, value */
 };
 
+#define JWT_FINGERPRINT_LEN 32
+
 struct jwt_conf {
+    /* SHA-256 over the section as written and the inline keys' material (a secret_file's
+     * text included): equal sections share their keys and token cache across reloads. */
+    uint8_t fingerprint[JWT_FINGERPRINT_LEN];
     enum jwt_source from;
     char *from_name;        /* header, cookie or query parameter name */
     struct jwks inline_keys;

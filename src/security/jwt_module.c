@@ -1,6 +1,7 @@
 /* jwt_module.c — see jwt_module.h. */
 #include "security/jwt_module.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "pipeline/chain.h"
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
-#include "pipeline/shared.h"
 #include "pipeline/upstream_edit.h"
 #include "security/auth_common.h"
 #include "security/jwt.h"
@@ -35,37 +35,65 @@ struct jwt_ctx {
     bool waited;                 /* one wait per request */
 };
 
-/* --- shared state: one jwt_keys per section, for every worker --- */
+/* --- shared state: one jwt_keys per distinct section, for every worker and generation ---
+ *
+ * Keyed by the section's fingerprint (jwt_conf.fingerprint), not by the conf's address: a
+ * reload that leaves a `jwt:` section as it was finds the keys fetched and the tokens verified
+ * under the old generation (the new chains are built before the old ones go). A changed section
+ * starts afresh, since what the cache's records hold depends on all of it. The list's mutex is
+ * taken when chains are built and freed, never per request. */
 
 struct jwt_shared {
+    struct jwt_shared *next;
+    uint8_t fingerprint[JWT_FINGERPRINT_LEN];
+    uint32_t refs;
     struct jwt_keys *k;
 };
 
-static int shared_init(void *obj, const void *key)
-{
-    struct jwt_shared *s = obj;
-    s->k = jwt_keys_new(key);
-    return s->k ? 0 : -1;
-}
-
-static void shared_fini(void *obj)
-{
-    jwt_keys_put(((struct jwt_shared *)obj)->k);
-}
-
-static const struct pipeline_shared_type jwt_shared_type = {
-    .name = "jwt", .size = sizeof(struct jwt_shared), .init = shared_init, .fini = shared_fini};
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct jwt_shared *shared_list;
 
 static void *jwt_shared_get(const struct cfg_route *route, const void *conf)
 {
     (void)route;
-    return pipeline_shared_get(&jwt_shared_type, conf);
+    const struct jwt_conf *c = conf;
+    pthread_mutex_lock(&shared_mu);
+    struct jwt_shared *s = shared_list;
+    while (s && memcmp(s->fingerprint, c->fingerprint, JWT_FINGERPRINT_LEN) != 0)
+        s = s->next;
+    if (!s && (s = calloc(1, sizeof(*s)))) {
+        if (!(s->k = jwt_keys_new(c))) {
+            free(s);
+            s = NULL;
+        } else {
+            memcpy(s->fingerprint, c->fingerprint, JWT_FINGERPRINT_LEN);
+            s->next = shared_list;
+            shared_list = s;
+        }
+    }
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&shared_mu);
+    return s;
 }
 
 static void jwt_shared_put(void *shared)
 {
-    if (shared)
-        pipeline_shared_put(shared);
+    struct jwt_shared *s = shared;
+    if (!s)
+        return;
+    pthread_mutex_lock(&shared_mu);
+    bool last = --s->refs == 0;
+    for (struct jwt_shared **p = &shared_list; last && *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&shared_mu);
+    if (last) {
+        jwt_keys_put(s->k);
+        free(s);
+    }
 }
 
 /* --- the token --- */
@@ -418,7 +446,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     if (jwt_parse(tok, &t, &why) != 0)
         return deny(x, c, 401, "invalid_token", why);
     struct jwt_keyset *hold;
-    const struct jwt_key *key = jwt_keys_find(k, t.kid, t.alg, &hold);
+    const struct jwt_key *key = jwt_keys_find(k, &c->inline_keys, t.kid, t.alg, &hold);
     if (!key && !ctx->waited && jwt_keys_refresh(k, x->worker, now_ms, false)) {
         jwt_token_free(&t); /* parsed again after the wait: the request may be gone by then */
         ctx->waited = true;

@@ -348,6 +348,51 @@ def test_jwks_url_refetch_on_unknown_kid_and_outage(setup, keys):
     assert idp.fetches - before <= 1
 
 
+def wait_reload(w, gen):
+    deadline = time.monotonic() + 10
+    while "generation %d " % gen not in w.stderr_text():
+        assert time.monotonic() < deadline, w.stderr_text()
+        time.sleep(0.05)
+    time.sleep(0.3)  # every worker has taken it
+
+
+def test_jwks_and_token_cache_survive_reload(launcher, keys):
+    backend = launcher.backend("app")
+    idp = Jwks(public_jwks(keys, ["RS256"]))
+    jwt_conf = {"issuers": [ISS], "audiences": [AUD], "jwks_url": "http://idp.test/jwks.json",
+                "jwks_refresh_min": "1s", "jwks_timeout": "2s"}
+    routes = [{"host": "idp.test", "path": "/", "upstream": "idp"},
+              {"path": "/url", "upstream": "g", "jwt": dict(jwt_conf)},
+              {"path": "/other", "upstream": "g"}]
+    port = free_port()
+    cfg = make_config(port, {"g": [backend.port], "idp": [idp.port]}, routes,
+                      extra={"admin": "off"})
+    w = launcher.weir(cfg, port=port)
+    try:
+        tok = sign(keys["RS256"], "RS256", kid="k-rs256")
+        assert get(w, "/url/a", tok).status == 200
+        assert idp.fetches == 1
+        # another route changes; this jwt section does not: keys and verified tokens stay,
+        # so the token passes with the issuer down and nothing is fetched again
+        idp.down = True
+        cfg["routes"][2]["path"] = "/other2"
+        w.reload(cfg)
+        wait_reload(w, 2)
+        assert get(w, "/url/a", tok).status == 200
+        assert get(w, "/url/b", sign(keys["RS256"], "RS256", kid="k-rs256", jti="2")).status == 200
+        assert idp.fetches == 1
+        # a changed section starts afresh: its first token fetches the keys again
+        idp.down = False
+        cfg["routes"][1]["jwt"]["leeway"] = "7s"
+        w.reload(cfg)
+        wait_reload(w, 3)
+        assert get(w, "/url/a", tok).status == 200
+        assert idp.fetches == 2
+        assert "reload refused" not in w.stderr_text()
+    finally:
+        idp.close()
+
+
 # --------------------------------------------------------------------------------------------
 # API keys, Basic
 
