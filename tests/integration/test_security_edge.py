@@ -327,6 +327,32 @@ def test_lock_survives_reload_and_abnormal_penalty(launcher, tmp_path):
     assert all(e["rule"] == "abnormal.rules[0]" for e in pen)
 
 
+def test_abnormal_counts_auth_refusals(launcher, tmp_path):
+    import jwt as pyjwt
+    secret = "abnormal-secret-" + "x" * 48
+    be = launcher.backend("b")
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/", "upstream": "g",
+               "jwt": {"keys": [{"alg": "HS256", "secret": secret}]},
+               "abnormal": {"rules": [{"status": [401, 403], "max": 3, "window": "10s"}],
+                            "penalty": "30s"}}]
+    w = launcher.weir(config(be, routes, audit_log=log))
+    good = pyjwt.encode({"sub": "ann", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    bad = pyjwt.encode({"sub": "ann", "exp": int(time.time()) + 300}, "wrong-" + secret,
+                       algorithm="HS256")
+    auth = {"Authorization": "Bearer " + good}
+    assert status(w.port, "/a", "127.0.0.41", auth) == 200
+    # refused by jwt, before abnormal's own link: still counted, against the address
+    for _ in range(4):
+        assert status(w.port, "/a", "127.0.0.41", {"Authorization": "Bearer " + bad}) == 401
+    assert status(w.port, "/a", "127.0.0.41", auth) == 429   # the address's penalty
+    assert status(w.port, "/a", "127.0.0.41") == 429
+    assert status(w.port, "/a", "127.0.0.42", auth) == 200   # another address is not
+    w.stop()
+    pen = [e for e in map(json.loads, open(log).read().splitlines()) if e["event"] == "penalty"]
+    assert len(pen) == 1 and pen[0]["client"] == "127.0.0.41"
+
+
 def test_auth_failures_audited(launcher, tmp_path):
     be = launcher.backend("b")
     log = str(tmp_path / "audit.log")
