@@ -142,8 +142,8 @@ static struct str find_token(const struct exchange *x, const struct jwt_conf *c)
     }
 }
 
-/* Removes the token from what goes upstream: the field it came in, or the cookie (the Cookie
- * fields are rebuilt without it). A query parameter stays (the target is not rewritten). */
+/* Removes the token from what goes upstream: the field it came in, the cookie (the Cookie
+ * fields are rebuilt without it) or the query parameter (the target is rewritten). */
 static int strip_token(struct exchange *x, const struct jwt_conf *c)
 {
     switch (c->from) {
@@ -183,6 +183,8 @@ static int strip_token(struct exchange *x, const struct jwt_conf *c)
         }
         return o ? upstream_edit_add(x, STR_LIT("Cookie"), str_from(out, o)) : 0;
     }
+    case JWT_FROM_QUERY:
+        return upstream_edit_drop_query(x, str_cstr(c->from_name));
     default:
         return 0;
     }

@@ -152,6 +152,12 @@ def setup(launcher, tmp_path, keys):
         {"path": "/cookie", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
                      token_from={"cookie": "session"})},
+        {"path": "/qtok", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
+                     token_from={"query": "access_token"})},
+        {"path": "/fwdtok", "upstream": "g",
+         "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}],
+                     token_from={"query": "access_token"}, forward_token=True)},
         {"path": "/pii", "upstream": "g",
          "jwt": dict(common, keys=[{"alg": "HS256", "secret": SECRET}]), "mask": PII_MASK},
         {"path": "/open-pii", "upstream": "g", "mask": PII_MASK},
@@ -281,6 +287,19 @@ def test_mask_unless_claim(setup):
     assert echo_headers(get(w, "/open-pii/a", None, phone))["x-phone"] == "010-****-5678"
     # no jwt on the route: an admin token is not even read, the values stay masked
     assert echo_headers(get(w, "/open-pii/a", admin, phone))["x-phone"] == "010-****-5678"
+
+
+def test_query_token_is_removed(setup):
+    w = setup[0]
+    tok = pyjwt.encode({"sub": "q", "iss": ISS, "aud": AUD, "exp": int(time.time()) + 300},
+                       SECRET, algorithm="HS256")
+    r = get(w, "/qtok/a?x=1&access_token=%s&y=2" % tok)
+    assert r.status == 200 and r.json()["path"] == "/qtok/a?x=1&y=2"
+    r = get(w, "/qtok/a?access_token=" + tok)
+    assert r.status == 200 and r.json()["path"] == "/qtok/a"
+    r = get(w, "/fwdtok/a?access_token=%s&y=2" % tok)  # forward_token: left as it came
+    assert r.status == 200 and r.json()["path"] == "/fwdtok/a?access_token=%s&y=2" % tok
+    assert get(w, "/qtok/a?x=1").status == 401
 
 
 def test_cookie_token_is_removed(setup):
@@ -440,8 +459,9 @@ def test_api_key_header_and_query(basic_setup):
     r = get(w, "/key/a", headers={"X-API-Key": "key-three"})
     assert r.status == 401 and r.header("WWW-Authenticate").startswith("APIKey")
     assert get(w, "/key/a").status == 401
-    h = echo_headers(get(w, "/qkey/a?api_key=key-q&x=1"))
-    assert h["x-client"] == "batch"
+    r = get(w, "/qkey/a?api_key=key-q&x=1")
+    assert echo_headers(r)["x-client"] == "batch"
+    assert r.json()["path"] == "/qkey/a?x=1"  # the key is not forwarded
     assert get(w, "/qkey/a?api_key=key-one").status == 401
 
 
