@@ -25,9 +25,9 @@
 #define JWKS_POLL_MS 20
 #define REC_MAX TOKEN_CACHE_DATA_MAX
 
-/* The outcome of one verification, as the cache keeps it: verdict, sub, jti, the claims as
- * compact JSON (for x->auth_claims) (each u16 length + bytes), then the claim headers
- * ("Name: value\r\n"). */
+/* The outcome of one verification, as the cache keeps it: verdict, sub, jti, the claim headers
+ * ("Name: value\r\n" lines) (each u16 length + bytes), then the claims as compact JSON (for
+ * x->auth_claims) to the end. */
 enum { V_OK = 0, V_FORBIDDEN = 1 };
 
 struct jwt_ctx {
@@ -322,10 +322,11 @@ static bool safe_value(const char *s, size_t n)
     return true;
 }
 
-/* The record of verified claims cl into rec (REC_MAX bytes): its length, or 0 when the claims
- * are too large to keep (the token is then refused: a record must hold what later modules
- * decide by). */
-static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
+/* The record of verified claims cl into rec (REC_MAX bytes): its length. *text: the claims as
+ * JSON (the caller frees it; NULL when out of memory); *whole: they are in the record too (else
+ * they did not fit: the record is not for the cache). */
+static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec, char **text,
+                          bool *whole)
 {
     bool ok = true;
     for (uint32_t i = 0; i < c->nrequire && ok; i++)
@@ -333,17 +334,8 @@ static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
     rec[0] = ok ? V_OK : V_FORBIDDEN;
     size_t o = put_str(rec, 1, json_object_get(cl, "sub"));
     o = put_str(rec, o, json_object_get(cl, "jti"));
-    char *text = json_dumps(cl, JSON_COMPACT);
-    size_t tn = text ? strlen(text) : 0;
-    if (!text || o + 2 + tn > REC_MAX / 2) { /* half at most: room for the headers */
-        free(text);
-        return 0;
-    }
-    rec[o] = (char)(tn >> 8);
-    rec[o + 1] = (char)(tn & 0xff);
-    memcpy(rec + o + 2, text, tn);
-    free(text);
-    o += 2 + tn;
+    size_t h = o;
+    o += 2;
     for (uint32_t i = 0; i < c->nto_headers; i++) {
         char val[1024];
         int n = claim_text(json_object_get(cl, c->to_headers[i].a), val, sizeof(val));
@@ -352,6 +344,15 @@ static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
             o + hl + 4 + (size_t)n > REC_MAX)
             continue;
         o += (size_t)snprintf(rec + o, REC_MAX - o, "%s: %.*s\r\n", c->to_headers[i].b, n, val);
+    }
+    rec[h] = (char)((o - h - 2) >> 8);
+    rec[h + 1] = (char)((o - h - 2) & 0xff);
+    *text = json_dumps(cl, JSON_COMPACT);
+    size_t tn = *text ? strlen(*text) : 0;
+    *whole = *text && o + tn <= REC_MAX;
+    if (*whole) {
+        memcpy(rec + o, *text, tn);
+        o += tn;
     }
     return o;
 }
@@ -364,14 +365,17 @@ static struct str rec_str(const char *rec, size_t *o)
     return s;
 }
 
-/* Acts on a record: revoked → 401, forbidden → 403, else the upstream edits and NEXT. */
+/* Acts on a record: revoked → 401, forbidden → 403, else the upstream edits and NEXT. claims:
+ * when they are not in the record (too large for it), else STR_NULL. */
 static enum pipeline_verdict apply(struct exchange *x, const struct jwt_conf *c, const char *rec,
-                                   size_t len, int64_t now)
+                                   size_t len, int64_t now, struct str claims)
 {
     size_t o = 1;
     struct str sub = rec_str(rec, &o);
     struct str jti = rec_str(rec, &o);
-    struct str claims = rec_str(rec, &o);
+    struct str hdrs = rec_str(rec, &o);
+    if (!claims.ptr)
+        claims = str_from(rec + o, len - o);
     if (revocation_check(jti, sub, now))
         return deny(x, c, 401, "invalid_token", "the token has been revoked");
     if (rec[0] == V_FORBIDDEN)
@@ -381,15 +385,15 @@ static enum pipeline_verdict apply(struct exchange *x, const struct jwt_conf *c,
     for (uint32_t i = 0; i < c->nto_headers; i++)
         if (upstream_edit_drop(x, str_cstr(c->to_headers[i].b)) != 0)
             goto nomem;
-    if (len > o) {
+    if (hdrs.len) {
         size_t old = x->upstream_add.len;
-        char *p = arena_alloc(&x->arena, old + len - o);
+        char *p = arena_alloc(&x->arena, old + hdrs.len);
         if (!p)
             goto nomem;
         if (old)
             memcpy(p, x->upstream_add.ptr, old);
-        memcpy(p + old, rec + o, len - o);
-        x->upstream_add = str_from(p, old + len - o);
+        memcpy(p + old, hdrs.ptr, hdrs.len);
+        x->upstream_add = str_from(p, old + hdrs.len);
     }
     if (sub.len) {
         char *id = arena_alloc(&x->arena, sub.len + 1);
@@ -440,7 +444,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
         long n = token_cache_get(k->cache, hash, now, gen, rec, REC_MAX);
         if (n > 0) {
             jwt_keys_refresh(k, x->worker, now_ms, true);
-            return apply(x, c, rec, (size_t)n, now);
+            return apply(x, c, rec, (size_t)n, now, STR_NULL);
         }
     }
     struct jwt_token t;
@@ -467,16 +471,22 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     }
     int64_t exp;
     why = check_claims(t.claims, c, now, &exp);
-    size_t len = why ? 0 : make_record(t.claims, c, rec);
+    char *text = NULL;
+    bool whole = false;
+    size_t len = why ? 0 : make_record(t.claims, c, rec, &text, &whole);
     jwt_token_free(&t);
     if (why)
         return deny(x, c, 401, "invalid_token", why);
-    if (!len)
-        return deny(x, c, 401, "invalid_token", "the token's claims are too large");
-    if (k->cache && exp > 0)
+    if (!text) {
+        x->fail_reason = "out of memory";
+        return PIPELINE_FAIL;
+    }
+    if (k->cache && exp > 0 && whole) /* claims too large for a record: verified each time */
         token_cache_put(k->cache, hash, exp + c->leeway_s, gen, rec, len);
     jwt_keys_refresh(k, x->worker, now_ms, true);
-    return apply(x, c, rec, len, now);
+    enum pipeline_verdict v = apply(x, c, rec, len, now, whole ? STR_NULL : str_cstr(text));
+    free(text);
+    return v;
 }
 
 const struct pipeline_module jwt_module = {

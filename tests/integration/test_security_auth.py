@@ -280,9 +280,14 @@ def test_mask_unless_claim(setup):
                           "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
     user = pyjwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "role": "user",
                          "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
+    # claims too large for the cache's record: verified each time, still decided by
+    big = pyjwt.encode({"sub": "root", "iss": ISS, "aud": AUD, "role": "admin",
+                        "groups": ["g%04d" % i for i in range(400)],
+                        "exp": int(time.time()) + 300}, SECRET, algorithm="HS256")
     for _ in range(2):  # the second time from the verified-token cache
         assert echo_headers(get(w, "/pii/a", admin, phone))["x-phone"] == "010-1234-5678"
         assert echo_headers(get(w, "/pii/a", user, phone))["x-phone"] == "010-****-5678"
+        assert echo_headers(get(w, "/pii/a", big, phone))["x-phone"] == "010-1234-5678"
     assert get(w, "/pii/a", None, phone).status == 401
     assert echo_headers(get(w, "/open-pii/a", None, phone))["x-phone"] == "010-****-5678"
     # no jwt on the route: an admin token is not even read, the values stay masked
