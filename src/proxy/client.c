@@ -224,6 +224,7 @@ static void reset_exchange(struct client *c)
     x->base.chain = NULL;
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
+    x->base.client_ip = c->ip; /* trusted_proxies may replace it (arena memory) */
     x->base.internal = c->internal;
     x->base.tls = c->tls != NULL;
     pipeline_start(&x->base);
