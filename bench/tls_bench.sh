@@ -64,7 +64,6 @@ trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { local s; s=$(<"/proc/$1/stat") || return 1; s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
-wait_port() { local i; for ((i = 0; i < 100; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 # ---------------------------------------------------------------- certificates
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
@@ -73,19 +72,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench.test \
     -keyout "$TMP/rsa.key" -out "$TMP/rsa.pem" 2>/dev/null || die "openssl req (rsa)"
 
 # ---------------------------------------------------------------- backend (core 1)
-USER_LINE=""
-[[ $(id -u) -eq 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
-BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
-BACKEND_PORT=$(free_port)
-render() {  # TEMPLATE DEST DIR PORT [CERT KEY]
-    mkdir -p "$3/tmp"
-    sed -e "s|@DIR@|$3|g" -e "s|@PORT@|$4|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
-        -e "s|@USER_LINE@|$USER_LINE|" -e "s|@BODY@|$BODY|" -e "s|@EXTRA_LISTEN@||" \
-        -e "s|@CERT@|${5:-}|" -e "s|@KEY@|${6:-}|" "$1" >"$2"
-}
-render "$HERE/conf/nginx-backend.conf.in" "$TMP/backend.conf" "$TMP/backend" "$BACKEND_PORT"
-taskset -c 1 nginx -p "$TMP/backend/" -c "$TMP/backend.conf" -g 'daemon off;' >/dev/null 2>&1 &
-PIDS+=($!)
+# shellcheck source=bench/nginx_lib.sh
+source "$HERE/nginx_lib.sh"  # render, backend_start, wait_port
+backend_start
+PIDS+=("$BACKEND_PID")
 wait_port "$BACKEND_PORT" || die "backend nginx did not start"
 
 # ---------------------------------------------------------------- proxies (core 0)

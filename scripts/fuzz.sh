@@ -29,7 +29,8 @@ drivers=(fuzz_h1_request:request:h1.dict fuzz_h1_response:response:h1.dict
          fuzz_static:static:static.dict
          fuzz_accept_encoding:accept_encoding:accept_encoding.dict fuzz_decode:decode:
          fuzz_cache_control:cache_control: fuzz_wr_cookie:wr_cookie:
-         fuzz_jwt:jwt:jwt.dict fuzz_mask_json:mask_json:mask_json.dict)
+         fuzz_jwt:jwt:jwt.dict fuzz_mask_json:mask_json:mask_json.dict
+         fuzz_h2_session:h2_session:)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/weir-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -583,6 +583,9 @@ static void global_read(struct collector *c, struct model *m, unsigned flags, ui
         g->bodies_refused += mc_get(&s->bodies_refused);
         g->responses_ahead += mc_get(&s->responses_ahead);
         g->ahead_fallbacks += mc_get(&s->ahead_fallbacks);
+        g->h2_requests += mc_get(&s->h2_requests);
+        g->h2_streams += mc_get(&s->h2_streams);
+        g->h2_conns += mc_get(&s->h2_conns);
     }
     g->log_dropped = accesslog_dropped();
     g->generation = atomic_load(&v->generation);

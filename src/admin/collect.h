@@ -105,6 +105,7 @@ struct m_global {
     uint64_t loop_lag_ms[METRICS_MAX_WORKERS];
     uint64_t buf_memory[METRICS_MAX_WORKERS], buf_files[METRICS_MAX_WORKERS]; /* bytes now */
     uint64_t bodies_memory, bodies_file, bodies_refused, responses_ahead, ahead_fallbacks;
+    uint64_t h2_requests, h2_streams, h2_conns; /* HTTP/2 (src/h2) */
     uint64_t generation, reloads_ok, reloads_failed;
     uint64_t ts_ms, start_wall_ms;
     double uptime_s;

@@ -119,6 +119,15 @@ static void render_traffic(struct abuf *b, const struct model *m)
     s_u64(b, "weir_upstream_connections", NULL, 0, g->upstream_conns);
     family(b, "weir_requests_total", "counter", "Requests received (routed or not).");
     s_u64(b, "weir_requests_total", NULL, 0, g->requests);
+    family(b, "weir_requests_by_protocol_total", "counter", "Requests by client protocol.");
+    s_u64(b, "weir_requests_by_protocol_total", &(struct lbl){"protocol", "HTTP/1.1"}, 1,
+          g->requests > g->h2_requests ? g->requests - g->h2_requests : 0);
+    s_u64(b, "weir_requests_by_protocol_total", &(struct lbl){"protocol", "HTTP/2"}, 1,
+          g->h2_requests);
+    family(b, "weir_active_streams", "gauge", "HTTP/2 streams with an exchange in progress.");
+    s_u64(b, "weir_active_streams", &(struct lbl){"protocol", "HTTP/2"}, 1, g->h2_streams);
+    family(b, "weir_http2_connections", "gauge", "Open HTTP/2 client connections.");
+    s_u64(b, "weir_http2_connections", NULL, 0, g->h2_conns);
     family(b, "weir_responses_total", "counter",
            "Responses by status class; code=\"none\": the exchange ended without a status.");
     for (uint32_t k = 0; k < METRICS_STATUS_CLASSES; k++)

@@ -263,7 +263,15 @@ void status_json_render(const struct model *m, struct abuf *b)
     kv_u64(b, "bytes_out", g->bytes_out);
     abuf_add(b, ",", 1);
     kv_u64(b, "active_clients", g->active_clients);
+    abuf_str(b, ",\"protocols\":{");
+    kv_u64(b, "http1_requests", g->requests > g->h2_requests ? g->requests - g->h2_requests : 0);
     abuf_add(b, ",", 1);
+    kv_u64(b, "http2_requests", g->h2_requests);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "http2_streams", g->h2_streams);
+    abuf_add(b, ",", 1);
+    kv_u64(b, "http2_connections", g->h2_conns);
+    abuf_str(b, "},");
     kv_u64(b, "upstream_conns", g->upstream_conns);
     abuf_add(b, ",", 1);
     kv_u64(b, "shed", g->shed);

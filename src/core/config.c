@@ -320,6 +320,7 @@ static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
                          struct cfg_listener *l)
 {
     static const char *const keys[] = {"address", "backlog", "tls", "redirect_https", "ip_rules",
+                                       "http2",
                                        NULL};
     const struct ynode *addr = item;
     const char *why;
@@ -331,7 +332,8 @@ static int load_listener(struct ycx *cx, const struct ynode *item, uint32_t idx,
         if (ymap_check(cx, item, where, keys) != 0 ||
             !(addr = ymap_need(cx, item, where, "address")) ||
             yopt_u32(cx, item, "backlog", 1, 65535, &backlog) != 0 ||
-            config_load_listener_tls(cx, item, where, l) != 0)
+            config_load_listener_tls(cx, item, where, l) != 0 ||
+            yopt_bool(cx, item, "http2", &l->http2) != 0)
             return -1;
         const struct ynode *rules = ymap_get(item, "ip_rules");
         if (rules && !listener_rules_load)
@@ -400,6 +402,20 @@ static int load_limits(struct ycx *cx, const struct ynode *v, struct cfg_limits 
     lim->max_header_bytes = (uint32_t)head;
     lim->max_request_line = (uint32_t)line;
     return 0;
+}
+
+static int load_http2(struct ycx *cx, const struct ynode *v, struct cfg_http2 *h)
+{
+    static const char *const keys[] = {"max_concurrent_streams", "stream_window", "max_resets",
+                                       "max_control", NULL};
+    return ymap_check(cx, v, "http2", keys) != 0 ||
+                   yopt_u32(cx, v, "max_concurrent_streams", 1, 10000,
+                            &h->max_concurrent_streams) != 0 ||
+                   yopt_u32(cx, v, "stream_window", 16384, (1u << 31) - 1, &h->stream_window) != 0 ||
+                   yopt_u32(cx, v, "max_resets", 1, 1000000, &h->max_resets) != 0 ||
+                   yopt_u32(cx, v, "max_control", 10, 1000000, &h->max_control) != 0
+               ? -1
+               : 0;
 }
 
 static int load_timeouts(struct ycx *cx, const struct ynode *v, struct cfg_timeouts *t)
@@ -569,6 +585,10 @@ static struct config *config_new(const char *source)
                                           .client_send_ms = 60000,
                                           .keepalive_ms = 75000,
                                           .shutdown_ms = 30000};
+    cfg->http2 = (struct cfg_http2){.max_concurrent_streams = 100,
+                                    .stream_window = 65535,
+                                    .max_resets = 200,
+                                    .max_control = 1000};
     cfg->log.level = LOG_INFO;
     cfg->log.mask = true;
     cfg->metrics = true;
@@ -590,7 +610,7 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
 {
     static const char *const base[] = {"workers", "server_name", "metrics", "listen", "limits",
                                        "timeouts", "buffering", "log", "admin", "upstreams",
-                                       "routes", "audit_log", "state"};
+                                       "routes", "audit_log", "state", "http2"};
     const char *keys[sizeof(base) / sizeof(base[0]) + 33];
     uint32_t nk = 0;
     for (; nk < sizeof(base) / sizeof(base[0]); nk++)
@@ -611,6 +631,8 @@ static int load_root(struct ycx *cx, const struct ynode *root, struct config *cf
     if ((v = ymap_get(root, "limits")) && load_limits(cx, v, &cfg->limits) != 0)
         return -1;
     if ((v = ymap_get(root, "timeouts")) && load_timeouts(cx, v, &cfg->timeouts) != 0)
+        return -1;
+    if ((v = ymap_get(root, "http2")) && load_http2(cx, v, &cfg->http2) != 0)
         return -1;
     if ((v = ymap_get(root, "buffering")) && config_load_buffering(cx, v, &cfg->buffering) != 0)
         return -1;

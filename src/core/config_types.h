@@ -71,6 +71,19 @@ struct cfg_listener {
                                      port; 0 = off */
     void *ip_rules;               /* `ip_rules` (src/security/ip_rules.h) checked on the peer at
                                      accept; NULL = none */
+    bool http2;                   /* TLS: offer ALPN h2; plain: accept prior-knowledge h2c;
+                                     default false (docs/http2.md) */
+};
+
+/* Top-level `http2`: the limits of HTTP/2 client connections (docs/http2.md). */
+struct cfg_http2 {
+    uint32_t max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
+    uint32_t stream_window;       /* SETTINGS_INITIAL_WINDOW_SIZE: request body bytes weir
+                                     buffers per stream at most; default 65535 */
+    uint32_t max_resets;          /* RST_STREAMs weir sends per connection per 10 s before
+                                     GOAWAY (MadeYouReset); default 200 */
+    uint32_t max_control;         /* control frames per connection per 10 s beyond the payload
+                                     allowance before GOAWAY (floods); default 1000 */
 };
 
 struct cfg_server {
@@ -326,6 +339,7 @@ struct config {
     uint32_t nlisteners;
     struct cfg_limits limits;
     struct cfg_timeouts timeouts;
+    struct cfg_http2 http2;
     struct cfg_buffering buffering;
     struct cfg_log log;
     struct cfg_admin admin;

@@ -141,8 +141,10 @@ static int count_listeners(int family, unsigned port)
             n = -1;
             break;
         }
+        /* NLMSG_NEXT's char * cast trips -Wcast-align; messages are NLMSG_ALIGNTO-aligned */
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-             h = NLMSG_NEXT(h, len)) {
+             len -= NLMSG_ALIGN(h->nlmsg_len),
+                              h = (struct nlmsghdr *)(void *)((char *)h + NLMSG_ALIGN(h->nlmsg_len))) {
             if (h->nlmsg_type == NLMSG_DONE)
                 goto out;
             if (h->nlmsg_type == NLMSG_ERROR) {

@@ -91,6 +91,10 @@ struct worker_shard {
     mcounter bodies_refused;     /* refused (413/503): the worker's buffers were full */
     mcounter responses_ahead;    /* upstream released before the client had the response */
     mcounter ahead_fallbacks;    /* read-ahead gave way to backpressure (too large, full) */
+    /* HTTP/2 (src/h2): requests (streams given an exchange), and two gauges. */
+    mcounter h2_requests;
+    mcounter h2_streams;         /* gauge: streams with an exchange in progress */
+    mcounter h2_conns;           /* gauge: open HTTP/2 connections */
     struct histogram total;
 };
 

@@ -1,6 +1,7 @@
 /* accesslog_line.c — see accesslog_line.h. Keys: ts, client (the address trusted_proxies
- * resolved, else the socket's peer), peer (the socket's peer, only when it differs), method, path, status, bytes_in,
- * bytes_out, upstream, upstream_ms, cache (when a cache ran), total_ms, request_id, and on TLS
+ * resolved, else the socket's peer), peer (the socket's peer, only when it differs), method,
+ * path, protocol, status, bytes_in, bytes_out, upstream, upstream_ms, cache (when a cache
+ * ran), total_ms, request_id, and on TLS
  * connections only tls: {protocol, cipher, sni} (documented in docs/operations.md). */
 #include "proxy/accesslog_line.h"
 
@@ -20,7 +21,7 @@ void accesslog_line_write(struct client *c)
     const struct exchange_log *l = &c->x->log;
     /* Worst case: escaped fields (6x) plus fixed text. */
     size_t need = 6 * (sizeof(l->method) + sizeof(l->path) + sizeof(c->x->request_id)) + 512 +
-                  (c->tls ? 6 * 256 + 128 : 0);
+                  (client_is_tls(c) ? 6 * 256 + 128 : 0);
     char *p = accesslog_reserve(&c->w->alog, need);
     if (!p)
         return;
@@ -46,6 +47,8 @@ void accesslog_line_write(struct client *c)
     } else {
         o += accesslog_json_escape(o, l->path, strlen(l->path));
     }
+    o += sprintf(o, "\",\"protocol\":\"%s", c->h2_stream ? "HTTP/2.0"
+                                            : c->x->req.minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
     o += sprintf(o, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":", l->status,
                  (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out);
     if (l->upstream)
@@ -57,11 +60,13 @@ void accesslog_line_write(struct client *c)
         o += sprintf(o, ",\"cache\":\"%s\"", c->x->base.log_cache);
     o += sprintf(o, ",\"total_ms\":%.3f,\"request_id\":\"", total_ms);
     o += accesslog_json_escape(o, c->x->request_id, strlen(c->x->request_id));
-    if (c->tls) {
-        const char *sni = tls_conn_sni(c->tls);
+    if ((c->tls && !c->tls->vt) || c->h2_origin) { /* HTTP/2: its connection's, copied */
+        const struct h2_origin *h = c->h2_origin;
+        const char *sni = h ? h->sni : tls_conn_sni(c->tls);
         size_t sn = strnlen(sni, 255);
         o += sprintf(o, "\",\"tls\":{\"protocol\":\"%.16s\",\"cipher\":\"%.64s\",\"sni\":\"",
-                     tls_conn_protocol(c->tls), tls_conn_cipher(c->tls));
+                     h ? h->protocol : tls_conn_protocol(c->tls),
+                     h ? h->cipher : tls_conn_cipher(c->tls));
         o += accesslog_json_escape(o, sni, sn);
         o += sprintf(o, "\"}}\n");
     } else {

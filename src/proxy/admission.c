@@ -237,7 +237,7 @@ void admission_start(struct client *c)
     e->chain = c->wc->chains[ri];
     e->req = &x->req;
     e->client_ip = c->ip;
-    e->tls = c->tls != NULL; /* the waiting room's cookie is Secure over TLS */
+    e->tls = client_is_tls(c); /* the waiting room's cookie is Secure over TLS */
     e->request_id = x->request_id;
     e->start_us = x->log.t_start_us;
     e->retry_safe = retry_method_idempotent(x->req.method_id);

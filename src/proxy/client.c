@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "event/sock.h"
+#include "h2/h2_conn.h"
 #include "http/h1.h"
 #include "proxy/accesslog_line.h"
 #include "proxy/client_tls.h"
@@ -93,11 +94,18 @@ void client_close_now(struct client *c)
     }
     c->state = CS_CLOSED;
     timer_disarm(&w->loop.timers, &c->timer);
+    if (c->h2) {
+        h2_conn_free(c->h2);
+        c->h2 = NULL;
+    }
+    free(c->h2_origin);
+    c->h2_origin = NULL;
     if (c->tls) {
         tls_conn_free(c->tls);
         c->tls = NULL;
     }
-    close(c->io.fd);
+    if (c->io.fd >= 0)
+        close(c->io.fd);
     c->io.fd = -1;
     buf_release(w, &c->in);
     buf_release(w, &c->out);
@@ -158,6 +166,10 @@ static void linger_drain(struct client *c)
 
 void client_drain(struct client *c)
 {
+    if (c->h2) {
+        h2_conn_drain(c->h2); /* GOAWAY: the streams in flight finish */
+        return;
+    }
     c->closing = true;
     if (c->state != CS_HEAD || c->head_started)
         return; /* the exchange in flight ends with Connection: close */
@@ -226,7 +238,7 @@ static void reset_exchange(struct client *c)
     x->base.request_id = x->request_id;
     x->base.client_ip = c->ip; /* trusted_proxies may replace it (arena memory) */
     x->base.internal = c->internal;
-    x->base.tls = c->tls != NULL;
+    x->base.tls = client_is_tls(c);
     pipeline_start(&x->base);
 }
 
@@ -277,6 +289,8 @@ static void record_metrics(struct client *c)
     unsigned cls = l->status >= 100 && l->status < 600 ? (unsigned)l->status / 100 : 0;
     struct worker_shard *ws = &w->metrics;
     mc_add(&ws->requests, 1);
+    if (c->h2_stream)
+        mc_add(&ws->h2_requests, 1);
     mc_add(&ws->status[cls], 1);
     mc_add(&ws->bytes_in, l->bytes_in);
     mc_add(&ws->bytes_out, l->bytes_out);
@@ -404,6 +418,29 @@ static void dispatch(struct client *c, uint32_t head_len)
     forward_start(c, websocket);
 }
 
+/* A plain listener with `http2: true`: the HTTP/2 preface (RFC 9113 §3.3, prior knowledge)
+ * turns the connection over to src/h2. Returns 1 when it did (or closed), -1 while the bytes
+ * so far are a prefix of the preface, 0 for HTTP/1.1. */
+static int h2c_check(struct client *c)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = c->in.len < sizeof(preface) - 1 ? c->in.len : sizeof(preface) - 1;
+    if (memcmp(buf_head(&c->in), preface, n) != 0) {
+        c->h2c_ok = false;
+        return 0;
+    }
+    if (n < sizeof(preface) - 1)
+        return -1;
+    int r = h2_conn_start(c, buf_head(&c->in), c->in.len);
+    c->in.len = 0;
+    client_go_idle(c);
+    if (r != 0)
+        client_close_now(c);
+    else
+        h2_conn_event(c->h2);
+    return 1;
+}
+
 static void client_read_head(struct client *c)
 {
     struct worker *w = c->w;
@@ -415,7 +452,10 @@ static void client_read_head(struct client *c)
         .max_body = cfg->limits.max_body,
     };
     for (;;) {
-        if (c->in.len) {
+        int h2c = __builtin_expect(c->h2c_ok, 0) && c->in.len ? h2c_check(c) : 0;
+        if (h2c > 0)
+            return;
+        if (c->in.len && h2c == 0) {
             if (!client_x(c)) {
                 client_close_now(c);
                 return;
@@ -492,6 +532,9 @@ static void on_client_timer(struct timer *t)
     case CS_TUNNEL:
         forward_client_timeout(c);
         break;
+    case CS_H2:
+        h2_conn_timeout(c->h2);
+        break;
     case CS_REPLY:
         if (c->reply_yield) { /* not a timeout: the turn reply_progress gave away */
             c->reply_yield = false;
@@ -524,6 +567,9 @@ static void client_run(struct client *c)
         break;
     case CS_LINGER:
         linger_drain(c);
+        break;
+    case CS_H2:
+        h2_conn_event(c->h2);
         break;
     case CS_CLOSED:
         break;
@@ -566,6 +612,40 @@ static bool listener_ip_allowed(const struct ip_rules *r, const struct sockaddr_
     return false;
 }
 
+/* A client struct for a connection from peer on listener (not yet registered anywhere). */
+static struct client *client_new(struct worker *w, const struct sockaddr_storage *peer,
+                                 uint16_t listener)
+{
+    struct client *c = worker_client_get(w);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->peer = *peer;
+    sock_ntop(peer, c->ip, sizeof(c->ip));
+    c->wc = w->wc;
+    c->listener = listener;
+    c->redirect_https = listener != CLIENT_LISTENER_INTERNAL &&
+                        c->wc->cfg->listeners[listener].redirect_https != 0;
+    c->h2c_ok = listener != CLIENT_LISTENER_INTERNAL && !c->wc->cfg->listeners[listener].tls &&
+                c->wc->cfg->listeners[listener].http2;
+    c->state = CS_HEAD;
+    c->keepalive = true;
+    timer_init(&c->timer, on_client_timer);
+    return c;
+}
+
+/* The client joins the worker's list; its first timeout starts. */
+static void client_join(struct client *c, uint32_t first_ms)
+{
+    struct worker *w = c->w;
+    c->wc->users++;
+    dlist_push_front(&w->clients, &c->link);
+    w->nclients++;
+    mc_add(&w->metrics.accepted, 1);
+    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+}
+
 struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                              uint16_t listener)
 {
@@ -578,24 +658,13 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
         close(fd); /* nothing read, nothing answered: the cheapest refusal */
         return NULL;
     }
-    struct client *c = worker_client_get(w);
+    struct client *c = client_new(w, peer, listener);
     if (!c) {
         close(fd);
         return NULL;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(c, 0, sizeof(*c));
-    c->w = w;
-    c->peer = *peer;
-    sock_ntop(peer, c->ip, sizeof(c->ip));
-    c->wc = w->wc;
-    c->listener = listener;
-    c->redirect_https = listener != CLIENT_LISTENER_INTERNAL &&
-                        c->wc->cfg->listeners[listener].redirect_https != 0;
-    c->state = CS_HEAD;
-    c->keepalive = true;
-    timer_init(&c->timer, on_client_timer);
     uint32_t first_ms = client_tls_accept(c, fd);
     if (!first_ms) {
         close(fd);
@@ -609,10 +678,27 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
         worker_client_put(w, c);
         return NULL;
     }
-    c->wc->users++;
-    dlist_push_front(&w->clients, &c->link);
-    w->nclients++;
-    mc_add(&w->metrics.accepted, 1);
-    timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + first_ms);
+    client_join(c, first_ms);
     return c;
+}
+
+struct client *client_accept_virtual(struct worker *w, struct tls_conn *vc,
+                                     const struct sockaddr_storage *peer)
+{
+    struct client *c = w->draining ? NULL : client_new(w, peer, CLIENT_LISTENER_INTERNAL);
+    if (!c)
+        return NULL;
+    c->io.fd = -1;
+    c->io.cb = on_client_event;
+    c->tls = vc;
+    client_tls_subject_header(c); /* a client's own copy of that header is dropped */
+    c->readable = c->writable = false;
+    client_join(c, c->wc->cfg->timeouts.client_header_ms);
+    return c;
+}
+
+void client_wake(struct client *c, uint32_t events)
+{
+    if (c->state != CS_CLOSED)
+        on_client_event(&c->w->loop, &c->io, events);
 }

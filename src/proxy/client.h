@@ -15,6 +15,14 @@
 struct client *client_accept(struct worker *w, int fd, const struct sockaddr_storage *peer,
                              uint16_t listener);
 
+/* A connection that is no socket: vc is a virtual connection (tls_conn_virtual: an HTTP/2
+ * stream's lane), owned by the client from here (tls_conn_free tells its owner when the client
+ * closes). No fd, no epoll registration: its owner calls client_wake with the readiness events
+ * epoll would have reported. NULL when it cannot be made (vc is then not taken). */
+struct client *client_accept_virtual(struct worker *w, struct tls_conn *vc,
+                                     const struct sockaddr_storage *peer);
+void client_wake(struct client *c, uint32_t events);
+
 /* Graceful stop: closes the connection now if it is between requests, otherwise makes it close
  * after the current response. */
 void client_drain(struct client *c);

@@ -202,7 +202,7 @@ void client_send_reply(struct client *c)
     r->no_body = head;
     x->base.upstream_head = false;
     pipeline_response_head(&x->base, r);
-    if (__builtin_expect(c->tls != NULL, 0) && client_tls_fields(c, r) != 0) {
+    if (__builtin_expect(client_is_tls(c), 0) && client_tls_fields(c, r) != 0) {
         client_close_now(c);
         return;
     }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "h2/h2_conn.h"
 #include "pipeline/arena.h"
 #include "proxy/client.h"
 #include "tls/tls_conn.h"
@@ -12,12 +13,15 @@
 
 static const struct cfg_tls_server *listener_tls(const struct client *c)
 {
+    if (c->h2_stream) /* an HTTP/2 stream's lane: its connection's listener */
+        return c->h2_listener < c->wc->cfg->nlisteners ? c->wc->cfg->listeners[c->h2_listener].tls
+                                                       : NULL;
     if (c->listener == CLIENT_LISTENER_INTERNAL)
         return NULL; /* weir's own connection to itself (an internal fetch): plain */
     return c->wc->cfg->listeners[c->listener].tls;
 }
 
-uint32_t client_tls_accept(struct client *c, int fd)
+void client_tls_subject_header(struct client *c)
 {
     const struct config *cfg = c->wc->cfg;
     if (__builtin_expect(cfg->tls_rt != NULL, 0)) {
@@ -28,6 +32,12 @@ uint32_t client_tls_accept(struct client *c, int fd)
                 c->subject_header = t->subject_header;
         }
     }
+}
+
+uint32_t client_tls_accept(struct client *c, int fd)
+{
+    const struct config *cfg = c->wc->cfg;
+    client_tls_subject_header(c);
     struct tls_server *ts =
         c->listener == CLIENT_LISTENER_INTERNAL ? NULL : tls_gen_listener(cfg, c->listener);
     if (!ts)
@@ -65,6 +75,8 @@ int client_tls_event(struct client *c, uint32_t events)
     if (c->tls->established)
         return 1;
     int r = handshake(c);
+    if (r == 1 && tls_conn_is_h2(c->tls))
+        return h2_conn_start(c, NULL, 0) == 0 ? 1 : -1; /* ALPN h2: the connection is HTTP/2 */
     if (r == 1) {
         struct worker *w = c->w;
         timer_arm(&w->loop.timers, &c->timer, w->loop.now_ms + c->wc->cfg->timeouts.client_header_ms);
@@ -112,6 +124,10 @@ int client_tls_fields(struct client *c, struct response *r)
 
 void client_tls_subject(const struct client *c, char *buf, size_t len)
 {
+    if (c->h2_stream) { /* its HTTP/2 connection's, copied when the lane was made */
+        snprintf(buf, len, "%s", c->h2_origin ? c->h2_origin->subject : "");
+        return;
+    }
     const struct cfg_tls_server *t = listener_tls(c);
     if (!c->tls || !t || t->verify == CFG_TLS_VERIFY_OFF) {
         buf[0] = '\0';

@@ -16,6 +16,9 @@
  * Returns the first timeout (the handshake's, or the request head's on a plain listener), 0
  * on out of memory. */
 uint32_t client_tls_accept(struct client *c, int fd);
+/* Sets c->subject_header: the request header weir sets from a verified client certificate
+ * (and drops from requests) when any listener verifies clients. */
+void client_tls_subject_header(struct client *c);
 /* An event on a TLS connection: readiness the waiting OpenSSL call needs, and the handshake
  * while it lasts. 1: established, go on with the request cycle (the header timeout armed at the
  * handshake's end); 0: waiting; -1: failed (the caller closes); -2: plain HTTP came in, a 400

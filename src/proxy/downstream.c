@@ -88,7 +88,7 @@ static int write_head(struct client *c, const char *conn, bool chunked, bool fin
         x->base.upstream_head = true;
         r->chunked = chunked;
         pipeline_response_head(&x->base, r);
-        if (__builtin_expect(c->tls != NULL, 0) && client_tls_fields(c, r) != 0)
+        if (__builtin_expect(client_is_tls(c), 0) && client_tls_fields(c, r) != 0)
             return -1;
         if (x->base.ntransforms && !r->no_body) {
             /* A module transforms the body: payload in (de-chunked), its framing out. */

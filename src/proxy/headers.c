@@ -295,7 +295,7 @@ int headers_build_request(struct client *c, bool websocket)
     if (r->framing == H1_FRAME_CHUNKED)
         PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
     put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("X-Forwarded-For"), str_cstr(c->ip));
-    if (c->tls)
+    if (client_is_tls(c))
         PUT_LIT(b, &ok, "X-Forwarded-Proto: https\r\n");
     else
         PUT_LIT(b, &ok, "X-Forwarded-Proto: http\r\n");

@@ -31,10 +31,12 @@
 #include "resilience/health.h"
 #include "resilience/probe.h"
 #include "resilience/shared_state.h"
+#include "tls/tls_conn.h"
 
 struct worker;
 struct client;
 struct tls_conn;
+struct h2_conn;
 struct h1x;
 struct pool;
 struct listener_set;
@@ -131,6 +133,15 @@ struct reqbody {
     bool head_pinned;             /* the request head was copied out of the read buffer */
 };
 
+/* What the access log and the upstream head need to know of an HTTP/2 stream's TLS connection,
+ * copied into the stream's inner connection when its lane is made (src/h2/h2_stream.c). */
+struct h2_origin {
+    char protocol[16];            /* "TLSv1.3" */
+    char cipher[64];
+    char sni[256];                /* "" when none */
+    char subject[];               /* the verified client certificate's subject, "" = none */
+};
+
 enum client_state {
     CS_HEAD,      /* reading and parsing a request head */
     CS_ADMIT,     /* between the head and the first attempt: a module waits (a concurrency
@@ -141,6 +152,7 @@ enum client_state {
     CS_TUNNEL,    /* after 101 Switching Protocols: bytes both ways */
     CS_REPLY,     /* writing a response weir made itself */
     CS_LINGER,    /* response sent, write side shut: draining input before close */
+    CS_H2,        /* an HTTP/2 connection: c->h2 runs it (src/h2/h2_conn.h) */
     CS_CLOSED,
 };
 
@@ -256,6 +268,13 @@ struct client {
     bool reply_yield;             /* c->timer is the turn a long reply gave away, not a timeout */
     bool redirect_https;          /* its listener answers every request with 308 to https */
     bool internal;                /* an internal fetch's connection (fetch.c) */
+    bool h2c_ok;                  /* a plain listener with `http2: true`: may open with the
+                                     HTTP/2 preface (prior knowledge) */
+    bool h2_stream;               /* the socketpair of one HTTP/2 stream (src/h2/h2_stream.h) */
+    bool h2_tls;                  /* ... whose connection is TLS */
+    uint16_t h2_listener;         /* ... accepted on this listener (HSTS) */
+    struct h2_origin *h2_origin;  /* ... its connection's TLS facts (owned; NULL: plain) */
+    struct h2_conn *h2;           /* CS_H2: the HTTP/2 connection */
     uint32_t nrequests;
     uint16_t listener;            /* index in c->wc->cfg->listeners */
     struct tls_conn *tls;         /* NULL = plain TCP */
@@ -268,6 +287,13 @@ struct client {
     uint32_t drained;             /* bytes discarded while lingering */
     struct h1x *x;                /* the exchange in progress; NULL while idle */
 };
+
+/* The client's connection is TLS: its own, or (an HTTP/2 stream's lane, whose c->tls is a
+ * virtual connection) its HTTP/2 connection's. */
+static inline bool client_is_tls(const struct client *c)
+{
+    return (c->tls && !c->tls->vt) || c->h2_tls;
+}
 
 enum worker_cmd {
     WCMD_NONE = 0,

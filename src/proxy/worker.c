@@ -604,6 +604,14 @@ static void apply_reload(struct worker *w)
         wconf_start_probes(w, wc);
         if (!w->draining)
             listeners_apply(w, w->pending_ls);
+        /* HTTP/2 connections say GOAWAY: their streams finish, the clients reconnect to the
+         * new listeners' settings (HTTP/1.1 connections change between requests anyway). */
+        for (struct dlist *n = w->clients.next, *next; n != &w->clients; n = next) {
+            next = n->next;
+            struct client *c = container_of(n, struct client, link);
+            if (c->h2)
+                client_drain(c);
+        }
     }
     atomic_store(&w->applied_generation, cfg->generation);
     config_unref(cfg); /* the reference worker_reload took for the hand-over */

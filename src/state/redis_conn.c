@@ -250,7 +250,7 @@ static void start_connect(struct redis_conn *c)
 /* Reconnect due, or a handshake past its deadline (or failed). */
 static void conn_timer(struct timer *t)
 {
-    struct redis_conn *c = (struct redis_conn *)((char *)t - offsetof(struct redis_conn, t_conn));
+    struct redis_conn *c = (struct redis_conn *)(void *)((char *)t - offsetof(struct redis_conn, t_conn));
     if (c->retry_armed) {
         start_connect(c);
         return;
@@ -285,7 +285,7 @@ static void arm_cmd_timer(struct redis_conn *c)
 
 static void cmd_timer(struct timer *t)
 {
-    struct redis_conn *c = (struct redis_conn *)((char *)t - offsetof(struct redis_conn, t_cmd));
+    struct redis_conn *c = (struct redis_conn *)(void *)((char *)t - offsetof(struct redis_conn, t_cmd));
     uint64_t now = c->loop->now_ms;
     while (c->head && c->head->deadline_ms <= now) {
         struct redis_req *r = c->head;

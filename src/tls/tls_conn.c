@@ -52,10 +52,26 @@ struct tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, bool server)
     return t;
 }
 
+struct tls_conn *tls_conn_virtual(const struct tls_vt *vt, void *arg)
+{
+    struct tls_conn *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->vt = vt;
+    t->vt_arg = arg;
+    t->established = true;
+    return t;
+}
+
 void tls_conn_free(struct tls_conn *t)
 {
     if (!t)
         return;
+    if (t->vt) {
+        t->vt->close(t->vt_arg);
+        free(t);
+        return;
+    }
     /* OpenSSL drops a session from the cache when its connection ends without close_notify
      * sent; HTTP clients routinely just close, so only a broken connection loses it. */
     if (t->established && !t->broken)
@@ -159,6 +175,8 @@ static ssize_t io_error(struct tls_conn *t, int r, bool reading)
 
 ssize_t tls_conn_recv(struct tls_conn *t, void *buf, size_t len)
 {
+    if (t->vt)
+        return t->vt->recv(t->vt_arg, buf, len);
     size_t total = 0;
     t->rd_wants_write = false;
     while (total < len) {
@@ -187,6 +205,8 @@ ssize_t tls_conn_recv(struct tls_conn *t, void *buf, size_t len)
 
 ssize_t tls_conn_send(struct tls_conn *t, const void *buf, size_t len)
 {
+    if (t->vt)
+        return t->vt->sendv(t->vt_arg, &(struct iovec){.iov_base = (void *)buf, .iov_len = len}, 1);
     size_t total = 0;
     t->wr_wants_read = false;
     while (total < len) {
@@ -212,6 +232,8 @@ ssize_t tls_conn_send(struct tls_conn *t, const void *buf, size_t len)
  * offered again after EAGAIN are gathered the same way, as OpenSSL requires. */
 ssize_t tls_conn_sendv(struct tls_conn *t, const struct iovec *iov, int n)
 {
+    if (t->vt)
+        return t->vt->sendv(t->vt_arg, iov, n);
     if (n == 1)
         return tls_conn_send(t, iov[0].iov_base, iov[0].iov_len);
     size_t total = 0;
@@ -310,6 +332,8 @@ bool tls_conn_idle_ok(struct tls_conn *t)
 
 void tls_conn_shutdown(struct tls_conn *t)
 {
+    if (t->vt)
+        return; /* its end comes with tls_conn_free */
     if (t->established && !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
         SSL_shutdown(t->ssl);
     ERR_clear_error();
@@ -329,4 +353,12 @@ const char *tls_conn_sni(const struct tls_conn *t)
 {
     const char *s = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
     return s ? s : "";
+}
+
+bool tls_conn_is_h2(const struct tls_conn *t)
+{
+    const unsigned char *p = NULL;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(t->ssl, &p, &len);
+    return len == 2 && p[0] == 'h' && p[1] == '2';
 }

@@ -28,11 +28,22 @@
 
 #include "tls/tls_stats.h"
 
-/* ALPN's wire form of the one protocol weir speaks today (h2 comes with HTTP/2). */
+/* ALPN's wire form of the protocols weir speaks (h2 on listeners with `http2: true`). */
 #define TLS_ALPN_HTTP11 "\x08http/1.1"
+#define TLS_ALPN_H2 "\x02h2"
+
+/* A connection that is no socket (an HTTP/2 stream's lane, src/h2/h2_stream.c): the calls
+ * below go to these functions with the same return and errno conventions; ssl is NULL. */
+struct tls_vt {
+    ssize_t (*recv)(void *arg, void *buf, size_t len);
+    ssize_t (*sendv)(void *arg, const struct iovec *iov, int n);
+    void (*close)(void *arg);    /* from tls_conn_free: the connection is gone */
+};
 
 struct tls_conn {
     SSL *ssl;
+    const struct tls_vt *vt;      /* non-NULL: a virtual connection (ssl NULL) */
+    void *vt_arg;
     bool rd_wants_write;          /* a read waits for the socket to take bytes */
     bool wr_wants_read;           /* a write waits for bytes from the peer */
     bool established;             /* the handshake finished */
@@ -49,6 +60,8 @@ struct tls_conn {
  * out of memory. */
 struct tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, bool server);
 void tls_conn_free(struct tls_conn *t);
+/* A virtual connection over vt (established, never TLS). NULL on out of memory. */
+struct tls_conn *tls_conn_virtual(const struct tls_vt *vt, void *arg);
 
 /* Drives the handshake: 1 done, 0 waiting for the socket (the wants flags say which way),
  * -1 failed (t->fail, t->why). Counts finished server handshakes in tls_stats. */
@@ -82,5 +95,7 @@ static inline void tls_conn_events(struct tls_conn *t, uint32_t events, bool *re
 const char *tls_conn_protocol(const struct tls_conn *t);
 const char *tls_conn_cipher(const struct tls_conn *t);
 const char *tls_conn_sni(const struct tls_conn *t);
+/* The handshake agreed on ALPN h2. */
+bool tls_conn_is_h2(const struct tls_conn *t);
 
 #endif

@@ -31,6 +31,7 @@ struct tls_server {
     struct tls_cert_entry *certs;
     uint32_t ncerts;
     struct tls_sni_table sni;
+    bool h2;                      /* the listener offers HTTP/2 (ALPN h2) */
 };
 
 /* The first error of OpenSSL's queue as text (the queue is emptied). */
@@ -189,17 +190,18 @@ static int on_status(SSL *ssl, void *arg)
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-/* ALPN: http/1.1 when the client offers it; otherwise no ALPN at all (a client that offers
- * only h2 then speaks HTTP/1.1 or gives up, its choice). */
+/* ALPN: h2 first when the listener has `http2: true` and the client offers it, then
+ * http/1.1; otherwise no ALPN at all (the client speaks HTTP/1.1 or gives up, its choice). */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    (void)arg;
+    const struct tls_server *s = arg;
+    static const unsigned char both[] = TLS_ALPN_H2 TLS_ALPN_HTTP11;
+    const unsigned char *ours = s->h2 ? both : (const unsigned char *)TLS_ALPN_HTTP11;
+    unsigned ourlen = s->h2 ? sizeof(both) - 1 : sizeof(TLS_ALPN_HTTP11) - 1;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)TLS_ALPN_HTTP11,
-                              sizeof(TLS_ALPN_HTTP11) - 1, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, ours, ourlen, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -239,7 +241,7 @@ static int setup_ctx(struct tls_server *s, const struct cfg_tls_server *t, uint3
     SSL_CTX_set_tlsext_servername_arg(ctx, s);
     SSL_CTX_set_tlsext_status_cb(ctx, on_status);
     SSL_CTX_set_tlsext_status_arg(ctx, s);
-    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, s);
     /* Sessions: a server-side cache and/or tickets; the id context ties sessions to this
      * listener (required with client certificates). */
     char sid[32];
@@ -281,6 +283,8 @@ struct tls_server *tls_server_new(const struct config *cfg, uint32_t idx, char *
     snprintf(where, sizeof(where), "%s: listen[%u] (%s) tls", cfg->source, idx,
              cfg->listeners[idx].addr.text);
     struct tls_server *s = calloc(1, sizeof(*s));
+    if (s)
+        s->h2 = cfg->listeners[idx].http2;
     if (!s || !(s->certs = calloc(t->ncerts, sizeof(*s->certs)))) {
         free(s);
         fail(err, errlen, "%s: out of memory", where);

@@ -196,6 +196,8 @@ class Model:
                 "totals": {"requests": self.requests, "status": dict(self.totals),
                            "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
                            "active_clients": random.randint(1, 9), "upstream_conns": 7,
+                           "protocols": {"http1_requests": 100, "http2_requests": 42,
+                                         "http2_streams": 2, "http2_connections": 1},
                            "shed": 0},
                 "latency_ms": {"p50": pct(win, 50), "p90": pct(win, 90), "p99": pct(win, 99),
                                "p999": pct(win, 99.9), "max": win[-1] if win else None,

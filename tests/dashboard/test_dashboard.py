@@ -445,6 +445,10 @@ def test_dashboard_live_load_and_server_down(target, browser, tmp_path):
                      "10 s throughput stayed at 0")
         total1 = _num(browser.text("#total-requests"))
         assert total1 is not None and total1 > (total0 or 0), (total0, total1)
+        # the HTTP/2 figures (totals.protocols) are shown: none from weir under this HTTP/1.1
+        # load, mock_admin.py's made-up ones from the mock
+        want = ("0", "0") if isinstance(target, WeirTarget) else ("42", "1")
+        assert (browser.text("#h2-requests"), browser.text("#h2-conns")) == want
         browser.wait("document.querySelectorAll('#routes-body tr[data-route]').length >= 1", 8.0,
                      "no route rows")
         browser.wait("(() => { const t = document.getElementById('p99').textContent;"

@@ -38,6 +38,9 @@ FAMILIES = {
     "weir_client_connections": "gauge",
     "weir_upstream_connections": "gauge",
     "weir_requests_total": "counter",
+    "weir_requests_by_protocol_total": "counter",
+    "weir_active_streams": "gauge",
+    "weir_http2_connections": "gauge",
     "weir_responses_total": "counter",
     "weir_received_bytes_total": "counter",
     "weir_sent_bytes_total": "counter",
@@ -378,7 +381,7 @@ def check_schema(d):
     keys(d["rps"], {"1s": num, "10s": num, "60s": num})
     keys(d["totals"], {"requests": int, "status": dict, "bytes_in": int, "bytes_out": int,
                        "active_clients": int, "upstream_conns": int, "shed": int,
-                       "local_errors": int, "buffering": dict})
+                       "local_errors": int, "buffering": dict, "protocols": dict})
     keys(d["totals"]["buffering"], {"memory_bytes": int, "file_bytes": int, "bodies_memory": int,
                                     "bodies_file": int, "refused": int, "responses_ahead": int,
                                     "fallbacks": int})

@@ -42,7 +42,7 @@ static const char *token(const char *claims_fmt, ...)
 static struct fx_exchange *request(const char *tok, const char *extra)
 {
     char head[1000];
-    snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nHost: a\r\n%s%s%s%s\r\n",
+    snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nHost: a\r\n%s%.900s%s%s\r\n",
              tok ? "Authorization: Bearer " : "", tok ? tok : "", tok ? "\r\n" : "",
              extra ? extra : "");
     return fx_exchange(0, head, NULL);
