@@ -32,6 +32,7 @@ static const struct pipeline_module *const modules[] = {
     &sec_headers_module,
     &cors_module, /* preflights answered before anything spends a token on them */
     &lockout_module, /* a locked client is refused before the upstream is asked */
+    &abnormal_watch_module, /* an address's penalty; counts the refusals of authentication */
     /* access: compression reads Accept-Encoding first so that its response hook runs last,
      * on every response (a refusal's included) */
     &compress_module,

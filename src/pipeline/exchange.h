@@ -93,12 +93,19 @@ struct exchange {
      * token's subject, a Basic user; arena or config memory), or NULL: for modules after it
      * (a rate limit keyed on the client) and the logs. */
     const char *client_id;
+    /* The claims of the token that authenticated the request (a JSON object's text, arena
+     * memory), or empty: for modules that decide by them (mask's unless_claim). */
+    struct str auth_claims;
     /* Edits of the request sent upstream, set by modules in on_request (arena memory): the
-     * host leaves out the fields named in upstream_drop and adds upstream_add
-     * ("Name: value\r\n" lines) when it builds the upstream request head. */
+     * host leaves out the fields named in upstream_drop, adds upstream_add ("Name:
+     * value\r\n" lines) and sends upstream_target when set, when it builds the upstream
+     * request head. */
     const struct str *upstream_drop;
     uint32_t nupstream_drop;
     struct str upstream_add;
+    /* The request target sent upstream instead of the client's (the same form: a module took
+     * a query parameter out), or STR_NULL. */
+    struct str upstream_target;
     /* A response cache's verdict (HIT, MISS, ...: a static string) for the access log. */
     const char *log_cache;
     uint64_t start_us;           /* when the head was complete (ev_clock_us) */

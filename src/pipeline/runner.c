@@ -27,8 +27,10 @@ void pipeline_start(struct exchange *x)
     x->upstream_drop = NULL;
     x->nupstream_drop = 0;
     x->upstream_add = STR_NULL;
+    x->upstream_target = STR_NULL;
     x->log_cache = NULL;
     x->client_id = NULL;
+    x->auth_claims = STR_NULL;
     x->stages = NULL;
     timer_init(&x->wait_timer, on_wait_timer);
     arena_init(&x->arena, x->arena_inline, sizeof(x->arena_inline));

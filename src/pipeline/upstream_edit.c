@@ -1,6 +1,7 @@
 /* upstream_edit.c — see upstream_edit.h. */
 #include "pipeline/upstream_edit.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 int upstream_edit_drop(struct exchange *x, struct str name)
@@ -39,5 +40,40 @@ int upstream_edit_add(struct exchange *x, struct str name, struct str value)
     *w++ = '\r';
     *w++ = '\n';
     x->upstream_add = str_from(p, n);
+    return 0;
+}
+
+int upstream_edit_drop_query(struct exchange *x, struct str name)
+{
+    struct str t = x->upstream_target.ptr ? x->upstream_target : x->req->target;
+    const char *q = memchr(t.ptr, '?', t.len);
+    if (!q)
+        return 0;
+    char *out = arena_alloc(&x->arena, t.len);
+    if (!out)
+        return -1;
+    size_t o = (size_t)(q - t.ptr);
+    memcpy(out, t.ptr, o);
+    bool dropped = false, first = true;
+    const char *end = t.ptr + t.len;
+    for (const char *p = q + 1;;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        size_t n = (size_t)(e - p);
+        if (n >= name.len && !memcmp(p, name.ptr, name.len) &&
+            (n == name.len || p[name.len] == '=')) {
+            dropped = true;
+        } else if (n) {
+            out[o++] = first ? '?' : '&';
+            memcpy(out + o, p, n);
+            o += n;
+            first = false;
+        }
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    if (dropped)
+        x->upstream_target = str_from(out, o);
     return 0;
 }

@@ -1,5 +1,7 @@
-/* accesslog_line.c — see accesslog_line.h. Keys: ts, client, method, path, status, bytes_in,
- * bytes_out, protocol, upstream, upstream_ms, cache (when a cache ran), total_ms, request_id, and on TLS
+/* accesslog_line.c — see accesslog_line.h. Keys: ts, client (the address trusted_proxies
+ * resolved, else the socket's peer), peer (the socket's peer, only when it differs), method,
+ * path, protocol, status, bytes_in, bytes_out, upstream, upstream_ms, cache (when a cache
+ * ran), total_ms, request_id, and on TLS
  * connections only tls: {protocol, cipher, sni} (documented in docs/operations.md). */
 #include "proxy/accesslog_line.h"
 
@@ -28,7 +30,11 @@ void accesslog_line_write(struct client *c)
     char ts[64];
     log_timestamp(ts);
     char *o = p;
-    o += sprintf(o, "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"", ts, c->ip);
+    if (l->client[0]) /* resolved from X-Forwarded-For / Forwarded by trusted_proxies */
+        o += sprintf(o, "{\"ts\":\"%s\",\"client\":\"%s\",\"peer\":\"%s\",\"method\":\"", ts,
+                     l->client, c->ip);
+    else
+        o += sprintf(o, "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"", ts, c->ip);
     o += accesslog_json_escape(o, l->method, strlen(l->method));
     o += sprintf(o, "\",\"path\":\"");
     const struct cfg_log *lc = &c->wc->cfg->log;

@@ -163,7 +163,7 @@ static void admit_next(struct client *c)
         return;
     }
     /* A module edited the upstream request (a cache's validators): the head again. */
-    if ((x->base.nupstream_drop || x->base.upstream_add.len) &&
+    if ((x->base.nupstream_drop || x->base.upstream_add.len || x->base.upstream_target.ptr) &&
         headers_build_request(c, false) == -1) {
         client_reply(c, 431, "request head too large once forwarded", false);
         return;

@@ -236,6 +236,7 @@ static void reset_exchange(struct client *c)
     x->base.chain = NULL;
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
+    x->base.client_ip = c->ip; /* trusted_proxies may replace it (arena memory) */
     x->base.internal = c->internal;
     x->base.tls = client_is_tls(c);
     pipeline_start(&x->base);
@@ -314,6 +315,9 @@ void client_exchange_done(struct client *c)
     struct worker *w = c->w;
     if (c->state != CS_HEAD)
         forward_end(c);
+    const char *cip = c->x->base.client_ip; /* arena memory when trusted_proxies set it */
+    if (cip && cip != c->ip)
+        snprintf(c->x->log.client, sizeof(c->x->log.client), "%s", cip);
     pipeline_end(&c->x->base, (uint16_t)c->x->log.status);
     if (c->x->log.t_start_us) {
         c->x->t_end_us = ev_clock_us();

@@ -132,9 +132,10 @@ static struct str strip_port(struct str host)
     return colon ? str_from(host.ptr, (size_t)(colon - host.ptr)) : host;
 }
 
-struct str headers_route_host(const struct h1_request *req, struct str *path)
+/* The host of an absolute-form target and its path (origin form), or the Host field's and
+ * the target as it is. */
+static struct str route_host(const struct h1_request *req, struct str target, struct str *path)
 {
-    struct str target = req->target;
     if (req->flags & H1F_ABSOLUTE_FORM) {
         const char *p = memchr(target.ptr, ':', target.len);
         size_t skip = p ? (size_t)(p - target.ptr) + 3 : 0; /* "scheme://" */
@@ -149,6 +150,11 @@ struct str headers_route_host(const struct h1_request *req, struct str *path)
     }
     *path = target;
     return strip_port(req->host);
+}
+
+struct str headers_route_host(const struct h1_request *req, struct str *path)
+{
+    return route_host(req, req->target, path);
 }
 
 /* Appends raw bytes; sets *ok to false once anything does not fit. */
@@ -209,7 +215,8 @@ int headers_build_request(struct client *c, bool websocket)
     const struct config *cfg = c->wc->cfg;
     bool ok = true;
     struct str path;
-    headers_route_host(r, &path);
+    const struct exchange *e = &c->x->base;
+    route_host(r, e->upstream_target.ptr ? e->upstream_target : r->target, &path);
 
     b->off = b->len = 0;
     c->x->uphead_sent = 0;
@@ -223,7 +230,6 @@ int headers_build_request(struct client *c, bool websocket)
     /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
     struct str sh = __builtin_expect(c->subject_header != NULL, 0) ? str_cstr(c->subject_header)
                                                                     : STR_NULL;
-    const struct exchange *e = &c->x->base;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, &cf))

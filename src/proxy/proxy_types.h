@@ -160,6 +160,8 @@ enum client_state {
 struct exchange_log {
     char method[16];
     char path[256];
+    char client[48];              /* who trusted_proxies found the client to be, or "" (then
+                                     the socket's peer, c->ip); copied before the arena goes */
     const char *upstream;         /* the server's address text, or NULL */
     uint64_t t_start_us, t_upstream_us;
     uint64_t bytes_in, bytes_out; /* request head + body in; everything written out */

@@ -1,5 +1,11 @@
 /* abnormal.c — see abnormal.h. Per request: one kv check (the penalty) and one hit per path
- * rule; per response one hit per status rule that matches. */
+ * rule; per response one hit per status rule that matches.
+ *
+ * Two links share one `abnormal:` conf: abnormal_watch_module (before authentication) checks the
+ * penalty of the client address and counts the statuses of the responses that the modules
+ * between them (the authentication ones) made, which abnormal_module (after them, where the
+ * subject is known) never sees; abnormal_module checks a subject's penalty and counts the
+ * rest. */
 #include "security/abnormal.h"
 
 #include <stdio.h>
@@ -129,12 +135,11 @@ static bool count(struct exchange *x, struct ab_ctx *ctx, const struct ab_conf *
     return true;
 }
 
-static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
+/* The client's key, and its penalty looked up when `check` (else the watch link did it: the
+ * address's). NEXT, WAIT for the kv store, or the refusal. */
+static enum pipeline_verdict check_penalty(struct exchange *x, struct ab_ctx *ctx,
+                                           const struct ab_conf *c, bool check, uint64_t now)
 {
-    struct ab_ctx *ctx = vctx;
-    const struct ab_conf *c = x->link->conf;
-    struct sec_kv *s = x->link->shared;
-    uint64_t now = x->worker->loop->now_ms;
     if (!ctx->checked) {
         struct str who = str_cstr(x->client_id ? x->client_id
                                   : x->client_ip  ? x->client_ip
@@ -144,11 +149,23 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
                               str_from(who.ptr, who.len > 200 ? 200 : who.len)};
         ctx->key_len = sec_kv_key(ctx->key, sizeof(ctx->key), parts, 4);
         ctx->checked = true;
-        if (!sec_kv_check(s, &ctx->w, x, str_from(ctx->key, ctx->key_len), now))
+        if (check && !sec_kv_check(x->link->shared, &ctx->w, x,
+                                   str_from(ctx->key, ctx->key_len), now))
             return PIPELINE_WAIT;
     }
     if (ctx->w.call.until_ms > now)
         return sec_refuse(x, c->status, PENALTY, ctx->w.call.until_ms, now);
+    return PIPELINE_NEXT;
+}
+
+static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
+{
+    struct ab_ctx *ctx = vctx;
+    const struct ab_conf *c = x->link->conf;
+    uint64_t now = x->worker->loop->now_ms;
+    enum pipeline_verdict v = check_penalty(x, ctx, c, x->client_id != NULL, now);
+    if (v != PIPELINE_NEXT)
+        return v;
     struct str path = x->req->target;
     const char *q = memchr(path.ptr, '?', path.len);
     if (q)
@@ -165,13 +182,30 @@ static enum pipeline_verdict ab_request(struct exchange *x, void *vctx)
     return PIPELINE_NEXT;
 }
 
+/* The conf of the route's abnormal_module link (the watch link has none of its own). */
+static const struct ab_conf *watch_conf(const struct exchange *x)
+{
+    for (uint32_t i = 0; i < x->chain->n; i++)
+        if (x->chain->links[i].m == &abnormal_module)
+            return x->chain->links[i].conf;
+    return NULL;
+}
+
+static const struct ab_conf *link_conf(const struct exchange *x)
+{
+    return x->link->m == &abnormal_module ? x->link->conf : watch_conf(x);
+}
+
 static void ab_response_head(struct exchange *x, void *vctx, struct response *r)
 {
     struct ab_ctx *ctx = vctx;
-    const struct ab_conf *c = x->link->conf;
-    if (!ctx->key_len || (x->has_reply && x->replier && r == &x->reply &&
-                          x->chain->links[x->replier - 1].m == &abnormal_module))
-        return; /* our own penalty is not counted again */
+    const struct ab_conf *c = link_conf(x);
+    if (!ctx->key_len || !c || (x->has_reply && x->replier && r == &x->reply &&
+                                (x->chain->links[x->replier - 1].m == &abnormal_module ||
+                                 x->chain->links[x->replier - 1].m == &abnormal_watch_module)))
+        return; /* a penalty is not counted again */
+    if (x->link->m == &abnormal_watch_module && pipeline_ctx(x, &abnormal_module))
+        return; /* abnormal_module ran: it counts this response */
     uint64_t now = x->worker->loop->now_ms;
     for (uint32_t i = 0; i < c->nrules; i++)
         for (uint32_t j = 0; j < c->rules[i].nstatuses; j++)
@@ -187,6 +221,34 @@ static void ab_end(struct exchange *x, void *vctx)
     struct ab_ctx *ctx = vctx;
     sec_kv_cancel(x->link->shared, &ctx->w);
 }
+
+static enum pipeline_verdict watch_request(struct exchange *x, void *vctx)
+{
+    const struct ab_conf *c = watch_conf(x);
+    return c ? check_penalty(x, vctx, c, true, x->worker->loop->now_ms) : PIPELINE_NEXT;
+}
+
+static bool watch_enabled(const struct config *cfg, const struct cfg_route *route)
+{
+    (void)cfg;
+    const struct pipeline_registry *reg = pipeline_registry();
+    for (uint32_t i = 0; reg && i < reg->n && i < PIPELINE_REGISTRY_MAX; i++)
+        if (reg->modules[i] == &abnormal_module)
+            return route->ext[i] != NULL;
+    return false;
+}
+
+const struct pipeline_module abnormal_watch_module = {
+    .name = "abnormal_watch",
+    .phase = PIPELINE_PHASE_ACCESS,
+    .ctx_size = sizeof(struct ab_ctx),
+    .enabled = watch_enabled,
+    .shared_get = sec_shared_get,
+    .shared_put = sec_shared_put,
+    .on_request = watch_request,
+    .on_response_head = ab_response_head,
+    .on_end = ab_end,
+};
 
 const struct pipeline_module abnormal_module = {
     .name = "abnormal",

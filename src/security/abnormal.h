@@ -10,7 +10,9 @@
  *     zone: api                                       # key namespace (default: route path)
  *
  * The client is the authenticated subject when an authentication module set one
- * (x->client_id), else the client address (after trusted_proxies). Status rules count the
+ * (x->client_id), else the client address (after trusted_proxies). A request refused by an
+ * authentication module has no subject: its status counts against the address, and an
+ * address's penalty holds for every request from it, authenticated or not. Status rules count the
  * responses the client gets (the upstream's or weir's own); path rules count its requests per
  * path (query left out). Crossing a rule's `max` within its window locks
  * "abnormal|<zone>|<client>" for `penalty` in the security kv store (listed and unlocked by
@@ -21,5 +23,9 @@
 #include "pipeline/module.h"
 
 extern const struct pipeline_module abnormal_module;
+/* Its first half, registered before the authentication modules: the client address's penalty,
+ * and the statuses of the refusals they make (401, 403), counted against the address. Runs on
+ * every route that has `abnormal:` (no key of its own). */
+extern const struct pipeline_module abnormal_watch_module;
 
 #endif

@@ -135,7 +135,8 @@ static enum pipeline_verdict apikey_request(struct exchange *x, void *ctx)
     x->client_id = found->client;
     if (upstream_edit_drop(x, str_cstr(c->client_header)) != 0 ||
         upstream_edit_add(x, str_cstr(c->client_header), str_cstr(found->client)) != 0 ||
-        (!c->forward_key && c->header && upstream_edit_drop(x, str_cstr(c->header)) != 0)) {
+        (!c->forward_key && c->header && upstream_edit_drop(x, str_cstr(c->header)) != 0) ||
+        (!c->forward_key && !c->header && upstream_edit_drop_query(x, str_cstr(c->query)) != 0)) {
         x->fail_reason = "out of memory";
         return PIPELINE_FAIL;
     }

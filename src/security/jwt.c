@@ -1,6 +1,7 @@
 /* jwt.c — see jwt.h. */
 #include "security/jwt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,4 +338,36 @@ bool jwt_verify(const struct jwt_key *k, const struct jwt_token *t, const char *
     if (jwt_alg_is_hmac(k->alg))
         return k->secret && verify_hmac(k, t, signed_part);
     return k->pkey && verify_pkey(k, t, signed_part);
+}
+
+/* A claim meets `require`: equal, an array holding the value, or a space-separated list
+ * (OAuth's scope) holding it. */
+bool jwt_claim_has(json_t *v, const char *want)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t wl = strlen(want);
+        if (!strcmp(s, want))
+            return true;
+        for (const char *p = s; (p = strstr(p, want)); p++)
+            if ((p == s || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
+                return true;
+        return false;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+            if (json_is_string(e) && !strcmp(json_string_value(e), want))
+                return true;
+        return false;
+    }
+    if (json_is_boolean(v))
+        return !strcmp(want, json_is_true(v) ? "true" : "false");
+    if (json_is_integer(v)) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+        return !strcmp(buf, want);
+    }
+    return false;
 }

@@ -83,4 +83,8 @@ ssize_t jwt_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* Encodes without padding; returns the length written (out needs 4 * ceil(len / 3) + 1). */
 size_t jwt_b64url_encode(const uint8_t *in, size_t len, char *out);
 
+/* A claim's value meets `want`: equal, an array holding it, a space-separated list (OAuth's
+ * scope) holding it, or a boolean / integer that prints as it. False for NULL. */
+bool jwt_claim_has(json_t *v, const char *want);
+
 #endif

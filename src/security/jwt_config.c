@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "core/config.h"
 #include "core/config_yaml.h"
 #include "security/auth_common.h"
@@ -21,7 +24,7 @@ static void free_list(char **l, uint32_t n)
     free(l);
 }
 
-static void free_pairs(struct jwt_pair *p, uint32_t n)
+void jwt_pairs_free(struct jwt_pair *p, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         free(p[i].a);
@@ -44,8 +47,8 @@ void jwt_config_free(void *conf)
     free_list(c->issuers, c->nissuers);
     free_list(c->audiences, c->naudiences);
     free_list(c->required, c->nrequired);
-    free_pairs(c->require, c->nrequire);
-    free_pairs(c->to_headers, c->nto_headers);
+    jwt_pairs_free(c->require, c->nrequire);
+    jwt_pairs_free(c->to_headers, c->nto_headers);
     free(c);
 }
 
@@ -74,8 +77,8 @@ static int str_list(struct ycx *cx, const struct ynode *map, const char *key, ch
     return 0;
 }
 
-static int pair_map(struct ycx *cx, const struct ynode *map, const char *key,
-                    struct jwt_pair **out, uint32_t *n, bool header_values)
+int jwt_pairs_load(struct ycx *cx, const struct ynode *map, const char *key,
+                   struct jwt_pair **out, uint32_t *n, bool header_values)
 {
     const struct ynode *v = ymap_get(map, key);
     if (!v)
@@ -268,8 +271,8 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
         str_list(cx, v, "issuers", &c->issuers, &c->nissuers) != 0 ||
         str_list(cx, v, "audiences", &c->audiences, &c->naudiences) != 0 ||
         str_list(cx, v, "required_claims", &c->required, &c->nrequired) != 0 ||
-        pair_map(cx, v, "require", &c->require, &c->nrequire, false) != 0 ||
-        pair_map(cx, v, "claims_to_headers", &c->to_headers, &c->nto_headers, true) != 0)
+        jwt_pairs_load(cx, v, "require", &c->require, &c->nrequire, false) != 0 ||
+        jwt_pairs_load(cx, v, "claims_to_headers", &c->to_headers, &c->nto_headers, true) != 0)
         return -1;
     n = NULL;
     if (yopt_str(cx, v, "realm", &n) != 0)
@@ -282,6 +285,37 @@ static int load_map(struct ycx *cx, const struct ynode *v, const char *where, st
     return tf ? token_from(cx, tf, c) : 0;
 }
 
+/* The node as text into the digest: kinds and lengths delimit, so no two trees read alike. */
+static void digest_node(EVP_MD_CTX *md, const struct ynode *n)
+{
+    char tag[32];
+    int tl = snprintf(tag, sizeof(tag), "%d:%zu:%u:", (int)n->kind, n->len, n->nitems);
+    EVP_DigestUpdate(md, tag, (size_t)tl);
+    if (n->str)
+        EVP_DigestUpdate(md, n->str, n->len);
+    for (uint32_t i = 0; i < n->nitems; i++)
+        digest_node(md, n->items[i]);
+}
+
+static int fingerprint(struct ycx *cx, const struct ynode *v, struct jwt_conf *c)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    if (ok)
+        digest_node(md, v);
+    for (uint32_t i = 0; ok && i < c->inline_keys.n; i++) {
+        const struct jwt_key *k = &c->inline_keys.keys[i];
+        unsigned char *der = NULL;
+        int dl = k->pkey ? i2d_PUBKEY(k->pkey, &der) : 0;
+        ok = dl >= 0 && EVP_DigestUpdate(md, k->secret ? (void *)k->secret : (void *)der,
+                                         k->secret ? k->secret_len : (size_t)dl) == 1;
+        OPENSSL_free(der);
+    }
+    ok = ok && EVP_DigestFinal_ex(md, c->fingerprint, NULL) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : yerr(cx, v, "out of memory");
+}
+
 int jwt_config_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf)
 {
     if (yexpect(cx, v, YNODE_MAP, where) != 0)
@@ -292,7 +326,7 @@ int jwt_config_load(struct ycx *cx, const struct ynode *v, const char *where, vo
     *c = (struct jwt_conf){.jwks_refresh_min_ms = 10000, .jwks_max_age_ms = 300000,
                            .jwks_timeout_ms = 3000, .leeway_s = 30, .require_exp = true,
                            .cache_size = 10000};
-    if (load_map(cx, v, where, c) != 0) {
+    if (load_map(cx, v, where, c) != 0 || fingerprint(cx, v, c) != 0) {
         jwt_config_free(c);
         return -1;
     }

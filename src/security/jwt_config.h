@@ -17,7 +17,12 @@ struct jwt_pair {
     char *a, *b;            /* claims_to_headers: claim, header; require: claim, value */
 };
 
+#define JWT_FINGERPRINT_LEN 32
+
 struct jwt_conf {
+    /* SHA-256 over the section as written and the inline keys' material (a secret_file's
+     * text included): equal sections share their keys and token cache across reloads. */
+    uint8_t fingerprint[JWT_FINGERPRINT_LEN];
     enum jwt_source from;
     char *from_name;        /* header, cookie or query parameter name */
     struct jwks inline_keys;
@@ -38,6 +43,11 @@ struct jwt_conf {
     uint32_t nto_headers;
 };
 
+/* The map at key (absent: 0 with nothing set) as claim: value pairs into *out, *n (free with
+ * jwt_pairs_free, also after an error); header_values: each value must be a header name. */
+int jwt_pairs_load(struct ycx *cx, const struct ynode *map, const char *key,
+                   struct jwt_pair **out, uint32_t *n, bool header_values);
+void jwt_pairs_free(struct jwt_pair *p, uint32_t n);
 int jwt_config_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf);
 void jwt_config_free(void *conf);
 

@@ -86,7 +86,6 @@ struct jwt_keys *jwt_keys_new(const struct jwt_conf *c)
         return NULL;
     atomic_init(&k->refs, 1);
     pthread_mutex_init(&k->mu, NULL);
-    k->inline_keys = &c->inline_keys;
     k->refresh_min_ms = c->jwks_refresh_min_ms;
     k->max_age_ms = c->jwks_max_age_ms;
     if ((c->jwks_file && !(k->file = strdup(c->jwks_file))) ||
@@ -112,11 +111,11 @@ void jwt_keys_put(struct jwt_keys *k)
     free(k);
 }
 
-const struct jwt_key *jwt_keys_find(struct jwt_keys *k, const char *kid, enum jwt_alg alg,
-                                    struct jwt_keyset **hold)
+const struct jwt_key *jwt_keys_find(struct jwt_keys *k, const struct jwks *inline_keys,
+                                    const char *kid, enum jwt_alg alg, struct jwt_keyset **hold)
 {
     *hold = NULL;
-    const struct jwt_key *key = jwks_find(k->inline_keys, kid, alg);
+    const struct jwt_key *key = jwks_find(inline_keys, kid, alg);
     if (key)
         return key;
     pthread_mutex_lock(&k->mu);

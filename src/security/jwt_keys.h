@@ -29,7 +29,6 @@ struct jwt_keyset {
 struct jwt_keys {
     atomic_uint refs;              /* the route's chains, plus each fetch in flight */
     pthread_mutex_t mu;
-    const struct jwks *inline_keys;/* the conf's (lives as long as the chains that use it) */
     char *file;
     int64_t file_mtime_ns;
     atomic_uint_fast64_t file_next_check_ms;
@@ -49,10 +48,11 @@ struct jwt_keys *jwt_keys_new(const struct jwt_conf *c);
 void jwt_keys_put(struct jwt_keys *k);
 /* Re-reads the JWKS file when it changed (cheap when not due). */
 void jwt_keys_check_file(struct jwt_keys *k, uint64_t now_ms);
-/* The key for (kid, alg) with a reference on the set it is in (*hold: release with
- * jwt_keyset_put; NULL for an inline key). NULL when none. */
-const struct jwt_key *jwt_keys_find(struct jwt_keys *k, const char *kid, enum jwt_alg alg,
-                                    struct jwt_keyset **hold);
+/* The key for (kid, alg) among the config's inline keys (the caller's generation: k may
+ * outlive it), then the file's and the URL's sets, with a reference on the set it is in (*hold:
+ * release with jwt_keyset_put; NULL for an inline key). NULL when none. */
+const struct jwt_key *jwt_keys_find(struct jwt_keys *k, const struct jwks *inline_keys,
+                                    const char *kid, enum jwt_alg alg, struct jwt_keyset **hold);
 void jwt_keyset_put(struct jwt_keyset *s);
 /* Starts a JWKS fetch on worker pw when one is allowed now (a URL, none in flight, the last
  * one at least refresh_min ago, or `stale_only` and the set older than max_age). true when a

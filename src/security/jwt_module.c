@@ -1,6 +1,7 @@
 /* jwt_module.c — see jwt_module.h. */
 #include "security/jwt_module.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "pipeline/chain.h"
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
-#include "pipeline/shared.h"
 #include "pipeline/upstream_edit.h"
 #include "security/auth_common.h"
 #include "security/jwt.h"
@@ -25,8 +25,9 @@
 #define JWKS_POLL_MS 20
 #define REC_MAX TOKEN_CACHE_DATA_MAX
 
-/* The outcome of one verification, as the cache keeps it:
- * verdict, sub, jti (each u16 length + bytes), then the claim headers ("Name: value\r\n"). */
+/* The outcome of one verification, as the cache keeps it: verdict, sub, jti, the claim headers
+ * ("Name: value\r\n" lines) (each u16 length + bytes), then the claims as compact JSON (for
+ * x->auth_claims) to the end. */
 enum { V_OK = 0, V_FORBIDDEN = 1 };
 
 struct jwt_ctx {
@@ -34,37 +35,65 @@ struct jwt_ctx {
     bool waited;                 /* one wait per request */
 };
 
-/* --- shared state: one jwt_keys per section, for every worker --- */
+/* --- shared state: one jwt_keys per distinct section, for every worker and generation ---
+ *
+ * Keyed by the section's fingerprint (jwt_conf.fingerprint), not by the conf's address: a
+ * reload that leaves a `jwt:` section as it was finds the keys fetched and the tokens verified
+ * under the old generation (the new chains are built before the old ones go). A changed section
+ * starts afresh, since what the cache's records hold depends on all of it. The list's mutex is
+ * taken when chains are built and freed, never per request. */
 
 struct jwt_shared {
+    struct jwt_shared *next;
+    uint8_t fingerprint[JWT_FINGERPRINT_LEN];
+    uint32_t refs;
     struct jwt_keys *k;
 };
 
-static int shared_init(void *obj, const void *key)
-{
-    struct jwt_shared *s = obj;
-    s->k = jwt_keys_new(key);
-    return s->k ? 0 : -1;
-}
-
-static void shared_fini(void *obj)
-{
-    jwt_keys_put(((struct jwt_shared *)obj)->k);
-}
-
-static const struct pipeline_shared_type jwt_shared_type = {
-    .name = "jwt", .size = sizeof(struct jwt_shared), .init = shared_init, .fini = shared_fini};
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct jwt_shared *shared_list;
 
 static void *jwt_shared_get(const struct cfg_route *route, const void *conf)
 {
     (void)route;
-    return pipeline_shared_get(&jwt_shared_type, conf);
+    const struct jwt_conf *c = conf;
+    pthread_mutex_lock(&shared_mu);
+    struct jwt_shared *s = shared_list;
+    while (s && memcmp(s->fingerprint, c->fingerprint, JWT_FINGERPRINT_LEN) != 0)
+        s = s->next;
+    if (!s && (s = calloc(1, sizeof(*s)))) {
+        if (!(s->k = jwt_keys_new(c))) {
+            free(s);
+            s = NULL;
+        } else {
+            memcpy(s->fingerprint, c->fingerprint, JWT_FINGERPRINT_LEN);
+            s->next = shared_list;
+            shared_list = s;
+        }
+    }
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&shared_mu);
+    return s;
 }
 
 static void jwt_shared_put(void *shared)
 {
-    if (shared)
-        pipeline_shared_put(shared);
+    struct jwt_shared *s = shared;
+    if (!s)
+        return;
+    pthread_mutex_lock(&shared_mu);
+    bool last = --s->refs == 0;
+    for (struct jwt_shared **p = &shared_list; last && *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&shared_mu);
+    if (last) {
+        jwt_keys_put(s->k);
+        free(s);
+    }
 }
 
 /* --- the token --- */
@@ -113,8 +142,8 @@ static struct str find_token(const struct exchange *x, const struct jwt_conf *c)
     }
 }
 
-/* Removes the token from what goes upstream: the field it came in, or the cookie (the Cookie
- * fields are rebuilt without it). A query parameter stays (the target is not rewritten). */
+/* Removes the token from what goes upstream: the field it came in, the cookie (the Cookie
+ * fields are rebuilt without it) or the query parameter (the target is rewritten). */
 static int strip_token(struct exchange *x, const struct jwt_conf *c)
 {
     switch (c->from) {
@@ -154,6 +183,8 @@ static int strip_token(struct exchange *x, const struct jwt_conf *c)
         }
         return o ? upstream_edit_add(x, STR_LIT("Cookie"), str_from(out, o)) : 0;
     }
+    case JWT_FROM_QUERY:
+        return upstream_edit_drop_query(x, str_cstr(c->from_name));
     default:
         return 0;
     }
@@ -199,38 +230,6 @@ static bool aud_ok(json_t *aud, const struct jwt_conf *c)
         json_array_foreach(aud, i, v)
             if (json_is_string(v) && str_in(json_string_value(v), c->audiences, c->naudiences))
                 return true;
-    return false;
-}
-
-/* A claim meets `require`: equal, an array holding the value, or a space-separated list
- * (OAuth's scope) holding it. */
-static bool claim_has(json_t *v, const char *want)
-{
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t wl = strlen(want);
-        if (!strcmp(s, want))
-            return true;
-        for (const char *p = s; (p = strstr(p, want)); p++)
-            if ((p == s || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
-                return true;
-        return false;
-    }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-            if (json_is_string(e) && !strcmp(json_string_value(e), want))
-                return true;
-        return false;
-    }
-    if (json_is_boolean(v))
-        return !strcmp(want, json_is_true(v) ? "true" : "false");
-    if (json_is_integer(v)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-        return !strcmp(buf, want);
-    }
     return false;
 }
 
@@ -323,14 +322,20 @@ static bool safe_value(const char *s, size_t n)
     return true;
 }
 
-static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
+/* The record of verified claims cl into rec (REC_MAX bytes): its length. *text: the claims as
+ * JSON (the caller frees it; NULL when out of memory); *whole: they are in the record too (else
+ * they did not fit: the record is not for the cache). */
+static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec, char **text,
+                          bool *whole)
 {
     bool ok = true;
     for (uint32_t i = 0; i < c->nrequire && ok; i++)
-        ok = claim_has(json_object_get(cl, c->require[i].a), c->require[i].b);
+        ok = jwt_claim_has(json_object_get(cl, c->require[i].a), c->require[i].b);
     rec[0] = ok ? V_OK : V_FORBIDDEN;
     size_t o = put_str(rec, 1, json_object_get(cl, "sub"));
     o = put_str(rec, o, json_object_get(cl, "jti"));
+    size_t h = o;
+    o += 2;
     for (uint32_t i = 0; i < c->nto_headers; i++) {
         char val[1024];
         int n = claim_text(json_object_get(cl, c->to_headers[i].a), val, sizeof(val));
@@ -339,6 +344,15 @@ static size_t make_record(json_t *cl, const struct jwt_conf *c, char *rec)
             o + hl + 4 + (size_t)n > REC_MAX)
             continue;
         o += (size_t)snprintf(rec + o, REC_MAX - o, "%s: %.*s\r\n", c->to_headers[i].b, n, val);
+    }
+    rec[h] = (char)((o - h - 2) >> 8);
+    rec[h + 1] = (char)((o - h - 2) & 0xff);
+    *text = json_dumps(cl, JSON_COMPACT);
+    size_t tn = *text ? strlen(*text) : 0;
+    *whole = *text && o + tn <= REC_MAX;
+    if (*whole) {
+        memcpy(rec + o, *text, tn);
+        o += tn;
     }
     return o;
 }
@@ -351,29 +365,35 @@ static struct str rec_str(const char *rec, size_t *o)
     return s;
 }
 
-/* Acts on a record: revoked → 401, forbidden → 403, else the upstream edits and NEXT. */
+/* Acts on a record: revoked → 401, forbidden → 403, else the upstream edits and NEXT. claims:
+ * when they are not in the record (too large for it), else STR_NULL. */
 static enum pipeline_verdict apply(struct exchange *x, const struct jwt_conf *c, const char *rec,
-                                   size_t len, int64_t now)
+                                   size_t len, int64_t now, struct str claims)
 {
     size_t o = 1;
     struct str sub = rec_str(rec, &o);
     struct str jti = rec_str(rec, &o);
+    struct str hdrs = rec_str(rec, &o);
+    if (!claims.ptr)
+        claims = str_from(rec + o, len - o);
     if (revocation_check(jti, sub, now))
         return deny(x, c, 401, "invalid_token", "the token has been revoked");
     if (rec[0] == V_FORBIDDEN)
         return deny(x, c, 403, "insufficient_scope", "the token does not grant this route");
+    if (!(x->auth_claims = arena_str(&x->arena, claims)).ptr)
+        goto nomem;
     for (uint32_t i = 0; i < c->nto_headers; i++)
         if (upstream_edit_drop(x, str_cstr(c->to_headers[i].b)) != 0)
             goto nomem;
-    if (len > o) {
+    if (hdrs.len) {
         size_t old = x->upstream_add.len;
-        char *p = arena_alloc(&x->arena, old + len - o);
+        char *p = arena_alloc(&x->arena, old + hdrs.len);
         if (!p)
             goto nomem;
         if (old)
             memcpy(p, x->upstream_add.ptr, old);
-        memcpy(p + old, rec + o, len - o);
-        x->upstream_add = str_from(p, old + len - o);
+        memcpy(p + old, hdrs.ptr, hdrs.len);
+        x->upstream_add = str_from(p, old + hdrs.len);
     }
     if (sub.len) {
         char *id = arena_alloc(&x->arena, sub.len + 1);
@@ -424,7 +444,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
         long n = token_cache_get(k->cache, hash, now, gen, rec, REC_MAX);
         if (n > 0) {
             jwt_keys_refresh(k, x->worker, now_ms, true);
-            return apply(x, c, rec, (size_t)n, now);
+            return apply(x, c, rec, (size_t)n, now, STR_NULL);
         }
     }
     struct jwt_token t;
@@ -432,7 +452,7 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     if (jwt_parse(tok, &t, &why) != 0)
         return deny(x, c, 401, "invalid_token", why);
     struct jwt_keyset *hold;
-    const struct jwt_key *key = jwt_keys_find(k, t.kid, t.alg, &hold);
+    const struct jwt_key *key = jwt_keys_find(k, &c->inline_keys, t.kid, t.alg, &hold);
     if (!key && !ctx->waited && jwt_keys_refresh(k, x->worker, now_ms, false)) {
         jwt_token_free(&t); /* parsed again after the wait: the request may be gone by then */
         ctx->waited = true;
@@ -451,14 +471,22 @@ static enum pipeline_verdict jwt_request(struct exchange *x, void *vctx)
     }
     int64_t exp;
     why = check_claims(t.claims, c, now, &exp);
-    size_t len = why ? 0 : make_record(t.claims, c, rec);
+    char *text = NULL;
+    bool whole = false;
+    size_t len = why ? 0 : make_record(t.claims, c, rec, &text, &whole);
     jwt_token_free(&t);
     if (why)
         return deny(x, c, 401, "invalid_token", why);
-    if (k->cache && exp > 0)
+    if (!text) {
+        x->fail_reason = "out of memory";
+        return PIPELINE_FAIL;
+    }
+    if (k->cache && exp > 0 && whole) /* claims too large for a record: verified each time */
         token_cache_put(k->cache, hash, exp + c->leeway_s, gen, rec, len);
     jwt_keys_refresh(k, x->worker, now_ms, true);
-    return apply(x, c, rec, len, now);
+    enum pipeline_verdict v = apply(x, c, rec, len, now, whole ? STR_NULL : str_cstr(text));
+    free(text);
+    return v;
 }
 
 const struct pipeline_module jwt_module = {

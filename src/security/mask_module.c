@@ -8,6 +8,8 @@
 #include "pipeline/chain.h"
 #include "pipeline/exchange.h"
 #include "pipeline/runner.h"
+#include "security/jwt.h"
+#include "security/jwt_config.h"
 #include "security/mask_json.h"
 
 #define REFUSAL "502 Bad Gateway: the response cannot be masked (too large or content-coded)\n"
@@ -18,20 +20,45 @@ struct mk_ctx {
     size_t refused_off;          /* how much of it went out */
 };
 
+struct mk_conf {
+    struct mask_json_conf j;
+    struct jwt_pair *claims;     /* unless_claim / when_claim: all must hold */
+    uint32_t nclaims;
+    bool unless;                 /* unless_claim: not masked when they hold */
+};
+
 static void mk_free(void *conf)
 {
-    free(conf);
+    struct mk_conf *c = conf;
+    if (c)
+        jwt_pairs_free(c->claims, c->nclaims);
+    free(c);
+}
+
+static int mk_load_claims(struct ycx *cx, const struct ynode *v, struct mk_conf *c)
+{
+    const struct ynode *unless = ymap_get(v, "unless_claim"), *when = ymap_get(v, "when_claim");
+    if (unless && when)
+        return yerr(cx, when, "'unless_claim' and 'when_claim' exclude each other");
+    c->unless = unless != NULL;
+    const char *key = unless ? "unless_claim" : "when_claim";
+    if (jwt_pairs_load(cx, v, key, &c->claims, &c->nclaims, false) != 0)
+        return -1;
+    if ((unless || when) && !c->nclaims)
+        return yerr(cx, unless ? unless : when, "'%s' names at least one claim", key);
+    return 0;
 }
 
 static int mk_load(struct ycx *cx, const struct ynode *v, const char *where, void **conf)
 {
     static const char *const keys[] = {"fields", "keep_tail", "keep_head", "max_body",
-                                       "max_depth", NULL};
+                                       "max_depth", "unless_claim", "when_claim", NULL};
     if (yexpect(cx, v, YNODE_MAP, where) != 0 || ymap_check(cx, v, where, keys) != 0)
         return -1;
-    struct mask_json_conf *c = calloc(1, sizeof(*c));
-    if (!c)
+    struct mk_conf *mc = calloc(1, sizeof(*mc));
+    if (!mc)
         return yerr(cx, v, "out of memory");
+    struct mask_json_conf *c = &mc->j;
     c->keep_tail = 4;
     c->max_depth = 64;
     c->max_bytes = 8u << 20;
@@ -40,7 +67,8 @@ static int mk_load(struct ycx *cx, const struct ynode *v, const char *where, voi
         yopt_u32(cx, v, "keep_tail", 0, 64, &c->keep_tail) != 0 ||
         yopt_u32(cx, v, "keep_head", 0, 64, &c->keep_head) != 0 ||
         yopt_size(cx, v, "max_body", 1, 1u << 30, &c->max_bytes) != 0 ||
-        yopt_u32(cx, v, "max_depth", 1, MASK_JSON_DEPTH_MAX, &c->max_depth) != 0)
+        yopt_u32(cx, v, "max_depth", 1, MASK_JSON_DEPTH_MAX, &c->max_depth) != 0 ||
+        mk_load_claims(cx, v, mc) != 0)
         goto fail;
     if (f->nitems == 0) {
         yerr(cx, f, "'fields' lists at least one path");
@@ -55,10 +83,10 @@ static int mk_load(struct ycx *cx, const struct ynode *v, const char *where, voi
             goto fail;
         }
     }
-    *conf = c;
+    *conf = mc;
     return 0;
 fail:
-    free(c);
+    mk_free(mc);
     return -1;
 }
 
@@ -87,12 +115,28 @@ static bool is_json(struct str ct)
            str_has_suffix_nocase(t, STR_LIT("+json"));
 }
 
+/* The token's claims (x->auth_claims, set by jwt) meet every pair; false without a token. */
+static bool claims_hold(const struct exchange *x, const struct mk_conf *mc)
+{
+    if (!x->auth_claims.len)
+        return false;
+    json_t *cl = json_loadb(x->auth_claims.ptr, x->auth_claims.len, 0, NULL);
+    bool ok = cl != NULL;
+    for (uint32_t i = 0; ok && i < mc->nclaims; i++)
+        ok = jwt_claim_has(json_object_get(cl, mc->claims[i].a), mc->claims[i].b);
+    json_decref(cl);
+    return ok;
+}
+
 static void mk_response_head(struct exchange *x, void *vctx, struct response *r)
 {
     struct mk_ctx *ctx = vctx;
-    const struct mask_json_conf *c = x->link->conf;
+    const struct mk_conf *mc = x->link->conf;
+    const struct mask_json_conf *c = &mc->j;
     if (r->no_body || !is_json(response_get(r, STR_LIT("Content-Type"))))
         return;
+    if (mc->nclaims && claims_hold(x, mc) == mc->unless)
+        return; /* this token may see the values */
     struct str ce = response_get(r, STR_LIT("Content-Encoding"));
     bool coded = ce.len && !str_eq_nocase(str_trim_ows(ce), STR_LIT("identity"));
     if (coded || (r->content_length >= 0 && (uint64_t)r->content_length > c->max_bytes)) {

@@ -7,6 +7,7 @@
  *     keep_head: 0        # and at the start (010-****-5678 is keep_head 3)
  *     max_body: 8MiB      # larger bodies are refused, never sent unmasked
  *     max_depth: 64
+ *     unless_claim: {role: admin}   # or when_claim: decided per token (jwt's x->auth_claims)
  *
  * Applies to JSON responses (application/json, any +json type). Fail closed: a body whose
  * Content-Length is over max_body, or that comes content-coded (the module already asks the

@@ -256,6 +256,23 @@ def test_access_log_masking(launcher, tmp_path):
     assert "token=visible" in open(access).read()
 
 
+def test_access_log_client_is_resolved_address(launcher, tmp_path):
+    be = launcher.backend("b")
+    access = str(tmp_path / "access.log")
+    cfg = config(be, [{"path": "/", "upstream": "g"}],
+                 trusted_proxies={"from": ["127.0.0.9/32"], "depth": 1})
+    cfg["log"]["access"] = access
+    w = launcher.weir(cfg)
+    assert status(w.port, "/via-proxy", "127.0.0.9", {"X-Forwarded-For": "10.1.2.3"}) == 200
+    assert status(w.port, "/direct", "127.0.0.7", {"X-Forwarded-For": "10.6.6.6"}) == 200
+    w.stop()
+    lines = {e["path"]: e for e in map(json.loads, open(access).read().splitlines())}
+    assert lines["/via-proxy"]["client"] == "10.1.2.3"
+    assert lines["/via-proxy"]["peer"] == "127.0.0.9"
+    # an untrusted peer's header is not believed: the socket's address, no separate peer
+    assert lines["/direct"]["client"] == "127.0.0.7" and "peer" not in lines["/direct"]
+
+
 def test_response_json_masking(launcher):
     be = launcher.backend("b")
     routes = [{"path": "/", "upstream": "g",
@@ -308,6 +325,32 @@ def test_lock_survives_reload_and_abnormal_penalty(launcher, tmp_path):
     pen = [e for e in events if e["event"] == "penalty"]
     assert {e["client"] for e in pen} == {"127.0.0.22", "127.0.0.23"}
     assert all(e["rule"] == "abnormal.rules[0]" for e in pen)
+
+
+def test_abnormal_counts_auth_refusals(launcher, tmp_path):
+    import jwt as pyjwt
+    secret = "abnormal-secret-" + "x" * 48
+    be = launcher.backend("b")
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/", "upstream": "g",
+               "jwt": {"keys": [{"alg": "HS256", "secret": secret}]},
+               "abnormal": {"rules": [{"status": [401, 403], "max": 3, "window": "10s"}],
+                            "penalty": "30s"}}]
+    w = launcher.weir(config(be, routes, audit_log=log))
+    good = pyjwt.encode({"sub": "ann", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    bad = pyjwt.encode({"sub": "ann", "exp": int(time.time()) + 300}, "wrong-" + secret,
+                       algorithm="HS256")
+    auth = {"Authorization": "Bearer " + good}
+    assert status(w.port, "/a", "127.0.0.41", auth) == 200
+    # refused by jwt, before abnormal's own link: still counted, against the address
+    for _ in range(4):
+        assert status(w.port, "/a", "127.0.0.41", {"Authorization": "Bearer " + bad}) == 401
+    assert status(w.port, "/a", "127.0.0.41", auth) == 429   # the address's penalty
+    assert status(w.port, "/a", "127.0.0.41") == 429
+    assert status(w.port, "/a", "127.0.0.42", auth) == 200   # another address is not
+    w.stop()
+    pen = [e for e in map(json.loads, open(log).read().splitlines()) if e["event"] == "penalty"]
+    assert len(pen) == 1 and pen[0]["client"] == "127.0.0.41"
 
 
 def test_auth_failures_audited(launcher, tmp_path):

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "jwt_sign.h"
+#include "security/jwt_module.h"
 #include "security/revocation.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
@@ -259,6 +260,43 @@ static void test_jwks_url(void **state)
     fx_teardown();
 }
 
+/* Another generation of the same section finds the same keys and cache; a changed one
+ * (or a changed secret) does not. */
+static void test_shared_across_generations(void **state)
+{
+    (void)state;
+    fx_setup(yaml());
+    struct cfg_error err;
+    const char *same = yaml();
+    char changed[1024], secret[1024];
+    snprintf(changed, sizeof(changed), "%s      leeway: 7s\n", yaml());
+    snprintf(secret, sizeof(secret), "%s", yaml());
+    char *p = strstr(secret, SECRET);
+    p[0] = 'X';
+    const char *texts[] = {same, changed, secret};
+    for (int i = 0; i < 3; i++) {
+        struct config *cfg = config_load_buffer(texts[i], strlen(texts[i]), "test.yaml", &err);
+        assert_non_null(cfg);
+        struct pipeline_chain *ch = pipeline_chain_build(cfg, &cfg->routes[0]);
+        assert_non_null(ch);
+        const struct pipeline_link *a = NULL, *b = NULL;
+        for (uint32_t j = 0; j < ch->n; j++)
+            if (ch->links[j].m == &jwt_module)
+                a = &ch->links[j];
+        for (uint32_t j = 0; j < fx.chain->n; j++)
+            if (fx.chain->links[j].m == &jwt_module)
+                b = &fx.chain->links[j];
+        assert_true(a && b && a->conf != b->conf);
+        if (i == 0)
+            assert_ptr_equal(a->shared, b->shared);
+        else
+            assert_ptr_not_equal(a->shared, b->shared);
+        pipeline_chain_free(ch);
+        config_unref(cfg);
+    }
+    fx_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_jwks_url),
         cmocka_unit_test(test_token_sources),
+        cmocka_unit_test(test_shared_across_generations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,48 @@ static void masks_json_split(void **state)
     fx_teardown();
 }
 
+/* How many transforms a JSON response turns on for a request with these claims (NULL: none). */
+static uint8_t transforms_for(const char *claims)
+{
+    struct fx_exchange *e = fx_exchange(0, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", NULL);
+    assert_int_equal(pipeline_request(&e->x), PIPELINE_NEXT);
+    if (claims)
+        e->x.auth_claims = str_cstr(claims);
+    struct response r;
+    assert_int_equal(response_init(&r, &e->x.arena, 200, 8), 0);
+    response_add(&r, &e->x.arena, STR_LIT("Content-Type"), STR_LIT("application/json"));
+    r.content_length = -1;
+    e->x.upstream_head = true;
+    pipeline_response_head(&e->x, &r);
+    uint8_t n = e->x.ntransforms;
+    fx_end(e, 200);
+    return n;
+}
+
+/* unless_claim / when_claim: the verified claims jwt left on the exchange decide. */
+static void claims_decide_per_token(void **state)
+{
+    (void)state;
+    fx_setup(ROUTE "mask: {fields: [\"$.p\"], unless_claim: {role: admin, scope: read}}}\n");
+    assert_int_equal(transforms_for("{\"role\":\"admin\",\"scope\":\"read write\"}"), 0);
+    assert_int_equal(transforms_for("{\"role\":[\"user\",\"admin\"],\"scope\":\"read\"}"), 0);
+    assert_int_equal(transforms_for("{\"role\":\"admin\"}"), 1); /* scope missing */
+    assert_int_equal(transforms_for("{\"role\":\"user\",\"scope\":\"read\"}"), 1);
+    assert_int_equal(transforms_for("not json"), 1);
+    assert_int_equal(transforms_for(NULL), 1); /* no token: masked */
+    fx_teardown();
+    fx_setup(ROUTE "mask: {fields: [\"$.p\"], when_claim: {role: user}}}\n");
+    assert_int_equal(transforms_for("{\"role\":\"user\"}"), 1);
+    assert_int_equal(transforms_for("{\"role\":\"admin\"}"), 0);
+    assert_int_equal(transforms_for(NULL), 0); /* no token: not masked */
+    fx_teardown();
+    struct cfg_error err;
+    const char *both = ROUTE "mask: {fields: [\"$.p\"], unless_claim: {a: b},\n"
+                             "    when_claim: {a: b}}}\n";
+    assert_null(config_load_buffer(both, strlen(both), "test.yaml", &err));
+    assert_non_null(strstr(err.msg, "exclude each other"));
+}
+
 static void fails_closed_with_502(void **state)
 {
     (void)state;
@@ -100,6 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masks_json_split),
         cmocka_unit_test(fails_closed_with_502),
+        cmocka_unit_test(claims_decide_per_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
