@@ -495,14 +495,14 @@ static int load_log(struct ycx *cx, const struct ynode *v, struct cfg_log *log)
     return mask ? load_log_mask(cx, mask, log) : 0;
 }
 
-/* `audit_log: PATH` or {path: PATH, key_file: FILE}. */
+/* `audit_log: PATH` or {path: PATH, key_file: FILE, successes: BOOL}. */
 static int load_audit(struct ycx *cx, const struct ynode *v, struct cfg_audit *a)
 {
-    static const char *const keys[] = {"path", "key_file", NULL};
+    static const char *const keys[] = {"path", "key_file", "successes", NULL};
     const struct ynode *path = v, *key = NULL;
     if (v->kind == YNODE_MAP &&
         (ymap_check(cx, v, "audit_log", keys) != 0 || !(path = ymap_need(cx, v, "audit_log", "path")) ||
-         yopt_str(cx, v, "key_file", &key) != 0))
+         yopt_str(cx, v, "key_file", &key) != 0 || yopt_bool(cx, v, "successes", &a->successes) != 0))
         return -1;
     if (yscalar(cx, path, "audit_log") != 0)
         return -1;

@@ -295,6 +295,7 @@ struct cfg_admin {
 struct cfg_audit {
     char *path;                   /* a file or "stderr"; NULL = off (default) */
     char *key_file;               /* hex key; NULL = "<path>.key", made when absent */
+    bool successes;               /* also each accepted authentication (one line a request) */
 };
 
 /* The state store (issue 15): where state that must be global across weir instances lives.

@@ -181,6 +181,7 @@ static void apply_log_config(const struct config *cfg)
     const char *why = NULL;
     if (audit_open(cfg->audit.path, cfg->audit.key_file, &why) == -1)
         log_error("cannot open audit log %s: %s", cfg->audit.path, why);
+    audit_set_successes(cfg->audit.successes);
 }
 
 static bool admin_changed(const struct cfg_admin *a, const struct cfg_admin *b)

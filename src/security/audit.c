@@ -306,6 +306,18 @@ void audit_close(void)
     pthread_mutex_unlock(&au.lock);
 }
 
+static atomic_bool successes;
+
+void audit_set_successes(bool on)
+{
+    atomic_store_explicit(&successes, on, memory_order_relaxed);
+}
+
+bool audit_successes(void)
+{
+    return atomic_load_explicit(&successes, memory_order_relaxed) && audit_enabled();
+}
+
 bool audit_enabled(void)
 {
     return atomic_load_explicit(&au.enabled, memory_order_relaxed);

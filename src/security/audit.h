@@ -46,6 +46,10 @@ int audit_open(const char *path, const char *key_file, const char **why);
 /* Writes what is queued and stops the writer (at exit). */
 void audit_close(void);
 bool audit_enabled(void);
+/* Accepted authentications are audited too (`audit_log.successes`); off by default: it is a
+ * line per authenticated request. */
+void audit_set_successes(bool on);
+bool audit_successes(void);
 uint64_t audit_dropped(void);
 
 void audit_emit(const struct audit_event *e);

@@ -140,7 +140,7 @@ static enum pipeline_verdict apikey_request(struct exchange *x, void *ctx)
         x->fail_reason = "out of memory";
         return PIPELINE_FAIL;
     }
-    return PIPELINE_NEXT;
+    return auth_allow(x);
 }
 
 const struct pipeline_module apikey_module = {

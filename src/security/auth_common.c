@@ -19,6 +19,13 @@ void auth_audit(const struct exchange *x, uint16_t status, const char *detail)
                         x->link ? x->link->m->name : NULL, detail);
 }
 
+enum pipeline_verdict auth_allow(const struct exchange *x)
+{
+    if (__builtin_expect(audit_successes(), 0))
+        audit_emit_exchange(x, "auth_success", x->link ? x->link->m->name : NULL, NULL);
+    return PIPELINE_NEXT;
+}
+
 enum pipeline_verdict auth_deny(struct exchange *x, uint16_t status, const char *challenge,
                                 const char *detail)
 {

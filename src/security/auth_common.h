@@ -21,6 +21,8 @@ void auth_audit(const struct exchange *x, uint16_t status, const char *detail);
 enum pipeline_verdict auth_deny(struct exchange *x, uint16_t status, const char *challenge,
                                 const char *detail);
 /* The first request field of that name, or STR_NULL. */
+/* The check passed: audited when `audit_log.successes` is on. Returns PIPELINE_NEXT. */
+enum pipeline_verdict auth_allow(const struct exchange *x);
 struct str auth_header(const struct exchange *x, struct str name);
 /* The raw (not decoded) value of a query parameter, or STR_NULL. */
 struct str auth_query_param(const struct exchange *x, const char *name);

@@ -236,7 +236,7 @@ static enum pipeline_verdict answer(struct exchange *x, struct fa_call *call,
                 (v.ptr && upstream_edit_add(x, name, v) != 0))
                 return PIPELINE_FAIL;
         }
-        return PIPELINE_NEXT;
+        return auth_allow(x);
     }
     struct response *r = &x->reply;
     char *body = arena_alloc(&x->arena, call->body_len + 1);

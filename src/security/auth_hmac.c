@@ -292,7 +292,7 @@ static enum pipeline_verdict hmac_request(struct exchange *x, void *ctx)
     if (!token_cache_claim(sh->seen, seen, t + c->skew_s + 1, now))
         return auth_deny(x, 401, CHALLENGE, "the signature was already used (replay)");
     x->client_id = key->id;
-    return PIPELINE_NEXT;
+    return auth_allow(x);
 }
 
 const struct pipeline_module hmac_module = {

@@ -405,7 +405,7 @@ static enum pipeline_verdict apply(struct exchange *x, const struct jwt_conf *c,
     }
     if (!c->forward_token && strip_token(x, c) != 0)
         goto nomem;
-    return PIPELINE_NEXT;
+    return auth_allow(x);
 nomem:
     x->fail_reason = "out of memory";
     return PIPELINE_FAIL;

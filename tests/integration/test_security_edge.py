@@ -173,6 +173,28 @@ def test_audit_log_chain(launcher, weir_bin, tmp_path):
     assert ":2:" in bad.stdout
 
 
+def test_audit_log_successes(launcher, weir_bin, tmp_path):
+    """audit_log.successes: accepted authentications are audited too (with the client id), in
+    the same chain; refusals as always."""
+    import hashlib
+    be = launcher.backend("b")
+    log = str(tmp_path / "audit.log")
+    routes = [{"path": "/", "upstream": "g",
+               "api_key": {"keys": [{"client": "mobile",
+                                     "sha256": hashlib.sha256(b"k-1").hexdigest()}]}}]
+    w = launcher.weir(config(be, routes, audit_log={"path": log, "successes": True}))
+    assert status(w.port, "/a", headers={"X-API-Key": "k-1"}) == 200
+    assert status(w.port, "/a", headers={"X-API-Key": "nope"}) == 401
+    w.stop()
+    events = [json.loads(x) for x in open(log).read().splitlines()]
+    ok = [e for e in events if e["event"] == "auth_success"]
+    assert len(ok) == 1 and ok[0]["subject"] == "mobile" and ok[0]["rule"] == "api_key"
+    assert [e["event"] for e in events].count("auth_failure") == 1
+    r = subprocess.run([weir_bin, "audit", "verify", log], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def admin_req(port, method, path):
     with Client(port) as c:
         return c.request(method, path)
