@@ -190,7 +190,9 @@ void h2_conn_event(struct h2_conn *h)
             return;
         }
     }
-    if (c->writable && h->olen)
+    if (c->w->draining && !h->draining && (h->sess.nstreams || h->sess.nrequests))
+        h2_conn_drain(h); /* accepted while draining: these streams are served, then GOAWAY */
+    else if (c->writable && h->olen)
         h2_conn_kick(h); /* the socket drained: write on now */
     else
         h2_conn_kick_later(h);

@@ -93,8 +93,10 @@ void h2_stream_push(struct h2_stream *s)
 {
     if (!s->started)
         return;
-    if (s->phase == H2S_DONE && s->submitted) {
-        request_taken(s); /* answered already: the rest of the body is dropped */
+    if ((s->phase == H2S_DONE && s->submitted) || !s->lane->inner) {
+        /* Answered already, or nobody is left to read it: the rest of the body is dropped
+         * (its window reopens, so the client can finish sending). */
+        request_taken(s); /* from the read path: the connection writes after it */
         return;
     }
     lane_wake(s->lane, EPOLLIN);
@@ -327,6 +329,10 @@ static void lane_inner_closed(void *arg)
     struct h2_stream *s = l->s;
     if (s && !l->closed) {
         response_cut(s);
+        /* What it did not read never will be: without dropping it (and reopening the window by
+         * it) a client blocked on a full stream window would wait forever for a WINDOW_UPDATE
+         * (the exchange answered, e.g. 413, before reading the body the first read brought). */
+        request_taken(s);
         h2_conn_kick_later(s->sess->owner);
     } else if (!s && !l->closed && l->hc) { /* idle: its keep-alive ended, or a stop */
         dlist_remove(&l->link);

@@ -686,7 +686,7 @@ struct client *client_accept(struct worker *w, int fd, const struct sockaddr_sto
 struct client *client_accept_virtual(struct worker *w, struct tls_conn *vc,
                                      const struct sockaddr_storage *peer)
 {
-    struct client *c = w->draining ? NULL : client_new(w, peer, CLIENT_LISTENER_INTERNAL);
+    struct client *c = client_new(w, peer, CLIENT_LISTENER_INTERNAL);
     if (!c)
         return NULL;
     c->io.fd = -1;
@@ -695,6 +695,11 @@ struct client *client_accept_virtual(struct worker *w, struct tls_conn *vc,
     client_tls_subject_header(c); /* a client's own copy of that header is dropped */
     c->readable = c->writable = false;
     client_join(c, c->wc->cfg->timeouts.client_header_ms);
+    /* A stream of an HTTP/2 connection accepted during the drain (its GOAWAY follows its first
+     * streams: h2_conn_event) is answered with Connection: close, as client_accept serves such
+     * a connection, rather than refused. */
+    if (w->draining)
+        client_drain(c);
     return c;
 }
 

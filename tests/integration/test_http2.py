@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import Client, RssSampler, free_port, make_config, wait_port
+import h2client
 from h2client import H2Client, RawH2, responses
 from test_tls import make_ca, make_leaf
 
@@ -406,4 +407,29 @@ def test_goaway_in_flight_streams_finish(launcher, how):
     if how == "reload":
         c = H2Client(port)
         assert c.get("/after-reload").status == 200
+        c.close()
+
+
+def test_answered_with_the_window_full(launcher):
+    """The head and the whole stream window of body arrive in one read, and the request is
+    answered (413) before its body is read: the unread body is dropped and the window reopens,
+    so the client can finish its upload (it stalled before: no WINDOW_UPDATE ever came)."""
+    be = launcher.backend("be")
+    w, port, _, _ = h2_weir(launcher, [{"path": "/", "upstream": "be"}],
+                            upstreams={"be": [be.port]}, limits={"max_body": "100k"})
+    for _ in range(3):
+        c = H2Client(port)
+        c.pump(5)
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                  (":authority", c.authority), (":path", "/echo"),
+                                  ("content-length", "200000")])
+        c.streams[sid] = h2client.Stream()
+        win = c.conn.local_flow_control_window(sid)
+        for i in range(0, win, 16384):
+            c.conn.send_data(sid, b"y" * min(16384, win - i))
+        c.flush()  # head and window in one write
+        c.send_body(sid, b"y" * (200000 - win))
+        r = c.wait([sid], timeout=10)[0]
+        assert r.status == 413 or r.reset is not None, (r.status, r.reset)
         c.close()
