@@ -103,6 +103,9 @@ demo: backends a, b, c on 127.0.0.1:9001, :9002, :9003; weir on http://$LISTEN a
 demo: try, from another terminal:
     curl -i http://$LISTEN/                       # round robin over a, b, c (see "name")
     curl -i --cacert $work/demo.pem https://localhost:${TLS_LISTEN##*:}/   # HTTPS (self-signed; or curl -k)
+    curl -si --cacert $work/demo.pem --http2 https://localhost:${TLS_LISTEN##*:}/ | head -1   # HTTP/2 over TLS (ALPN h2)
+    curl -si --http2-prior-knowledge http://$LISTEN/ | head -1   # HTTP/2 in cleartext (h2c)
+    h2load -n 2000 -c 10 -m 20 https://localhost:${TLS_LISTEN##*:}/   # many streams (Debian's nghttp2-client)
     curl -i http://$LISTEN/api/users              # always backend a
 
     # compression (every route): zstd, br or gzip by Accept-Encoding, streamed
