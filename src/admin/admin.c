@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "admin/abuf.h"
+#include "admin/admin_auth.h"
 #include "admin/admin_cache.h"
 #include "cache/cache_warm.h"
 #include "admin/collect.h"
@@ -220,66 +221,6 @@ static void respond_error(struct aconn *c, int status)
     respond_text(c, &ri, status, NULL, msg);
 }
 
-/* ---- auth ------------------------------------------------------------------------------- */
-
-static bool token_equal(const struct admin *a, const char *p, size_t n)
-{
-    /* Constant time in the token's length: no early exit on the first difference. */
-    unsigned char d = n != a->token_len;
-    for (size_t i = 0; i < a->token_len; i++)
-        d |= (unsigned char)(a->token[i] ^ (i < n ? p[i] : 0));
-    return d == 0;
-}
-
-/* The `token` parameter of a query string, percent-decoded into out; false when absent. */
-static bool query_token(struct str q, char *out, size_t cap, size_t *outlen)
-{
-    size_t i = 0;
-    while (i < q.len) {
-        size_t end = i;
-        while (end < q.len && q.ptr[end] != '&')
-            end++;
-        if (end - i >= 6 && memcmp(q.ptr + i, "token=", 6) == 0) {
-            size_t n = 0;
-            for (size_t k = i + 6; k < end; k++) {
-                char ch = q.ptr[k];
-                if (ch == '%' && k + 2 < end && str_hex_digit(q.ptr[k + 1]) >= 0 &&
-                    str_hex_digit(q.ptr[k + 2]) >= 0) {
-                    ch = (char)(str_hex_digit(q.ptr[k + 1]) * 16 + str_hex_digit(q.ptr[k + 2]));
-                    k += 2;
-                } else if (ch == '+') {
-                    ch = ' ';
-                }
-                if (n == cap)
-                    return false;
-                out[n++] = ch;
-            }
-            *outlen = n;
-            return true;
-        }
-        i = end + 1;
-    }
-    return false;
-}
-
-static bool authorized(const struct admin *a, const struct h1_request *req, struct str query)
-{
-    if (!a->token)
-        return true;
-    int h = h1_find_header(req->headers, req->nheaders, str_cstr("authorization"));
-    if (h >= 0) {
-        struct str v = req->headers[h].value;
-        if (v.len > 7 && strncasecmp(v.ptr, "bearer ", 7) == 0) {
-            struct str t = str_trim_ows(str_from(v.ptr + 7, v.len - 7));
-            if (token_equal(a, t.ptr, t.len))
-                return true;
-        }
-    }
-    char buf[512];
-    size_t n;
-    return query_token(query, buf, sizeof(buf), &n) && token_equal(a, buf, n);
-}
-
 /* ---- endpoints -------------------------------------------------------------------------- */
 
 static void serve_metrics(struct aconn *c, const struct reqinfo *ri)
@@ -456,7 +397,7 @@ static void handle(struct aconn *c, const struct h1_request *req)
         respond_text(c, &ri, 400, NULL, "400 Bad Request: no body expected\n");
         return;
     }
-    if (!authorized(a, req, query)) {
+    if (!admin_auth_ok(a->token, a->token_len, req, query)) {
         respond_text(c, &ri, 401, "WWW-Authenticate: Bearer realm=\"weir admin\"\r\n",
                      "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
         return;
