@@ -369,8 +369,12 @@ static struct redis_req *eval(struct redis_conn *c, enum redis_script s, int nke
     char nk[12];
     const char *v[EVAL_MAX_ARGS + 3];
     size_t l[EVAL_MAX_ARGS + 3];
-    if (!c || argc > EVAL_MAX_ARGS || !c->sha[s][0])
+    if (!c || argc > EVAL_MAX_ARGS || nkeys > argc || !c->sha[s][0])
         return NULL;
+    if (!redis_keys_one_tag(nkeys, argv, lens)) { /* would fail CROSSSLOT on Redis Cluster */
+        atomic_fetch_add_explicit(&store_stats.errors, 1, memory_order_relaxed);
+        return NULL;
+    }
     v[0] = "EVALSHA";
     l[0] = 7;
     v[1] = c->sha[s];

@@ -243,9 +243,15 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
                  const char *id, size_t idlen)
 {
+    return redis_key_tagged(out, cap, prefix, feature, id, idlen, idlen);
+}
+
+size_t redis_key_tagged(char *out, size_t cap, const char *prefix, const char *feature,
+                        const char *id, size_t idlen, size_t tag_len)
+{
     size_t pl = strlen(prefix), fl = strlen(feature);
     size_t n = 1 + pl + 1 + fl + 1 + idlen + 1;
-    if (n + 1 > cap)
+    if (n + 1 > cap || tag_len > idlen)
         return 0;
     char *p = out;
     *p++ = '{';
@@ -255,9 +261,35 @@ size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
     memcpy(p, feature, fl);
     p += fl;
     *p++ = ':';
-    memcpy(p, id, idlen);
-    p += idlen;
+    memcpy(p, id, tag_len);
+    p += tag_len;
     *p++ = '}';
+    memcpy(p, id + tag_len, idlen - tag_len);
+    p += idlen - tag_len;
     *p = '\0';
     return n;
+}
+
+struct redis_tag redis_key_tag(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len);
+    if (open) {
+        const char *close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
+        if (close && close > open + 1)
+            return (struct redis_tag){open + 1, (size_t)(close - open - 1)};
+    }
+    return (struct redis_tag){key, len};
+}
+
+bool redis_keys_one_tag(int n, const char *const *keys, const size_t *lens)
+{
+    if (n < 2)
+        return true;
+    struct redis_tag t0 = redis_key_tag(keys[0], lens[0]);
+    for (int i = 1; i < n; i++) {
+        struct redis_tag t = redis_key_tag(keys[i], lens[i]);
+        if (t.len != t0.len || memcmp(t.ptr, t0.ptr, t.len) != 0)
+            return false;
+    }
+    return true;
 }
