@@ -15,7 +15,8 @@
  *            caller's clock (now + what Redis says is left); no answer within the command
  *            timeout → the local view's answer
  *   unlock   local, and DEL in Redis (unlock_prefix: the keys the local view has under it)
- *   list     the local view (locks taken through this instance, or seen through a check)
+ *   list     the local view (locks taken through this instance, or seen through a check);
+ *            the admin API lists and unlocks Redis' own through state/kv_scan.h
  * Without a Redis connection on the calling thread (state backend memory) every operation is
  * the memory backend's. */
 #include "state/kv.h"

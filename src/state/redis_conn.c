@@ -401,6 +401,12 @@ bool redis_conn_eval_forget(struct redis_conn *c, enum redis_script s, int nkeys
     return eval(c, s, nkeys, argc, argv, lens, NULL, NULL) != NULL;
 }
 
+struct redis_req *redis_conn_command(struct redis_conn *c, int argc, const char *const *argv,
+                                     const size_t *lens, redis_reply_fn cb, void *arg)
+{
+    return c ? send_argv(c, argc, (const char **)argv, lens, cb, arg) : NULL;
+}
+
 bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *msg, size_t len)
 {
     const char *v[3] = {"PUBLISH", channel, msg};
