@@ -44,7 +44,10 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
      * large a window's quota; the next calls grant the rest), then the op. The event's shuffle
      * costs nothing at start: a ticket issued in the pre-queue gets a uniformly random position
      * in (first pre-queue ticket - 1, first pre-queue ticket), so the pre-queued tickets sort
-     * in a uniformly random order, before every later ticket and after every earlier one. */
+     * in a uniformly random order, before every later ticket and after every earlier one.
+     * Adopt (j): a session a local room admitted while Redis was away joins the active set as a
+     * new session while the set has room (not a new admission: the window does not count it),
+     * else it arrives as a newcomer. */
     [REDIS_SCRIPT_WAITROOM] =
         "local M, W, L, G, R, A, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]\n"
         "local op, id = ARGV[1], ARGV[2]\n"
@@ -145,6 +148,12 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "elseif op == 't' then\n"
         "  if redis.call('ZSCORE', A, id) then\n"
         "    redis.call('ZADD', A, now, id) res = {0, 0, 0, tonumber(id), 0}\n"
+        "  else res = arrive() end\n"
+        "elseif op == 'j' then\n"
+        "  if ph ~= 2 and mode ~= 2 and redis.call('ZCARD', A) + redis.call('ZCARD', R) < maxa then\n"
+        "    local s = redis.call('HINCRBY', M, 'sid', 1)\n"
+        "    redis.call('ZADD', A, now, s) cnt('adopted', 1)\n"
+        "    res = {0, 0, 0, s, 0}\n"
         "  else res = arrive() end\n"
         "elseif op == 'v' then\n"
         "  res = {3, 0, 0, 0, 0}\n"

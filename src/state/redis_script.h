@@ -19,7 +19,8 @@ enum redis_script {
                                    now), 0 not ours */
     REDIS_SCRIPT_IDEM_ABORT,    /* KEYS: rec; ARGV: token → 1 dropped, 0 not ours */
     REDIS_SCRIPT_WAITROOM,      /* KEYS: the room's 7 keys (waitroom/wr_store_redis.c); ARGV: op
-                                   (a arrive, p poll, t touch, v revoke, s stats, z/u pause),
+                                   (a arrive, p poll, t touch, j adopt, v revoke, s stats, z/u
+                                   pause),
                                    id, max_active, quota per window, window_ms, session_ms,
                                    abandon_ms, mode, event, prequeue, start, end (ms), seed →
                                    {verdict, fresh, new, id, ahead, active, waiting, per minute} */

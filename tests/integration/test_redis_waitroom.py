@@ -247,6 +247,44 @@ def test_waiting_room_falls_back_when_redis_stops(launcher, redis):  # noqa: F81
     p.close()
 
 
+def test_admitted_during_an_outage_stays_admitted(launcher, redis):  # noqa: F811
+    """A visitor admitted by an instance's own room while Redis was down (on_store_error local)
+    is not sent to the back of the line when Redis returns empty-handed: its signed cookie (a
+    local session, within its session time) is adopted by the shared room as a session of its
+    own (while the active set has room), on any instance, even with a line waiting."""
+    b = launcher.backend("b")
+    r = room(max_active=20, admit_per_minute=2, session="60s", abandon_after="30s")
+    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=2, workers=1,
+                   state_extra={"command_timeout": "100ms"})
+    p = Pool([w.port for w in ws])
+    redis.stop()  # killed: it comes back empty (no persistence), as a lost Redis would
+    res, fb = p.get(ws[0].port, None)
+    assert admitted(res) and fb.split(".")[2] != str(2 ** 32 - 1)  # a local session
+    redis.start()
+    from test_redis_state import wait_store_ready
+    wait_store_ready(ws)
+    for _ in range(2):  # the window's quota (2 a minute) goes to two newcomers ...
+        res, ck = p.get(ws[1].port, None)
+        assert admitted(res) and ck.split(".")[2] == str(2 ** 32 - 1)
+    res, waiter = p.get(ws[1].port, None)  # ... and the next one waits
+    assert not admitted(res) and waiter.startswith("w.")
+    before = [metric(scrape(w.aport), "weir_store_fallbacks_total", feature="waiting_room")
+              for w in ws]
+    res, ck = p.get(ws[1].port, fb)  # the other instance: no local room knows it there
+    assert admitted(res), res
+    assert ck.startswith("a.") and ck.split(".")[2] == str(2 ** 32 - 1)  # now Redis' session
+    assert ck.split(".")[4] == fb.split(".")[4]  # admitted when it was, not now
+    for w in ws:
+        res, ck2 = p.get(w.port, ck)
+        assert admitted(res)
+    res, _ = p.get(ws[0].port, waiter)
+    assert not admitted(res)  # not an admission: the window's quota is spent all the same
+    assert [metric(scrape(w.aport), "weir_store_fallbacks_total", feature="waiting_room")
+            for w in ws] == before
+    p.close()
+
+
 def test_origin_revoke_and_pause_act_on_every_instance(launcher, redis):  # noqa: F811
     """max_active 1: the origin's revoke through A frees the slot for a waiter polling B; a
     pause through A's admin holds B's new visitors in line until the resume."""
