@@ -82,39 +82,72 @@ def run_threads(fn, parts):
         t.join()
 
 
+class Crowd:
+    """n visitors: their cookies, tickets, sessions and admission times (s since t0), noted
+    from any thread. arrive_all: each arrives once, spread over the ports, by nthreads
+    threads."""
+
+    def __init__(self, ports, n, nthreads):
+        self.ports, self.n, self.nthreads = ports, n, nthreads
+        self.cookie, self.ticket, self.sid, self.at = [None] * n, {}, {}, {}
+        self.lock = threading.Lock()
+        self.t0 = time.monotonic()
+
+    def note(self, i, res, ck):
+        f = ck.split(".")
+        with self.lock:
+            self.cookie[i] = ck
+            if not admitted(res):
+                assert res.status == 200 and f[0] == "w", (res, ck)
+                self.ticket.setdefault(i, int(f[1]))
+            elif i not in self.sid:
+                assert f[0] == "a", ck
+                self.sid[i], self.at[i] = int(f[1]), time.monotonic() - self.t0
+
+    def arrive_all(self):
+        def arrive(ids):
+            p = Pool(self.ports)
+            for i in ids:
+                res, ck = p.get(self.ports[i % len(self.ports)], None)
+                self.note(i, res, ck)
+            p.close()
+        run_threads(arrive, [range(k, self.n, self.nthreads) for k in range(self.nthreads)])
+
+    def inversions(self, ids):
+        """Grants (session ids) out of ticket order among ids, and ids in grant order."""
+        order = sorted(ids, key=lambda i: self.sid[i])
+        return sum(1 for a, c in zip(order, order[1:]) if self.ticket[a] > self.ticket[c]), order
+
+    def admitted_everywhere(self, ids):
+        """Each of ids' cookies is admitted by every instance, as its own session."""
+        p = Pool(self.ports)
+        for i in ids:
+            for port in self.ports:
+                res, ck = p.get(port, self.cookie[i])
+                assert admitted(res), res
+                assert int(ck.split(".")[1]) == self.sid[i]
+        p.close()
+
+
+def three_instances(launcher, redis, backend, r):  # noqa: F811
+    ws = instances(launcher, redis,
+                   {"g": {"servers": [backend.port], "health": {"passive": "off"}}},
+                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=3, workers=1,
+                   state_extra={"command_timeout": "500ms"})  # ASan on a busy machine
+    return ws, [w.port for w in ws]
+
+
 def test_one_line_across_three_instances(launcher, redis):  # noqa: F811
     b = launcher.backend("b")
     r = room(max_active=12000, admit_per_minute=12000, rate_window="1s", session="60s",
              refresh="1s", abandon_after="60s")
-    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
-                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=3, workers=1,
-                   state_extra={"command_timeout": "500ms"})  # ASan on a busy machine
-    ports = [w.port for w in ws]
+    ws, ports = three_instances(launcher, redis, b, r)
     n, quota, nthreads = 3000, 200, 6
     ADMITTED[0] = 0
-    cookie, ticket, sid, at = [None] * n, {}, {}, {}
-    lock = threading.Lock()
-    t0 = time.monotonic()
-
-    def note(i, res, ck):
-        f = ck.split(".")
-        with lock:
-            cookie[i] = ck
-            if admitted(res):
-                assert f[0] == "a", ck
-                sid[i], at[i] = int(f[1]), time.monotonic() - t0
-            else:
-                assert res.status == 200 and f[0] == "w", (res, ck)
-                ticket.setdefault(i, int(f[1]))
-
-    def arrive(ids):
-        p = Pool(ports)
-        for i in ids:
-            res, ck = p.get(ports[i % 3], None)
-            note(i, res, ck)
-        p.close()
-
-    run_threads(arrive, [range(k, n, nthreads) for k in range(nthreads)])
+    crowd = Crowd(ports, n, nthreads)
+    crowd.arrive_all()
+    cookie, ticket, sid, at, lock, t0, note = (crowd.cookie, crowd.ticket, crowd.sid, crowd.at,
+                                               crowd.lock, crowd.t0, crowd.note)
     first = len(sid)
     assert 1 <= first <= quota * 1.02, first
     assert len(ticket) == n - first
@@ -149,19 +182,12 @@ def test_one_line_across_three_instances(launcher, redis):  # noqa: F811
                 for j, t in enumerate(times))
     assert worst <= quota * 1.02, "admissions in one window: %d (quota %d)" % (worst, quota)
     # FIFO across instances: the grant order (session ids) follows the ticket order
-    order = sorted(ticket, key=lambda i: sid[i])
-    inv = sum(1 for a, c in zip(order, order[1:]) if ticket[a] > ticket[c])
+    inv, _ = crowd.inversions(ticket)
     assert inv == 0, "order inversions: %d" % inv
 
     # a session works on every instance, also past the touch interval (a Redis touch)
     time.sleep(1.1)
-    p = Pool(ports)
-    for i in random.Random(1).sample(range(n), 30):
-        for port in ports:
-            res, ck = p.get(port, cookie[i])
-            assert admitted(res), res
-            assert int(ck.split(".")[1]) == sid[i]
-    p.close()
+    crowd.admitted_everywhere(random.Random(1).sample(range(n), 30))
     # every decision was Redis' (a fallback would decide locally)
     for w in ws:
         assert metric(scrape(w.aport), "weir_store_fallbacks_total", feature="waiting_room") == 0
@@ -189,34 +215,12 @@ def test_issue_rate_120_per_minute_across_three_instances(launcher, redis):  # n
     b = launcher.backend("b")
     r = room(max_active=3000, admit_per_minute=120, rate_window="5s", session="60s",
              refresh="1s", abandon_after="60s")
-    ws = instances(launcher, redis, {"g": {"servers": [b.port], "health": {"passive": "off"}}},
-                   [{"path": "/", "upstream": "g", "waiting_room": r}], n=3, workers=1,
-                   state_extra={"command_timeout": "500ms"})  # ASan on a busy machine
-    ports = [w.port for w in ws]
+    ws, ports = three_instances(launcher, redis, b, r)
     n, quota, span, measure, nthreads = 3000, 10, 5.0, 30.0, 6
-    cookie, ticket, sid, at = [None] * n, {}, {}, {}
-    lock = threading.Lock()
-    t0 = time.monotonic()
-
-    def note(i, res, ck):
-        f = ck.split(".")
-        with lock:
-            cookie[i] = ck
-            if admitted(res) and i not in sid:
-                assert f[0] == "a", ck
-                sid[i], at[i] = int(f[1]), time.monotonic() - t0
-            elif not admitted(res):
-                assert res.status == 200 and f[0] == "w", (res, ck)
-                ticket.setdefault(i, int(f[1]))
-
-    def arrive(ids):
-        p = Pool(ports)
-        for i in ids:
-            res, ck = p.get(ports[i % 3], None)
-            note(i, res, ck)
-        p.close()
-
-    run_threads(arrive, [range(k, n, nthreads) for k in range(nthreads)])
+    crowd = Crowd(ports, n, nthreads)
+    crowd.arrive_all()
+    cookie, ticket, sid, at, lock, t0, note = (crowd.cookie, crowd.ticket, crowd.sid, crowd.at,
+                                               crowd.lock, crowd.t0, crowd.note)
     arrived = time.monotonic()
     assert 1 <= len(sid) <= quota and len(ticket) == n - len(sid)
     assert len(set(ticket.values())) == len(ticket)  # one ticket sequence across instances
@@ -246,18 +250,10 @@ def test_issue_rate_120_per_minute_across_three_instances(launcher, redis):  # n
     assert worst <= quota * 1.02, "admissions in one window: %d (quota %d)" % (worst, quota)
     print("admitted in %.0f s: %d, most in one %.0f s span: %d, arrivals took %.1f s"
           % (measure, len(within), span, worst, arrived - t0))
-    queued = [i for i in sid if i in ticket]
-    order = sorted(queued, key=lambda i: sid[i])
-    inv = sum(1 for a, c in zip(order, order[1:]) if ticket[a] > ticket[c])
+    inv, order = crowd.inversions([i for i in sid if i in ticket])
     assert inv == 0, "order inversions: %d" % inv
     assert order == line[:len(order)]  # the head of the line, nobody skipped
-    p = Pool(ports)
-    for i in random.Random(2).sample(sorted(sid), 20):
-        for port in ports:
-            res, ck = p.get(port, cookie[i])
-            assert admitted(res), res
-            assert int(ck.split(".")[1]) == sid[i]
-    p.close()
+    crowd.admitted_everywhere(random.Random(2).sample(sorted(sid), 20))
     for w in ws:
         assert metric(scrape(w.aport), "weir_store_fallbacks_total", feature="waiting_room") == 0
 
