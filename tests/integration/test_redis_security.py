@@ -125,3 +125,28 @@ def test_lockouts_listing_and_unlock_are_the_shared_view(launcher, redis):  # no
         assert status(a.port, "/status/200", ip) == 200
     assert listed(a, "login") == {}
     assert status(a.port, "/status/200", "127.0.0.9") == 403  # the penalty was not under it
+
+
+def test_lockouts_listing_without_redis_answers_the_local_view(launcher, redis):  # noqa: F811
+    """Redis stopped (SIGSTOP): GET /lockouts is answered within about the command timeout from
+    this instance's own view; a client that leaves while the listing waits costs nothing."""
+    import os
+    import signal
+    from test_security_edge import admin_req, status
+    b = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 2, "window": "5s", "lock": "20s", "zone": "login"}}]
+    a, = instances(launcher, redis, {"g": [b.port]}, routes, n=1,
+                   state_extra={"command_timeout": "100ms"})
+    for _ in range(2):
+        assert status(a.port, "/status/401", "127.0.0.12") == 401
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        with Client(a.aport) as c:  # leaves before the answer
+            c.send(b"GET /lockouts HTTP/1.1\r\nHost: x\r\n\r\n")
+        t = time.monotonic()
+        r = admin_req(a.aport, "GET", "/lockouts")
+        assert time.monotonic() - t < 2.0
+        assert r.status == 200 and [e["key"] for e in r.json()] == ["login|ip|127.0.0.12"]
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
