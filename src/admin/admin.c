@@ -53,6 +53,11 @@
 #define ADMIN_REBIND_MS 100u
 #define ADMIN_PING_TICKS 15
 
+struct reqinfo {
+    bool head;       /* HEAD: headers only */
+    bool keep;       /* keep the connection after the response */
+};
+
 struct aconn {
     struct ev_io io;         /* first: events carry &io */
     struct admin *a;
@@ -64,6 +69,8 @@ struct aconn {
     size_t out_off;
     bool sse, close_after_write, peer_eof, closed;
     bool lingering;          /* answered and half-closed: draining input until EOF or 2 s */
+    struct sec_kv_op *op;    /* an answer from Redis to wait for (no request read meanwhile) */
+    struct reqinfo op_ri;
 };
 
 struct admin {
@@ -111,6 +118,8 @@ static void conn_close(struct aconn *c)
     if (c->closed)
         return;
     c->closed = true;
+    sec_kv_op_cancel(c->op);
+    c->op = NULL;
     timer_disarm(&a->loop.timers, &c->timer);
     close(c->io.fd);
     c->io.fd = -1; /* later events of this batch are skipped */
@@ -175,11 +184,6 @@ static size_t conn_pending(const struct aconn *c)
 }
 
 /* ---- responses -------------------------------------------------------------------------- */
-
-struct reqinfo {
-    bool head;       /* HEAD: headers only */
-    bool keep;       /* keep the connection after the response */
-};
 
 static void respond(struct aconn *c, const struct reqinfo *ri, int status, const char *ctype,
                     const char *extra, const char *body, size_t len)
@@ -308,9 +312,26 @@ static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
             a->body.data, a->body.len);
 }
 
+static void conn_run(struct aconn *c);
+
+static void security_answered(void *arg, const char *json, size_t len)
+{
+    struct aconn *c = arg;
+    c->op = NULL;
+    respond(c, &c->op_ri, 200, "application/json", NULL, json, len);
+    conn_run(c);
+}
+
+/* Through Redis when the state is there (every instance's locks): answered later, and the
+ * connection reads no further request meanwhile. */
 static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
                            struct str query, bool post)
 {
+    c->op = security_admin_shared(path, query, post, security_answered, c);
+    if (c->op) {
+        c->op_ri = *ri;
+        return;
+    }
     int st = security_admin_handle(path, query, post, api_body(c));
     api_respond(c, ri, st);
 }
@@ -520,10 +541,10 @@ static void conn_run(struct aconn *c)
             c->inlen = 0;
             conn_arm(c, ADMIN_LINGER_MS);
         }
-        if (!c->sse && !c->lingering && process_one(c))
+        if (!c->sse && !c->lingering && !c->op && process_one(c))
             continue;
         ssize_t n = conn_fill(c);
-        if (n == -1 || (c->peer_eof && (c->sse || c->lingering || n == 0))) {
+        if (n == -1 || (c->peer_eof && !c->op && (c->sse || c->lingering || n == 0))) {
             conn_close(c);
             return;
         }
@@ -651,6 +672,8 @@ static void *admin_main(void *arg)
     if (a->state_cfg)
         state_thread_start(&a->loop, a->state_cfg, false);
     ev_loop_run(&a->loop);
+    while (a->conns) /* before the Redis connection goes: no answer comes to a closed one */
+        conn_close(a->conns);
     state_thread_stop();
     return NULL;
 }

@@ -40,6 +40,22 @@ int security_admin_handle(struct str path, struct str query, bool post, struct a
     return 404;
 }
 
+struct sec_kv_op *security_admin_shared(struct str path, struct str query, bool post,
+                                        void (*done)(void *arg, const char *json, size_t len),
+                                        void *arg)
+{
+    char key[512];
+    size_t n = 0;
+    bool list = str_eq(path, STR_LIT("/lockouts")) && !post;
+    bool unlock = str_eq(path, STR_LIT("/lockouts/unlock")) && post;
+    if (list && !admin_query_value(query, "prefix", key, sizeof(key), &n))
+        n = 0;
+    if ((!list && !unlock) || (unlock && (!admin_query_value(query, "key", key, sizeof(key), &n) ||
+                                          !n)))
+        return NULL;
+    return sec_kv_admin_shared(str_from(key, n), unlock, done, arg);
+}
+
 void security_admin_audit(struct str path, struct str query)
 {
     char p[256], q[512];

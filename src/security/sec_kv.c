@@ -4,12 +4,14 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event/loop.h"
 #include "pipeline/runner.h"
 #include "pipeline/shared.h"
 #include "security/audit.h"
+#include "state/kv_scan.h"
 
 #define SEC_KV_MAX_KEYS 100000
 #define SEC_KEY_MAX 320
@@ -101,6 +103,7 @@ struct list_out {
     char *out;
     size_t cap, len;
     uint64_t now;
+    bool grow;               /* out is malloc'd and grows (the shared view) */
 };
 
 static void list_one(void *arg, struct str key, uint64_t until, uint32_t strikes)
@@ -117,6 +120,14 @@ static void list_one(void *arg, struct str key, uint64_t until, uint32_t strikes
     }
     k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\",\"retry_after_s\":%llu,\"strikes\":%u}",
                           (unsigned long long)((until - o->now + 999) / 1000), strikes);
+    if (o->grow && o->len + k + 2 > o->cap) {
+        size_t cap = (o->len + k + 2) * 2;
+        char *n = realloc(o->out, cap);
+        if (!n)
+            return; /* out of memory: this entry is left out */
+        o->out = n;
+        o->cap = cap;
+    }
     if (o->len + k < o->cap)
         memcpy(o->out + o->len, tmp, k);
     o->len += k;
@@ -138,6 +149,13 @@ size_t sec_kv_admin_list(struct str prefix, char *out, size_t cap)
     return o.len + 2;
 }
 
+static void unlocked_event(struct str key, size_t n)
+{
+    char d[SEC_KEY_MAX + 32];
+    snprintf(d, sizeof(d), "%.*s (%zu keys)", (int)(key.len > 256 ? 256 : key.len), key.ptr, n);
+    audit_emit(&(struct audit_event){.event = "unlock", .rule = "admin", .detail = d});
+}
+
 size_t sec_kv_admin_unlock(struct str key)
 {
     size_t n = 0;
@@ -147,10 +165,101 @@ size_t sec_kv_admin_unlock(struct str key)
     else if (g_kv && key.len)
         n = g_kv->ops->unlock(g_kv->st, key) ? 1 : 0;
     pthread_mutex_unlock(&g_lock);
-    if (n) {
-        char d[SEC_KEY_MAX + 32];
-        snprintf(d, sizeof(d), "%.*s (%zu keys)", (int)(key.len > 256 ? 256 : key.len), key.ptr, n);
-        audit_emit(&(struct audit_event){.event = "unlock", .rule = "admin", .detail = d});
-    }
+    if (n)
+        unlocked_event(key, n);
     return n;
+}
+
+/* ---- the shared view (Redis, the admin thread) ------------------------------------------ */
+
+struct sec_kv_op {
+    struct kv_scan *scan;
+    struct list_out list;
+    bool unlock;
+    size_t unlocked, local;  /* unlocking: locks deleted in Redis, in the local view */
+    char what[SEC_KEY_MAX];  /* the key or "<prefix>*" (the audit event) */
+    sec_kv_op_fn done;
+    void *arg;
+};
+
+static void shared_one(void *arg, struct str key, uint64_t left_ms, uint32_t strikes)
+{
+    struct sec_kv_op *op = arg;
+    if (op->unlock)
+        op->unlocked++;
+    else
+        list_one(&op->list, key, op->list.now + left_ms, strikes);
+}
+
+static void shared_done(void *arg, bool complete)
+{
+    struct sec_kv_op *op = arg;
+    char small[40];
+    const char *body = small;
+    size_t len = 0;
+    if (op->unlock) {
+        size_t n = op->unlocked > op->local ? op->unlocked : op->local;
+        if (n)
+            unlocked_event(str_cstr(op->what), n);
+        len = (size_t)snprintf(small, sizeof(small), "{\"unlocked\":%zu}", n);
+    } else if (!complete) { /* Redis stopped answering: this instance's own view */
+        op->list.len = 1;
+        pthread_mutex_lock(&g_lock);
+        if (g_kv)
+            g_kv->ops->list(g_kv->st, str_cstr(op->what), op->list.now, list_one, &op->list);
+        pthread_mutex_unlock(&g_lock);
+    }
+    if (!op->unlock) { /* list_one keeps room for the ']' */
+        op->list.out[op->list.len] = ']';
+        body = op->list.out;
+        len = op->list.len + 1;
+    }
+    op->done(op->arg, body, len);
+    free(op->list.out);
+    free(op);
+}
+
+struct sec_kv_op *sec_kv_admin_shared(struct str key, bool unlock, sec_kv_op_fn done, void *arg)
+{
+    struct sec_kv_op *op = calloc(1, sizeof(*op));
+    if (!op || key.len >= sizeof(op->what)) {
+        free(op);
+        return NULL;
+    }
+    *op = (struct sec_kv_op){.unlock = unlock, .done = done, .arg = arg,
+                             .list = {.len = 1, .cap = 256, .now = ev_clock_us() / 1000,
+                                      .grow = true}};
+    memcpy(op->what, key.ptr, key.len);
+    bool is_prefix = !unlock || (key.len && key.ptr[key.len - 1] == '*');
+    struct str k = unlock && is_prefix ? str_from(key.ptr, key.len - 1) : key;
+    op->list.out = unlock ? NULL : malloc(op->list.cap);
+    if (!unlock && !op->list.out) {
+        free(op);
+        return NULL;
+    }
+    if (op->list.out)
+        op->list.out[0] = '[';
+    op->scan = kv_scan_start(k, is_prefix, unlock, shared_one, shared_done, op);
+    if (!op->scan) {
+        free(op->list.out);
+        free(op);
+        return NULL;
+    }
+    if (unlock) { /* this instance's own view too (its next answers come from it) */
+        pthread_mutex_lock(&g_lock);
+        if (g_kv)
+            op->local = is_prefix ? g_kv->ops->unlock_prefix(g_kv->st, k)
+                                  : g_kv->ops->unlock(g_kv->st, k);
+        pthread_mutex_unlock(&g_lock);
+    }
+    return op;
+}
+
+void sec_kv_op_cancel(struct sec_kv_op *op)
+{
+    if (!op)
+        return;
+    kv_scan_cancel(op->scan);
+    free(op->list.out);
+    free(op);
 }

@@ -51,4 +51,16 @@ size_t sec_kv_admin_list(struct str prefix, char *out, size_t cap);
 /* Unlocks one key, or every key under a prefix given as "<prefix>*"; audited. How many. */
 size_t sec_kv_admin_unlock(struct str key);
 
+/* The same two through Redis (state backend redis; the admin thread, whose connection it
+ * uses): every instance's locks, as Redis holds them (state/kv_scan.h), not this instance's
+ * view. key: the listing's prefix, or unlock's key / "<prefix>*" (deleted in Redis, so on
+ * every instance, and in the local view). done gets the JSON answer (the same shapes) later,
+ * once, on this thread; a listing Redis stops answering falls back to the local view. NULL
+ * when there is no Redis connection now: use the functions above. */
+struct sec_kv_op;
+typedef void (*sec_kv_op_fn)(void *arg, const char *json, size_t len);
+struct sec_kv_op *sec_kv_admin_shared(struct str key, bool unlock, sec_kv_op_fn done, void *arg);
+/* The caller leaves (its connection closed): done will not run. */
+void sec_kv_op_cancel(struct sec_kv_op *op);
+
 #endif

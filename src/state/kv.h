@@ -72,7 +72,8 @@ struct kv_ops {
     size_t (*size)(void *st);
     /* Optional (networked backends): hit count_key and, when rule says so, lock lock_key, as
      * one decision (one script): answers from the local view, the shared decision is sent on.
-     * Returns the ttl applied locally (0: no lock here). */
+     * lock_key is count_key or a prefix of it ("<lock key>|r0"), so both live under the lock
+     * key's Redis Cluster hash tag. Returns the ttl applied locally (0: no lock here). */
     uint32_t (*hit_lock)(void *st, struct str count_key, struct str lock_key, uint64_t member,
                          uint64_t now_ms, uint32_t window_ms, const struct kv_rule *rule,
                          struct kv_hit *hit);

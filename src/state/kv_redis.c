@@ -5,15 +5,18 @@
  *            response hook cannot wait): the failure is counted in Redis' window, so failures
  *            through every instance add up, and over the rule the shared lock is taken there
  *            ({<prefix>:kv:<key>} = {window, count, members, locked until, strikes}, Redis'
- *            clock, doubling there); the local view counts and locks too (this instance's
- *            answer and audit event)
+ *            clock, doubling there; a count key that only extends its lock key, as abnormal's
+ *            "<lock key>|r<i>", is {<prefix>:kv:<lock key>}|r<i>: one hash tag, one Redis
+ *            Cluster slot); the local view counts and locks too (this instance's answer and
+ *            audit event)
  *   lock     local, and REDIS_SCRIPT_KV_LOCK (sent without waiting)
  *   reset    local, and REDIS_SCRIPT_KV_RESET
  *   check    asynchronous: one script (REDIS_SCRIPT_KV_CHECK) → the shared lock, in the
  *            caller's clock (now + what Redis says is left); no answer within the command
  *            timeout → the local view's answer
  *   unlock   local, and DEL in Redis (unlock_prefix: the keys the local view has under it)
- *   list     the local view (locks taken through this instance, or seen through a check)
+ *   list     the local view (locks taken through this instance, or seen through a check);
+ *            the admin API lists and unlocks Redis' own through state/kv_scan.h
  * Without a Redis connection on the calling thread (state backend memory) every operation is
  * the memory backend's. */
 #include "state/kv.h"
@@ -29,12 +32,17 @@
 
 #define KEY_MAX 400
 
-static size_t shared_key(struct redis_conn *c, struct str key, char *out)
+/* {<prefix>:kv:<key>}; a count key under its lock key (tag: the lock key's bytes, a prefix of
+ * key) → {<prefix>:kv:<lock key>}<rest>, the lock's hash tag: one slot for the script. */
+static size_t shared_key(struct redis_conn *c, struct str key, size_t tag_len, char *out)
 {
-    return redis_key(out, KEY_MAX, redis_conn_cfg(c)->prefix, "kv", key.ptr, key.len);
+    return redis_key_tagged(out, KEY_MAX, redis_conn_cfg(c)->prefix, "kv", key.ptr, key.len,
+                            tag_len);
 }
 
-/* One script on the shared key(s), sent without waiting for its answer. */
+/* One script on the shared key(s), sent without waiting for its answer. With two keys, k2
+ * (the lock) must be k1 (the count) or a prefix of it, so both share k2's hash tag; any other
+ * pair would cross slots on Redis Cluster and is not sent (the local view still decides). */
 static void send_script(enum redis_script sc, struct str k1, struct str k2, int nargs,
                         const char *const *args)
 {
@@ -43,7 +51,10 @@ static void send_script(enum redis_script sc, struct str k1, struct str k2, int 
     const char *argv[2 + 8];
     size_t lens[2 + 8];
     int nk = k2.ptr ? 2 : 1;
-    size_t al = c ? shared_key(c, k1, a) : 0, bl = c && k2.ptr ? shared_key(c, k2, b) : 0;
+    if (k2.ptr && (k2.len > k1.len || memcmp(k1.ptr, k2.ptr, k2.len) != 0))
+        return;
+    size_t al = c ? shared_key(c, k1, k2.ptr ? k2.len : k1.len, a) : 0,
+           bl = c && k2.ptr ? shared_key(c, k2, k2.len, b) : 0;
     if (!al || (k2.ptr && !bl) || nargs > 8)
         return;
     argv[0] = a;
@@ -121,7 +132,7 @@ static void send_del(struct str key)
 {
     struct redis_conn *c = redis_conn_here();
     char k[KEY_MAX];
-    size_t kl = c ? shared_key(c, key, k) : 0;
+    size_t kl = c ? shared_key(c, key, key.len, k) : 0;
     if (!kl)
         return;
     const char *argv[1] = {k};
@@ -200,7 +211,7 @@ static void kr_check_async(void *st, struct kv_call *call)
 {
     struct redis_conn *c = redis_conn_here();
     char k[KEY_MAX];
-    size_t kl = c ? shared_key(c, call->key, k) : 0;
+    size_t kl = c ? shared_key(c, call->key, call->key.len, k) : 0;
     struct kr_pending *p = kl ? malloc(sizeof(*p)) : NULL;
     if (!p)
         return local_answer(st, call);

@@ -369,8 +369,12 @@ static struct redis_req *eval(struct redis_conn *c, enum redis_script s, int nke
     char nk[12];
     const char *v[EVAL_MAX_ARGS + 3];
     size_t l[EVAL_MAX_ARGS + 3];
-    if (!c || argc > EVAL_MAX_ARGS || !c->sha[s][0])
+    if (!c || argc > EVAL_MAX_ARGS || nkeys > argc || !c->sha[s][0])
         return NULL;
+    if (!redis_keys_one_tag(nkeys, argv, lens)) { /* would fail CROSSSLOT on Redis Cluster */
+        atomic_fetch_add_explicit(&store_stats.errors, 1, memory_order_relaxed);
+        return NULL;
+    }
     v[0] = "EVALSHA";
     l[0] = 7;
     v[1] = c->sha[s];
@@ -395,6 +399,12 @@ bool redis_conn_eval_forget(struct redis_conn *c, enum redis_script s, int nkeys
                             const char *const *argv, const size_t *lens)
 {
     return eval(c, s, nkeys, argc, argv, lens, NULL, NULL) != NULL;
+}
+
+struct redis_req *redis_conn_command(struct redis_conn *c, int argc, const char *const *argv,
+                                     const size_t *lens, redis_reply_fn cb, void *arg)
+{
+    return c ? send_argv(c, argc, (const char **)argv, lens, cb, arg) : NULL;
 }
 
 bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *msg, size_t len)

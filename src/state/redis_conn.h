@@ -52,6 +52,9 @@ struct redis_req *redis_conn_eval(struct redis_conn *c, enum redis_script s, int
 /* Sends without wanting the answer (complete / abort / PUBLISH): false when refused now. */
 bool redis_conn_eval_forget(struct redis_conn *c, enum redis_script s, int nkeys, int argc,
                             const char *const *argv, const size_t *lens);
+/* One plain command (argv[0] is its name: SCAN, ...), answered as redis_conn_eval's. */
+struct redis_req *redis_conn_command(struct redis_conn *c, int argc, const char *const *argv,
+                                     const size_t *lens, redis_reply_fn cb, void *arg);
 bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *msg, size_t len);
 /* The caller no longer wants r's answer: its cb will not run. */
 void redis_req_cancel(struct redis_req *r);

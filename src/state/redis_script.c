@@ -44,7 +44,10 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
      * large a window's quota; the next calls grant the rest), then the op. The event's shuffle
      * costs nothing at start: a ticket issued in the pre-queue gets a uniformly random position
      * in (first pre-queue ticket - 1, first pre-queue ticket), so the pre-queued tickets sort
-     * in a uniformly random order, before every later ticket and after every earlier one. */
+     * in a uniformly random order, before every later ticket and after every earlier one.
+     * Adopt (j): a session a local room admitted while Redis was away joins the active set as a
+     * new session while the set has room (not a new admission: the window does not count it),
+     * else it arrives as a newcomer. */
     [REDIS_SCRIPT_WAITROOM] =
         "local M, W, L, G, R, A, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]\n"
         "local op, id = ARGV[1], ARGV[2]\n"
@@ -146,6 +149,12 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
         "  if redis.call('ZSCORE', A, id) then\n"
         "    redis.call('ZADD', A, now, id) res = {0, 0, 0, tonumber(id), 0}\n"
         "  else res = arrive() end\n"
+        "elseif op == 'j' then\n"
+        "  if ph ~= 2 and mode ~= 2 and redis.call('ZCARD', A) + redis.call('ZCARD', R) < maxa then\n"
+        "    local s = redis.call('HINCRBY', M, 'sid', 1)\n"
+        "    redis.call('ZADD', A, now, s) cnt('adopted', 1)\n"
+        "    res = {0, 0, 0, s, 0}\n"
+        "  else res = arrive() end\n"
         "elseif op == 'v' then\n"
         "  res = {3, 0, 0, 0, 0}\n"
         "  if redis.call('ZREM', A, id) == 1 then cnt('revoked', 1) grant_all() res[1] = 0 end\n"
@@ -243,9 +252,15 @@ const char *const redis_script_text[REDIS_SCRIPT_COUNT] = {
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
                  const char *id, size_t idlen)
 {
+    return redis_key_tagged(out, cap, prefix, feature, id, idlen, idlen);
+}
+
+size_t redis_key_tagged(char *out, size_t cap, const char *prefix, const char *feature,
+                        const char *id, size_t idlen, size_t tag_len)
+{
     size_t pl = strlen(prefix), fl = strlen(feature);
     size_t n = 1 + pl + 1 + fl + 1 + idlen + 1;
-    if (n + 1 > cap)
+    if (n + 1 > cap || tag_len > idlen)
         return 0;
     char *p = out;
     *p++ = '{';
@@ -255,9 +270,35 @@ size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
     memcpy(p, feature, fl);
     p += fl;
     *p++ = ':';
-    memcpy(p, id, idlen);
-    p += idlen;
+    memcpy(p, id, tag_len);
+    p += tag_len;
     *p++ = '}';
+    memcpy(p, id + tag_len, idlen - tag_len);
+    p += idlen - tag_len;
     *p = '\0';
     return n;
+}
+
+struct redis_tag redis_key_tag(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len);
+    if (open) {
+        const char *close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
+        if (close && close > open + 1)
+            return (struct redis_tag){open + 1, (size_t)(close - open - 1)};
+    }
+    return (struct redis_tag){key, len};
+}
+
+bool redis_keys_one_tag(int n, const char *const *keys, const size_t *lens)
+{
+    if (n < 2)
+        return true;
+    struct redis_tag t0 = redis_key_tag(keys[0], lens[0]);
+    for (int i = 1; i < n; i++) {
+        struct redis_tag t = redis_key_tag(keys[i], lens[i]);
+        if (t.len != t0.len || memcmp(t.ptr, t0.ptr, t.len) != 0)
+            return false;
+    }
+    return true;
 }

@@ -8,6 +8,7 @@
 #ifndef WEIR_STATE_REDIS_SCRIPT_H
 #define WEIR_STATE_REDIS_SCRIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum redis_script {
@@ -18,7 +19,8 @@ enum redis_script {
                                    now), 0 not ours */
     REDIS_SCRIPT_IDEM_ABORT,    /* KEYS: rec; ARGV: token → 1 dropped, 0 not ours */
     REDIS_SCRIPT_WAITROOM,      /* KEYS: the room's 7 keys (waitroom/wr_store_redis.c); ARGV: op
-                                   (a arrive, p poll, t touch, v revoke, s stats, z/u pause),
+                                   (a arrive, p poll, t touch, j adopt, v revoke, s stats, z/u
+                                   pause),
                                    id, max_active, quota per window, window_ms, session_ms,
                                    abandon_ms, mode, event, prequeue, start, end (ms), seed →
                                    {verdict, fresh, new, id, ahead, active, waiting, per minute} */
@@ -44,5 +46,21 @@ extern const char *const redis_script_text[REDIS_SCRIPT_COUNT];
  * ids collide and no script spans two slots. */
 size_t redis_key(char *out, size_t cap, const char *prefix, const char *feature,
                  const char *id, size_t idlen);
+/* The same with only id's first tag_len bytes inside the braces: "{prefix:feature:<id[0,
+ * tag_len)>}<the rest>". Keys whose ids share those first bytes share the hash tag, so one
+ * script may touch them all on Redis Cluster (a kv lock and its counters). tag_len == idlen
+ * is redis_key's key. Distinct ids give distinct keys for the same tag_len. */
+size_t redis_key_tagged(char *out, size_t cap, const char *prefix, const char *feature,
+                        const char *id, size_t idlen, size_t tag_len);
+/* The hash tag Redis Cluster hashes a key by (the bytes between the first '{' and the next
+ * '}' when not empty, else the whole key): two keys are in one slot when these are equal. */
+struct redis_tag {
+    const char *ptr;
+    size_t len;
+};
+struct redis_tag redis_key_tag(const char *key, size_t len);
+/* Whether the n keys share one hash tag (one Redis Cluster slot, without hashing): every
+ * script call is checked with it, and one that would cross slots is never sent. */
+bool redis_keys_one_tag(int n, const char *const *keys, const size_t *lens);
 
 #endif

@@ -222,9 +222,12 @@ static void remember(struct wr_handle *h, const struct wr_result *res)
     atomic_store_explicit(&h->seen_waiting, res->waiting, memory_order_relaxed);
 }
 
-/* A valid cookie of this room and incarnation that has not expired, or false. */
+/* A valid cookie of this room and incarnation that has not expired, or false. With *adopt
+ * (the room in Redis): also true for a session a local room admitted (state.on_store_error:
+ * local, while Redis was away: another nonce, a local slot) within its session time, and
+ * *adopt says so — Redis never knew it, the shared room adopts it (WR_OP_ADOPT). */
 static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, uint32_t nonce,
-                        struct wr_cookie *ck)
+                        struct wr_cookie *ck, bool *adopt)
 {
     bool found;
     struct str v = wr_cookie_find(x->req->headers, x->req->nheaders, str_cstr(l->cookie_name),
@@ -233,9 +236,13 @@ static bool read_cookie(struct exchange *x, struct wr_link *l, int64_t now, uint
         return false; /* an emptied cookie is no cookie */
     struct wr_local *lc = x->link->local;
     bool ok = wr_cookie_decode_cached(&lc->vc, v, l->c->name, l->c->mac, lc->w, ck) &&
-              ck->nonce == nonce &&
               ck->seen_ms <= now + 60000 &&
               now - ck->seen_ms <= (int64_t)(ck->admitted ? l->p.session_ms : l->p.abandon_ms);
+    if (ok && ck->nonce != nonce) {
+        ok = adopt && ck->admitted && ck->slot != WR_REDIS_SLOT;
+        if (ok)
+            *adopt = true;
+    }
     if (!ok)
         atomic_fetch_add_explicit(&l->h->cookies_rejected, 1, memory_order_relaxed);
     return ok;
@@ -275,6 +282,8 @@ static int store_failed(struct exchange *x, struct wr_ctx *ctx, struct wr_handle
     ctx->answered = false;
     if (ctx->call.op == WR_OP_POLL || ctx->call.slot == WR_REDIS_SLOT)
         ctx->call.op = WR_OP_ARRIVE; /* a Redis ticket or session means nothing here */
+    else if (ctx->call.op == WR_OP_ADOPT) /* this room's own session still is, another's not */
+        ctx->call.op = ctx->ck.nonce == h->nonce ? WR_OP_TOUCH : WR_OP_ARRIVE;
     call_start(ctx, h);
     return -1;
 }
@@ -309,9 +318,15 @@ static enum pipeline_verdict wr_request(struct exchange *x, void *vctx)
     bool shared = x->cfg->state.backend == CFG_STATE_REDIS;
     *ctx = (struct wr_ctx){.x = x, .shared = shared, .now = now};
     struct wr_cookie *ck = &ctx->ck;
-    ctx->have = read_cookie(x, l, now, shared ? h->shared_nonce : h->nonce, ck);
+    bool adopt = false;
+    ctx->have = read_cookie(x, l, now, shared ? h->shared_nonce : h->nonce, ck,
+                            shared ? &adopt : NULL);
     ctx->call = (struct wr_call){.op = WR_OP_ARRIVE, .p = p, .now = now, .done = call_answered};
-    if (ctx->have && ck->admitted) {
+    if (adopt) {
+        ctx->call.op = WR_OP_ADOPT;
+        ctx->call.id = ck->id;
+        ctx->call.slot = ck->slot;
+    } else if (ctx->have && ck->admitted) {
         if (now - ck->seen_ms < (int64_t)l->touch_ms) {
             ctx->admitted = true;
             ctx->sid = ck->id;

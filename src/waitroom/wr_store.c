@@ -19,6 +19,7 @@ void wr_store_call(const struct wr_store_ops *ops, void *room, struct wr_call *c
         ops->poll(room, &call->p, call->id, call->now, &call->res);
         break;
     case WR_OP_TOUCH:
+    case WR_OP_ADOPT:
         ops->touch(room, &call->p, call->id, call->slot, call->now, &call->res);
         break;
     case WR_OP_REVOKE:

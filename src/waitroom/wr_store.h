@@ -28,7 +28,10 @@
 /* The slot of a Redis session (no memory room has that many). */
 #define WR_REDIS_SLOT UINT32_MAX
 
-enum wr_op { WR_OP_ARRIVE = 0, WR_OP_POLL, WR_OP_TOUCH, WR_OP_REVOKE };
+/* ADOPT: the session (id, slot) of a local room (state.on_store_error: local, while Redis was
+ * away) asks the shared room for a session of its own: admitted while the active set has room,
+ * else it arrives (a memory room: a touch). */
+enum wr_op { WR_OP_ARRIVE = 0, WR_OP_POLL, WR_OP_TOUCH, WR_OP_REVOKE, WR_OP_ADOPT };
 
 /* One operation in flight: the caller fills the inputs and done, and owns the struct until done
  * ran or wr_store_cancel returned. */

@@ -155,7 +155,7 @@ static void answered(void *arg, const redisReply *r)
 static void rr_call_async(void *room, struct wr_call *call)
 {
     static const char ops[] = {[WR_OP_ARRIVE] = 'a', [WR_OP_POLL] = 'p', [WR_OP_TOUCH] = 't',
-                               [WR_OP_REVOKE] = 'v'};
+                               [WR_OP_REVOKE] = 'v', [WR_OP_ADOPT] = 'j'};
     struct redis_conn *c = redis_conn_here();
     struct redis_req *q = c ? send_op(c, room, ops[call->op], call->id, &call->p, answered, call)
                             : NULL;

@@ -82,3 +82,71 @@ def test_lockout_through_one_instance_blocks_on_the_others(launcher, redis):  # 
         assert status(port, "/status/401", "127.0.0.4") == 401
     until(lambda: status(a.port, "/status/200", "127.0.0.4") == 429, timeout=1.0)
     assert status(bb.port, "/status/200", "127.0.0.4") == 429
+
+
+def test_lockouts_listing_and_unlock_are_the_shared_view(launcher, redis):  # noqa: F811
+    """GET /lockouts answers from Redis: B lists a lock taken through A (B never saw that
+    address), and the penalty of abnormal access (not its counters); an unlock through B frees
+    A; an unlock of a prefix through B deletes every instance's locks under it."""
+    from test_security_edge import admin_req, status
+    b = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 2, "window": "5s", "lock": "20s", "zone": "login"},
+               "abnormal": {"rules": [{"status": [404], "max": 2, "window": "10s"}],
+                            "penalty": "30s", "status": 403}}]
+    a, bb = instances(launcher, redis, {"g": [b.port]}, routes, n=2)
+    for _ in range(2):
+        assert status(a.port, "/status/401", "127.0.0.8") == 401
+    for _ in range(3):
+        status(a.port, "/status/404", "127.0.0.9")
+
+    def listed(w, prefix=""):
+        r = admin_req(w.aport, "GET", "/lockouts" + ("?prefix=" + prefix if prefix else ""))
+        assert r.status == 200
+        return {e["key"]: e for e in r.json()}
+
+    until(lambda: {"login|ip|127.0.0.8", "abnormal|/status/|ip|127.0.0.9"} <= set(listed(bb)))
+    e = listed(bb)["login|ip|127.0.0.8"]
+    assert 15 <= e["retry_after_s"] <= 20 and e["strikes"] == 1
+    assert listed(bb, "abnormal") .keys() == {"abnormal|/status/|ip|127.0.0.9"}  # no "|r0"
+    assert all("|r" not in k for k in listed(a))
+    r = admin_req(bb.aport, "POST", "/lockouts/unlock?key=login%7Cip%7C127.0.0.8")
+    assert r.status == 200 and r.json() == {"unlocked": 1}  # B held no lock of its own
+    assert status(a.port, "/status/200", "127.0.0.8") == 200
+    assert "login|ip|127.0.0.8" not in listed(a)
+    # a prefix: 127.0.0.10 and .11 locked through A, unlocked through B
+    for ip in ("127.0.0.10", "127.0.0.11"):
+        for _ in range(2):
+            assert status(a.port, "/status/401", ip) == 401
+    until(lambda: len(listed(bb, "login")) == 2)
+    r = admin_req(bb.aport, "POST", "/lockouts/unlock?key=login%7C*")
+    assert r.status == 200 and r.json() == {"unlocked": 2}
+    for ip in ("127.0.0.10", "127.0.0.11"):
+        assert status(a.port, "/status/200", ip) == 200
+    assert listed(a, "login") == {}
+    assert status(a.port, "/status/200", "127.0.0.9") == 403  # the penalty was not under it
+
+
+def test_lockouts_listing_without_redis_answers_the_local_view(launcher, redis):  # noqa: F811
+    """Redis stopped (SIGSTOP): GET /lockouts is answered within about the command timeout from
+    this instance's own view; a client that leaves while the listing waits costs nothing."""
+    import os
+    import signal
+    from test_security_edge import admin_req, status
+    b = launcher.backend("b")
+    routes = [{"path": "/status/", "upstream": "g",
+               "lockout": {"max_failures": 2, "window": "5s", "lock": "20s", "zone": "login"}}]
+    a, = instances(launcher, redis, {"g": [b.port]}, routes, n=1,
+                   state_extra={"command_timeout": "100ms"})
+    for _ in range(2):
+        assert status(a.port, "/status/401", "127.0.0.12") == 401
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        with Client(a.aport) as c:  # leaves before the answer
+            c.send(b"GET /lockouts HTTP/1.1\r\nHost: x\r\n\r\n")
+        t = time.monotonic()
+        r = admin_req(a.aport, "GET", "/lockouts")
+        assert time.monotonic() - t < 2.0
+        assert r.status == 200 and [e["key"] for e in r.json()] == ["login|ip|127.0.0.12"]
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)

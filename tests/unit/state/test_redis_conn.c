@@ -22,6 +22,7 @@
 
 #include "core/config.h"
 #include "event/loop.h"
+#include "state/kv.h"
 #include "state/redis_conn.h"
 #include "state/redis_script.h"
 #include "state/store_stats.h"
@@ -37,7 +38,7 @@ struct fake {
     bool hold;            /* keep EVALSHA answers back */
     uint32_t held;
     uint32_t scripts, evals, accepts;
-    char last_key[256];
+    char last_key[256], last_key2[256];
 };
 
 static struct fake fk;
@@ -101,6 +102,7 @@ static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
         } else if (strcasecmp(args[0], "EVALSHA") == 0) {
             fk.evals++;
             snprintf(fk.last_key, sizeof(fk.last_key), "%s", args[3]);
+            snprintf(fk.last_key2, sizeof(fk.last_key2), "%s", atoi(args[2]) > 1 ? args[4] : "");
             if (fk.hold)
                 fk.held++;
             else
@@ -337,6 +339,57 @@ static void test_key_layout(void **state)
         assert_non_null(strstr(redis_script_text[i], "KEYS[1]")); /* one key per script */
 }
 
+static uint32_t want_evals;
+
+static bool evals_reached(void)
+{
+    return fk.evals >= want_evals;
+}
+
+/* Every script's keys share one hash tag (Redis Cluster: one slot): the tagged layout, the
+ * check on every call (a call crossing tags is refused, never sent), and the kv's two-key
+ * script (abnormal access: a count key under its lock key) sending keys of one tag. */
+static void test_one_slot_per_script(void **state)
+{
+    (void)state;
+    char out[96];
+    redis_key_tagged(out, sizeof(out), "weir", "kv", "abnormal|z|ip|1.2.3.4|r0", 24, 21);
+    assert_string_equal(out, "{weir:kv:abnormal|z|ip|1.2.3.4}|r0");
+    struct redis_tag t = redis_key_tag(out, strlen(out));
+    assert_int_equal(t.len, strlen("weir:kv:abnormal|z|ip|1.2.3.4"));
+    t = redis_key_tag("{}x", 3); /* an empty tag: the whole key */
+    assert_int_equal(t.len, 3);
+    const char *same[3] = {"{weir:wr:r}:m", "{weir:wr:r}:w", "{weir:wr:r}"};
+    const char *cross[2] = {"{weir:kv:a}", "{weir:kv:a|r0}"};
+    size_t sl[3] = {13, 13, 11}, cl[2] = {11, 14};
+    assert_true(redis_keys_one_tag(3, same, sl));
+    assert_false(redis_keys_one_tag(2, cross, cl));
+
+    run(is_ready, 2000);
+    uint32_t evals = fk.evals;
+    const char *argv[3] = {cross[0], cross[1], "1"};
+    size_t lens[3] = {cl[0], cl[1], 1};
+    assert_null(redis_conn_eval(conn, REDIS_SCRIPT_KV_HIT_LOCK, 2, 3, argv, lens, on_reply,
+                                NULL));
+    /* the kv through this connection: abnormal's count and lock keys, one tag */
+    redis_conn_set_here(conn);
+    void *st = kv_redis.open(100);
+    struct kv_rule rule = {.count = 5, .base_ms = 1000, .max_ms = 1000};
+    struct str ck = STR_LIT("abnormal|z|ip|1.2.3.4|r0"), lk = STR_LIT("abnormal|z|ip|1.2.3.4");
+    kv_hit_lock(&kv_redis, st, ck, lk, 0, 1000, 1000, &rule, NULL);
+    want_evals = evals + 1;
+    run(evals_reached, 2000);
+    assert_int_equal(fk.evals, evals + 1);
+    assert_string_equal(fk.last_key, "{weir:kv:abnormal|z|ip|1.2.3.4}|r0");
+    assert_string_equal(fk.last_key2, "{weir:kv:abnormal|z|ip|1.2.3.4}");
+    /* a pair that cannot share a tag is not sent (the local view still decides) */
+    kv_hit_lock(&kv_redis, st, STR_LIT("a|r0"), STR_LIT("b"), 0, 1000, 1000, &rule, NULL);
+    run(NULL, 50);
+    assert_int_equal(fk.evals, evals + 1);
+    kv_redis.close(st);
+    redis_conn_set_here(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_connection_and_reconnect, setup, teardown),
         cmocka_unit_test(test_key_layout),
+        cmocka_unit_test_setup_teardown(test_one_slot_per_script, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
