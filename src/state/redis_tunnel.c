@@ -76,6 +76,16 @@ static bool again(void)
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
+/* Room at the end: the bytes still to go move to the front. */
+static void tbuf_compact(struct tbuf *b)
+{
+    if (!b->off)
+        return;
+    memmove(b->b, b->b + b->off, b->len - b->off);
+    b->len -= b->off;
+    b->off = 0;
+}
+
 /* One pass each way; true when a byte moved. *_dry: that side has nothing more to read now;
  * *_full: it takes nothing more now. */
 static bool move_up(struct redis_tunnel *t, bool *in_dry, bool *out_full)
@@ -83,11 +93,7 @@ static bool move_up(struct redis_tunnel *t, bool *in_dry, bool *out_full)
     struct tbuf *u = &t->up;
     bool moved = false;
     if (!*in_dry && u->len < TUNNEL_BUF) {
-        if (u->off) { /* what OpenSSL did not take stays first (its retry rule) */
-            memmove(u->b, u->b + u->off, u->len - u->off);
-            u->len -= u->off;
-            u->off = 0;
-        }
+        tbuf_compact(u); /* what OpenSSL did not take stays first (its retry rule) */
         size_t room = TUNNEL_BUF - u->len;
         ssize_t n = read(t->ifd, u->b + u->len, room);
         if (n > 0) {
@@ -124,11 +130,7 @@ static bool move_down(struct redis_tunnel *t, bool *out_dry, bool *in_full)
     struct tbuf *d = &t->down;
     bool moved = false;
     if (!*out_dry && d->len < TUNNEL_BUF) {
-        if (d->off) {
-            memmove(d->b, d->b + d->off, d->len - d->off);
-            d->len -= d->off;
-            d->off = 0;
-        }
+        tbuf_compact(d);
         size_t room = TUNNEL_BUF - d->len;
         ssize_t n = tls_conn_recv(t->tls, d->b + d->len, room);
         if (n > 0) {
@@ -326,6 +328,8 @@ void redis_tunnel_free(struct redis_tunnel *t)
 {
     if (!t)
         return;
+    if (!t->dead && t->tls->established)
+        tls_conn_shutdown(t->tls); /* close_notify, best effort: Redis sees a clean end */
     close_all(t);
     /* Events of this batch may still name it. */
     if (ev_defer(t->loop, free, t) != 0)

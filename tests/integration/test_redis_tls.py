@@ -8,7 +8,6 @@ that signed nothing Redis has. The test's own Redis commands go through Python's
 
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -17,6 +16,7 @@ import time
 import pytest
 
 from conftest import Client, free_port, make_config, wait_port
+import test_redis_state
 from resilience_util import metric, scrape
 from test_tls import make_ca, make_leaf
 
@@ -33,36 +33,36 @@ def certs(tmp_path_factory):
     return c
 
 
-class Redis:
-    """redis-server on a free port; tls: the certs dict (TLS only), or None (plain TCP)."""
+class Redis(test_redis_state.Redis):
+    """redis-server on a free port; certs: the certs dict (TLS only), or None (plain TCP)."""
 
     def __init__(self, workdir, certs=None, auth_clients=False, port=None):
-        self.port = port or free_port()
-        self.certs = certs
+        self.certs, self.auth_clients = certs, auth_clients
+        super().__init__(workdir, port)
+
+    def start(self):
         argv = [REDIS, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        if certs:
+        if self.certs:
+            c = self.certs
             argv += ["--port", "0", "--tls-port", str(self.port),
-                     "--tls-cert-file", certs["server"][0], "--tls-key-file", certs["server"][1],
-                     "--tls-ca-cert-file", certs["ca"],
-                     "--tls-auth-clients", "yes" if auth_clients else "no"]
+                     "--tls-cert-file", c["server"][0], "--tls-key-file", c["server"][1],
+                     "--tls-ca-cert-file", c["ca"],
+                     "--tls-auth-clients", "yes" if self.auth_clients else "no"]
         else:
             argv += ["--port", str(self.port)]
-        self.log = open(os.path.join(workdir, "redis-%d.log" % self.port), "ab")
+        self.log = open(os.path.join(self.workdir, "redis-%d.log" % self.port), "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, cwd=workdir)
+                                     stderr=self.log, cwd=self.workdir)
         wait_port(self.port, self.proc, 10.0, what="redis-server")
 
-    def _connect(self):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+    def cmd(self, *args):
+        """One command over a fresh connection (TLS with the client certificate)."""
         if not self.certs:
-            return s
+            return super().cmd(*args)
         ctx = ssl.create_default_context(cafile=self.certs["ca"])
         ctx.load_cert_chain(*self.certs["client"])
-        return ctx.wrap_socket(s, server_hostname="127.0.0.1")
-
-    def cmd(self, *args):
-        """One command over a fresh connection (RESP), the reply's text."""
-        with self._connect() as s:
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
             s.sendall(b"".join([b"*%d\r\n" % len(args)] +
                                [b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args]))
             data = b""
@@ -83,17 +83,6 @@ class Redis:
             if f.get("cmd") != "client|list":
                 out.append(f)
         return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
 
 
 @pytest.fixture
@@ -221,6 +210,30 @@ def test_mutual_tls(launcher, redis_servers, certs):
     st = wait_store(without, healthy=False)
     assert st["ready"] == 0
     assert "unreachable" in without.stderr_text()
+
+
+def test_handshake_that_hangs_counts_against_connect_timeout(launcher, tmp_path):
+    """A server that takes the TCP connection and never answers the ClientHello: each attempt
+    is dropped at connect_timeout and retried; requests never wait for it."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)  # never accepted: the kernel completes the TCP handshakes
+    try:
+        b = launcher.backend("a")
+        st = {"backend": "redis", "address": "127.0.0.1:%d" % lsock.getsockname()[1],
+              "tls": "on", "connect_timeout": "200ms", "reconnect_min": "50ms",
+              "reconnect_max": "100ms", "on_store_error": {"rate_limit": "closed"}}
+        w = start_weir(launcher, {"g": [b.port]}, LIMITED, st, workers=1)
+        time.sleep(1.0)
+        assert store_status(w)["ready"] == 0
+        t0 = time.monotonic()
+        with Client(w.port) as c:
+            r = c.get("/rl")
+        assert r.status == 503 and time.monotonic() - t0 < 1.0, r
+        # 1 s at 200 ms per attempt plus backoff: several attempts, each given up.
+        assert metric(scrape(w.aport), "weir_store_reconnects_total") >= 3
+    finally:
+        lsock.close()
 
 
 def test_tls_redis_restarted_reconnects(launcher, redis_servers, certs, tmp_path):
