@@ -1,10 +1,11 @@
 /* redis_tunnel.c — see redis_tunnel.h.
  *
- * Both sockets are registered once, edge-triggered for reading and writing; every event runs
- * pump(), which moves bytes both ways until nothing moves: each side is read until it is dry
- * (EAGAIN or a short read) or its buffer is full, written until it is full (EAGAIN or a short
- * write) or its buffer is empty. A buffer that empties re-opens reading its side in the same
- * pass, so no edge is lost. */
+ * Both sockets are registered once, edge-triggered for reading and writing; each keeps what
+ * its last events and calls said (may read, may write: set by an event, cleared by EAGAIN or a
+ * short count), so no call is made only to hear EAGAIN. Every event runs pump(), which moves
+ * bytes both ways until nothing moves: a side is read while it may be and its buffer has
+ * room, written while it may be and its buffer has bytes. A buffer that empties re-opens
+ * reading its side in the same pass, so no edge is lost. */
 #include "state/redis_tunnel.h"
 
 #include <arpa/inet.h>
@@ -34,6 +35,9 @@ struct redis_tunnel {
     struct tls_conn *tls;
     int ifd, ofd;
     bool connecting;              /* the TCP connect is in progress */
+    bool in_rd, in_wr;            /* the unix end may have bytes / may take bytes */
+    bool out_rd, out_wr;          /* the same for the TLS connection (edge-triggered: true
+                                     until a call says EAGAIN or comes back short) */
     bool dead;                    /* failed or freed: both ends closed */
     char why[192];
     struct tbuf up;               /* hiredis → Redis */
@@ -86,57 +90,56 @@ static void tbuf_compact(struct tbuf *b)
     b->off = 0;
 }
 
-/* One pass each way; true when a byte moved. *_dry: that side has nothing more to read now;
- * *_full: it takes nothing more now. */
-static bool move_up(struct redis_tunnel *t, bool *in_dry, bool *out_full)
+/* One pass each way; true when a byte moved. */
+static bool move_up(struct redis_tunnel *t)
 {
     struct tbuf *u = &t->up;
     bool moved = false;
-    if (!*in_dry && u->len < TUNNEL_BUF) {
+    if (t->in_rd && u->len < TUNNEL_BUF) {
         tbuf_compact(u); /* what OpenSSL did not take stays first (its retry rule) */
         size_t room = TUNNEL_BUF - u->len;
         ssize_t n = read(t->ifd, u->b + u->len, room);
         if (n > 0) {
             u->len += (size_t)n;
             moved = true;
-            *in_dry = (size_t)n < room;
+            t->in_rd = (size_t)n == room; /* short: drained */
         } else if (n == 0 || !again()) {
             fail(t, "the local side closed");
             return false;
         } else {
-            *in_dry = true;
+            t->in_rd = false;
         }
     }
-    if (!*out_full && u->off < u->len) {
+    if (t->out_wr && u->off < u->len) {
         ssize_t n = tls_conn_send(t->tls, u->b + u->off, u->len - u->off);
         if (n > 0) {
             u->off += (size_t)n;
             moved = true;
-            *out_full = u->off < u->len;
+            t->out_wr = u->off == u->len;
             if (u->off == u->len)
                 u->off = u->len = 0;
         } else if (n < 0 && !again()) {
             fail(t, "TLS write: %s", strerror(errno));
             return false;
         } else {
-            *out_full = true;
+            t->out_wr = false;
         }
     }
     return moved;
 }
 
-static bool move_down(struct redis_tunnel *t, bool *out_dry, bool *in_full)
+static bool move_down(struct redis_tunnel *t)
 {
     struct tbuf *d = &t->down;
     bool moved = false;
-    if (!*out_dry && d->len < TUNNEL_BUF) {
+    if (t->out_rd && d->len < TUNNEL_BUF) {
         tbuf_compact(d);
         size_t room = TUNNEL_BUF - d->len;
         ssize_t n = tls_conn_recv(t->tls, d->b + d->len, room);
         if (n > 0) {
             d->len += (size_t)n;
             moved = true;
-            *out_dry = (size_t)n < room;
+            t->out_rd = (size_t)n == room;
         } else if (n == 0) {
             fail(t, "Redis closed the connection");
             return false;
@@ -144,22 +147,22 @@ static bool move_down(struct redis_tunnel *t, bool *out_dry, bool *in_full)
             fail(t, "TLS read: %s", strerror(errno));
             return false;
         } else {
-            *out_dry = true;
+            t->out_rd = false;
         }
     }
-    if (!*in_full && d->off < d->len) {
+    if (t->in_wr && d->off < d->len) {
         ssize_t n = send(t->ifd, d->b + d->off, d->len - d->off, MSG_NOSIGNAL);
         if (n > 0) {
             d->off += (size_t)n;
             moved = true;
-            *in_full = d->off < d->len;
+            t->in_wr = d->off == d->len;
             if (d->off == d->len)
                 d->off = d->len = 0;
         } else if (n < 0 && !again()) {
             fail(t, "the local side closed");
             return false;
         } else {
-            *in_full = true;
+            t->in_wr = false;
         }
     }
     return moved;
@@ -175,23 +178,28 @@ static void pump(struct redis_tunnel *t)
             return fail(t, "TLS handshake: %s", t->tls->why);
         if (r == 0)
             return;
+        t->out_rd = t->out_wr = true; /* unknown after the handshake's own reads and writes */
     }
-    bool in_dry = false, in_full = false, out_dry = false, out_full = false;
     for (;;) {
-        bool up = move_up(t, &in_dry, &out_full);
+        bool up = move_up(t);
         if (t->dead)
             return;
-        bool down = move_down(t, &out_dry, &in_full);
+        bool down = move_down(t);
         if (t->dead || (!up && !down))
             return;
     }
 }
 
+static const uint32_t EV_RD = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+static const uint32_t EV_WR = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
 static void in_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
     (void)loop;
-    (void)events;
-    pump((struct redis_tunnel *)io);
+    struct redis_tunnel *t = (struct redis_tunnel *)io;
+    t->in_rd |= (events & EV_RD) != 0;
+    t->in_wr |= (events & EV_WR) != 0;
+    pump(t);
 }
 
 static void out_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
@@ -212,6 +220,10 @@ static void out_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             return fail(t, "connect: %s", strerror(err));
         t->connecting = false;
     }
+    t->out_rd |= (events & EV_RD) != 0;
+    t->out_wr |= (events & EV_WR) != 0;
+    if (t->tls->established) /* a read that waits to write, or the other way round */
+        tls_conn_events(t->tls, events, &t->out_rd, &t->out_wr);
     pump(t);
 }
 
@@ -299,6 +311,7 @@ struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_st
     t->loop = loop;
     t->tls = NULL;
     t->dead = false;
+    t->in_rd = t->in_wr = t->out_rd = t->out_wr = true;
     t->why[0] = '\0';
     t->up.off = t->up.len = t->down.off = t->down.len = 0;
     t->in_io = (struct ev_io){.fd = -1};

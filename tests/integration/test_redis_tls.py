@@ -136,6 +136,7 @@ def wait_store(w, healthy=True, timeout=10.0):
 
 LIMITED = [{"path": "/rl", "upstream": "g",
             "rate_limit": {"rate": 1, "per": "60s", "burst": 4, "key": "route"}},
+           {"path": "/bytes", "upstream": "g", "idempotency": {"ttl": "60s", "max_body": "1m"}},
            {"path": "/", "upstream": "g", "idempotency": {"ttl": "60s"}}]
 
 
@@ -162,6 +163,16 @@ def test_rate_limit_and_idempotency_through_tls_redis(launcher, redis_servers, c
         r = c.request("POST", "/pay", headers=hdrs, body=b"amount=10")
     assert r.status == 200 and r.header("idempotent-replayed") == "true", r
     assert b.stats()["paths"].get("/pay") == 1
+    # A record much larger than the tunnel's 16 KiB buffers, up and back down.
+    hdrs = {"Idempotency-Key": "tls-big"}
+    with Client(ws[0].port) as c:
+        big = c.request("POST", "/bytes?n=300000", headers=hdrs, body=b"")
+    assert big.status == 200 and len(big.body) == 300000, big
+    time.sleep(0.2)
+    with Client(ws[1].port) as c:
+        r = c.request("POST", "/bytes?n=300000", headers=hdrs, body=b"")
+    assert r.status == 200 and r.header("idempotent-replayed") == "true", r
+    assert r.body == big.body
     for w in ws:
         samples = scrape(w.aport)
         assert metric(samples, "weir_store_fallbacks_total", feature="rate_limit") == 0
