@@ -119,7 +119,7 @@ static bool move_up(struct redis_tunnel *t)
             if (u->off == u->len)
                 u->off = u->len = 0;
         } else if (n < 0 && !again()) {
-            fail(t, "TLS write: %s", strerror(errno));
+            fail(t, "TLS write: %s", t->tls->why[0] ? t->tls->why : strerror(errno));
             return false;
         } else {
             t->out_wr = false;
@@ -144,7 +144,7 @@ static bool move_down(struct redis_tunnel *t)
             fail(t, "Redis closed the connection");
             return false;
         } else if (!again()) {
-            fail(t, "TLS read: %s", strerror(errno));
+            fail(t, "TLS read: %s", t->tls->why[0] ? t->tls->why : strerror(errno));
             return false;
         } else {
             t->out_rd = false;
