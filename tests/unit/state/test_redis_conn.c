@@ -25,6 +25,7 @@
 #include "state/redis_conn.h"
 #include "state/redis_script.h"
 #include "state/store_stats.h"
+#include "loop_test_util.h"
 
 /* ---- a fake Redis ----------------------------------------------------------------------- */
 
@@ -41,7 +42,6 @@ struct fake {
 };
 
 static struct fake fk;
-static struct ev_loop loop;
 
 static void fake_send(const char *s)
 {
@@ -132,33 +132,6 @@ static void fake_drop_client(void)
     fk.cfd = -1;
 }
 
-/* ---- driving the loop ------------------------------------------------------------------- */
-
-static bool (*until)(void);
-static struct timer deadline;
-
-static void check(struct ev_loop *l, void *arg)
-{
-    (void)arg;
-    if (until && until())
-        ev_loop_stop(l);
-}
-
-static void on_deadline(struct timer *t)
-{
-    (void)t;
-    ev_loop_stop(&loop);
-}
-
-static void run(bool (*cond)(void), uint64_t ms)
-{
-    until = cond;
-    loop.stop = false;
-    timer_arm(&loop.timers, &deadline, ev_now_update(&loop) + ms);
-    ev_loop_run(&loop);
-    timer_disarm(&loop.timers, &deadline);
-}
-
 static struct redis_conn *conn;
 static int answers, nulls;
 static int64_t last_allowed;
@@ -197,16 +170,8 @@ static int setup(void **state)
     (void)state;
     memset(&fk, 0, sizeof(fk));
     fk.cfd = -1;
-    assert_int_equal(ev_loop_init(&loop), 0);
-    loop.before_poll = check;
-    timer_init(&deadline, on_deadline);
-    fk.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fk.lfd, 16), 0);
-    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
-    fk.port = ntohs(sa.sin_port);
+    loop_test_init();
+    fk.lfd = listen_local(&fk.port, 0);
     assert_int_equal(ev_io_add(&loop, &fk.lio, fk.lfd, fake_accept, false), 0);
 
     char yaml[512];

@@ -19,8 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/x509.h>
-
 #include "core/config.h"
 #include "event/loop.h"
 #include "state/redis_conn.h"
@@ -28,6 +26,8 @@
 #include "state/store_stats.h"
 #include "tls/tls_conn.h"
 #include "tls/tls_gen.h"
+#include "../tls/tls_test_cert.h"
+#include "loop_test_util.h"
 
 /* ---- a fake Redis speaking TLS ---------------------------------------------------------- */
 
@@ -48,7 +48,6 @@ struct fake {
 };
 
 static struct fake fk;
-static struct ev_loop loop;
 
 static void fake_send(const char *s)
 {
@@ -160,54 +159,6 @@ static void fake_drop_client(void)
     fk.cfd = -1;
 }
 
-static SSL_CTX *server_ctx(void)
-{
-    EVP_PKEY *pk = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    assert_non_null(pk);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pk);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"redis", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    assert_int_equal(SSL_CTX_use_cert_and_key(ctx, x, pk, NULL, 1), 1);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    return ctx;
-}
-
-/* ---- driving the loop ------------------------------------------------------------------- */
-
-static bool (*until)(void);
-static struct timer deadline;
-
-static void check(struct ev_loop *l, void *arg)
-{
-    (void)arg;
-    if (until && until())
-        ev_loop_stop(l);
-}
-
-static void on_deadline(struct timer *t)
-{
-    (void)t;
-    ev_loop_stop(&loop);
-}
-
-static void run(bool (*cond)(void), uint64_t ms)
-{
-    until = cond;
-    loop.stop = false;
-    timer_arm(&loop.timers, &deadline, ev_now_update(&loop) + ms);
-    ev_loop_run(&loop);
-    timer_disarm(&loop.timers, &deadline);
-}
-
 static struct redis_conn *conn;
 static struct config *cfg;
 static int answers, nulls;
@@ -241,19 +192,10 @@ static void start(const char *tls)
     fk.cfd = -1;
     fk.in = malloc(IN_CAP);
     assert_non_null(fk.in);
-    fk.sctx = server_ctx();
-    assert_int_equal(ev_loop_init(&loop), 0);
-    loop.before_poll = check;
-    timer_init(&deadline, on_deadline);
-    fk.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    int small = 16384; /* Redis's receive buffer: small, so backpressure reaches the tunnel */
-    setsockopt(fk.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fk.lfd, 16), 0);
-    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
-    fk.port = ntohs(sa.sin_port);
+    fk.sctx = tls_test_server_ctx("redis");
+    loop_test_init();
+    /* Redis's receive buffer small, so backpressure reaches the tunnel soon */
+    fk.lfd = listen_local(&fk.port, 16384);
     assert_int_equal(ev_io_add(&loop, &fk.lio, fk.lfd, fake_accept, false), 0);
 
     char yaml[512], err[256];
