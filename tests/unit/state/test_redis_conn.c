@@ -25,7 +25,7 @@
 #include "state/redis_conn.h"
 #include "state/redis_script.h"
 #include "state/store_stats.h"
-#include "loop_test_util.h"
+#include "redis_test_util.h"
 
 /* ---- a fake Redis ----------------------------------------------------------------------- */
 
@@ -49,36 +49,6 @@ static void fake_send(const char *s)
     assert_int_equal((size_t)n, strlen(s));
 }
 
-/* One whole command (an array of bulk strings) at fk.in, or 0 bytes when incomplete. */
-static size_t parse_cmd(char args[8][256], int *argc)
-{
-    const char *p = fk.in, *end = fk.in + fk.inlen;
-    if (p == end || *p != '*')
-        return 0;
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl)
-        return 0;
-    int n = atoi(p + 1);
-    p = nl + 1;
-    for (int i = 0; i < n; i++) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl || *p != '$')
-            return 0;
-        size_t len = (size_t)atol(p + 1);
-        p = nl + 1;
-        if ((size_t)(end - p) < len + 2)
-            return 0;
-        if (i < 8) {
-            size_t c = len < 255 ? len : 255;
-            memcpy(args[i], p, c);
-            args[i][c] = '\0';
-        }
-        p += len + 2;
-    }
-    *argc = n;
-    return (size_t)(p - fk.in);
-}
-
 static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
 {
     (void)l, (void)events;
@@ -89,9 +59,10 @@ static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
         fk.inlen += (size_t)n;
     }
     char args[8][256];
+    size_t lens[8];
     int argc;
     size_t used;
-    while ((used = parse_cmd(args, &argc))) {
+    while ((used = resp_test_cmd(fk.in, fk.inlen, args, lens, &argc))) {
         memmove(fk.in, fk.in + used, fk.inlen - used);
         fk.inlen -= used;
         if (strcasecmp(args[0], "SCRIPT") == 0) {

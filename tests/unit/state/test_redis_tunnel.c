@@ -27,7 +27,7 @@
 #include "tls/tls_conn.h"
 #include "tls/tls_gen.h"
 #include "../tls/tls_test_cert.h"
-#include "loop_test_util.h"
+#include "redis_test_util.h"
 
 /* ---- a fake Redis speaking TLS ---------------------------------------------------------- */
 
@@ -53,34 +53,6 @@ static void fake_send(const char *s)
 {
     ssize_t n = tls_conn_send(fk.tls, s, strlen(s));
     assert_int_equal((size_t)n, strlen(s));
-}
-
-/* One whole command at fk.in: its length (0 when incomplete), argv[0] and the total size of
- * the arguments from the fourth on (EVALSHA sha nkeys key ...). */
-static size_t parse_cmd(char *name, size_t namecap, size_t *rest)
-{
-    const char *p = fk.in, *end = fk.in + fk.inlen;
-    const char *nl = p < end && *p == '*' ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-    if (!nl)
-        return 0;
-    int n = atoi(p + 1);
-    p = nl + 1;
-    *rest = 0;
-    for (int i = 0; i < n; i++) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl || *p != '$')
-            return 0;
-        size_t len = (size_t)atol(p + 1);
-        p = nl + 1;
-        if ((size_t)(end - p) < len + 2)
-            return 0;
-        if (i == 0)
-            snprintf(name, namecap, "%.*s", (int)(len < namecap ? len : namecap - 1), p);
-        if (i >= 4)
-            *rest += len;
-        p += len + 2;
-    }
-    return (size_t)(p - fk.in);
 }
 
 static void fake_drop_client(void);
@@ -111,9 +83,11 @@ static void fake_io(struct ev_loop *l, struct ev_io *io, uint32_t events)
 
 static void fake_commands(void)
 {
-    char name[32];
-    size_t used, rest;
-    while ((used = parse_cmd(name, sizeof(name), &rest))) {
+    char args[8][256];
+    size_t lens[8], used;
+    int argc;
+    while ((used = resp_test_cmd(fk.in, fk.inlen, args, lens, &argc))) {
+        const char *name = args[0];
         memmove(fk.in, fk.in + used, fk.inlen - used);
         fk.inlen -= used;
         if (strcasecmp(name, "SCRIPT") == 0) {
@@ -122,7 +96,8 @@ static void fake_commands(void)
             fake_send(r);
         } else if (strcasecmp(name, "EVALSHA") == 0) {
             fk.evals++;
-            fk.arg_bytes += rest;
+            for (int i = 4; i < argc && i < 8; i++) /* EVALSHA sha nkeys key args... */
+                fk.arg_bytes += lens[i];
             fake_send("*2\r\n:1\r\n:250\r\n");
         } else {
             fake_send("+OK\r\n");

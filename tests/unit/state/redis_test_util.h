@@ -1,12 +1,15 @@
-/* loop_test_util.h — a test's own event loop, run until a condition or a deadline, and a
- * listening socket on 127.0.0.1 for a fake server on it (the Redis connection tests). Include
- * after <cmocka.h>; one loop per test program (`loop`). */
-#ifndef WEIR_TESTS_LOOP_TEST_UTIL_H
-#define WEIR_TESTS_LOOP_TEST_UTIL_H
+/* redis_test_util.h — for tests of the Redis connection against a fake Redis on the test's own
+ * event loop: the loop, run until a condition or a deadline; a listening socket on 127.0.0.1;
+ * the fake's RESP command parser. Include after <cmocka.h>; one loop per test program
+ * (`loop`). */
+#ifndef WEIR_TESTS_REDIS_TEST_UTIL_H
+#define WEIR_TESTS_REDIS_TEST_UTIL_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "event/loop.h"
@@ -60,6 +63,37 @@ static inline int listen_local(uint16_t *port, int rcvbuf)
     getsockname(fd, (struct sockaddr *)&sa, &sl);
     *port = ntohs(sa.sin_port);
     return fd;
+}
+
+/* One whole command (an array of bulk strings) at buf: its length, or 0 when incomplete.
+ * The first 8 arguments go to args (cut at 255 bytes) and their full lengths to lens. */
+static inline size_t resp_test_cmd(const char *buf, size_t buflen, char args[8][256],
+                                   size_t lens[8], int *argc)
+{
+    const char *p = buf, *end = buf + buflen;
+    const char *nl = p < end && *p == '*' ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+    if (!nl)
+        return 0;
+    int n = atoi(p + 1);
+    p = nl + 1;
+    for (int i = 0; i < n; i++) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl || *p != '$')
+            return 0;
+        size_t len = (size_t)atol(p + 1);
+        p = nl + 1;
+        if ((size_t)(end - p) < len + 2)
+            return 0;
+        if (i < 8) {
+            size_t c = len < 255 ? len : 255;
+            memcpy(args[i], p, c);
+            args[i][c] = '\0';
+            lens[i] = len;
+        }
+        p += len + 2;
+    }
+    *argc = n;
+    return (size_t)(p - buf);
 }
 
 #endif
