@@ -38,6 +38,8 @@ struct redis_tunnel {
     bool in_rd, in_wr;            /* the unix end may have bytes / may take bytes */
     bool out_rd, out_wr;          /* the same for the TLS connection (edge-triggered: true
                                      until a call says EAGAIN or comes back short) */
+    bool in_pollout, out_pollout; /* EPOLLOUT registered: only while a write waits for room
+                                     (or the connect / handshake for Redis) */
     bool dead;                    /* failed or freed: both ends closed */
     char why[192];
     struct tbuf up;               /* hiredis → Redis */
@@ -168,7 +170,7 @@ static bool move_down(struct redis_tunnel *t)
     return moved;
 }
 
-static void pump(struct redis_tunnel *t)
+static void pump_once(struct redis_tunnel *t)
 {
     if (t->dead || t->connecting)
         return;
@@ -190,8 +192,39 @@ static void pump(struct redis_tunnel *t)
     }
 }
 
+static void pollout_update(struct redis_tunnel *t);
+
+static void pump(struct redis_tunnel *t)
+{
+    pump_once(t);
+    pollout_update(t);
+}
+
 static const uint32_t EV_RD = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 static const uint32_t EV_WR = EPOLLOUT | EPOLLHUP | EPOLLERR;
+static const uint32_t EV_BASE = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+/* EPOLLOUT on io while `need`; off, a write is simply tried (*wr true) and turns it on again
+ * if it finds no room. Turning it on reports a socket already writable (epoll re-checks). */
+static void pollout(struct redis_tunnel *t, struct ev_io *io, bool *on, bool *wr, bool need)
+{
+    if (need == *on || ev_io_mod(t->loop, io, EV_BASE | (need ? EPOLLOUT : 0)) != 0)
+        return;
+    *on = need;
+    if (!need)
+        *wr = true;
+}
+
+/* After a pump: each socket waits for room only when a write found none, Redis's also
+ * through its connect and handshake, or while a TLS read waits to write. */
+static void pollout_update(struct redis_tunnel *t)
+{
+    if (t->dead)
+        return;
+    pollout(t, &t->in_io, &t->in_pollout, &t->in_wr, !t->in_wr);
+    bool out = t->connecting || !t->tls->established || !t->out_wr || t->tls->rd_wants_write;
+    pollout(t, &t->out_io, &t->out_pollout, &t->out_wr, out);
+}
 
 static void in_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
@@ -324,10 +357,11 @@ struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_st
         free(t);
         return NULL;
     }
-    const uint32_t evs = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    t->in_pollout = false;
+    t->out_pollout = true; /* to hear the connect */
     if (!(t->tls = tls_client_conn(tc, t->ofd, st->address, session_slot)) ||
-        ev_io_add_events(loop, &t->in_io, t->ifd, in_cb, evs) != 0 ||
-        ev_io_add_events(loop, &t->out_io, t->ofd, out_cb, evs) != 0) {
+        ev_io_add_events(loop, &t->in_io, t->ifd, in_cb, EV_BASE) != 0 ||
+        ev_io_add_events(loop, &t->out_io, t->ofd, out_cb, EV_BASE | EPOLLOUT) != 0) {
         close_all(t);
         redisAsyncFree(c);
         free(t);
