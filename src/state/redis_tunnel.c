@@ -1,8 +1,9 @@
 /* redis_tunnel.c — see redis_tunnel.h.
  *
- * Both sockets are registered once, edge-triggered for reading and writing; each keeps what
- * its last events and calls said (may read, may write: set by an event, cleared by EAGAIN or a
- * short count), so no call is made only to hear EAGAIN. Every event runs pump(), which moves
+ * Both sockets are registered once, edge-triggered, for reading; for writing (EPOLLOUT) only
+ * while a write found no room, and Redis's through its connect and handshake. Each side keeps
+ * what its last events and calls said (may read, may write: set by an event, cleared by EAGAIN
+ * or a short count), so no call is made only to hear EAGAIN. Every event runs pump(), which moves
  * bytes both ways until nothing moves: a side is read while it may be and its buffer has
  * room, written while it may be and its buffer has bytes. A buffer that empties re-opens
  * reading its side in the same pass, so no edge is lost. */
