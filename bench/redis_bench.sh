@@ -4,8 +4,11 @@
 # Redis CPU per request (INFO cpu), memory backend vs redis backend, same load.
 #
 # usage: bench/redis_bench.sh [WEIR_BIN] [--rate R] [--duration D] [--rounds N] [--connections C]
+#                             [--tls]
 #        bench/redis_bench.sh [WEIR_BIN] --scale [--feature ratelimit|waitroom] [--duration D]
 #   WEIR_BIN defaults to build/weir (a release build; ASan builds measure ASan).
+# --tls: a third row, the redis backend over TLS (state.tls, Redis's --tls-port with a CA and
+#   a certificate for 127.0.0.1 made here): what the in-process TLS tunnel costs.
 # --scale: one Redis serving 1, 2, then 3 instances (1 worker each), each driven by its own
 #   closed-model `weir load` (-c CONNS, 1 thread) at once: total req/s, Redis round trips and
 #   Redis CPU per request. --feature waitroom puts a waiting room (that admits everyone: one
@@ -23,6 +26,7 @@ DURATION=10s
 ROUNDS=3
 CONNS=20
 SCALE=0
+TLS=0
 FEATURE=ratelimit
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --scale) SCALE=1; shift ;;
+    --tls) TLS=1; shift ;;
     --feature) FEATURE=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) BIN=$1; shift ;;
@@ -47,7 +52,21 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 TICK=$(getconf CLK_TCK)
 
 RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+TLSARGS=()
+if [ "$TLS" = 1 ]; then
+    TPORT=$(free_port)
+    (cd "$TMP" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout ca.key -out ca.pem -days 1 -subj /CN=bench-ca &&
+     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key \
+        -out srv.csr -subj /CN=redis &&
+     echo "subjectAltName=IP:127.0.0.1" >srv.ext &&
+     openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+        -out srv.pem -extfile srv.ext) >/dev/null 2>&1
+    TLSARGS=(--tls-port "$TPORT" --tls-cert-file "$TMP/srv.pem" --tls-key-file "$TMP/srv.key"
+             --tls-ca-cert-file "$TMP/ca.pem" --tls-auth-clients no)
+fi
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no "${TLSARGS[@]}" \
+    >"$TMP/redis.log" 2>&1 &
 STARTED+=($!)
 wait_port "$RPORT"
 rinfo() { redis-cli -p "$RPORT" INFO "$1" | tr -d '\r'; }
@@ -64,6 +83,8 @@ run_one() { # backend → one line: backend reqs weir_us/req p50_ms p99_ms redis
     port=$(free_port)
     if [ "$backend" = redis ]; then
         state="state: {backend: redis, address: 127.0.0.1:$RPORT}"
+    elif [ "$backend" = redis-tls ]; then
+        state="state: {backend: redis, address: 127.0.0.1:$TPORT, tls: {ca: $TMP/ca.pem}}"
     fi
     cat >"$TMP/w.yaml" <<EOF
 workers: 1
@@ -100,7 +121,7 @@ lat = j["latency_us"]["corrected"]
 p50, p99 = lat["p50"] / 1000.0, lat["p99"] / 1000.0
 if backend == "memory":
     rus = calls = 0  # Redis is idle: the INFO calls themselves are not this backend's cost
-print("%-7s %8d %6s %9.1f %8.3f %8.3f %10.3f %10.1f" % (
+print("%-9s %8d %6s %9.1f %8.3f %8.3f %10.3f %10.1f" % (
     backend, reqs, errs, ticks / tick * 1e6 / max(reqs, 1), float(p50), float(p99),
     calls / max(reqs, 1), rus / max(reqs, 1)))
 PY
@@ -170,8 +191,9 @@ if [ "$SCALE" = 1 ]; then
 fi
 
 echo "# weir $("$BIN" --version 2>&1 | head -1), redis $(redis-server --version | awk '{print $3}'), rate $RATE req/s, $DURATION, $CONNS connections, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "backend     reqs errors weir_us/req p50_ms   p99_ms   redis_rtt/req redis_us/req"
+echo "backend       reqs errors weir_us/req p50_ms   p99_ms   redis_rtt/req redis_us/req"
 for _ in $(seq "$ROUNDS"); do
     run_one memory
     run_one redis
+    if [ "$TLS" = 1 ]; then run_one redis-tls; fi
 done

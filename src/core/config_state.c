@@ -1,6 +1,8 @@
 /* config_state.c — see config_state.h. */
 #include "core/config_state.h"
 
+#include "core/config_tls.h"
+
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,8 @@ void config_state_free(struct cfg_state *st)
     free(st->password);
     free(st->prefix);
     st->address = st->host = st->unix_path = st->user = st->password = st->prefix = NULL;
+    config_tls_upstream_free(st->tls);
+    st->tls = NULL;
 }
 
 static int opt_policy(struct ycx *cx, const struct ynode *map, const char *key,
@@ -130,8 +134,8 @@ int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *s
         opt_strdup(cx, v, "prefix", &st->prefix) != 0 ||
         yopt_ms(cx, v, "connect_timeout", &st->connect_timeout_ms) != 0 ||
         yopt_ms(cx, v, "command_timeout", &st->command_timeout_ms) != 0 ||
-        yopt_u32(cx, v, "pool_size", 1, 1, &st->pool_size) != 0 ||
-        yopt_bool(cx, v, "tls", &st->tls) != 0 ||
+        yopt_u32(cx, v, "pool_size", 1, CFG_STATE_POOL_MAX, &st->pool_size) != 0 ||
+        config_load_client_tls(cx, v, "state", &st->tls) != 0 ||
         yopt_ms(cx, v, "reconnect_min", &st->reconnect_min_ms) != 0 ||
         yopt_ms(cx, v, "reconnect_max", &st->reconnect_max_ms) != 0 ||
         yopt_bool(cx, v, "broadcast_purges", &st->purge_broadcast) != 0 ||
@@ -139,9 +143,9 @@ int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *s
         return -1;
     if ((p = ymap_get(v, "on_store_error")) && load_policies(cx, p, st) != 0)
         return -1;
-    if (st->tls)
-        return yerr(cx, ymap_get(v, "tls"), "TLS to Redis is not supported yet (use a unix "
-                    "socket or a local stunnel)");
+    if (st->tls && st->unix_path)
+        return yerr(cx, ymap_get(v, "tls"), "'tls' needs a host:port 'address', not a unix "
+                    "socket path");
     if (st->prefix && (strchr(st->prefix, '{') || strchr(st->prefix, '}')))
         return yerr(cx, ymap_get(v, "prefix"), "'prefix' must not contain '{' or '}' (weir "
                     "adds the hash tags)");

@@ -228,12 +228,12 @@ int config_load_listener_tls(struct ycx *cx, const struct ynode *item, const cha
     return 0;
 }
 
-int config_load_upstream_tls(struct ycx *cx, const struct ynode *group, const char *where,
-                             struct cfg_upstream *u)
+int config_load_client_tls(struct ycx *cx, const struct ynode *parent, const char *where,
+                           struct cfg_tls_upstream **out)
 {
     static const char *const keys[] = {"verify", "ca",      "sni",           "client_cert",
                                        "client_key", "ciphers", "session_reuse", NULL};
-    const struct ynode *v = ymap_get(group, "tls");
+    const struct ynode *v = ymap_get(parent, "tls");
     if (!v)
         return 0;
     char w[112];
@@ -247,7 +247,7 @@ int config_load_upstream_tls(struct ycx *cx, const struct ynode *group, const ch
     if (!t)
         return yerr(cx, v, "out of memory");
     *t = (struct cfg_tls_upstream){.verify = true, .session_reuse = true};
-    u->tls = t;
+    *out = t;
     if (form == YSECTION_ON)
         return 0;
     if (ymap_check(cx, v, w, keys) != 0 || yopt_bool(cx, v, "verify", &t->verify) != 0 ||
@@ -262,6 +262,12 @@ int config_load_upstream_tls(struct ycx *cx, const struct ynode *group, const ch
     if (t->client_cert && !t->client_key && !(t->client_key = strdup(t->client_cert)))
         return yerr(cx, v, "out of memory");
     return 0;
+}
+
+int config_load_upstream_tls(struct ycx *cx, const struct ynode *group, const char *where,
+                             struct cfg_upstream *u)
+{
+    return config_load_client_tls(cx, group, where, &u->tls);
 }
 
 void config_tls_server_free(struct cfg_tls_server *t)

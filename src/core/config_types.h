@@ -51,7 +51,7 @@ struct cfg_tls_server {
     bool ktls;                    /* let the kernel encrypt (and sendfile) when it can; false */
 };
 
-/* An upstream group's `tls`. */
+/* An upstream group's `tls`, and the state store's (`state.tls`). */
 struct cfg_tls_upstream {
     bool verify;                  /* default true */
     char *ca;                     /* PEM CA bundle; NULL = the system's */
@@ -301,6 +301,7 @@ struct cfg_audit {
 /* The state store (issue 15): where state that must be global across weir instances lives.
  * See docs/config.md, "state". */
 enum cfg_state_backend { CFG_STATE_MEMORY = 0, CFG_STATE_REDIS };
+#define CFG_STATE_POOL_MAX 64 /* state.pool_size's cap: command connections per worker */
 /* What a feature does when the store does not answer in time: let the request through, refuse
  * it, or decide with this instance's own state. */
 enum cfg_store_error { CFG_STORE_LOCAL = 0, CFG_STORE_OPEN, CFG_STORE_CLOSED };
@@ -317,10 +318,10 @@ struct cfg_state {
     char *prefix;                     /* key prefix, default "weir" */
     uint32_t connect_timeout_ms;      /* default 1000 */
     uint32_t command_timeout_ms;      /* default 50 */
-    uint32_t pool_size;               /* connections per worker, default 1 (only 1 today) */
+    uint32_t pool_size;               /* command connections per worker, 1..64, default 1 */
     uint32_t reconnect_min_ms;        /* backoff start, default 100 */
     uint32_t reconnect_max_ms;        /* backoff cap, default 5000 */
-    bool tls;                         /* not supported yet: refused at load */
+    struct cfg_tls_upstream *tls;     /* NULL = plain TCP (or a unix socket) */
     enum cfg_store_error rate_limit_on_error;   /* default local */
     enum cfg_store_error idempotency_on_error;  /* default closed */
     enum cfg_store_error waiting_room_on_error; /* default local */

@@ -689,7 +689,7 @@ static void *worker_main(void *arg)
     timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 100);
     /* This worker's Redis connection (state: backend redis); worker 0 also hears the other
      * instances' events. Made with the first config: a reload does not move it. */
-    state_thread_start(&w->loop, w->wc->cfg, w->id == 0);
+    state_thread_start(&w->loop, w->wc->cfg, w->wc->cfg->state.pool_size, w->id == 0);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);

@@ -16,7 +16,9 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "state/redis_ev.h"
+#include "state/redis_tunnel.h"
 #include "state/store_stats.h"
+#include "tls/tls_gen.h"
 
 #define STALL_DROP_MIN_MS 1000u
 
@@ -37,6 +39,8 @@ struct redis_conn {
     const struct cfg_state *st;
     redisAsyncContext *ac;         /* NULL between connections */
     struct redis_ev ev;
+    struct redis_tunnel *tun;      /* state.tls: the TLS bridge under ac (redis_tunnel.h) */
+    void *tls_session;             /* the session the next TLS connect offers */
     bool ready;
     bool freeing;
     bool retry_armed;              /* t_conn waits to reconnect (else: handshake deadline) */
@@ -55,16 +59,32 @@ struct redis_conn {
     void *msg_arg;
 };
 
-static _Thread_local struct redis_conn *here;
+/* The calling thread's command connections (state.pool_size of them). */
+static _Thread_local struct {
+    struct redis_conn *const *v;
+    uint32_t n, next;
+} here;
 
 struct redis_conn *redis_conn_here(void)
 {
-    return here;
+    if (!here.n)
+        return NULL;
+    /* Round-robin over the ready ones; none ready: the first, which refuses (not ready). */
+    for (uint32_t i = 0; i < here.n; i++) {
+        struct redis_conn *c = here.v[(here.next + i) % here.n];
+        if (redis_conn_ready(c)) {
+            here.next = (here.next + i + 1) % here.n;
+            return c;
+        }
+    }
+    return here.v[0];
 }
 
-void redis_conn_set_here(struct redis_conn *c)
+void redis_conn_set_here(struct redis_conn *const *conns, uint32_t n)
 {
-    here = c;
+    here.v = conns;
+    here.n = conns ? n : 0;
+    here.next = 0;
 }
 
 bool redis_conn_ready(const struct redis_conn *c)
@@ -90,6 +110,12 @@ static void start_connect(struct redis_conn *c);
 /* The context is gone (or never came): retry after the backoff. Idempotent. */
 static void lost(struct redis_conn *c)
 {
+    char why[200] = "";
+    if (c->tun) {
+        snprintf(why, sizeof(why), "%s", redis_tunnel_why(c->tun));
+        redis_tunnel_free(c->tun);
+        c->tun = NULL;
+    }
     if (c->ready) {
         c->ready = false;
         atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
@@ -100,7 +126,8 @@ static void lost(struct redis_conn *c)
         return;
     if (!c->down_logged) {
         c->down_logged = true;
-        log_warn("state store: redis %s unreachable, retrying with backoff", c->st->address);
+        log_warn("state store: redis %s unreachable%s%s, retrying with backoff", c->st->address,
+                 why[0] ? ": " : "", why);
     }
     timer_disarm(&c->loop->timers, &c->t_cmd);
     c->retry_armed = true;
@@ -215,8 +242,16 @@ static void start_connect(struct redis_conn *c)
     if (!c->first)
         atomic_fetch_add_explicit(&store_stats.reconnects, 1, memory_order_relaxed);
     c->first = false;
-    redisAsyncContext *ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path)
-                                          : redisAsyncConnect(st->host, st->port);
+    redisAsyncContext *ac;
+    if (st->tls) {
+        const struct tls_client *tc = tls_gen_state(c->cfg);
+        c->tun = tc ? redis_tunnel_open(c->loop, st, tc, &c->tls_session, &ac) : NULL;
+        if (!c->tun)
+            ac = NULL;
+    } else {
+        ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path)
+                           : redisAsyncConnect(st->host, st->port);
+    }
     if (!ac || ac->err) {
         if (ac)
             redisAsyncFree(ac);
@@ -460,14 +495,14 @@ void redis_conn_free(struct redis_conn *c)
     timer_disarm(&c->loop->timers, &c->t_cmd);
     if (c->ac)
         redisAsyncFree(c->ac);
+    redis_tunnel_free(c->tun);
+    tls_client_session_free(c->tls_session);
     /* Again: the callbacks hiredis ran while freeing must leave no timer armed. */
     timer_disarm(&c->loop->timers, &c->t_conn);
     timer_disarm(&c->loop->timers, &c->t_cmd);
     if (c->ready)
         atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&store_stats.connections, 1, memory_order_relaxed);
-    if (here == c)
-        here = NULL;
     config_unref(c->cfg);
     free(c->channel);
     /* A write flush may still be deferred on the loop (redis_ev.h): free after it. */

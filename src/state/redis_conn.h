@@ -12,12 +12,16 @@
  * its answer NULL at the timeout; its late reply is dropped when it comes. A connection stalled
  * longer than max(1 s, 20 command timeouts) is dropped and reconnected.
  *
+ * With state.tls the connection runs through an in-process TLS tunnel (redis_tunnel.h), under
+ * the same connect timeout, backoff and command timeouts.
+ *
  * One thread: the loop's. Figures go to state/store_stats.h. */
 #ifndef WEIR_STATE_REDIS_CONN_H
 #define WEIR_STATE_REDIS_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config_types.h"
 #include "event/loop.h"
@@ -59,10 +63,12 @@ bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *m
 /* The caller no longer wants r's answer: its cb will not run. */
 void redis_req_cancel(struct redis_req *r);
 
-/* The calling thread's command connection (set by its owner, the worker or the admin thread),
- * or NULL: how store backends reach "this worker's" connection without threading it through
- * every interface. One pointer per thread, owned by that thread. */
+/* The calling thread's command connection (its owner, the worker or the admin thread, set
+ * its pool of state.pool_size connections), or NULL: how store backends reach "this
+ * worker's" connection without threading it through every interface. Each call takes the
+ * next ready connection of the pool (round-robin), or one that refuses when none is ready.
+ * One pool per thread, owned by that thread; the array must stay until set to NULL. */
 struct redis_conn *redis_conn_here(void);
-void redis_conn_set_here(struct redis_conn *c);
+void redis_conn_set_here(struct redis_conn *const *conns, uint32_t n);
 
 #endif

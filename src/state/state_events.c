@@ -22,6 +22,8 @@ static const char *const kind_names[STATE_EV_COUNT] = {
 static state_event_fn handlers[STATE_EV_COUNT];
 static char instance[17];          /* set once, before the workers start */
 static _Thread_local struct redis_conn *sub;
+static _Thread_local struct redis_conn *cmd[CFG_STATE_POOL_MAX]; /* the command pool */
+static _Thread_local uint32_t ncmd;
 static _Thread_local char channel[96];
 static state_sync_fn syncs[4];
 static unsigned nsyncs;
@@ -79,13 +81,18 @@ static void on_message(void *arg, const char *msg, size_t len)
     }
 }
 
-void state_thread_start(struct ev_loop *loop, struct config *cfg, bool subscriber)
+void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool, bool subscriber)
 {
     if (cfg->state.backend != CFG_STATE_REDIS || redis_conn_here())
         return;
     make_instance();
     snprintf(channel, sizeof(channel), "%s:events", cfg->state.prefix);
-    redis_conn_set_here(redis_conn_new(loop, cfg, NULL, NULL, NULL));
+    if (pool > CFG_STATE_POOL_MAX)
+        pool = CFG_STATE_POOL_MAX;
+    for (ncmd = 0; ncmd < pool; ncmd++)
+        if (!(cmd[ncmd] = redis_conn_new(loop, cfg, NULL, NULL, NULL)))
+            break;
+    redis_conn_set_here(ncmd ? cmd : NULL, ncmd);
     if (subscriber) {
         sub = redis_conn_new(loop, cfg, channel, on_message, NULL);
         if (nsyncs) { /* the first once the connection is likely up */
@@ -101,8 +108,10 @@ void state_thread_stop(void)
     if (sync_loop)
         timer_disarm(&sync_loop->timers, &sync_timer);
     sync_loop = NULL;
-    redis_conn_free(redis_conn_here());
-    redis_conn_set_here(NULL);
+    redis_conn_set_here(NULL, 0);
+    for (uint32_t i = 0; i < ncmd; i++)
+        redis_conn_free(cmd[i]);
+    ncmd = 0;
     redis_conn_free(sub);
     sub = NULL;
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event/loop.h"
 
@@ -34,9 +35,10 @@ void state_events_handle(enum state_event_kind kind, state_event_fn fn);
 typedef void (*state_sync_fn)(void);
 void state_events_every(state_sync_fn fn);
 
-/* The calling thread's connections for cfg (nothing with the memory backend); subscriber:
- * this thread also applies other instances' events. */
-void state_thread_start(struct ev_loop *loop, struct config *cfg, bool subscriber);
+/* The calling thread's connections for cfg (nothing with the memory backend): `pool` command
+ * connections (a worker: state.pool_size; the admin thread: 1); subscriber: this thread also
+ * applies other instances' events. */
+void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool, bool subscriber);
 void state_thread_stop(void);
 
 /* Does the calling thread talk to a shared store (state: backend redis)? */

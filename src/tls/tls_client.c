@@ -74,15 +74,22 @@ struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *
                                   size_t errlen)
 {
     const struct cfg_upstream *g = &cfg->upstreams[idx];
-    const struct cfg_tls_upstream *t = g->tls;
     char where[128];
     snprintf(where, sizeof(where), "%s: upstreams.%s.tls", cfg->source, g->name);
+    return tls_client_new_cfg(g->tls, where, true, err, errlen);
+}
+
+struct tls_client *tls_client_new_cfg(const struct cfg_tls_upstream *t, const char *where,
+                                      bool http, char *err, size_t errlen)
+{
     struct tls_client *tc = calloc(1, sizeof(*tc));
     if (!tc || !(tc->ctx = SSL_CTX_new(TLS_client_method())))
         return fail(tc, err, errlen, "%s: cannot create a TLS context", where);
     tc->cfg = t;
     SSL_CTX *ctx = tc->ctx;
     tls_client_ctx_defaults(ctx);
+    if (!http)
+        SSL_CTX_set_alpn_protos(ctx, NULL, 0); /* not HTTP: offer no ALPN */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1)
         return fail(tc, err, errlen, "%s: ciphers '%s'", where, t->ciphers);

@@ -1,4 +1,4 @@
-/* tls_client.h — an upstream group's TLS client context: verification on by default (the
+/* tls_client.h — an upstream group's (or the Redis state store's) TLS client context: verification on by default (the
  * system's CA store or the configured bundle, and the server's name or IP checked against its
  * certificate), SNI, an optional client certificate, session reuse.
  *
@@ -20,6 +20,11 @@ struct tls_client;
 /* The context of upstream group `idx`. NULL with err written (the file named). */
 struct tls_client *tls_client_new(const struct config *cfg, uint32_t idx, char *err,
                                   size_t errlen);
+/* The same from a `tls` section t (kept referenced: it must outlive the context), `where`
+ * naming it in errors ("file: state.tls"); http: offer ALPN http/1.1 (else no ALPN, e.g. for
+ * Redis). */
+struct tls_client *tls_client_new_cfg(const struct cfg_tls_upstream *t, const char *where,
+                                      bool http, char *err, size_t errlen);
 void tls_client_free(struct tls_client *tc);
 
 /* A connection to `server` (its address text, "host:port") over fd, offering *session_slot

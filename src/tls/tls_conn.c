@@ -165,11 +165,18 @@ static ssize_t io_error(struct tls_conn *t, int r, bool reading)
             return 0;
         errno = EPIPE;
         return -1;
-    default:
+    default: {
+        /* Kept for a caller that logs it (the Redis tunnel): an alert's name says more than
+         * the errno below. */
+        unsigned long e = ERR_peek_last_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
+        if (why)
+            snprintf(t->why, sizeof(t->why), "%s", why);
         ERR_clear_error();
         t->broken = true;
         errno = reading ? ECONNRESET : EPIPE;
         return -1;
+    }
     }
 }
 

@@ -13,6 +13,7 @@ static void gen_free(void *arg)
         tls_server_free(g->listeners[i]);
     for (uint32_t i = 0; g->upstreams && i < g->nupstreams; i++)
         tls_client_free(g->upstreams[i]);
+    tls_client_free(g->state);
     free(g->listeners);
     free(g->upstreams);
     free(g);
@@ -22,7 +23,8 @@ int tls_gen_build(struct config *cfg, char *err, size_t errlen)
 {
     if (cfg->tls_rt)
         return 0;
-    bool any = false;
+    bool state = cfg->state.backend == CFG_STATE_REDIS && cfg->state.tls;
+    bool any = state;
     for (uint32_t i = 0; i < cfg->nlisteners; i++)
         any |= cfg->listeners[i].tls != NULL;
     for (uint32_t i = 0; i < cfg->nupstreams; i++)
@@ -44,6 +46,10 @@ int tls_gen_build(struct config *cfg, char *err, size_t errlen)
     for (uint32_t i = 0; i < cfg->nupstreams; i++)
         if (cfg->upstreams[i].tls && !(g->upstreams[i] = tls_client_new(cfg, i, err, errlen)))
             goto bad;
+    char where[96];
+    snprintf(where, sizeof(where), "%.80s: state.tls", cfg->source);
+    if (state && !(g->state = tls_client_new_cfg(cfg->state.tls, where, false, err, errlen)))
+        goto bad;
     cfg->tls_rt = g;
     cfg->tls_rt_free = gen_free;
     return 0;

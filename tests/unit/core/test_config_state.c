@@ -41,8 +41,8 @@ static void test_every_key(void **state)
     (void)state;
     struct config *cfg = expect_ok(STATE(
         "  backend: redis\n  address: 10.0.0.5:6380\n  db: 3\n  user: weir\n  password: s3cret\n"
-        "  prefix: shop\n  connect_timeout: 2s\n  command_timeout: 20ms\n  pool_size: 1\n"
-        "  tls: false\n  reconnect_min: 10ms\n  reconnect_max: 1s\n"
+        "  prefix: shop\n  connect_timeout: 2s\n  command_timeout: 20ms\n  pool_size: 4\n"
+        "  tls: off\n  reconnect_min: 10ms\n  reconnect_max: 1s\n"
         "  on_store_error: {rate_limit: open, idempotency: local, waiting_room: closed}\n"
         "  broadcast_purges: false\n  broadcast_breaker: false\n"));
     const struct cfg_state *s = &cfg->state;
@@ -57,6 +57,8 @@ static void test_every_key(void **state)
     assert_string_equal(s->prefix, "shop");
     assert_int_equal(s->connect_timeout_ms, 2000);
     assert_int_equal(s->command_timeout_ms, 20);
+    assert_int_equal(s->pool_size, 4);
+    assert_null(s->tls);
     assert_int_equal(s->reconnect_min_ms, 10);
     assert_int_equal(s->reconnect_max_ms, 1000);
     assert_int_equal(s->rate_limit_on_error, CFG_STORE_OPEN);
@@ -85,6 +87,35 @@ static void test_addresses(void **state)
     config_unref(cfg);
 }
 
+static void test_tls(void **state)
+{
+    (void)state;
+    struct config *cfg = expect_ok(STATE("  backend: redis\n  address: 10.0.0.5:6380\n"
+                                         "  tls: on\n"));
+    const struct cfg_tls_upstream *t = cfg->state.tls;
+    assert_non_null(t);
+    assert_true(t->verify);
+    assert_true(t->session_reuse);
+    assert_null(t->ca);
+    assert_null(t->client_cert);
+    config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  address: 10.0.0.5:6380\n"
+                          "  tls: {ca: /etc/hostname, client_cert: /etc/hostname, sni: redis.internal,"
+                          " verify: false, session_reuse: false}\n"));
+    t = cfg->state.tls;
+    assert_non_null(t);
+    assert_false(t->verify);
+    assert_false(t->session_reuse);
+    assert_string_equal(t->ca, "/etc/hostname");
+    assert_string_equal(t->client_cert, "/etc/hostname");
+    assert_string_equal(t->client_key, "/etc/hostname"); /* the key in the same file */
+    assert_string_equal(t->sni, "redis.internal");
+    config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  address: 10.0.0.5:6380\n  tls: off\n"));
+    assert_null(cfg->state.tls);
+    config_unref(cfg);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -104,13 +135,20 @@ static void test_errors(void **state)
                  "t.yaml:6:32: 'rate_limit' must be local, open or closed, got 'maybe'");
     expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {lockout: open}\n"),
                  "t.yaml:6:20: unknown key 'lockout' in 'state.on_store_error'");
-    expect_error(STATE("  address: 10.0.0.1:1\n  tls: true\n"),
-                 "t.yaml:6:8: TLS to Redis is not supported yet (use a unix socket or a local "
-                 "stunnel)");
+    expect_error(STATE("  address: /run/redis.sock\n  tls: on\n"),
+                 "t.yaml:6:8: 'tls' needs a host:port 'address', not a unix socket path");
+    expect_error(STATE("  address: 10.0.0.1:1\n  tls: {verify: maybe}\n"),
+                 "t.yaml:6:17: 'verify' must be true or false, got 'maybe'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  tls: {sni_name: x}\n"),
+                 "t.yaml:6:9: unknown key 'sni_name' in 'state.tls'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  tls: {client_key: /etc/hostname}\n"),
+                 "t.yaml:6:21: 'client_key' needs 'client_cert'");
     expect_error(STATE("  address: 10.0.0.1:1\n  prefix: \"a{b\"\n"),
                  "t.yaml:6:11: 'prefix' must not contain '{' or '}' (weir adds the hash tags)");
-    expect_error(STATE("  address: 10.0.0.1:1\n  pool_size: 4\n"),
-                 "t.yaml:6:14: 'pool_size' must be an integer in 1..1, got '4'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  pool_size: 65\n"),
+                 "t.yaml:6:14: 'pool_size' must be an integer in 1..64, got '65'");
+    expect_error(STATE("  address: 10.0.0.1:1\n  pool_size: 0\n"),
+                 "t.yaml:6:14: 'pool_size' must be an integer in 1..64, got '0'");
     expect_error(STATE("  address: 10.0.0.1:1\n  reconnect_min: 2s\n  reconnect_max: 1s\n"),
                  "t.yaml:5:3: 'reconnect_max' is below 'reconnect_min'");
     expect_error(STATE("  colour: blue\n"), "t.yaml:5:3: unknown key 'colour' in 'state'");
@@ -122,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_defaults_memory),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "state/redis_conn.h"
 #include "state/redis_script.h"
 #include "state/store_stats.h"
+#include "redis_test_util.h"
 
 /* ---- a fake Redis ----------------------------------------------------------------------- */
 
@@ -42,42 +43,11 @@ struct fake {
 };
 
 static struct fake fk;
-static struct ev_loop loop;
 
 static void fake_send(const char *s)
 {
     ssize_t n = write(fk.cfd, s, strlen(s));
     assert_int_equal((size_t)n, strlen(s));
-}
-
-/* One whole command (an array of bulk strings) at fk.in, or 0 bytes when incomplete. */
-static size_t parse_cmd(char args[8][256], int *argc)
-{
-    const char *p = fk.in, *end = fk.in + fk.inlen;
-    if (p == end || *p != '*')
-        return 0;
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl)
-        return 0;
-    int n = atoi(p + 1);
-    p = nl + 1;
-    for (int i = 0; i < n; i++) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl || *p != '$')
-            return 0;
-        size_t len = (size_t)atol(p + 1);
-        p = nl + 1;
-        if ((size_t)(end - p) < len + 2)
-            return 0;
-        if (i < 8) {
-            size_t c = len < 255 ? len : 255;
-            memcpy(args[i], p, c);
-            args[i][c] = '\0';
-        }
-        p += len + 2;
-    }
-    *argc = n;
-    return (size_t)(p - fk.in);
 }
 
 static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
@@ -90,9 +60,10 @@ static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
         fk.inlen += (size_t)n;
     }
     char args[8][256];
+    size_t lens[8];
     int argc;
     size_t used;
-    while ((used = parse_cmd(args, &argc))) {
+    while ((used = resp_test_cmd(fk.in, fk.inlen, args, lens, &argc))) {
         memmove(fk.in, fk.in + used, fk.inlen - used);
         fk.inlen -= used;
         if (strcasecmp(args[0], "SCRIPT") == 0) {
@@ -134,33 +105,6 @@ static void fake_drop_client(void)
     fk.cfd = -1;
 }
 
-/* ---- driving the loop ------------------------------------------------------------------- */
-
-static bool (*until)(void);
-static struct timer deadline;
-
-static void check(struct ev_loop *l, void *arg)
-{
-    (void)arg;
-    if (until && until())
-        ev_loop_stop(l);
-}
-
-static void on_deadline(struct timer *t)
-{
-    (void)t;
-    ev_loop_stop(&loop);
-}
-
-static void run(bool (*cond)(void), uint64_t ms)
-{
-    until = cond;
-    loop.stop = false;
-    timer_arm(&loop.timers, &deadline, ev_now_update(&loop) + ms);
-    ev_loop_run(&loop);
-    timer_disarm(&loop.timers, &deadline);
-}
-
 static struct redis_conn *conn;
 static int answers, nulls;
 static int64_t last_allowed;
@@ -199,16 +143,8 @@ static int setup(void **state)
     (void)state;
     memset(&fk, 0, sizeof(fk));
     fk.cfd = -1;
-    assert_int_equal(ev_loop_init(&loop), 0);
-    loop.before_poll = check;
-    timer_init(&deadline, on_deadline);
-    fk.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fk.lfd, 16), 0);
-    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
-    fk.port = ntohs(sa.sin_port);
+    loop_test_init();
+    fk.lfd = listen_local(&fk.port, 0);
     assert_int_equal(ev_io_add(&loop, &fk.lio, fk.lfd, fake_accept, false), 0);
 
     char yaml[512];

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "tls/tls_conn.h"
+#include "tls_test_cert.h"
 
 struct pair {
     SSL_CTX *sctx, *cctx;
@@ -27,25 +28,9 @@ struct pair {
 
 static void make_pair(struct pair *p)
 {
-    EVP_PKEY *pk = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    assert_non_null(pk);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pk);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"t", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
-    p->sctx = SSL_CTX_new(TLS_server_method());
+    p->sctx = tls_test_server_ctx("t");
     p->cctx = SSL_CTX_new(TLS_client_method());
-    assert_int_equal(SSL_CTX_use_cert_and_key(p->sctx, x, pk, NULL, 1), 1);
-    long mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
-    SSL_CTX_set_mode(p->sctx, mode);
-    SSL_CTX_set_mode(p->cctx, mode);
-    X509_free(x);
-    EVP_PKEY_free(pk);
+    SSL_CTX_set_mode(p->cctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p->fd), 0);
     int small = 4096;
     setsockopt(p->fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
