@@ -308,7 +308,7 @@ static void test_one_slot_per_script(void **state)
     assert_null(redis_conn_eval(conn, REDIS_SCRIPT_KV_HIT_LOCK, 2, 3, argv, lens, on_reply,
                                 NULL));
     /* the kv through this connection: abnormal's count and lock keys, one tag */
-    redis_conn_set_here(conn);
+    redis_conn_set_here(&conn, 1);
     void *st = kv_redis.open(100);
     struct kv_rule rule = {.count = 5, .base_ms = 1000, .max_ms = 1000};
     struct str ck = STR_LIT("abnormal|z|ip|1.2.3.4|r0"), lk = STR_LIT("abnormal|z|ip|1.2.3.4");
@@ -323,7 +323,7 @@ static void test_one_slot_per_script(void **state)
     run(NULL, 50);
     assert_int_equal(fk.evals, evals + 1);
     kv_redis.close(st);
-    redis_conn_set_here(NULL);
+    redis_conn_set_here(NULL, 0);
 }
 
 int main(void)
