@@ -206,7 +206,9 @@ def test_open_model_adds_connections(weir_bin, tmp_path):
         t = doc["totals"]
         assert t["sent"] == t["ok"] == 1200 and t["errors"] == t["timeouts"] == 0, t
         assert t["goodput"] >= 0.97 * 400, t
-        assert 20 <= t["connections_end"] <= 60 and t["conns_added"] == t["connections_end"] - 2
+        # ~20 needed at 50 ms; a loaded CI machine stretches the backend's answers, so the upper
+        # bound only says the tester did not open one connection per send (1,200)
+        assert 20 <= t["connections_end"] <= 150 and t["conns_added"] == t["connections_end"] - 2
         assert t["conn_waits"] >= t["conns_added"] and t["conn_full"] == 0
         assert "added for waiting sends" in text
         doc, text = run_json(weir_bin, tmp_path, "http://%s/" % fb.addr, "--rate", 400,
