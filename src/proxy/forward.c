@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -278,7 +277,7 @@ static struct str request_cookie(const struct h1_request *r, const char *name)
 {
     struct str n = str_cstr(name);
     for (uint32_t i = 0; i < r->nheaders; i++) {
-        if (r->headers[i].name.len == 6 && strncasecmp(r->headers[i].name.ptr, "cookie", 6) == 0) {
+        if (STR_EQ_LIT_NOCASE(r->headers[i].name, "cookie")) {
             struct str v = lb_cookie_value(r->headers[i].value, n);
             if (v.len)
                 return v;

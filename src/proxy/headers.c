@@ -3,18 +3,13 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/buf.h"
 #include "http/h1.h"
 #include "pipeline/arena.h"
 #include "proxy/client_tls.h"
 
-static bool name_is(struct str name, const char *lit, size_t n)
-{
-    return name.len == n && strncasecmp(name.ptr, lit, n) == 0;
-}
-#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) STR_EQ_LIT_NOCASE((name), lit)
 
 /* The field names the Connection fields among h[0..n) list (RFC 9110 §7.6.1), parsed once per
  * message so each field's check is a length compare. "close" and "keep-alive" are left out
@@ -41,7 +36,7 @@ static void find_connection_fields(const struct h1_header *h, uint32_t n, struct
     cf->h = h;
     cf->nh = n;
     for (uint32_t i = 0; i < n; i++) {
-        if (h[i].name.len != 10 || strncasecmp(h[i].name.ptr, "connection", 10) != 0)
+        if (!NAME_IS(h[i].name, "connection"))
             continue;
         const char *p = h[i].value.ptr, *end = p + h[i].value.len;
         while (p < end) {
@@ -87,10 +82,10 @@ static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
     default:
         break;
     }
-    if (name.len >= 6 && strncasecmp(name.ptr, "proxy-", 6) == 0)
+    if (name.len >= 6 && str_eq_nocase_n(name.ptr, "proxy-", 6))
         return true;
     for (uint32_t i = 0; i < cf->n; i++)
-        if (cf->tok[i].len == name.len && strncasecmp(cf->tok[i].ptr, name.ptr, name.len) == 0)
+        if (str_eq_nocase(cf->tok[i], name))
             return true;
     if (cf->scan)
         for (uint32_t i = 0; i < cf->nh; i++)
@@ -234,7 +229,7 @@ int headers_build_request(struct client *c, bool websocket)
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, &cf))
             continue;
-        if (sh.len && name.len == sh.len && strncasecmp(name.ptr, sh.ptr, sh.len) == 0)
+        if (sh.len && str_eq_nocase(name, sh))
             continue;
         bool dropped = false;
         for (uint32_t k = 0; k < e->nupstream_drop && !dropped; k++)
