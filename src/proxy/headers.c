@@ -29,12 +29,15 @@ static bool ows(char ch)
     return ch == ' ' || ch == '\t';
 }
 
-static void find_connection_fields(const struct h1_header *h, uint32_t n, struct conn_fields *cf)
+static void find_connection_fields(const struct h1_header *h, uint32_t n, uint32_t flags,
+                                   struct conn_fields *cf)
 {
     cf->n = 0;
     cf->scan = false;
     cf->h = h;
     cf->nh = n;
+    if (!(flags & H1F_CONN_OTHER))
+        return; /* the parser saw every Connection token: none names a field */
     for (uint32_t i = 0; i < n; i++) {
         if (!NAME_IS(h[i].name, "connection"))
             continue;
@@ -97,7 +100,7 @@ static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
 bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
 {
     struct conn_fields cf;
-    find_connection_fields(h, n, &cf);
+    find_connection_fields(h, n, H1F_CONN_OTHER, &cf);
     return is_hop_by_hop(name, &cf);
 }
 
@@ -221,7 +224,7 @@ int headers_build_request(struct client *c, bool websocket)
     PUT_LIT(b, &ok, " HTTP/1.1\r\n");
     bool has_host = false;
     struct conn_fields cf;
-    find_connection_fields(r->headers, r->nheaders, &cf);
+    find_connection_fields(r->headers, r->nheaders, r->flags, &cf);
     /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
     struct str sh = __builtin_expect(c->subject_header != NULL, 0) ? str_cstr(c->subject_header)
                                                                     : STR_NULL;
@@ -349,7 +352,7 @@ int headers_response_view(struct client *c, struct response *r)
     r->content_length = up->framing == H1_FRAME_LENGTH ? (int64_t)up->content_length : -1;
     r->no_body = c->x->req.method_id == H1_M_HEAD || up->status == 204 || up->status == 304;
     struct conn_fields cf;
-    find_connection_fields(up->headers, up->nheaders, &cf);
+    find_connection_fields(up->headers, up->nheaders, up->flags, &cf);
     size_t upstream_via = 0; /* bytes the upstream's Via values take in ours */
     for (uint32_t i = 0; i < up->nheaders; i++) {
         struct str name = up->headers[i].name;
