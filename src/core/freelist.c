@@ -19,23 +19,6 @@ void freelist_destroy(struct freelist *fl)
     *fl = (struct freelist){0};
 }
 
-void *freelist_get(struct freelist *fl)
-{
-    if (fl->n == 0)
-        return NULL;
-    if (--fl->n < fl->low)
-        fl->low = fl->n;
-    return fl->items[fl->n];
-}
-
-bool freelist_put(struct freelist *fl, void *p)
-{
-    if (fl->n == fl->max)
-        return false;
-    fl->items[fl->n++] = p;
-    return true;
-}
-
 uint32_t freelist_decay(struct freelist *fl, uint32_t keep)
 {
     uint32_t unused = fl->low < fl->n ? fl->low : fl->n;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,11 +35,61 @@ static inline bool str_eq(struct str a, struct str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+/* Eight bytes with 'A'..'Z' made lowercase and every other byte unchanged (exact ASCII
+ * folding, as strncasecmp in the C locale): bit 7 of each byte's sum says whether its low
+ * seven bits are >= 'A', resp. > 'Z'; bytes >= 0x80 are left alone. */
+static inline uint64_t str_lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t low7 = x & ~high;
+    uint64_t ge_a = low7 + ones * (0x80 - 'A');
+    uint64_t gt_z = low7 + ones * (0x7f - 'Z');
+    return x | (((ge_a & ~gt_z & ~x) & high) >> 2);
+}
+
+static inline uint64_t str_load(const char *p, size_t n)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, n); /* n is 1, 2, 4 or 8: one load */
+    return v;
+}
+
+/* a[0..n) equals b[0..n), ASCII case-insensitively. Word at a time: the last (or only)
+ * word overlaps the previous one rather than reading a byte past n. Inlined with a literal
+ * for b, b's side folds to constants: a short header-name test is a few instructions instead
+ * of a strncasecmp call. */
+static inline bool str_eq_nocase_n(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (str_lower8(str_load(a + i, 8)) != str_lower8(str_load(b + i, 8)))
+                return false;
+        x = str_load(a + n - 8, 8);
+        y = str_load(b + n - 8, 8);
+    } else if (n >= 4) {
+        x = str_load(a, 4) | str_load(a + n - 4, 4) << 32;
+        y = str_load(b, 4) | str_load(b + n - 4, 4) << 32;
+    } else if (n >= 2) {
+        x = str_load(a, 2) | str_load(a + n - 2, 2) << 16;
+        y = str_load(b, 2) | str_load(b + n - 2, 2) << 16;
+    } else if (n == 1) {
+        x = str_load(a, 1);
+        y = str_load(b, 1);
+    } else {
+        return true;
+    }
+    return str_lower8(x) == str_lower8(y);
+}
+
 /* ASCII case-insensitive comparison (header names, tokens). */
 static inline bool str_eq_nocase(struct str a, struct str b)
 {
-    return a.len == b.len && (a.len == 0 || strncasecmp(a.ptr, b.ptr, a.len) == 0);
+    return a.len == b.len && str_eq_nocase_n(a.ptr, b.ptr, a.len);
 }
+
+/* s equals the literal lit, ASCII case-insensitively. */
+#define STR_EQ_LIT_NOCASE(s, lit) str_eq_nocase((s), STR_LIT(lit))
 
 static inline bool str_has_prefix(struct str s, struct str prefix)
 {
@@ -47,8 +98,7 @@ static inline bool str_has_prefix(struct str s, struct str prefix)
 
 static inline bool str_has_suffix_nocase(struct str s, struct str suffix)
 {
-    return s.len >= suffix.len &&
-           strncasecmp(s.ptr + s.len - suffix.len, suffix.ptr, suffix.len) == 0;
+    return s.len >= suffix.len && str_eq_nocase_n(s.ptr + s.len - suffix.len, suffix.ptr, suffix.len);
 }
 
 /* The value of one hex digit, or -1 when ch is not one (percent-decoding). */

@@ -66,10 +66,8 @@ void timer_arm(struct timer_wheel *tw, struct timer *t, uint64_t expires)
     link_at(tw, t, tick_for(tw, expires));
 }
 
-void timer_disarm(struct timer_wheel *tw, struct timer *t)
+void timer_disarm_armed(struct timer_wheel *tw, struct timer *t)
 {
-    if (!t->armed)
-        return;
     unlink_timer(tw, t);
     t->armed = false;
     tw->count--;

@@ -49,7 +49,13 @@ static inline void timer_init(struct timer *t, timer_cb cb)
 
 /* Arms (or re-arms) t to fire at or after `expires` (absolute ms). */
 void timer_arm(struct timer_wheel *tw, struct timer *t, uint64_t expires);
-void timer_disarm(struct timer_wheel *tw, struct timer *t);
+void timer_disarm_armed(struct timer_wheel *tw, struct timer *t);
+/* Inline test first: most disarms on the request path find the timer not armed. */
+static inline void timer_disarm(struct timer_wheel *tw, struct timer *t)
+{
+    if (t->armed)
+        timer_disarm_armed(tw, t);
+}
 
 /* Fires every timer whose deadline is <= now, slot by slot in deadline order. A timer armed
  * from a callback for a deadline <= now fires in this run if its tick is still ahead, else

@@ -295,8 +295,8 @@ static uint32_t connection_token(struct str el)
     if (NAME_IS(el, "keep-alive"))
         return H1F_CONN_KEEPALIVE;
     if (NAME_IS(el, "upgrade"))
-        return H1F_CONN_UPGRADE;
-    return 0;
+        return H1F_CONN_UPGRADE | H1F_CONN_OTHER;
+    return H1F_CONN_OTHER;
 }
 
 static uint32_t upgrade_token(struct str el)

@@ -57,6 +57,8 @@ enum h1_flag {
     H1F_HAS_TE = 1u << 7,          /* a Transfer-Encoding header was present */
     H1F_HAS_CL = 1u << 8,          /* a Content-Length header was present */
     H1F_ABSOLUTE_FORM = 1u << 9,   /* request target is http://authority/... */
+    H1F_CONN_OTHER = 1u << 10,     /* Connection lists a token other than close and keep-alive
+                                      (upgrade included): fields the proxy must drop */
 };
 
 struct h1_header {

@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN 16u
-#define ARENA_MIN_CHUNK 4096u
-
 struct arena_chunk {
     struct arena_chunk *next;
     size_t size;
@@ -19,21 +16,6 @@ struct arena_cleanup {
     void (*fn)(void *arg);
     void *arg;
 };
-
-static char *align_up(char *p)
-{
-    return (char *)(((uintptr_t)p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
-}
-
-void arena_init(struct arena *a, void *first, size_t size)
-{
-    *a = (struct arena){.first = first, .first_size = first ? size : 0,
-                        .next_size = ARENA_MIN_CHUNK};
-    a->cur = first ? align_up(first) : NULL;
-    a->end = first ? (char *)first + size : NULL;
-    if (a->cur > a->end)
-        a->cur = a->end;
-}
 
 static void *grow(struct arena *a, size_t n)
 {
@@ -53,16 +35,9 @@ static void *grow(struct arena *a, size_t n)
     return c->data;
 }
 
-void *arena_alloc(struct arena *a, size_t n)
+/* n is rounded already (arena_alloc): a new chunk. */
+void *arena_alloc_slow(struct arena *a, size_t n)
 {
-    if (n == 0)
-        n = 1;
-    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (a->cur && (size_t)(a->end - a->cur) >= n) {
-        void *p = a->cur;
-        a->cur += n;
-        return p;
-    }
     return grow(a, n);
 }
 

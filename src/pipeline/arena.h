@@ -8,6 +8,7 @@
 #define WEIR_PIPELINE_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/str.h"
 
@@ -23,11 +24,31 @@ struct arena {
     size_t next_size;               /* size of the next malloc'd chunk */
 };
 
-/* first/size: the owner's storage (may be NULL/0). */
-void arena_init(struct arena *a, void *first, size_t size);
+#define ARENA_MIN_CHUNK 4096u
 
-/* Returns n bytes (16-byte aligned, uninitialised) or NULL when out of memory. */
-void *arena_alloc(struct arena *a, size_t n);
+/* first/size: the owner's storage (may be NULL/0). Inline: once per exchange, with constants. */
+static inline void arena_init(struct arena *a, void *first, size_t size)
+{
+    char *end = first ? (char *)first + size : NULL;
+    char *cur = first ? (char *)(((uintptr_t)first + 15u) & ~(uintptr_t)15u) : NULL;
+    *a = (struct arena){.cur = cur > end ? end : cur, .end = end, .first = first,
+                        .first_size = first ? size : 0, .next_size = ARENA_MIN_CHUNK};
+}
+
+void *arena_alloc_slow(struct arena *a, size_t n);
+
+/* Returns n bytes (16-byte aligned, uninitialised) or NULL when out of memory. Inline while
+ * the current chunk has room (every allocation of a plain proxied request). */
+static inline void *arena_alloc(struct arena *a, size_t n)
+{
+    n = n ? (n + 15u) & ~(size_t)15u : 16u;
+    if (a->cur && (size_t)(a->end - a->cur) >= n) {
+        void *p = a->cur;
+        a->cur += n;
+        return p;
+    }
+    return arena_alloc_slow(a, n);
+}
 /* The same, zeroed. */
 void *arena_calloc(struct arena *a, size_t n);
 /* A NUL-terminated copy of s; NULL when out of memory. */

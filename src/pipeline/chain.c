@@ -79,6 +79,7 @@ struct pipeline_chain *pipeline_chain_build(const struct config *cfg, const stru
             return NULL;
         }
         c->response_hooks |= m->on_response_head != NULL;
+        c->end_hooks |= m->on_end != NULL;
     }
     return c;
 }

@@ -25,6 +25,7 @@ struct pipeline_link {
 struct pipeline_chain {
     uint32_t n;
     bool response_hooks;         /* some link has on_response_head */
+    bool end_hooks;              /* some link has on_end */
     struct pipeline_link links[];
 };
 

@@ -218,7 +218,7 @@ void pipeline_end(struct exchange *x, uint16_t status)
     x->status = status;
     timer_disarm(&x->worker->loop->timers, &x->wait_timer);
     const struct pipeline_chain *c = x->chain;
-    for (uint32_t i = x->nran; c && i-- > 0;) {
+    for (uint32_t i = x->nran; c && c->end_hooks && i-- > 0;) {
         const struct pipeline_module *m = c->links[i].m;
         x->link = &c->links[i];
         if (m->on_end)

@@ -232,7 +232,13 @@ static void reset_exchange(struct client *c)
     x->tx_pending = 0;
     x->req.framing = H1_FRAME_NONE;
     x->req.method_id = H1_M_OTHER;
-    x->log = (struct exchange_log){0};
+    /* Field by field: zeroing the struct would write its text buffers whole (~350 bytes). */
+    x->log.method[0] = x->log.path[0] = x->log.client[0] = '\0';
+    x->log.upstream = NULL;
+    x->log.t_start_us = x->log.t_upstream_us = 0;
+    x->log.bytes_in = x->log.bytes_out = 0;
+    x->log.head_bytes = 0;
+    x->log.status = 0;
     x->base.chain = NULL;
     x->base.worker = &c->w->pw;
     x->base.request_id = x->request_id;
@@ -329,9 +335,10 @@ void client_exchange_done(struct client *c)
     if (c->out.len == 0)
         buf_release(w, &c->out);
     bool again = c->keepalive && !c->closing && !c->eof && !c->hup && !w->draining;
-    reset_exchange(c);
     if (again && c->in.len == 0 && !c->readable)
-        client_go_idle(c);
+        client_go_idle(c); /* client_x resets the exchange it takes for the next head */
+    else
+        reset_exchange(c);
     if (!again) {
         client_linger(c, LINGER_MS);
         return;

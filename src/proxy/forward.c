@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -216,20 +215,27 @@ static void arm_client_timer(struct client *c)
         timer_disarm(&w->loop.timers, &c->timer);
 }
 
+/* The tests before each downstream call are those calls' own first ones: a pump turn that
+ * has nothing to read, parse or write (the turn after the request went up, the last turn of
+ * every call) makes no calls. */
 void exchange_pump(struct client *c)
 {
+    struct h1x *x = c->x;
     for (;;) {
         int a = step_request(c);
         if (a == STEP_DONE)
             return;
-        int b = downstream_read(c);
-        if (!c->x->resp_head_done) {
+        struct upconn *u = x->up;
+        int b = u && u->readable && !u->eof ? downstream_read(c) : STEP_IDLE;
+        if (!x->resp_head_done && (u->in.len || u->eof)) {
             int h = downstream_parse_head(c);
             if (h == STEP_DONE)
                 return;
             b |= h;
         }
-        int d = downstream_step(c);
+        int d = c->out.len || x->ahead.len || x->resp_ready || x->resp_head_done
+                    ? downstream_step(c)
+                    : STEP_IDLE;
         if (d == STEP_DONE)
             return;
         if (c->x->resp_done && c->x->up && !c->x->resp_ready && !c->x->resp_skip)
@@ -278,7 +284,7 @@ static struct str request_cookie(const struct h1_request *r, const char *name)
 {
     struct str n = str_cstr(name);
     for (uint32_t i = 0; i < r->nheaders; i++) {
-        if (r->headers[i].name.len == 6 && strncasecmp(r->headers[i].name.ptr, "cookie", 6) == 0) {
+        if (STR_EQ_LIT_NOCASE(r->headers[i].name, "cookie")) {
             struct str v = lb_cookie_value(r->headers[i].value, n);
             if (v.len)
                 return v;

@@ -3,18 +3,13 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/buf.h"
 #include "http/h1.h"
 #include "pipeline/arena.h"
 #include "proxy/client_tls.h"
 
-static bool name_is(struct str name, const char *lit, size_t n)
-{
-    return name.len == n && strncasecmp(name.ptr, lit, n) == 0;
-}
-#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
+#define NAME_IS(name, lit) STR_EQ_LIT_NOCASE((name), lit)
 
 /* The field names the Connection fields among h[0..n) list (RFC 9110 §7.6.1), parsed once per
  * message so each field's check is a length compare. "close" and "keep-alive" are left out
@@ -34,14 +29,17 @@ static bool ows(char ch)
     return ch == ' ' || ch == '\t';
 }
 
-static void find_connection_fields(const struct h1_header *h, uint32_t n, struct conn_fields *cf)
+static void find_connection_fields(const struct h1_header *h, uint32_t n, uint32_t flags,
+                                   struct conn_fields *cf)
 {
     cf->n = 0;
     cf->scan = false;
     cf->h = h;
     cf->nh = n;
+    if (!(flags & H1F_CONN_OTHER))
+        return; /* the parser saw every Connection token: none names a field */
     for (uint32_t i = 0; i < n; i++) {
-        if (h[i].name.len != 10 || strncasecmp(h[i].name.ptr, "connection", 10) != 0)
+        if (!NAME_IS(h[i].name, "connection"))
             continue;
         const char *p = h[i].value.ptr, *end = p + h[i].value.len;
         while (p < end) {
@@ -65,7 +63,7 @@ static void find_connection_fields(const struct h1_header *h, uint32_t n, struct
     }
 }
 
-static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
+static bool hop_by_hop_check(struct str name, const struct conn_fields *cf)
 {
     switch (name.len) {
     case 2:
@@ -87,10 +85,10 @@ static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
     default:
         break;
     }
-    if (name.len >= 6 && strncasecmp(name.ptr, "proxy-", 6) == 0)
+    if (name.len >= 6 && str_eq_nocase_n(name.ptr, "proxy-", 6))
         return true;
     for (uint32_t i = 0; i < cf->n; i++)
-        if (cf->tok[i].len == name.len && strncasecmp(cf->tok[i].ptr, name.ptr, name.len) == 0)
+        if (str_eq_nocase(cf->tok[i], name))
             return true;
     if (cf->scan)
         for (uint32_t i = 0; i < cf->nh; i++)
@@ -99,10 +97,23 @@ static bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
     return false;
 }
 
+/* The lengths of the fixed hop-by-hop names: te, trailer and upgrade, connection and
+ * keep-alive, transfer-encoding. */
+#define HOP_LENS ((1u << 2) | (1u << 7) | (1u << 10) | (1u << 17))
+
+/* Most fields are none of these: a length and a first byte rule them out inline. */
+static inline bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
+{
+    if (cf->n == 0 && (name.len >= 32 || !((HOP_LENS >> name.len) & 1)) &&
+        (name.len < 6 || (name.ptr[0] | 0x20) != 'p'))
+        return false;
+    return hop_by_hop_check(name, cf);
+}
+
 bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
 {
     struct conn_fields cf;
-    find_connection_fields(h, n, &cf);
+    find_connection_fields(h, n, H1F_CONN_OTHER, &cf);
     return is_hop_by_hop(name, &cf);
 }
 
@@ -157,41 +168,72 @@ struct str headers_route_host(const struct h1_request *req, struct str *path)
     return route_host(req, req->target, path);
 }
 
-/* Appends raw bytes; sets *ok to false once anything does not fit. */
-static void put(struct buf *b, bool *ok, const char *p, size_t n)
-{
-    if (*ok && buf_append(b, p, n) == -1)
-        *ok = false;
-}
-#define PUT_LIT(b, ok, lit) put((b), (ok), (lit), sizeof(lit) - 1)
+/* The upstream head being written: a cursor over x->uphead's room. A piece checks its size
+ * once and is copied without buf_append's per-call bookkeeping; once one does not fit, p is
+ * NULL and every later piece is skipped (the head is refused). */
+struct hout {
+    char *p, *end;
+};
 
-static void put_str(struct buf *b, bool *ok, struct str s)
+static inline bool room_for(struct hout *o, size_t n)
 {
-    put(b, ok, s.ptr, s.len);
+    if (o->p && (size_t)(o->end - o->p) >= n)
+        return true;
+    o->p = NULL;
+    return false;
 }
 
-static void put_field(struct buf *b, bool *ok, struct str name, struct str value)
+static void put(struct hout *o, const char *s, size_t n)
 {
-    put_str(b, ok, name);
-    PUT_LIT(b, ok, ": ");
-    put_str(b, ok, value);
-    PUT_LIT(b, ok, "\r\n");
+    if (room_for(o, n)) {
+        memcpy(o->p, s, n);
+        o->p += n;
+    }
+}
+#define PUT_LIT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+static void put_str(struct hout *o, struct str s)
+{
+    put(o, s.ptr, s.len);
+}
+
+/* Two bytes as two stores (": ", ", ", CRLF): too short for a memcpy call. */
+static inline char *put2(char *p, char a, char b)
+{
+    p[0] = a;
+    p[1] = b;
+    return p + 2;
+}
+
+static void put_field(struct hout *o, struct str name, struct str value)
+{
+    if (!room_for(o, name.len + value.len + 4))
+        return;
+    char *p = o->p;
+    memcpy(p, name.ptr, name.len);
+    p = put2(p + name.len, ':', ' ');
+    memcpy(p, value.ptr, value.len);
+    o->p = put2(p + value.len, '\r', '\n');
 }
 
 /* Writes "Name: v1, v2, …, extra\r\n" joining every field called `name` with `extra`. */
-static void put_joined(struct buf *b, bool *ok, const struct h1_header *h, uint32_t n,
-                       struct str name, struct str extra)
+static void put_joined(struct hout *o, const struct h1_header *h, uint32_t n, struct str name,
+                       struct str extra)
 {
-    put_str(b, ok, name);
-    PUT_LIT(b, ok, ": ");
+    if (room_for(o, name.len + 2)) {
+        memcpy(o->p, name.ptr, name.len);
+        o->p = put2(o->p + name.len, ':', ' ');
+    }
     for (uint32_t i = 0; i < n; i++) {
-        if (str_eq_nocase(h[i].name, name) && h[i].value.len) {
-            put_str(b, ok, h[i].value);
-            PUT_LIT(b, ok, ", ");
+        if (str_eq_nocase(h[i].name, name) && h[i].value.len && room_for(o, h[i].value.len + 2)) {
+            memcpy(o->p, h[i].value.ptr, h[i].value.len);
+            o->p = put2(o->p + h[i].value.len, ',', ' ');
         }
     }
-    put_str(b, ok, extra);
-    PUT_LIT(b, ok, "\r\n");
+    if (room_for(o, extra.len + 2)) {
+        memcpy(o->p, extra.ptr, extra.len);
+        o->p = put2(o->p + extra.len, '\r', '\n');
+    }
 }
 
 /* "1.<minor> <server_name>" for Via, truncated to the buffer. */
@@ -213,20 +255,20 @@ int headers_build_request(struct client *c, bool websocket)
     const struct h1_request *r = &c->x->req;
     struct buf *b = &c->x->uphead;
     const struct config *cfg = c->wc->cfg;
-    bool ok = true;
     struct str path;
     const struct exchange *e = &c->x->base;
     route_host(r, e->upstream_target.ptr ? e->upstream_target : r->target, &path);
 
     b->off = b->len = 0;
     c->x->uphead_sent = 0;
-    put_str(b, &ok, r->method);
-    PUT_LIT(b, &ok, " ");
-    put_str(b, &ok, path);
-    PUT_LIT(b, &ok, " HTTP/1.1\r\n");
+    struct hout out = {.p = b->data, .end = b->data + b->cap}, *o = &out;
+    put_str(o, r->method);
+    PUT_LIT(o, " ");
+    put_str(o, path);
+    PUT_LIT(o, " HTTP/1.1\r\n");
     bool has_host = false;
     struct conn_fields cf;
-    find_connection_fields(r->headers, r->nheaders, &cf);
+    find_connection_fields(r->headers, r->nheaders, r->flags, &cf);
     /* mTLS: the subject header is weir's to set; a client's copies never go upstream. */
     struct str sh = __builtin_expect(c->subject_header != NULL, 0) ? str_cstr(c->subject_header)
                                                                     : STR_NULL;
@@ -234,7 +276,7 @@ int headers_build_request(struct client *c, bool websocket)
         struct str name = r->headers[i].name;
         if (is_hop_by_hop(name, &cf))
             continue;
-        if (sh.len && name.len == sh.len && strncasecmp(name.ptr, sh.ptr, sh.len) == 0)
+        if (sh.len && str_eq_nocase(name, sh))
             continue;
         bool dropped = false;
         for (uint32_t k = 0; k < e->nupstream_drop && !dropped; k++)
@@ -276,7 +318,7 @@ int headers_build_request(struct client *c, bool websocket)
         default:
             break;
         }
-        put_field(b, &ok, name, r->headers[i].value);
+        put_field(o, name, r->headers[i].value);
     }
     if (!has_host) {
         if (r->flags & H1F_ABSOLUTE_FORM) {
@@ -287,39 +329,42 @@ int headers_build_request(struct client *c, bool websocket)
             size_t a = 0;
             while (a < rest.len && rest.ptr[a] != '/' && rest.ptr[a] != '?')
                 a++;
-            put_field(b, &ok, STR_LIT("Host"), str_from(rest.ptr, a));
+            put_field(o, STR_LIT("Host"), str_from(rest.ptr, a));
         } else if (r->host.len) {
-            put_field(b, &ok, STR_LIT("Host"), r->host);
+            put_field(o, STR_LIT("Host"), r->host);
         }
     }
     if (r->framing == H1_FRAME_CHUNKED)
-        PUT_LIT(b, &ok, "Transfer-Encoding: chunked\r\n");
-    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("X-Forwarded-For"), str_cstr(c->ip));
+        PUT_LIT(o, "Transfer-Encoding: chunked\r\n");
+    put_joined(o, r->headers, r->nheaders, STR_LIT("X-Forwarded-For"), str_cstr(c->ip));
     if (client_is_tls(c))
-        PUT_LIT(b, &ok, "X-Forwarded-Proto: https\r\n");
+        PUT_LIT(o, "X-Forwarded-Proto: https\r\n");
     else
-        PUT_LIT(b, &ok, "X-Forwarded-Proto: http\r\n");
+        PUT_LIT(o, "X-Forwarded-Proto: http\r\n");
     if (sh.len) {
         char subject[512];
         client_tls_subject(c, subject, sizeof(subject));
         if (subject[0])
-            put_field(b, &ok, sh, str_cstr(subject));
+            put_field(o, sh, str_cstr(subject));
     }
     if (r->host.len)
-        put_field(b, &ok, STR_LIT("X-Forwarded-Host"), r->host);
+        put_field(o, STR_LIT("X-Forwarded-Host"), r->host);
     char via[80];
-    put_joined(b, &ok, r->headers, r->nheaders, STR_LIT("Via"),
+    put_joined(o, r->headers, r->nheaders, STR_LIT("Via"),
                via_token(via, sizeof(via), r->minor, cfg->server_name));
-    put_field(b, &ok, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
+    put_field(o, STR_LIT("X-Request-Id"), str_cstr(c->x->request_id));
     if (e->upstream_add.len)
-        put_str(b, &ok, e->upstream_add);
+        put_str(o, e->upstream_add);
     if (websocket) {
         int i = h1_find_header(r->headers, r->nheaders, STR_LIT("upgrade"));
-        PUT_LIT(b, &ok, "Connection: upgrade\r\n");
-        put_field(b, &ok, STR_LIT("Upgrade"), r->headers[i].value);
+        PUT_LIT(o, "Connection: upgrade\r\n");
+        put_field(o, STR_LIT("Upgrade"), r->headers[i].value);
     }
-    PUT_LIT(b, &ok, "\r\n");
-    return ok ? 0 : -1;
+    PUT_LIT(o, "\r\n");
+    if (!out.p)
+        return -1;
+    b->len = (uint32_t)(out.p - b->data);
+    return 0;
 }
 
 int headers_chunked_to_length(struct buf *uphead, uint64_t len)
@@ -354,7 +399,7 @@ int headers_response_view(struct client *c, struct response *r)
     r->content_length = up->framing == H1_FRAME_LENGTH ? (int64_t)up->content_length : -1;
     r->no_body = c->x->req.method_id == H1_M_HEAD || up->status == 204 || up->status == 304;
     struct conn_fields cf;
-    find_connection_fields(up->headers, up->nheaders, &cf);
+    find_connection_fields(up->headers, up->nheaders, up->flags, &cf);
     size_t upstream_via = 0; /* bytes the upstream's Via values take in ours */
     for (uint32_t i = 0; i < up->nheaders; i++) {
         struct str name = up->headers[i].name;

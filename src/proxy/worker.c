@@ -305,14 +305,28 @@ uint64_t worker_rand(struct worker *w)
     return w->rng[1] + s0;
 }
 
+/* The eight nibbles of v as lowercase hex, least significant first (byte i = nibble i), eight
+ * bytes at a time instead of a table lookup per digit: every request that brings no
+ * X-Request-Id gets one. */
+static void hex8(char *out, uint32_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t x = v;
+    x = (x | x << 16) & 0x0000ffff0000ffffull;
+    x = (x | x << 8) & 0x00ff00ff00ff00ffull;
+    x = (x | x << 4) & 0x0f0f0f0f0f0f0f0full; /* byte i = nibble i */
+    uint64_t letter = ((x + ones * 6) >> 4) & ones; /* 1 where the nibble is 10..15 */
+    x += ones * '0' + letter * ('a' - '0' - 10);
+    memcpy(out, &x, 8); /* byte i to out[i] (little-endian; a random id minds no order) */
+}
+
 void worker_request_id(struct worker *w, char out[33])
 {
-    static const char hex[] = "0123456789abcdef";
     uint64_t a = worker_rand(w), b = worker_rand(w);
-    for (int i = 0; i < 16; i++) {
-        out[i] = hex[(a >> (i * 4)) & 15];
-        out[16 + i] = hex[(b >> (i * 4)) & 15];
-    }
+    hex8(out, (uint32_t)a);
+    hex8(out + 8, (uint32_t)(a >> 32));
+    hex8(out + 16, (uint32_t)b);
+    hex8(out + 24, (uint32_t)(b >> 32));
     out[32] = '\0';
 }
 

@@ -332,16 +332,23 @@ static void connection_and_upgrade_flags(void **state)
     static const char ws[] = "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
                              "Upgrade: WebSocket\r\n\r\n";
     assert_true(parse(RAW(ws), &req) > 0);
-    assert_int_equal(req.flags, H1F_CONN_KEEPALIVE | H1F_CONN_UPGRADE | H1F_UPGRADE |
-                                    H1F_UPGRADE_WEBSOCKET);
+    assert_int_equal(req.flags, H1F_CONN_KEEPALIVE | H1F_CONN_UPGRADE | H1F_CONN_OTHER |
+                                    H1F_UPGRADE | H1F_UPGRADE_WEBSOCKET);
     static const char h2c[] = "GET / HTTP/1.1\r\nHost: a\r\nconnection: Upgrade, HTTP2-Settings\r\n"
                               "upgrade: foo/2, h2c\r\nConnection: CLOSE\r\n\r\n";
     assert_true(parse(RAW(h2c), &req) > 0);
-    assert_int_equal(req.flags, H1F_CONN_UPGRADE | H1F_CONN_CLOSE | H1F_UPGRADE | H1F_UPGRADE_H2C);
+    assert_int_equal(req.flags, H1F_CONN_UPGRADE | H1F_CONN_OTHER | H1F_CONN_CLOSE | H1F_UPGRADE |
+                                    H1F_UPGRADE_H2C);
+    /* Tokens that name fields (the proxy drops them) set H1F_CONN_OTHER; close and
+     * keep-alive alone do not. */
     static const char none[] = "GET / HTTP/1.1\r\nHost: a\r\n"
                                "Connection: closed, xkeep-alive\r\n\r\n";
     assert_true(parse(RAW(none), &req) > 0);
-    assert_int_equal(req.flags, 0);
+    assert_int_equal(req.flags, H1F_CONN_OTHER);
+    static const char plain[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+                                "Connection: Keep-Alive ,, close\r\n\r\n";
+    assert_true(parse(RAW(plain), &req) > 0);
+    assert_int_equal(req.flags, H1F_CONN_KEEPALIVE | H1F_CONN_CLOSE);
 }
 
 static void expect_continue(void **state)

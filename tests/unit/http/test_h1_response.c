@@ -118,7 +118,8 @@ static void framing_no_body(void **state)
     static const char ws[] =
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
     assert_true(parse_exact(RAW(ws), false, &r) > 0);
-    assert_int_equal(r.flags, H1F_CONN_UPGRADE | H1F_UPGRADE | H1F_UPGRADE_WEBSOCKET);
+    assert_int_equal(r.flags, H1F_CONN_UPGRADE | H1F_CONN_OTHER | H1F_UPGRADE |
+                                  H1F_UPGRADE_WEBSOCKET);
 }
 
 static void framing_head_request(void **state)
