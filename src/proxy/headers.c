@@ -110,13 +110,6 @@ static inline bool is_hop_by_hop(struct str name, const struct conn_fields *cf)
     return hop_by_hop_check(name, cf);
 }
 
-bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n)
-{
-    struct conn_fields cf;
-    find_connection_fields(h, n, H1F_CONN_OTHER, &cf);
-    return is_hop_by_hop(name, &cf);
-}
-
 struct str headers_client_request_id(const struct h1_request *req)
 {
     int i = h1_find_header(req->headers, req->nheaders, STR_LIT("x-request-id"));

@@ -24,10 +24,6 @@ int headers_chunked_to_length(struct buf *uphead, uint64_t len);
  * Returns 0, or -1 when out of memory (the caller answers 502). */
 int headers_response_view(struct client *c, struct response *r);
 
-/* True when the head field `name` is hop-by-hop, including fields named by any Connection
- * field among h[0..n). */
-bool headers_hop_by_hop(struct str name, const struct h1_header *h, uint32_t n);
-
 /* The request id the client sent if it is usable (1..128 visible ASCII), else empty. */
 struct str headers_client_request_id(const struct h1_request *req);
 
