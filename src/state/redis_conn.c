@@ -135,15 +135,10 @@ static void lost(struct redis_conn *c)
     if (c->freeing || c->retry_armed)
         return;
     const struct cfg_state *st = c->st;
-    if (!c->down_logged) {
+    if (!c->down_logged && !c->skipped) { /* a replica skipped is the normal case */
         c->down_logged = true;
-        if (c->skipped)
-            log_warn("state store: redis %s is not the primary, trying the next address",
-                     addr_text(c));
-        else
-            log_warn("state store: redis %s unreachable%s%s, %s", addr_text(c),
-                     why[0] ? ": " : "", why,
-                     st->naddrs > 1 ? "trying the next address" : "retrying with backoff");
+        log_warn("state store: redis %s unreachable%s%s, %s", addr_text(c), why[0] ? ": " : "",
+                 why, st->naddrs > 1 ? "trying the next address" : "retrying with backoff");
     }
     c->skipped = false;
     c->cur = (c->cur + 1) % st->naddrs;
@@ -151,6 +146,11 @@ static void lost(struct redis_conn *c)
     c->retry_armed = true;
     uint64_t wait = 0;
     if (++c->tried >= st->naddrs) { /* a whole pass and no primary: back off */
+        if (!c->down_logged) {
+            c->down_logged = true;
+            log_warn("state store: no primary among the %u redis address%s, retrying with "
+                     "backoff", st->naddrs, st->naddrs > 1 ? "es" : "");
+        }
         c->tried = 0;
         wait = c->backoff_ms;
         c->backoff_ms = c->backoff_ms * 2 > st->reconnect_max_ms ? st->reconnect_max_ms

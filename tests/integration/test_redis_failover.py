@@ -92,6 +92,13 @@ def primary_of(w):
     return status(w)["store"]["primary"]
 
 
+def weir_following(launcher, nodes, primary, **extra):
+    """weir with addresses `nodes`, its store ready on `primary`."""
+    w = weir_on(launcher, nodes, launcher.backend("a"), **extra)
+    assert primary_of(w) == addr(primary)
+    return w
+
+
 def fallbacks(w):
     return metric(scrape(w.aport), "weir_store_fallbacks_total", feature="rate_limit")
 
@@ -134,9 +141,7 @@ def no_fallback_on_fresh_connections(w):
 
 def test_replica_listed_first_is_skipped(launcher, pair):
     p, r = pair
-    b = launcher.backend("a")
-    w = weir_on(launcher, [r, p], b)
-    assert primary_of(w) == addr(p)
+    w = weir_following(launcher, [r, p], p)
     through_store(w, p, "a-1")
     # the replica was asked its ROLE and closed: it never ran a script
     assert calls(r, "role") >= 1 and calls(r, "evalsha") == 0
@@ -148,9 +153,7 @@ def test_replica_listed_first_is_skipped(launcher, pair):
 
 def test_primary_killed_replica_promoted(launcher, pair):
     p, r = pair
-    b = launcher.backend("a")
-    w = weir_on(launcher, [p, r], b)
-    assert primary_of(w) == addr(p)
+    w = weir_following(launcher, [p, r], p)
     results = []
     t = threading.Thread(target=hammer, args=(w.port, "/rl", 3.0, None, results))
     t.start()
@@ -173,9 +176,7 @@ def test_primary_killed_replica_promoted(launcher, pair):
 
 def test_demoted_primary_readonly(launcher, pair):
     p, r = pair
-    b = launcher.backend("a")
-    w = weir_on(launcher, [p, r], b)
-    assert primary_of(w) == addr(p)
+    w = weir_following(launcher, [p, r], p)
     through_store(w, p, "c-1")
     # r takes over, p follows it: weir's connections to p are still open
     assert "OK" in r.cmd("REPLICAOF", "NO", "ONE")
@@ -202,8 +203,7 @@ def test_tls_to_every_address(launcher, redis_servers, certs):  # noqa: F811
     a, b = redis_servers(certs), redis_servers(certs)
     assert "OK" in a.cmd("REPLICAOF", "127.0.0.1", str(free_port()))
     tls = tls_state(a, certs)["tls"]
-    w = weir_on(launcher, [a, b], launcher.backend("a"), tls=tls)
-    assert primary_of(w) == addr(b)
+    w = weir_following(launcher, [a, b], b, tls=tls)
     through_store(w, b, "t-1")
     assert calls(a, "role") >= 1 and calls(a, "evalsha") == 0
     b.proc.kill()
