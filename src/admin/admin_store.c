@@ -29,6 +29,15 @@ void admin_store_prometheus(struct abuf *b)
                    "weir_store_connections{state=\"configured\"} %d\n"
                    "weir_store_connections{state=\"ready\"} %d\n",
                 conns, atomic_load_explicit(&s->connected, memory_order_relaxed));
+    char primary[256];
+    store_stats_primary(primary, sizeof(primary));
+    if (primary[0] && atomic_load_explicit(&s->connected, memory_order_relaxed) > 0) {
+        abuf_str(b, "# HELP weir_store_primary The Redis server the store connections found "
+                    "primary (ROLE master).\n# TYPE weir_store_primary gauge\n"
+                    "weir_store_primary{address=");
+        abuf_json_str(b, primary);
+        abuf_str(b, "} 1\n");
+    }
     counter(b, "weir_store_commands_total", "Commands sent to the state store.", ld(&s->commands));
     counter(b, "weir_store_errors_total",
             "Store commands answered with an error, refused, or lost with their connection.",
@@ -77,5 +86,12 @@ void admin_store_status(struct abuf *b)
     for (unsigned f = 0; f < STORE_F_COUNT; f++)
         abuf_printf(b, "%s\"%s\":%llu", f ? "," : "", store_feature_name(f),
                     (unsigned long long)ld(&s->fallbacks[f]));
-    abuf_str(b, "}}");
+    abuf_str(b, "},\"primary\":");
+    char primary[256];
+    store_stats_primary(primary, sizeof(primary));
+    if (ready && primary[0]) /* none while no connection is ready */
+        abuf_json_str(b, primary);
+    else
+        abuf_str(b, "null");
+    abuf_str(b, "}");
 }

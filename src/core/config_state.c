@@ -34,13 +34,18 @@ void config_state_defaults(struct cfg_state *st)
 
 void config_state_free(struct cfg_state *st)
 {
-    free(st->address);
-    free(st->host);
-    free(st->unix_path);
+    for (uint32_t i = 0; i < st->naddrs; i++) {
+        free(st->addrs[i].text);
+        free(st->addrs[i].host);
+        free(st->addrs[i].unix_path);
+    }
+    free(st->addrs);
+    st->addrs = NULL;
+    st->naddrs = 0;
     free(st->user);
     free(st->password);
     free(st->prefix);
-    st->address = st->host = st->unix_path = st->user = st->password = st->prefix = NULL;
+    st->user = st->password = st->prefix = NULL;
     config_tls_upstream_free(st->tls);
     st->tls = NULL;
 }
@@ -73,12 +78,12 @@ static int load_policies(struct ycx *cx, const struct ynode *v, struct cfg_state
 }
 
 /* "ip:port", "[v6]:port", "localhost:port" or "/unix/path". */
-static int load_address(struct ycx *cx, const struct ynode *v, struct cfg_state *st)
+static int load_address(struct ycx *cx, const struct ynode *v, struct cfg_state_addr *a)
 {
-    if (yscalar(cx, v, "address") != 0 || ystrdup(cx, v, v->str, &st->address) != 0)
+    if (yscalar(cx, v, "address") != 0 || ystrdup(cx, v, v->str, &a->text) != 0)
         return -1;
     if (v->str[0] == '/')
-        return ystrdup(cx, v, v->str, &st->unix_path);
+        return ystrdup(cx, v, v->str, &a->unix_path);
     const char *colon = strrchr(v->str, ':');
     uint64_t port;
     const char *end;
@@ -92,16 +97,43 @@ static int load_address(struct ycx *cx, const struct ynode *v, struct cfg_state 
         h++;
         hlen -= 2;
     }
-    st->host = hlen == 9 && memcmp(h, "localhost", 9) == 0 ? strdup("127.0.0.1") : strndup(h, hlen);
-    if (!st->host)
+    a->host = hlen == 9 && memcmp(h, "localhost", 9) == 0 ? strdup("127.0.0.1") : strndup(h, hlen);
+    if (!a->host)
         return yerr(cx, v, "out of memory");
     /* A name would be resolved by hiredis with a blocking getaddrinfo on every (re)connect,
      * in a worker: weir never blocks a worker on DNS. */
     unsigned char bin[16];
-    if (inet_pton(AF_INET, st->host, bin) != 1 && inet_pton(AF_INET6, st->host, bin) != 1)
+    if (inet_pton(AF_INET, a->host, bin) != 1 && inet_pton(AF_INET6, a->host, bin) != 1)
         return yerr(cx, v, "'address' must be a numeric IP (or localhost) and a port, or a unix "
                     "socket path, got '%.64s'", v->str);
-    st->port = (uint16_t)port;
+    a->port = (uint16_t)port;
+    return 0;
+}
+
+/* `address: x` or `addresses: [x, y, ...]` (one of them): the servers, in the order tried. */
+static int load_addresses(struct ycx *cx, const struct ynode *v, struct cfg_state *st)
+{
+    const struct ynode *one = ymap_get(v, "address"), *list = ymap_get(v, "addresses");
+    if (one && list)
+        return yerr(cx, list, "give 'address' or 'addresses', not both");
+    if (!one && !list)
+        return 0;
+    if (list && yexpect(cx, list, YNODE_SEQ, "addresses") != 0)
+        return -1;
+    uint32_t n = one ? 1 : list->nitems;
+    if (n == 0 || n > CFG_STATE_ADDRS_MAX)
+        return yerr(cx, list, "'addresses' needs 1 to %u entries", CFG_STATE_ADDRS_MAX);
+    if (!(st->addrs = calloc(n, sizeof(*st->addrs))))
+        return yerr(cx, v, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const struct ynode *item = one ? one : list->items[i];
+        st->naddrs = i + 1; /* what config_state_free frees */
+        if (load_address(cx, item, &st->addrs[i]) != 0)
+            return -1;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(st->addrs[j].text, st->addrs[i].text) == 0)
+                return yerr(cx, item, "'%.64s' is in 'addresses' twice", item->str);
+    }
     return 0;
 }
 
@@ -116,10 +148,10 @@ static int opt_strdup(struct ycx *cx, const struct ynode *map, const char *key, 
 int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *st)
 {
     static const char *const keys[] = {
-        "backend", "address", "db", "user", "password", "prefix", "connect_timeout",
+        "backend", "address", "addresses", "db", "user", "password", "prefix", "connect_timeout",
         "command_timeout", "pool_size", "tls", "reconnect_min", "reconnect_max",
         "on_store_error", "broadcast_purges", "broadcast_breaker", NULL};
-    const struct ynode *b = NULL, *a, *p;
+    const struct ynode *b = NULL, *p;
 
     if (ymap_check(cx, v, "state", keys) != 0 || yopt_str(cx, v, "backend", &b) != 0)
         return -1;
@@ -127,7 +159,7 @@ int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *s
         st->backend = CFG_STATE_REDIS;
     else if (b && strcmp(b->str, "memory") != 0)
         return yerr(cx, b, "'backend' must be memory or redis, got '%.64s'", b->str);
-    if ((a = ymap_get(v, "address")) && load_address(cx, a, st) != 0)
+    if (load_addresses(cx, v, st) != 0)
         return -1;
     if (yopt_u32(cx, v, "db", 0, 15, &st->db) != 0 || opt_strdup(cx, v, "user", &st->user) != 0 ||
         opt_strdup(cx, v, "password", &st->password) != 0 ||
@@ -143,9 +175,10 @@ int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *s
         return -1;
     if ((p = ymap_get(v, "on_store_error")) && load_policies(cx, p, st) != 0)
         return -1;
-    if (st->tls && st->unix_path)
-        return yerr(cx, ymap_get(v, "tls"), "'tls' needs a host:port 'address', not a unix "
-                    "socket path");
+    for (uint32_t i = 0; st->tls && i < st->naddrs; i++)
+        if (st->addrs[i].unix_path)
+            return yerr(cx, ymap_get(v, "tls"), "'tls' needs host:port addresses, not a unix "
+                        "socket path");
     if (st->prefix && (strchr(st->prefix, '{') || strchr(st->prefix, '}')))
         return yerr(cx, ymap_get(v, "prefix"), "'prefix' must not contain '{' or '}' (weir "
                     "adds the hash tags)");
@@ -153,7 +186,7 @@ int config_load_state(struct ycx *cx, const struct ynode *v, struct cfg_state *s
         return yerr(cx, v, "out of memory");
     if (st->reconnect_max_ms < st->reconnect_min_ms)
         return yerr(cx, v, "'reconnect_max' is below 'reconnect_min'");
-    if (st->backend == CFG_STATE_REDIS && !st->address)
-        return yerr(cx, v, "backend redis needs 'address'");
+    if (st->backend == CFG_STATE_REDIS && !st->naddrs)
+        return yerr(cx, v, "backend redis needs 'address' (or 'addresses')");
     return 0;
 }

@@ -306,12 +306,19 @@ enum cfg_state_backend { CFG_STATE_MEMORY = 0, CFG_STATE_REDIS };
  * it, or decide with this instance's own state. */
 enum cfg_store_error { CFG_STORE_LOCAL = 0, CFG_STORE_OPEN, CFG_STORE_CLOSED };
 
+#define CFG_STATE_ADDRS_MAX 16 /* state.addresses' cap */
+/* One Redis server of state.address / state.addresses. */
+struct cfg_state_addr {
+    char *text;                       /* as written: "host:port" or a unix socket path ("/...") */
+    char *host;                       /* numeric IP (NULL for a unix path) */
+    uint16_t port;
+    char *unix_path;                  /* NULL unless text starts with '/' */
+};
+
 struct cfg_state {
     enum cfg_state_backend backend;   /* default memory */
-    char *address;                    /* redis: "host:port" or a unix socket path ("/...") */
-    char *host;                       /* host part of address (NULL for a unix path) */
-    uint16_t port;
-    char *unix_path;                  /* NULL unless address starts with '/' */
+    struct cfg_state_addr *addrs;     /* redis: the servers, tried in order for the primary */
+    uint32_t naddrs;                  /* `address: x` is addresses: [x] */
     uint32_t db;                      /* SELECT; default 0 */
     char *user;                       /* ACL user (AUTH user password); NULL = default user */
     char *password;                   /* NULL = no AUTH */

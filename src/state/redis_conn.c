@@ -41,11 +41,15 @@ struct redis_conn {
     struct redis_ev ev;
     struct redis_tunnel *tun;      /* state.tls: the TLS bridge under ac (redis_tunnel.h) */
     void *tls_session;             /* the session the next TLS connect offers */
+    uint32_t session_addr;         /* the address tls_session is from */
     bool ready;
     bool freeing;
     bool retry_armed;              /* t_conn waits to reconnect (else: handshake deadline) */
     bool down_logged;
     bool first;
+    bool skipped;                  /* this attempt's server answered ROLE: not the primary */
+    uint32_t cur;                  /* st->addrs[cur]: the server tried, or connected to */
+    uint32_t tried;                /* servers that failed in this pass over st->addrs */
     uint32_t hs_pending;           /* handshake replies still to come */
     uint32_t hs_script;            /* index of the next SCRIPT LOAD reply */
     uint32_t backoff_ms;
@@ -97,6 +101,11 @@ const struct cfg_state *redis_conn_cfg(const struct redis_conn *c)
     return c->st;
 }
 
+static const char *addr_text(const struct redis_conn *c)
+{
+    return c->st->addrs[c->cur].text;
+}
+
 static uint64_t stall_drop_ms(const struct redis_conn *c)
 {
     uint64_t ms = 20ull * c->st->command_timeout_ms;
@@ -107,7 +116,8 @@ static uint64_t stall_drop_ms(const struct redis_conn *c)
 
 static void start_connect(struct redis_conn *c);
 
-/* The context is gone (or never came): retry after the backoff. Idempotent. */
+/* The context is gone (or never came): try the next address now, or after the backoff once
+ * a whole pass over the addresses found no primary. Idempotent. */
 static void lost(struct redis_conn *c)
 {
     char why[200] = "";
@@ -124,16 +134,29 @@ static void lost(struct redis_conn *c)
     c->nlate = 0;
     if (c->freeing || c->retry_armed)
         return;
-    if (!c->down_logged) {
+    const struct cfg_state *st = c->st;
+    if (!c->down_logged && !c->skipped) { /* a replica skipped is the normal case */
         c->down_logged = true;
-        log_warn("state store: redis %s unreachable%s%s, retrying with backoff", c->st->address,
-                 why[0] ? ": " : "", why);
+        log_warn("state store: redis %s unreachable%s%s, %s", addr_text(c), why[0] ? ": " : "",
+                 why, st->naddrs > 1 ? "trying the next address" : "retrying with backoff");
     }
+    c->skipped = false;
+    c->cur = (c->cur + 1) % st->naddrs;
     timer_disarm(&c->loop->timers, &c->t_cmd);
     c->retry_armed = true;
-    timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms + c->backoff_ms);
-    c->backoff_ms = c->backoff_ms * 2 > c->st->reconnect_max_ms ? c->st->reconnect_max_ms
+    uint64_t wait = 0;
+    if (++c->tried >= st->naddrs) { /* a whole pass and no primary: back off */
+        if (!c->down_logged) {
+            c->down_logged = true;
+            log_warn("state store: no primary among the %u redis address%s, retrying with "
+                     "backoff", st->naddrs, st->naddrs > 1 ? "es" : "");
+        }
+        c->tried = 0;
+        wait = c->backoff_ms;
+        c->backoff_ms = c->backoff_ms * 2 > st->reconnect_max_ms ? st->reconnect_max_ms
                                                                  : c->backoff_ms * 2;
+    }
+    timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms + wait);
 }
 
 /* Closes the context now (not from inside a hiredis callback): every pending command is
@@ -164,7 +187,7 @@ static void handshake_failed(struct redis_conn *c, const redisReply *r)
     if (c->freeing)
         return; /* redis_conn_free answers pending commands NULL: nothing to retry */
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_error("state store: redis %s refused the handshake: %s", c->st->address, r->str);
+        log_error("state store: redis %s refused the handshake: %s", addr_text(c), r->str);
     /* Not from inside hiredis' callback: the deadline timer, due now, drops the context. */
     if (!c->retry_armed)
         timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
@@ -176,12 +199,34 @@ static void handshake_step(struct redis_conn *c)
         return;
     c->ready = true;
     c->backoff_ms = c->st->reconnect_min_ms;
+    c->tried = 0;
     timer_disarm(&c->loop->timers, &c->t_conn);
     atomic_fetch_add_explicit(&store_stats.connected, 1, memory_order_relaxed);
     store_stats_recovered();
+    store_stats_set_primary(addr_text(c));
     if (c->down_logged)
-        log_info("state store: redis %s is back", c->st->address);
+        log_info("state store: redis %s is back", addr_text(c));
     c->down_logged = false;
+}
+
+/* ROLE: only the primary ("master") takes the writes; anything else is closed and the next
+ * address tried. */
+static void role_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct redis_conn *c = priv;
+    const redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        return handshake_failed(c, r);
+    const redisReply *role = r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[0] : NULL;
+    if (!role || role->type != REDIS_REPLY_STRING || strcmp(role->str, "master") != 0) {
+        if (!c->freeing)
+            log_debug("state store: redis %s has role %s, not master: skipped", addr_text(c),
+                      role && role->type == REDIS_REPLY_STRING ? role->str : "?");
+        c->skipped = true;
+        return handshake_failed(c, NULL);
+    }
+    handshake_step(c);
 }
 
 /* AUTH / SELECT replies. */
@@ -238,6 +283,7 @@ static void load_scripts(struct redis_conn *c, bool count)
 static void start_connect(struct redis_conn *c)
 {
     const struct cfg_state *st = c->st;
+    const struct cfg_state_addr *a = &st->addrs[c->cur];
     c->retry_armed = false;
     if (!c->first)
         atomic_fetch_add_explicit(&store_stats.reconnects, 1, memory_order_relaxed);
@@ -245,12 +291,17 @@ static void start_connect(struct redis_conn *c)
     redisAsyncContext *ac;
     if (st->tls) {
         const struct tls_client *tc = tls_gen_state(c->cfg);
-        c->tun = tc ? redis_tunnel_open(c->loop, st, tc, &c->tls_session, &ac) : NULL;
+        if (c->session_addr != c->cur) { /* a session is only offered to the server it is from */
+            tls_client_session_free(c->tls_session);
+            c->tls_session = NULL;
+            c->session_addr = c->cur;
+        }
+        c->tun = tc ? redis_tunnel_open(c->loop, a, tc, &c->tls_session, &ac) : NULL;
         if (!c->tun)
             ac = NULL;
     } else {
-        ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path)
-                           : redisAsyncConnect(st->host, st->port);
+        ac = a->unix_path ? redisAsyncConnectUnix(a->unix_path)
+                          : redisAsyncConnect(a->host, a->port);
     }
     if (!ac || ac->err) {
         if (ac)
@@ -273,6 +324,7 @@ static void start_connect(struct redis_conn *c)
     }
     if (st->db)
         c->hs_pending += redisAsyncCommand(ac, hs_reply, c, "SELECT %u", st->db) == REDIS_OK;
+    c->hs_pending += redisAsyncCommand(ac, role_reply, c, "ROLE") == REDIS_OK;
     if (c->on_msg)
         c->hs_pending += redisAsyncCommand(ac, sub_reply, c, "SUBSCRIBE %s", c->channel) ==
                          REDIS_OK;
@@ -335,12 +387,28 @@ static void cmd_timer(struct timer *t)
             cb(r->arg, NULL);
     }
     if (c->nlate && now >= c->stalled_since + stall_drop_ms(c)) {
-        log_warn("state store: redis %s stalled for %llu ms, reconnecting", c->st->address,
+        log_warn("state store: redis %s stalled for %llu ms, reconnecting", addr_text(c),
                  (unsigned long long)(now - c->stalled_since));
         drop(c);
         return;
     }
     arm_cmd_timer(c);
+}
+
+/* A write refused READONLY: the server was made a replica under us. Like a lost connection
+ * (dropped by the timer, due now, not inside hiredis' callback), then the primary is looked
+ * for again. */
+static void demoted(struct redis_conn *c)
+{
+    if (!c->ready || c->freeing)
+        return;
+    log_warn("state store: redis %s is read-only now (no longer the primary), looking for the "
+             "primary", addr_text(c));
+    c->down_logged = true;
+    c->ready = false;
+    atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
+    if (!c->retry_armed)
+        timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
 }
 
 static void req_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -356,6 +424,8 @@ static void req_reply(redisAsyncContext *ac, void *reply, void *priv)
         c->nlate--; /* Redis answers again: once every late reply is in, the stall is over */
     }
     bool bad = !rep || rep->type == REDIS_REPLY_ERROR;
+    if (bad && rep && strncmp(rep->str, "READONLY", 8) == 0)
+        demoted(c);
     if (bad)
         atomic_fetch_add_explicit(&store_stats.errors, 1, memory_order_relaxed);
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0 && c->ac) {

@@ -1,10 +1,12 @@
 /* redis_conn.h — one connection to Redis on one worker's event loop (hiredis async through
  * state/redis_ev.c): commands pipelined, answered in order, each within the command timeout.
  *
- * Life: connect (non-blocking) → AUTH / SELECT / SCRIPT LOAD (or SUBSCRIBE for a subscriber
- * connection) pipelined → ready. A lost connection, or a handshake not finished within the
- * connect timeout, is dropped and retried after a backoff that doubles from reconnect_min to
- * reconnect_max (reset once ready).
+ * Life: connect (non-blocking) to one of state.addrs → AUTH / SELECT / ROLE / SCRIPT LOAD (or
+ * SUBSCRIBE for a subscriber connection) pipelined → ready. A server whose ROLE is not master,
+ * a lost connection, or a handshake not finished within the connect timeout is dropped and the
+ * next address tried at once; after a whole pass over the addresses without a primary, the
+ * retry waits a backoff that doubles from reconnect_min to reconnect_max (reset once ready).
+ * A command answered -READONLY (the primary was demoted) drops the connection the same way.
  *
  * Never waiting: a command is refused at once (NULL) when the connection is not ready or is
  * stalled (some earlier command is past its timeout and still unanswered: Redis is stopped or

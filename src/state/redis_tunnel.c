@@ -300,8 +300,8 @@ static redisAsyncContext *connect_private(int *ifd)
     return ac;
 }
 
-/* A non-blocking TCP connect to st's host:port: the fd, or -1. *inprogress when not yet. */
-static int connect_tcp(const struct cfg_state *st, bool *inprogress)
+/* A non-blocking TCP connect to a's host:port: the fd, or -1. *inprogress when not yet. */
+static int connect_tcp(const struct cfg_state_addr *st, bool *inprogress)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len;
@@ -334,7 +334,7 @@ static int connect_tcp(const struct cfg_state *st, bool *inprogress)
     return fd;
 }
 
-struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_state *st,
+struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_state_addr *a,
                                        const struct tls_client *tc, void **session_slot,
                                        struct redisAsyncContext **ac)
 {
@@ -350,7 +350,7 @@ struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_st
     t->up.off = t->up.len = t->down.off = t->down.len = 0;
     t->in_io = (struct ev_io){.fd = -1};
     t->out_io = (struct ev_io){.fd = -1};
-    t->ofd = connect_tcp(st, &t->connecting);
+    t->ofd = connect_tcp(a, &t->connecting);
     redisAsyncContext *c = t->ofd >= 0 ? connect_private(&t->ifd) : NULL;
     if (!c) {
         if (t->ofd >= 0)
@@ -360,7 +360,7 @@ struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_st
     }
     t->in_pollout = false;
     t->out_pollout = true; /* to hear the connect */
-    if (!(t->tls = tls_client_conn(tc, t->ofd, st->address, session_slot)) ||
+    if (!(t->tls = tls_client_conn(tc, t->ofd, a->text, session_slot)) ||
         ev_io_add_events(loop, &t->in_io, t->ifd, in_cb, EV_BASE) != 0 ||
         ev_io_add_events(loop, &t->out_io, t->ofd, out_cb, EV_BASE | EPOLLOUT) != 0) {
         close_all(t);

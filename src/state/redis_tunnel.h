@@ -27,11 +27,11 @@ struct redis_tunnel;
 struct redisAsyncContext;
 struct tls_client;
 
-/* Connects to st's host:port with TLS from tc and returns hiredis' asynchronous context on
+/* Connects to a's host:port with TLS from tc and returns hiredis' asynchronous context on
  * the private socket in *ac (hooks not attached yet). session_slot: where the session for the
  * next connect is kept (NULL-initialised void *, freed with tls_client_session_free). NULL on
  * failure (*ac NULL; `why` says why). */
-struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_state *st,
+struct redis_tunnel *redis_tunnel_open(struct ev_loop *loop, const struct cfg_state_addr *a,
                                        const struct tls_client *tc, void **session_slot,
                                        struct redisAsyncContext **ac);
 /* Closes both ends now; the memory goes after the current batch of events. NULL is fine. */

@@ -1,11 +1,18 @@
 /* store_stats.c — see store_stats.h. */
 #include "state/store_stats.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "core/log.h"
 
 struct store_stats store_stats;
+
+/* The primary's address, written by the workers, read by the admin thread. */
+static pthread_mutex_t primary_lock = PTHREAD_MUTEX_INITIALIZER;
+static char primary[256];
 
 /* One flag per feature: set when its fallback was logged in this outage. */
 static atomic_bool logged[STORE_F_COUNT];
@@ -33,4 +40,22 @@ void store_stats_recovered(void)
 {
     for (unsigned i = 0; i < STORE_F_COUNT; i++)
         atomic_store_explicit(&logged[i], false, memory_order_relaxed);
+}
+
+void store_stats_set_primary(const char *addr)
+{
+    pthread_mutex_lock(&primary_lock);
+    bool changed = strncmp(primary, addr, sizeof(primary) - 1) != 0;
+    if (changed)
+        snprintf(primary, sizeof(primary), "%s", addr);
+    pthread_mutex_unlock(&primary_lock);
+    if (changed)
+        log_info("state store: primary is now %s", addr);
+}
+
+void store_stats_primary(char *out, size_t n)
+{
+    pthread_mutex_lock(&primary_lock);
+    snprintf(out, n, "%s", primary);
+    pthread_mutex_unlock(&primary_lock);
 }

@@ -366,8 +366,9 @@ def check_schema(d):
              "waiting_rooms": list, "caches": list, "cache_warm": dict, "store": dict})
     keys(d["store"], {"backend": str, "healthy": bool, "connections": int, "ready": int,
                       "commands": int, "errors": int, "timeouts": int, "reconnects": int,
-                      "p99_ms": num, "fallbacks": dict})
+                      "p99_ms": num, "fallbacks": dict, "primary": None})
     assert d["store"]["backend"] == "memory" and d["store"]["healthy"] is True
+    assert d["store"]["primary"] is None  # redis only: the address in use
     keys(d["cache_warm"], {"running": bool, "queued": int, "done": int, "failed": int,
                            "bytes": int})
     for c in d["caches"]:

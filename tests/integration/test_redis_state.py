@@ -25,16 +25,18 @@ pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not insta
 
 
 class Redis:
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, args=()):
+        """args: more redis-server options (--replicaof host port, ...)."""
         self.port = port or free_port()
         self.workdir = workdir
+        self.args = list(args)
         self.start()
 
     def start(self):
         self.log = open(os.path.join(self.workdir, "redis-%d.log" % self.port), "ab")
         self.proc = subprocess.Popen(
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+             "--appendonly", "no"] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, cwd=self.workdir)
         wait_port(self.port, self.proc, 10.0, what="redis-server")
 

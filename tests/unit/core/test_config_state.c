@@ -22,7 +22,8 @@ static void test_defaults_memory(void **state)
     struct config *cfg = expect_ok(HEAD);
     const struct cfg_state *s = &cfg->state;
     assert_int_equal(s->backend, CFG_STATE_MEMORY);
-    assert_null(s->address);
+    assert_null(s->addrs);
+    assert_int_equal(s->naddrs, 0);
     assert_int_equal(s->command_timeout_ms, 50);
     assert_int_equal(s->connect_timeout_ms, 1000);
     assert_int_equal(s->pool_size, 1);
@@ -47,10 +48,11 @@ static void test_every_key(void **state)
         "  broadcast_purges: false\n  broadcast_breaker: false\n"));
     const struct cfg_state *s = &cfg->state;
     assert_int_equal(s->backend, CFG_STATE_REDIS);
-    assert_string_equal(s->address, "10.0.0.5:6380");
-    assert_string_equal(s->host, "10.0.0.5");
-    assert_int_equal(s->port, 6380);
-    assert_null(s->unix_path);
+    assert_int_equal(s->naddrs, 1);
+    assert_string_equal(s->addrs[0].text, "10.0.0.5:6380");
+    assert_string_equal(s->addrs[0].host, "10.0.0.5");
+    assert_int_equal(s->addrs[0].port, 6380);
+    assert_null(s->addrs[0].unix_path);
     assert_int_equal(s->db, 3);
     assert_string_equal(s->user, "weir");
     assert_string_equal(s->password, "s3cret");
@@ -74,16 +76,33 @@ static void test_addresses(void **state)
 {
     (void)state;
     struct config *cfg = expect_ok(STATE("  backend: redis\n  address: /run/redis/redis.sock\n"));
-    assert_string_equal(cfg->state.unix_path, "/run/redis/redis.sock");
-    assert_null(cfg->state.host);
+    assert_string_equal(cfg->state.addrs[0].unix_path, "/run/redis/redis.sock");
+    assert_null(cfg->state.addrs[0].host);
     assert_string_equal(cfg->state.prefix, "weir");
     config_unref(cfg);
     cfg = expect_ok(STATE("  backend: redis\n  address: localhost:6379\n"));
-    assert_string_equal(cfg->state.host, "127.0.0.1");
+    assert_string_equal(cfg->state.addrs[0].host, "127.0.0.1");
     config_unref(cfg);
     cfg = expect_ok(STATE("  backend: redis\n  address: \"[::1]:6379\"\n"));
-    assert_string_equal(cfg->state.host, "::1");
-    assert_int_equal(cfg->state.port, 6379);
+    assert_string_equal(cfg->state.addrs[0].host, "::1");
+    assert_int_equal(cfg->state.addrs[0].port, 6379);
+    config_unref(cfg);
+    /* addresses: every server, in the order they are tried for the primary */
+    cfg = expect_ok(STATE("  backend: redis\n  addresses: [10.0.0.1:6379, \"[::1]:6380\", "
+                          "localhost:6381, /run/redis.sock]\n"));
+    assert_int_equal(cfg->state.naddrs, 4);
+    assert_string_equal(cfg->state.addrs[0].text, "10.0.0.1:6379");
+    assert_string_equal(cfg->state.addrs[1].host, "::1");
+    assert_int_equal(cfg->state.addrs[1].port, 6380);
+    assert_string_equal(cfg->state.addrs[2].host, "127.0.0.1");
+    assert_int_equal(cfg->state.addrs[2].port, 6381);
+    assert_string_equal(cfg->state.addrs[3].unix_path, "/run/redis.sock");
+    config_unref(cfg);
+    cfg = expect_ok(STATE("  backend: redis\n  addresses:\n    - 10.0.0.1:6379\n"
+                          "    - 10.0.0.2:6379\n  tls: on\n"));
+    assert_int_equal(cfg->state.naddrs, 2);
+    assert_string_equal(cfg->state.addrs[1].text, "10.0.0.2:6379");
+    assert_non_null(cfg->state.tls);
     config_unref(cfg);
 }
 
@@ -121,7 +140,7 @@ static void test_errors(void **state)
     (void)state;
     expect_error(STATE("  backend: etcd\n"),
                  "t.yaml:5:12: 'backend' must be memory or redis, got 'etcd'");
-    expect_error(STATE("  backend: redis\n"), "t.yaml:5:3: backend redis needs 'address'");
+    expect_error(STATE("  backend: redis\n"), "t.yaml:5:3: backend redis needs 'address' (or 'addresses')");
     expect_error(STATE("  backend: redis\n  address: localhost\n"),
                  "t.yaml:6:12: 'address' must be host:port or an absolute unix socket path, "
                  "got 'localhost'");
@@ -136,7 +155,23 @@ static void test_errors(void **state)
     expect_error(STATE("  address: 10.0.0.1:1\n  on_store_error: {lockout: open}\n"),
                  "t.yaml:6:20: unknown key 'lockout' in 'state.on_store_error'");
     expect_error(STATE("  address: /run/redis.sock\n  tls: on\n"),
-                 "t.yaml:6:8: 'tls' needs a host:port 'address', not a unix socket path");
+                 "t.yaml:6:8: 'tls' needs host:port addresses, not a unix socket path");
+    expect_error(STATE("  addresses: [10.0.0.1:1, /run/redis.sock]\n  tls: on\n"),
+                 "t.yaml:6:8: 'tls' needs host:port addresses, not a unix socket path");
+    /* addresses */
+    expect_error(STATE("  address: 10.0.0.1:1\n  addresses: [10.0.0.2:1]\n"),
+                 "t.yaml:6:14: give 'address' or 'addresses', not both");
+    expect_error(STATE("  backend: redis\n  addresses: []\n"),
+                 "t.yaml:6:14: 'addresses' needs 1 to 16 entries");
+    expect_error(STATE("  addresses: 10.0.0.1:1\n"),
+                 "t.yaml:5:14: expected a list for 'addresses', found a scalar");
+    expect_error(STATE("  addresses: [10.0.0.1:1, 10.0.0.2]\n"),
+                 "t.yaml:5:27: 'address' must be host:port or an absolute unix socket path, "
+                 "got '10.0.0.2'");
+    expect_error(STATE("  addresses: [10.0.0.1:1, 10.0.0.2:1, 10.0.0.1:1]\n"),
+                 "t.yaml:5:39: '10.0.0.1:1' is in 'addresses' twice");
+    expect_error(STATE("  addresses: [10.0.0.1:1, {host: x}]\n"),
+                 "t.yaml:5:27: expected a scalar for 'address', found a mapping");
     expect_error(STATE("  address: 10.0.0.1:1\n  tls: {verify: maybe}\n"),
                  "t.yaml:6:17: 'verify' must be true or false, got 'maybe'");
     expect_error(STATE("  address: 10.0.0.1:1\n  tls: {sni_name: x}\n"),

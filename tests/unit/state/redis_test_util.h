@@ -1,6 +1,6 @@
 /* redis_test_util.h — for tests of the Redis connection against a fake Redis on the test's own
  * event loop: the loop, run until a condition or a deadline; a listening socket on 127.0.0.1;
- * the fake's RESP command parser. Include after <cmocka.h>; one loop per test program
+ * the fake's RESP command parser and ROLE answers. Include after <cmocka.h>; one loop per test program
  * (`loop`). */
 #ifndef WEIR_TESTS_REDIS_TEST_UTIL_H
 #define WEIR_TESTS_REDIS_TEST_UTIL_H
@@ -64,6 +64,11 @@ static inline int listen_local(uint16_t *port, int rcvbuf)
     *port = ntohs(sa.sin_port);
     return fd;
 }
+
+/* ROLE's answer from a primary and from a replica (weir's handshake asks it). */
+#define RESP_TEST_ROLE_MASTER "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+#define RESP_TEST_ROLE_REPLICA \
+    "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:0\r\n"
 
 /* One whole command (an array of bulk strings) at buf: its length, or 0 when incomplete.
  * The first 8 arguments go to args (cut at 255 bytes) and their full lengths to lens. */

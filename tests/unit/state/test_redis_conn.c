@@ -2,8 +2,9 @@
  * (state/redis_ev.c) against a fake Redis on the same loop: the handshake (SCRIPT LOAD of every
  * script), EVALSHA with its arguments and the answer, a command past its timeout (answered
  * NULL at the timeout, later commands refused while the connection is stalled, the late reply
- * ending the stall), a lost connection (pending answers NULL, reconnect with backoff), and the
- * key layout with its Redis Cluster hash tag. */
+ * ending the stall), a lost connection (pending answers NULL, reconnect with backoff), a
+ * replica refused by the ROLE check, a READONLY answer (demoted: reconnect), and the key layout
+ * with its Redis Cluster hash tag. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ struct fake {
     char in[65536];
     size_t inlen;
     bool hold;            /* keep EVALSHA answers back */
+    bool replica;         /* ROLE says slave */
+    bool readonly;        /* EVALSHA answers -READONLY (demoted under the client) */
     uint32_t held;
     uint32_t scripts, evals, accepts;
     char last_key[256], last_key2[256];
@@ -70,6 +73,10 @@ static void fake_read(struct ev_loop *l, struct ev_io *io, uint32_t events)
             char r[64];
             snprintf(r, sizeof(r), "$40\r\n%040u\r\n", fk.scripts++);
             fake_send(r);
+        } else if (strcasecmp(args[0], "ROLE") == 0) {
+            fake_send(fk.replica ? RESP_TEST_ROLE_REPLICA : RESP_TEST_ROLE_MASTER);
+        } else if (strcasecmp(args[0], "EVALSHA") == 0 && fk.readonly) {
+            fake_send("-READONLY You can't write against a read only replica.\r\n");
         } else if (strcasecmp(args[0], "EVALSHA") == 0) {
             fk.evals++;
             snprintf(fk.last_key, sizeof(fk.last_key), "%s", args[3]);
@@ -90,6 +97,10 @@ static void fake_accept(struct ev_loop *l, struct ev_io *io, uint32_t events)
     int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return;
+    if (fk.cfd >= 0) { /* the client closed the previous one */
+        ev_io_del(l, &fk.cio);
+        close(fk.cfd);
+    }
     int one = 1; /* as Redis does: replies are small, Nagle would hold the second one back */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fk.cfd = fd;
@@ -260,6 +271,54 @@ static void test_lost_connection_and_reconnect(void **state)
     assert_int_equal(answers, 1);
 }
 
+static bool accepted3(void)
+{
+    return fk.accepts >= 3;
+}
+
+/* A replica (ROLE slave) is never used: closed and tried again (one address: after the
+ * backoff) until it is the primary. */
+static void test_replica_skipped(void **state)
+{
+    (void)state;
+    fk.replica = true;
+    run(accepted3, 3000);
+    assert_true(fk.accepts >= 3);
+    assert_false(redis_conn_ready(conn));
+    assert_null(ask());
+    assert_int_equal(fk.evals, 0);
+    fk.replica = false; /* promoted */
+    run(is_ready, 3000);
+    assert_true(redis_conn_ready(conn));
+    assert_non_null(ask());
+    run(answered, 2000);
+    assert_int_equal(answers, 1);
+}
+
+/* -READONLY: the server was made a replica under the connection; it is dropped at once (no
+ * command sent to it any more) and the primary looked for again. */
+static void test_readonly_reconnects(void **state)
+{
+    (void)state;
+    run(is_ready, 2000);
+    fk.readonly = true;
+    fk.replica = true;
+    assert_non_null(ask());
+    run(answered, 2000);
+    assert_int_equal(nulls, 1);
+    assert_false(redis_conn_ready(conn));
+    assert_null(ask());
+    run(NULL, 60);
+    assert_false(redis_conn_ready(conn)); /* reconnected, but to a replica: skipped */
+    fk.readonly = fk.replica = false;
+    run(reconnected, 3000);
+    assert_true(redis_conn_ready(conn));
+    nulls = 0;
+    assert_non_null(ask());
+    run(answered, 2000);
+    assert_int_equal(answers, 1);
+}
+
 static void test_key_layout(void **state)
 {
     (void)state;
@@ -333,6 +392,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_stall_and_late_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_connection_and_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_reconnects, setup, teardown),
         cmocka_unit_test(test_key_layout),
         cmocka_unit_test_setup_teardown(test_one_slot_per_script, setup, teardown),
     };

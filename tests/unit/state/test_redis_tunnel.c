@@ -94,6 +94,8 @@ static void fake_commands(void)
             char r[64];
             snprintf(r, sizeof(r), "$40\r\n%040u\r\n", fk.scripts++);
             fake_send(r);
+        } else if (strcasecmp(name, "ROLE") == 0) {
+            fake_send(RESP_TEST_ROLE_MASTER);
         } else if (strcasecmp(name, "EVALSHA") == 0) {
             fk.evals++;
             for (int i = 4; i < argc && i < 8; i++) /* EVALSHA sha nkeys key args... */
