@@ -400,8 +400,8 @@ static void move_to(struct redis_conn *c, uint32_t i)
     timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
 }
 
-/* Is c on the process's primary? When another connection found it moved since c last
- * looked, c moves there (false). */
+/* Is c on the process's primary? When another connection found it moved (to one of c's
+ * addresses) since c last looked, c moves there: false. */
 static bool on_primary(struct redis_conn *c)
 {
     unsigned gen = atomic_load_explicit(&primary_gen, memory_order_relaxed);
@@ -410,10 +410,7 @@ static bool on_primary(struct redis_conn *c)
     c->gen = gen;
     char p[256];
     store_stats_primary(p, sizeof(p));
-    if (!p[0] || strcmp(p, addr_text(c)) == 0)
-        return true;
-    redis_conn_follow(c, p);
-    return false;
+    return !p[0] || !redis_conn_follow(c, p);
 }
 
 static void follow_timer(struct timer *t)
@@ -428,15 +425,16 @@ void redis_conn_on_primary(redis_primary_fn fn)
     atomic_store_explicit(&primary_hook, fn, memory_order_release);
 }
 
-void redis_conn_follow(struct redis_conn *c, const char *addr)
+bool redis_conn_follow(struct redis_conn *c, const char *addr)
 {
     const struct cfg_state *st = c->st;
     uint32_t i = 0;
     while (i < st->naddrs && strcmp(st->addrs[i].text, addr) != 0)
         i++;
     if (i == st->naddrs || (c->cur == i && c->ac && !c->follow))
-        return; /* not one of ours, or already there (or on the way) */
+        return false; /* not one of ours, or already there (or on the way) */
     move_to(c, i);
+    return true;
 }
 
 /* ---- commands ----------------------------------------------------------------------------- */

@@ -76,8 +76,9 @@ typedef void (*redis_primary_fn)(void);
 void redis_conn_on_primary(redis_primary_fn fn);
 /* Moves c to the server at addr (one of state.addrs by its text) now, unless it is on it or
  * connecting to it: a subscriber, which never writes and so never hears READONLY, follows
- * the primary the command connections found. The handshake's ROLE still decides. */
-void redis_conn_follow(struct redis_conn *c, const char *addr);
+ * the primary the command connections found. The handshake's ROLE still decides. True when
+ * c moves (it is not ready until connected there). */
+bool redis_conn_follow(struct redis_conn *c, const char *addr);
 
 /* The calling thread's command connection (its owner, the worker or the admin thread, set
  * its pool of state.pool_size connections), or NULL: how store backends reach "this

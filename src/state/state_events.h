@@ -4,6 +4,8 @@
  * With `state: backend: redis`, every worker thread (and the admin thread) opens one command
  * connection on its own loop (redis_conn_here() then finds it); worker 0 also opens the
  * subscriber connection, so each event is applied once per instance, on worker 0's thread.
+ * The subscriber never writes, so it cannot see its server demoted: when any connection of the
+ * process finds a new primary, worker 0 is told (state_post) and moves the subscription there.
  *
  * An event is "<instance> <kind> <payload>": the instance id (random per process) lets an
  * instance skip its own events, which it already applied when it published them. Kinds are
