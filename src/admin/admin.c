@@ -670,7 +670,7 @@ static void *admin_main(void *arg)
 {
     struct admin *a = arg;
     if (a->state_cfg)
-        state_thread_start(&a->loop, a->state_cfg, 1, false);
+        state_thread_start(&a->loop, a->state_cfg, 1, NULL);
     ev_loop_run(&a->loop);
     while (a->conns) /* before the Redis connection goes: no answer comes to a closed one */
         conn_close(a->conns);

@@ -694,6 +694,13 @@ static void on_flush_timer(struct timer *t)
 
 /* ---- thread --------------------------------------------------------------------------- */
 
+/* state_post.post for worker 0's subscriber: fn(arg) on this worker, from any thread. */
+static int post_self(void *ctx, void (*fn)(void *arg), void *arg)
+{
+    struct worker *w = ctx;
+    return post_call(&w->pw, w->id, fn, arg);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -703,7 +710,9 @@ static void *worker_main(void *arg)
     timer_arm(&w->loop.timers, &w->health_timer, w->loop.now_ms + 100);
     /* This worker's Redis connection (state: backend redis); worker 0 also hears the other
      * instances' events. Made with the first config: a reload does not move it. */
-    state_thread_start(&w->loop, w->wc->cfg, w->wc->cfg->state.pool_size, w->id == 0);
+    const struct state_post self = {.post = post_self, .ctx = w};
+    state_thread_start(&w->loop, w->wc->cfg, w->wc->cfg->state.pool_size,
+                       w->id == 0 ? &self : NULL);
     ev_loop_run(&w->loop);
 
     abort_all_clients(w);

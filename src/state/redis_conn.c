@@ -9,6 +9,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "tls/tls_gen.h"
 
 #define STALL_DROP_MIN_MS 1000u
+#define FOLLOW_CHECK_MS 1000u /* how often an idle connection looks whether the primary moved */
 
 struct redis_req {
     struct redis_req *prev, *next; /* the live list, while live */
@@ -49,6 +51,8 @@ struct redis_conn {
     bool first;
     bool skipped;                  /* this attempt's server answered ROLE: not the primary */
     uint32_t cur;                  /* st->addrs[cur]: the server tried, or connected to */
+    uint32_t follow;               /* 1 + the address to move to once dropped (0: none) */
+    unsigned gen;                  /* primary_gen when last compared with the primary */
     uint32_t tried;                /* servers that failed in this pass over st->addrs */
     uint32_t hs_pending;           /* handshake replies still to come */
     uint32_t hs_script;            /* index of the next SCRIPT LOAD reply */
@@ -57,11 +61,17 @@ struct redis_conn {
     struct redis_req *head, *tail;
     uint32_t nlate;
     uint64_t stalled_since;
-    struct timer t_conn, t_cmd;
+    struct timer t_conn, t_cmd, t_follow;
     char *channel;
     redis_msg_fn on_msg;
     void *msg_arg;
 };
+
+/* Called (any thread) when a connection finds the primary has changed: redis_conn_on_primary. */
+static _Atomic(redis_primary_fn) primary_hook;
+/* Bumped at each change of the process's primary: a connection that saw another value
+ * compares its server with the primary (store_stats_primary) before its next command. */
+static atomic_uint primary_gen;
 
 /* The calling thread's command connections (state.pool_size of them). */
 static _Thread_local struct {
@@ -135,6 +145,18 @@ static void lost(struct redis_conn *c)
     if (c->freeing || c->retry_armed)
         return;
     const struct cfg_state *st = c->st;
+    timer_disarm(&c->loop->timers, &c->t_cmd);
+    timer_disarm(&c->loop->timers, &c->t_follow);
+    c->retry_armed = true;
+    if (c->follow) { /* moving to the primary another connection found: not a failure */
+        c->cur = c->follow - 1;
+        c->follow = 0;
+        c->skipped = false;
+        c->tried = 0;
+        c->backoff_ms = st->reconnect_min_ms;
+        timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
+        return;
+    }
     if (!c->down_logged && !c->skipped) { /* a replica skipped is the normal case */
         c->down_logged = true;
         log_warn("state store: redis %s unreachable%s%s, %s", addr_text(c), why[0] ? ": " : "",
@@ -142,8 +164,6 @@ static void lost(struct redis_conn *c)
     }
     c->skipped = false;
     c->cur = (c->cur + 1) % st->naddrs;
-    timer_disarm(&c->loop->timers, &c->t_cmd);
-    c->retry_armed = true;
     uint64_t wait = 0;
     if (++c->tried >= st->naddrs) { /* a whole pass and no primary: back off */
         if (!c->down_logged) {
@@ -203,7 +223,14 @@ static void handshake_step(struct redis_conn *c)
     timer_disarm(&c->loop->timers, &c->t_conn);
     atomic_fetch_add_explicit(&store_stats.connected, 1, memory_order_relaxed);
     store_stats_recovered();
-    store_stats_set_primary(addr_text(c));
+    if (store_stats_set_primary(addr_text(c))) {
+        atomic_fetch_add_explicit(&primary_gen, 1, memory_order_relaxed);
+        redis_primary_fn hook = atomic_load_explicit(&primary_hook, memory_order_acquire);
+        if (hook)
+            hook();
+    }
+    c->gen = atomic_load_explicit(&primary_gen, memory_order_relaxed);
+    timer_arm(&c->loop->timers, &c->t_follow, c->loop->now_ms + FOLLOW_CHECK_MS);
     if (c->down_logged)
         log_info("state store: redis %s is back", addr_text(c));
     c->down_logged = false;
@@ -346,6 +373,70 @@ static void conn_timer(struct timer *t)
         drop(c);
 }
 
+/* Moves c to st->addrs[i]: dropped by t_conn, due now (never inside a caller's or hiredis'
+ * callback), then connected there without waiting a backoff. */
+static void move_to(struct redis_conn *c, uint32_t i)
+{
+    if (c->freeing)
+        return;
+    if (c->on_msg)
+        log_info("state store: redis %s: subscriber following the primary to %s",
+                 addr_text(c), c->st->addrs[i].text);
+    else
+        log_debug("state store: redis %s: following the primary to %s", addr_text(c),
+                  c->st->addrs[i].text);
+    if (c->retry_armed) { /* between connections: retarget the retry */
+        c->cur = i;
+        c->tried = 0;
+        c->backoff_ms = c->st->reconnect_min_ms;
+        timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
+        return;
+    }
+    c->follow = i + 1;
+    if (c->ready) {
+        c->ready = false;
+        atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
+    }
+    timer_arm(&c->loop->timers, &c->t_conn, c->loop->now_ms);
+}
+
+/* Is c on the process's primary? When another connection found it moved (to one of c's
+ * addresses) since c last looked, c moves there: false. */
+static bool on_primary(struct redis_conn *c)
+{
+    unsigned gen = atomic_load_explicit(&primary_gen, memory_order_relaxed);
+    if (c->gen == gen)
+        return true;
+    c->gen = gen;
+    char p[256];
+    store_stats_primary(p, sizeof(p));
+    return !p[0] || !redis_conn_follow(c, p);
+}
+
+static void follow_timer(struct timer *t)
+{
+    struct redis_conn *c = (struct redis_conn *)(void *)((char *)t - offsetof(struct redis_conn, t_follow));
+    if (c->ready && on_primary(c))
+        timer_arm(&c->loop->timers, t, c->loop->now_ms + FOLLOW_CHECK_MS);
+}
+
+void redis_conn_on_primary(redis_primary_fn fn)
+{
+    atomic_store_explicit(&primary_hook, fn, memory_order_release);
+}
+
+bool redis_conn_follow(struct redis_conn *c, const char *addr)
+{
+    const struct cfg_state *st = c->st;
+    uint32_t i = 0;
+    while (i < st->naddrs && strcmp(st->addrs[i].text, addr) != 0)
+        i++;
+    if (i == st->naddrs || (c->cur == i && c->ac && !c->follow))
+        return false; /* not one of ours, or already there (or on the way) */
+    move_to(c, i);
+    return true;
+}
+
 /* ---- commands ----------------------------------------------------------------------------- */
 
 static void unlink_live(struct redis_conn *c, struct redis_req *r)
@@ -402,8 +493,7 @@ static void demoted(struct redis_conn *c)
 {
     if (!c->ready || c->freeing)
         return;
-    log_warn("state store: redis %s is read-only now (no longer the primary), looking for the "
-             "primary", addr_text(c));
+    store_stats_read_only(addr_text(c));
     c->down_logged = true;
     c->ready = false;
     atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
@@ -440,7 +530,7 @@ static void req_reply(redisAsyncContext *ac, void *reply, void *priv)
 static struct redis_req *send_argv(struct redis_conn *c, int argc, const char **argv,
                                    const size_t *lens, redis_reply_fn cb, void *arg)
 {
-    if (!redis_conn_ready(c) || !c->ac)
+    if (!redis_conn_ready(c) || !c->ac || !on_primary(c))
         return NULL;
     struct redis_req *r = calloc(1, sizeof(*r));
     if (!r)
@@ -551,6 +641,7 @@ struct redis_conn *redis_conn_new(struct ev_loop *loop, struct config *cfg, cons
     config_ref(cfg);
     timer_init(&c->t_conn, conn_timer);
     timer_init(&c->t_cmd, cmd_timer);
+    timer_init(&c->t_follow, follow_timer);
     atomic_fetch_add_explicit(&store_stats.connections, 1, memory_order_relaxed);
     start_connect(c);
     return c;
@@ -563,6 +654,7 @@ void redis_conn_free(struct redis_conn *c)
     c->freeing = true;
     timer_disarm(&c->loop->timers, &c->t_conn);
     timer_disarm(&c->loop->timers, &c->t_cmd);
+    timer_disarm(&c->loop->timers, &c->t_follow);
     if (c->ac)
         redisAsyncFree(c->ac);
     redis_tunnel_free(c->tun);
@@ -570,6 +662,7 @@ void redis_conn_free(struct redis_conn *c)
     /* Again: the callbacks hiredis ran while freeing must leave no timer armed. */
     timer_disarm(&c->loop->timers, &c->t_conn);
     timer_disarm(&c->loop->timers, &c->t_cmd);
+    timer_disarm(&c->loop->timers, &c->t_follow);
     if (c->ready)
         atomic_fetch_sub_explicit(&store_stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&store_stats.connections, 1, memory_order_relaxed);

@@ -7,6 +7,10 @@
  * next address tried at once; after a whole pass over the addresses without a primary, the
  * retry waits a backoff that doubles from reconnect_min to reconnect_max (reset once ready).
  * A command answered -READONLY (the primary was demoted) drops the connection the same way.
+ * When one connection of the process finds the primary moved, the others follow it: each
+ * compares its server with that primary before its next command (and once a second when
+ * idle) and reconnects there, the command refused meanwhile; the subscriber, which never
+ * writes, is also told at once (redis_conn_on_primary → redis_conn_follow on its thread).
  *
  * Never waiting: a command is refused at once (NULL) when the connection is not ready or is
  * stalled (some earlier command is past its timeout and still unanswered: Redis is stopped or
@@ -64,6 +68,17 @@ struct redis_req *redis_conn_command(struct redis_conn *c, int argc, const char 
 bool redis_conn_publish(struct redis_conn *c, const char *channel, const char *msg, size_t len);
 /* The caller no longer wants r's answer: its cb will not run. */
 void redis_req_cancel(struct redis_req *r);
+
+/* fn() runs, on the thread of the connection that found it, each time the primary changes
+ * (store_stats_set_primary said so: once per change in the process). Before the loops start;
+ * fn must be thread-safe. */
+typedef void (*redis_primary_fn)(void);
+void redis_conn_on_primary(redis_primary_fn fn);
+/* Moves c to the server at addr (one of state.addrs by its text) now, unless it is on it or
+ * connecting to it: a subscriber, which never writes and so never hears READONLY, follows
+ * the primary the command connections found. The handshake's ROLE still decides. True when
+ * c moves (it is not ready until connected there). */
+bool redis_conn_follow(struct redis_conn *c, const char *addr);
 
 /* The calling thread's command connection (its owner, the worker or the admin thread, set
  * its pool of state.pool_size connections), or NULL: how store backends reach "this

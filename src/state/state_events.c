@@ -1,6 +1,7 @@
 /* state_events.c — see state_events.h. The thread-local pointers are each thread's own. */
 #include "state/state_events.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,9 @@ static state_sync_fn syncs[4];
 static unsigned nsyncs;
 static _Thread_local struct ev_loop *sync_loop; /* worker 0's, while it runs the syncs */
 static _Thread_local struct timer sync_timer;
+/* How any thread reaches the subscriber's (worker 0's) loop, while it runs. */
+static pthread_mutex_t post_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct state_post sub_post;
 
 static void make_instance(void);
 
@@ -81,7 +85,28 @@ static void on_message(void *arg, const char *msg, size_t len)
     }
 }
 
-void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool, bool subscriber)
+/* On the subscriber's thread (posted): move the subscription to the primary last found. On
+ * another thread (a call run after the worker stopped), sub is NULL: nothing to do. */
+static void follow_primary(void *arg)
+{
+    (void)arg;
+    char addr[256];
+    store_stats_primary(addr, sizeof(addr));
+    if (sub && addr[0])
+        redis_conn_follow(sub, addr);
+}
+
+/* redis_conn_on_primary's hook, on the thread of the connection that found the new primary. */
+static void primary_changed(void)
+{
+    pthread_mutex_lock(&post_lock);
+    if (sub_post.post)
+        sub_post.post(sub_post.ctx, follow_primary, NULL);
+    pthread_mutex_unlock(&post_lock);
+}
+
+void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool,
+                        const struct state_post *subscriber)
 {
     if (cfg->state.backend != CFG_STATE_REDIS || redis_conn_here())
         return;
@@ -95,6 +120,10 @@ void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool,
     redis_conn_set_here(ncmd ? cmd : NULL, ncmd);
     if (subscriber) {
         sub = redis_conn_new(loop, cfg, channel, on_message, NULL);
+        pthread_mutex_lock(&post_lock);
+        sub_post = *subscriber;
+        pthread_mutex_unlock(&post_lock);
+        redis_conn_on_primary(primary_changed);
         if (nsyncs) { /* the first once the connection is likely up */
             sync_loop = loop;
             timer_init(&sync_timer, on_sync);
@@ -108,6 +137,11 @@ void state_thread_stop(void)
     if (sync_loop)
         timer_disarm(&sync_loop->timers, &sync_timer);
     sync_loop = NULL;
+    if (sub) {
+        pthread_mutex_lock(&post_lock);
+        sub_post = (struct state_post){0};
+        pthread_mutex_unlock(&post_lock);
+    }
     redis_conn_set_here(NULL, 0);
     for (uint32_t i = 0; i < ncmd; i++)
         redis_conn_free(cmd[i]);

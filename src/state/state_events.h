@@ -4,6 +4,8 @@
  * With `state: backend: redis`, every worker thread (and the admin thread) opens one command
  * connection on its own loop (redis_conn_here() then finds it); worker 0 also opens the
  * subscriber connection, so each event is applied once per instance, on worker 0's thread.
+ * The subscriber never writes, so it cannot see its server demoted: when any connection of the
+ * process finds a new primary, worker 0 is told (state_post) and moves the subscription there.
  *
  * An event is "<instance> <kind> <payload>": the instance id (random per process) lets an
  * instance skip its own events, which it already applied when it published them. Kinds are
@@ -35,10 +37,19 @@ void state_events_handle(enum state_event_kind kind, state_event_fn fn);
 typedef void (*state_sync_fn)(void);
 void state_events_every(state_sync_fn fn);
 
+/* How other threads run fn(arg) on the subscriber's thread (its host's mailbox: the worker's
+ * post). post returns 0, or -1 when it could not (the call is then dropped). */
+struct state_post {
+    int (*post)(void *ctx, void (*fn)(void *arg), void *arg);
+    void *ctx;
+};
+
 /* The calling thread's connections for cfg (nothing with the memory backend): `pool` command
- * connections (a worker: state.pool_size; the admin thread: 1); subscriber: this thread also
- * applies other instances' events. */
-void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool, bool subscriber);
+ * connections (a worker: state.pool_size; the admin thread: 1); subscriber non-NULL: this
+ * thread also applies other instances' events, and its subscription follows the primary
+ * whichever thread's connection finds it moved (told through subscriber->post). */
+void state_thread_start(struct ev_loop *loop, struct config *cfg, uint32_t pool,
+                        const struct state_post *subscriber);
 void state_thread_stop(void);
 
 /* Does the calling thread talk to a shared store (state: backend redis)? */

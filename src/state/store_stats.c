@@ -13,6 +13,9 @@ struct store_stats store_stats;
 /* The primary's address, written by the workers, read by the admin thread. */
 static pthread_mutex_t primary_lock = PTHREAD_MUTEX_INITIALIZER;
 static char primary[256];
+/* The server last logged read-only: the connections that meet its READONLY one after the
+ * other log it once (cleared when it is the primary again). */
+static char read_only[256];
 
 /* One flag per feature: set when its fallback was logged in this outage. */
 static atomic_bool logged[STORE_F_COUNT];
@@ -42,15 +45,31 @@ void store_stats_recovered(void)
         atomic_store_explicit(&logged[i], false, memory_order_relaxed);
 }
 
-void store_stats_set_primary(const char *addr)
+bool store_stats_set_primary(const char *addr)
 {
     pthread_mutex_lock(&primary_lock);
     bool changed = strncmp(primary, addr, sizeof(primary) - 1) != 0;
-    if (changed)
+    if (changed) {
         snprintf(primary, sizeof(primary), "%s", addr);
+        if (strcmp(read_only, primary) == 0)
+            read_only[0] = '\0'; /* the primary again: its next demotion is news */
+    }
     pthread_mutex_unlock(&primary_lock);
     if (changed)
         log_info("state store: primary is now %s", addr);
+    return changed;
+}
+
+void store_stats_read_only(const char *addr)
+{
+    pthread_mutex_lock(&primary_lock);
+    bool changed = strncmp(read_only, addr, sizeof(read_only) - 1) != 0;
+    if (changed)
+        snprintf(read_only, sizeof(read_only), "%s", addr);
+    pthread_mutex_unlock(&primary_lock);
+    if (changed)
+        log_warn("state store: redis %s is read-only now (no longer the primary), looking for "
+                 "the primary", addr);
 }
 
 void store_stats_primary(char *out, size_t n)

@@ -6,6 +6,7 @@
 #define WEIR_STATE_STORE_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +36,12 @@ void store_stats_fallback(enum store_feature f, const char *policy);
 void store_stats_recovered(void);
 const char *store_feature_name(enum store_feature f);
 /* A connection became ready on the primary at addr: logs "primary is now addr" when it is not
- * the one last set (once per change, however many connections follow). Any thread. */
-void store_stats_set_primary(const char *addr);
+ * the one last set (once per change, however many connections follow) and returns true then.
+ * Any thread. */
+bool store_stats_set_primary(const char *addr);
+/* A connection's write was refused READONLY by addr: logs it once per demotion (however many
+ * connections meet it). Any thread. */
+void store_stats_read_only(const char *addr);
 /* The address last set ("" before any) into out (n bytes). Any thread. */
 void store_stats_primary(char *out, size_t n);
 

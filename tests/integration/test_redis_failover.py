@@ -7,10 +7,14 @@ READONLY (demoted under weir) is dropped and the primary looked for again. Check
 replica listed first is skipped; the primary killed and the replica promoted (REPLICAOF NO ONE)
 → weir writes to the new primary within seconds, falling back (and counting it) in the gap,
 no request waiting past command_timeout; the connected primary demoted (REPLICAOF host port)
-→ READONLY seen, weir moves to the new primary; and with state.tls, every address over TLS."""
+→ READONLY seen (logged once per process), weir moves to the new primary; the subscriber
+connection (pub/sub never writes, so never hears READONLY) follows the primary the command
+connections found, and a purge on one instance still reaches the other; and with state.tls,
+every address over TLS."""
 
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -70,6 +74,7 @@ ROUTES = [
     {"path": "/tight", "upstream": "g",
      "rate_limit": {"rate": 1, "per": "60s", "burst": 2, "key": "route"}},
     {"path": "/idem", "upstream": "g", "idempotency": {"ttl": "60s"}},
+    {"path": "/c/", "upstream": "g", "cache": "on"},
 ]
 
 
@@ -169,6 +174,7 @@ def test_primary_killed_replica_promoted(launcher, pair):
     until(lambda: primary_of(w) == addr(r), 5, "weir never moved to the promoted replica")
     wait_store_ready([w])
     through_store(w, r, "b-1")
+    until(lambda: subscribers(r) == 1, 5, "the subscriber never moved to the promoted replica")
     text = w.stderr_text()
     assert "state store: primary is now %s" % addr(r) in text
     assert text.count("state store: primary is now %s" % addr(r)) == 1  # once per outage
@@ -191,10 +197,68 @@ def test_demoted_primary_readonly(launcher, pair):
     until(lambda: no_fallback_on_fresh_connections(w), 5, "some connection stayed on p")
     wait_store_ready([w])
     text = w.stderr_text()
-    assert "is read-only now" in text, text[-2000:]
+    assert text.count("is read-only now") == 1, text[-2000:]  # once, however many connections
     assert "state store: primary is now %s" % addr(r) in text
     # r had p's state by replication: /tight's bucket, spent on p, stays spent on r
     through_store(w, r, "c-2", tight=[429] * 4)
+
+
+def subscribers(r):
+    """weir instances subscribed to the events channel on r (PUBSUB NUMSUB)."""
+    return int(r.cmd("PUBSUB", "NUMSUB", "weir:events").rstrip().rsplit(":", 1)[1])
+
+
+def clients(r):
+    """Connections to r other than its replication link and this query's own."""
+    return sum(1 for ln in r.cmd("CLIENT", "LIST").splitlines()
+               if ln.startswith("id=") and "flags=M" not in ln and "cmd=client|list" not in ln)
+
+
+def received(w):
+    return metric(scrape(w.aport), "weir_store_events_received_total") or 0
+
+
+def cached(w, path):
+    with Client(w.port) as c:
+        res = c.get(path, headers={"Host": "shop.test"})
+    assert res.status == 200, res
+    time.sleep(0.05)  # the entry is stored right after the response went out
+    return res.header("x-cache") == "HIT"
+
+
+def test_subscriber_follows_the_demoted_primary(launcher, pair):
+    p, r = pair
+    b = launcher.backend("a")
+    ws = [weir_on(launcher, [p, r], b) for _ in range(2)]
+    until(lambda: subscribers(p) == 2, 5, "the instances never subscribed on the primary")
+    assert "OK" in r.cmd("REPLICAOF", "NO", "ONE")
+    assert "OK" in p.cmd("REPLICAOF", "127.0.0.1", str(r.port))
+    until(lambda: "slave" in role(p), 5, "p was not demoted")
+    # writes make the command connections meet READONLY and find r; the subscribers follow
+    for w in ws:
+        until(lambda: no_fallback_on_fresh_connections(w) and primary_of(w) == addr(r), 10,
+              "weir never left the demoted primary")
+    until(lambda: subscribers(r) == 2 and subscribers(p) == 0, 5,
+          "the subscriptions stayed on the demoted primary")
+    # the admin thread's connection, idle, follows too (within its second's check): every
+    # connection left p, so a purge from the admin API is published on r
+    until(lambda: clients(p) == 0, 5, "some connection stayed on the demoted primary")
+    for w in ws:
+        text = w.stderr_text()
+        assert "following the primary to %s" % addr(r) in text, text[-2000:]
+        assert text.count("is read-only now") == 1, text[-2000:]
+    # a purge published on r by A reaches B through its subscription on r
+    path = "/c/text?n=10&cc=" + urllib.parse.quote("max-age=600")
+    for w in ws:
+        cached(w, path)
+        assert cached(w, path)
+    before = received(ws[1])
+    with Client(ws[0].aport) as c:
+        res = c.request("POST", "/cache/purge?prefix=" + urllib.parse.quote("http://shop.test/c/"))
+    assert res.status == 200 and res.json()["broadcast"] is True, res
+    until(lambda: received(ws[1]) > before, 5, "the purge never reached the other instance")
+    assert not cached(ws[1], path)
+    assert not cached(ws[0], path)
 
 
 def test_tls_to_every_address(launcher, redis_servers, certs):  # noqa: F811

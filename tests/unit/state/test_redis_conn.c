@@ -3,8 +3,8 @@
  * script), EVALSHA with its arguments and the answer, a command past its timeout (answered
  * NULL at the timeout, later commands refused while the connection is stalled, the late reply
  * ending the stall), a lost connection (pending answers NULL, reconnect with backoff), a
- * replica refused by the ROLE check, a READONLY answer (demoted: reconnect), and the key layout
- * with its Redis Cluster hash tag. */
+ * replica refused by the ROLE check, a READONLY answer (demoted: reconnect), the primary-change
+ * hook and following a named address, and the key layout with its Redis Cluster hash tag. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +319,40 @@ static void test_readonly_reconnects(void **state)
     assert_int_equal(answers, 1);
 }
 
+static unsigned hooks;
+
+static void count_hook(void)
+{
+    hooks++;
+}
+
+/* The hook runs once per change of the process's primary (not again on a reconnect to the
+ * same one); following the address c is on, or one not among its addresses, does nothing. */
+static void test_primary_hook_and_follow(void **state)
+{
+    (void)state;
+    char here_addr[32];
+    snprintf(here_addr, sizeof(here_addr), "127.0.0.1:%u", fk.port);
+    store_stats_set_primary("192.0.2.1:6379"); /* some earlier primary */
+    hooks = 0;
+    redis_conn_on_primary(count_hook);
+    run(is_ready, 2000);
+    assert_int_equal(hooks, 1);
+    char p[64];
+    store_stats_primary(p, sizeof(p));
+    assert_string_equal(p, here_addr);
+    assert_false(redis_conn_follow(conn, here_addr));
+    assert_false(redis_conn_follow(conn, "192.0.2.1:6379"));
+    assert_true(redis_conn_ready(conn));
+    fake_drop_client();
+    run(reconnected, 3000);
+    assert_int_equal(hooks, 1); /* the same primary again */
+    assert_non_null(ask());
+    run(answered, 2000);
+    assert_int_equal(answers, 1);
+    redis_conn_on_primary(NULL);
+}
+
 static void test_key_layout(void **state)
 {
     (void)state;
@@ -394,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_connection_and_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_reconnects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_primary_hook_and_follow, setup, teardown),
         cmocka_unit_test(test_key_layout),
         cmocka_unit_test_setup_teardown(test_one_slot_per_script, setup, teardown),
     };
