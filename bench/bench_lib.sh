@@ -1,7 +1,8 @@
-# bench_lib.sh — helpers the server benchmarks share (sourced by static_bench.sh and
-# cache_bench.sh after they set PY, QUIET_WAIT and TMP): process bookkeeping (STARTED, stop_pid,
-# forget_pid, the EXIT trap that stops everything by PID and removes TMP), free_port, CPU ticks
-# of a process, waiting for quiet cores, and one wrk measurement (wrk_measure).
+# bench_lib.sh — helpers the server benchmarks share (sourced by static_bench.sh,
+# cache_bench.sh, tls_bench.sh and h2_bench.sh after they set PY, QUIET_WAIT and TMP): process
+# bookkeeping (STARTED, stop_pid, forget_pid, the EXIT trap that stops everything by PID and
+# removes TMP), free_port, CPU ticks of a process, the median of numbers on stdin, waiting for
+# quiet cores, and one wrk measurement (wrk_measure).
 # shellcheck shell=bash
 STARTED=()
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
@@ -15,7 +16,7 @@ stop_pid() {        # SIGTERM, up to 5 s, then SIGKILL; sets STOP_RC when it had
     wait "$pid" 2>/dev/null
     return 0
 }
-forget_pid() { local p n=(); for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || n+=("$p"); done; STARTED=("${n[@]}"); }
+forget_pid() { local p keep=(); for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; STARTED=("${keep[@]}"); }
 # shellcheck disable=SC2317
 cleanup() {
     local rc=$? p
@@ -27,6 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { local s f; s=$(<"/proc/$1/stat") || return 1; s=${s##*) }; read -ra f <<<"$s"; echo $((f[11] + f[12])); }
 cores_busy() {      # "busy0 busy1" in % over one second

@@ -39,53 +39,17 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-h2-bench.XXXXXX")
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
 printf 'round\tproxy\trequests\tseconds\tcpu_us_per_req\tp99_ms\n' >"$RAW"
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
-QUIET_WAIT=0
-# shellcheck source=bench/bench_lib.sh
-source "$HERE/bench_lib.sh"  # STARTED, stop_pid, the EXIT cleanup, free_port, ticks
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
-    -keyout "$TMP/ec.key" -out "$TMP/ec.pem" 2>/dev/null || die "openssl req"
-
 # shellcheck source=bench/nginx_lib.sh
-source "$HERE/nginx_lib.sh"  # render, backend_start, wait_port
+source "$HERE/nginx_lib.sh"  # bench_lib.sh (stop by PID on exit, ticks, median), make_cert,
+                             # backend_start, proxy_start, proxy_stop
+make_cert ec ec
 backend_start
-STARTED+=("$BACKEND_PID")
-wait_port "$BACKEND_PORT" || die "backend nginx did not start"
 
-PROXY_PID="" WORKER_PID="" PORT=""
-start_proxy() {  # KIND
-    local kind=$1 dir=$TMP/$1
-    PORT=$(free_port)
-    mkdir -p "$dir"
-    if [[ $kind == weir ]]; then
-        cat >"$dir/weir.yaml" <<YAML
-workers: 1
-admin: off
-log: {level: warn, access: "off"}
-listen:
-  - address: 127.0.0.1:$PORT
-    http2: true
-    tls:
-      certificates: [{cert: $TMP/ec.pem, key: $TMP/ec.key}]
-upstreams:
-  b: {servers: [127.0.0.1:$BACKEND_PORT], pool: {max_idle: 1024}}
-routes: [{path: /, upstream: b}]
-YAML
-        taskset -c 0 "$WEIR" -c "$dir/weir.yaml" 2>"$dir/stderr" &
-        PROXY_PID=$!
-        WORKER_PID=$PROXY_PID
-    else
-        render "$HERE/conf/nginx-h2-proxy.conf.in" "$dir/nginx.conf" "$dir" "$PORT" "$TMP/ec.pem" "$TMP/ec.key"
-        taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
-        PROXY_PID=$!
-    fi
-    STARTED+=("$PROXY_PID")
-    wait_port "$PORT" || die "$kind did not start: $(cat "$dir/stderr")"
-    [[ $kind == nginx ]] && WORKER_PID=$(pgrep -P "$PROXY_PID" | head -n1)
+start_proxy() {  # KIND: weir or nginx over TLS with HTTP/2, up to 1024 idle upstream connections
+    proxy_start "$1" "$TMP/$1" "$TMP/ec.pem" "$TMP/ec.key" "$HERE/conf/nginx-h2-proxy.conf.in" \
+        "http2: true" "pool: {max_idle: 1024}"
     h2load -n 100 -c 1 "https://127.0.0.1:$PORT/" 2>&1 | grep -q "100 succeeded" ||
-        die "$kind does not answer over HTTP/2"
+        die "$1 does not answer over HTTP/2"
 }
 
 measure() {  # ROUND KIND
@@ -103,8 +67,6 @@ measure() {  # ROUND KIND
     printf '   %-5s %9s requests in %5.1f s: %7.2f CPU µs/request, p99 %s ms\n' "$kind" "$count" "$secs" "$us" "$p99"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
 echo "h2_bench: $(date -u +%FT%TZ) weir $("$WEIR" --version 2>&1 | head -1), $(nginx -v 2>&1 | sed 's/.*version: //'), $(h2load --version | head -1)"
 echo "h2_bench: load average $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -114,8 +76,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for kind in "${order[@]}"; do
         start_proxy "$kind"
         measure "$r" "$kind"
-        stop_pid "$PROXY_PID"
-        forget_pid "$PROXY_PID"
+        proxy_stop
     done
 done
 echo "== medians"

@@ -45,72 +45,16 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-tls-bench.XXXXXX")
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
 printf 'round\tproxy\ttest\tcount\tseconds\tcpu_us_per_op\trate\n' >"$RAW"
-
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do stop_pid "$p"; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ticks() { local s; s=$(<"/proc/$1/stat") || return 1; s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
-
-# ---------------------------------------------------------------- certificates
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
-    -keyout "$TMP/ec.key" -out "$TMP/ec.pem" 2>/dev/null || die "openssl req (ec)"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench.test \
-    -keyout "$TMP/rsa.key" -out "$TMP/rsa.pem" 2>/dev/null || die "openssl req (rsa)"
-
-# ---------------------------------------------------------------- backend (core 1)
 # shellcheck source=bench/nginx_lib.sh
-source "$HERE/nginx_lib.sh"  # render, backend_start, wait_port
+source "$HERE/nginx_lib.sh"  # bench_lib.sh (stop by PID on exit, ticks, median), make_cert,
+                             # backend_start, proxy_start, proxy_stop
+make_cert ec ec
+make_cert rsa rsa
 backend_start
-PIDS+=("$BACKEND_PID")
-wait_port "$BACKEND_PORT" || die "backend nginx did not start"
 
-# ---------------------------------------------------------------- proxies (core 0)
-PROXY_PID="" WORKER_PID="" PORT=""
 start_proxy() {  # KIND CERTNAME
-    local kind=$1 cert=$TMP/$2.pem key=$TMP/$2.key dir=$TMP/$1-$2
-    PORT=$(free_port)
-    mkdir -p "$dir"
-    if [[ $kind == weir ]]; then
-        cat >"$dir/weir.yaml" <<YAML
-workers: 1
-admin: off
-log: {level: warn, access: "off"}
-listen:
-  - address: 127.0.0.1:$PORT
-    tls:
-      certificates: [{cert: $cert, key: $key}]
-upstreams:
-  b: {servers: [127.0.0.1:$BACKEND_PORT]}
-routes: [{path: /, upstream: b}]
-YAML
-        taskset -c 0 "$WEIR" -c "$dir/weir.yaml" 2>"$dir/stderr" &
-        PROXY_PID=$!
-        WORKER_PID=$PROXY_PID
-    else
-        render "$HERE/conf/nginx-tls-proxy.conf.in" "$dir/nginx.conf" "$dir" "$PORT" "$cert" "$key"
-        taskset -c 0 nginx -p "$dir/" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
-        PROXY_PID=$!
-    fi
-    PIDS+=("$PROXY_PID")
-    wait_port "$PORT" || die "$kind did not start: $(cat "$dir/stderr")"
-    if [[ $kind == nginx ]]; then
-        WORKER_PID=$(pgrep -P "$PROXY_PID" | head -n1)
-    fi
-    curl -sk -o /dev/null "https://127.0.0.1:$PORT/" || die "$kind does not answer over HTTPS"
+    proxy_start "$1" "$TMP/$1-$2" "$TMP/$2.pem" "$TMP/$2.key" "$HERE/conf/nginx-tls-proxy.conf.in"
+    curl -sk -o /dev/null "https://127.0.0.1:$PORT/" || die "$1 does not answer over HTTPS"
 }
 
 measure() {  # ROUND KIND TEST
@@ -153,15 +97,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
             start_proxy "$kind" "$cert"
             ((want_hs)) && measure "$r" "$kind" "$hs"
             ((want_ka)) && measure "$r" "$kind" ka-1k
-            stop_pid "$PROXY_PID"
+            proxy_stop
         done
     done
 done
 
 echo "== medians (CPU µs per operation; lower is better)"
 for test in ${TESTS//,/ }; do
-    w=$(awk -F'\t' -v t=$test '$2=="weir" && $3==t {print $6}' "$RAW" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
-    n=$(awk -F'\t' -v t=$test '$2=="nginx" && $3==t {print $6}' "$RAW" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+    w=$(awk -F'\t' -v t="$test" '$2=="weir" && $3==t {print $6}' "$RAW" | median)
+    n=$(awk -F'\t' -v t="$test" '$2=="nginx" && $3==t {print $6}' "$RAW" | median)
     printf '   %-8s weir %8.2f  nginx %8.2f  weir/nginx %.3f  (per core: weir %.0f/s, nginx %.0f/s)\n' \
         "$test" "$w" "$n" "$(echo "$w / $n" | bc -l)" "$(echo "1000000 / $w" | bc -l)" "$(echo "1000000 / $n" | bc -l)"
 done

@@ -1,10 +1,10 @@
-/* admin.c — the admin thread: listener, HTTP/1.1 handling, auth, Server-Sent Events.
+/* admin.c — the admin thread: listener, HTTP/1.1 connections, Server-Sent Events.
  *
  * One thread, one struct ev_loop, edge-triggered like the workers. Each connection reads
  * request heads with h1_parse_request, answers one request at a time (the next pipelined one
  * once the previous response is written), and is closed after 10 s without a first request
  * or 60 s idle. Bodies are never read: a request announcing one is answered and the
- * connection closed.
+ * connection closed. What each request gets (auth, methods, endpoints) is admin_routes.c's.
  *
  * SSE subscribers get the status document once per second (rendered once per tick, copied to
  * each). A subscriber whose unsent backlog would exceed ADMIN_SSE_BACKLOG is dropped, so a
@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +26,12 @@
 #include <unistd.h>
 
 #include "admin/abuf.h"
-#include "admin/admin_auth.h"
-#include "admin/admin_cache.h"
-#include "cache/cache_warm.h"
+#include "admin/admin_conn.h"
+#include "admin/admin_routes.h"
 #include "admin/collect.h"
-#include "admin/prometheus.h"
-#include "admin/revocation_admin.h"
 #include "admin/security_admin.h"
 #include "admin/status_json.h"
-#include "admin/waitroom_admin.h"
+#include "cache/cache_warm.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "event/loop.h"
@@ -43,8 +39,6 @@
 #include "state/state_events.h"
 
 #define ADMIN_MAX_CONNS 512
-#define ADMIN_IN_MAX 16384                 /* a request head */
-#define ADMIN_OUT_MAX ((size_t)256 << 20)  /* one response (a huge /metrics) */
 #define ADMIN_SSE_BACKLOG ((size_t)1 << 20)  /* unsent bytes before a subscriber is dropped */
 #define ADMIN_FIRST_MS 10000               /* connect -> first request head */
 #define ADMIN_IDLE_MS 60000                /* between requests, or without write progress */
@@ -53,50 +47,7 @@
 #define ADMIN_REBIND_MS 100u
 #define ADMIN_PING_TICKS 15
 
-struct reqinfo {
-    bool head;       /* HEAD: headers only */
-    bool keep;       /* keep the connection after the response */
-};
-
-struct aconn {
-    struct ev_io io;         /* first: events carry &io */
-    struct admin *a;
-    struct aconn *prev, *next;
-    struct timer timer;
-    char in[ADMIN_IN_MAX];
-    size_t inlen;
-    struct abuf out;
-    size_t out_off;
-    bool sse, close_after_write, peer_eof, closed;
-    bool lingering;          /* answered and half-closed: draining input until EOF or 2 s */
-    struct sec_kv_op *op;    /* an answer from Redis to wait for (no request read meanwhile) */
-    struct reqinfo op_ri;
-};
-
-struct admin {
-    pthread_t thread;
-    bool thread_started;
-    struct ev_loop loop;
-    bool loop_ready;
-    int lfd;
-    struct ev_io lio;
-    int wake_fd;
-    struct ev_io wake_io;
-    struct admin_view *view;
-    char *token;
-    size_t token_len;
-    char *listen_text;
-    struct collector *col;
-    struct timer tick;
-    uint64_t next_tick_ms;
-    uint32_t ticks;
-    struct aconn *conns;
-    uint32_t nconns, nsse;
-    struct abuf body;        /* scratch for rendered documents */
-    struct config *state_cfg; /* referenced; NULL when none */
-};
-
-static uint64_t wall_ms(void)
+uint64_t admin_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -185,8 +136,8 @@ static size_t conn_pending(const struct aconn *c)
 
 /* ---- responses -------------------------------------------------------------------------- */
 
-static void respond(struct aconn *c, const struct reqinfo *ri, int status, const char *ctype,
-                    const char *extra, const char *body, size_t len)
+void admin_respond(struct aconn *c, const struct reqinfo *ri, int status, const char *ctype,
+                   const char *extra, const char *body, size_t len)
 {
     struct abuf *o = &c->out;
     abuf_printf(o,
@@ -211,10 +162,10 @@ static void respond(struct aconn *c, const struct reqinfo *ri, int status, const
         c->close_after_write = true;
 }
 
-static void respond_text(struct aconn *c, const struct reqinfo *ri, int status, const char *extra,
-                         const char *text)
+void admin_respond_text(struct aconn *c, const struct reqinfo *ri, int status, const char *extra,
+                        const char *text)
 {
-    respond(c, ri, status, "text/plain; charset=utf-8", extra, text, strlen(text));
+    admin_respond(c, ri, status, "text/plain; charset=utf-8", extra, text, strlen(text));
 }
 
 static void respond_error(struct aconn *c, int status)
@@ -222,130 +173,28 @@ static void respond_error(struct aconn *c, int status)
     char msg[96];
     struct reqinfo ri = {.head = false, .keep = false};
     snprintf(msg, sizeof(msg), "%d %s\n", status, h1_status_text(status));
-    respond_text(c, &ri, status, NULL, msg);
+    admin_respond_text(c, &ri, status, NULL, msg);
 }
 
-/* ---- endpoints -------------------------------------------------------------------------- */
+/* ---- Server-Sent Events ---------------------------------------------------------------- */
 
-static void serve_metrics(struct aconn *c, const struct reqinfo *ri)
+struct abuf *admin_scratch(struct admin *a)
 {
-    struct admin *a = c->a;
-    struct model m;
-    a->body.len = 0;
-    a->body.failed = false;
-    a->body.max = ADMIN_OUT_MAX;
-    if (collector_collect(a->col, &m, COLLECT_HIST, ev_now_update(&a->loop), wall_ms()) == -1) {
-        model_free(&m);
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    prometheus_render(&m, &a->body);
-    model_free(&m);
-    if (a->body.failed) {
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    respond(c, ri, 200, PROMETHEUS_CONTENT_TYPE, NULL, a->body.data ? a->body.data : "",
-            a->body.len);
-    if (a->body.cap > (4u << 20))
-        abuf_free(&a->body);
-}
-
-static void serve_cache(struct aconn *c, const struct reqinfo *ri, struct str path,
-                        struct str query)
-{
-    struct admin *a = c->a;
-    a->body.len = 0;
-    a->body.failed = false;
-    a->body.max = ADMIN_OUT_MAX;
-    int status = admin_cache_handle(path, query, &a->body);
-    respond(c, ri, status, "application/json", NULL, a->body.data ? a->body.data : "",
-            a->body.len);
-}
-
-/* Renders the status document into a->body; false on out of memory. */
-static bool render_status(struct admin *a, unsigned flags)
-{
-    struct model m;
-    a->body.len = 0;
-    a->body.failed = false;
-    a->body.max = ADMIN_OUT_MAX;
-    bool ok = collector_collect(a->col, &m, flags, ev_now_update(&a->loop), wall_ms()) == 0;
-    if (ok)
-        status_json_render(&m, &a->body);
-    model_free(&m);
-    return ok && !a->body.failed;
-}
-
-static void serve_status(struct aconn *c, const struct reqinfo *ri)
-{
-    struct admin *a = c->a;
-    if (!render_status(a, 0)) {
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    respond(c, ri, 200, "application/json", NULL, a->body.data, a->body.len);
-}
-
-/* An API endpoint's answer: a fresh body for fill, then its status (JSON when 200). */
-static struct abuf *api_body(struct aconn *c)
-{
-    struct admin *a = c->a;
     a->body.len = 0;
     a->body.failed = false;
     a->body.max = ADMIN_OUT_MAX;
     return &a->body;
 }
 
-static void api_respond(struct aconn *c, const struct reqinfo *ri, int st)
+bool admin_render_status(struct admin *a, unsigned flags)
 {
-    struct admin *a = c->a;
-    if (a->body.failed) {
-        struct reqinfo r = {.head = ri->head, .keep = false};
-        respond_text(c, &r, 500, NULL, "500 out of memory\n");
-        return;
-    }
-    respond(c, ri, st, st == 200 ? "application/json" : "text/plain; charset=utf-8", NULL,
-            a->body.data, a->body.len);
-}
-
-static void conn_run(struct aconn *c);
-
-static void security_answered(void *arg, const char *json, size_t len)
-{
-    struct aconn *c = arg;
-    c->op = NULL;
-    respond(c, &c->op_ri, 200, "application/json", NULL, json, len);
-    conn_run(c);
-}
-
-/* Through Redis when the state is there (every instance's locks): answered later, and the
- * connection reads no further request meanwhile. */
-static void serve_security(struct aconn *c, const struct reqinfo *ri, struct str path,
-                           struct str query, bool post)
-{
-    c->op = security_admin_shared(path, query, post, security_answered, c);
-    if (c->op) {
-        c->op_ri = *ri;
-        return;
-    }
-    int st = security_admin_handle(path, query, post, api_body(c));
-    api_respond(c, ri, st);
-}
-
-static void serve_waitroom(struct aconn *c, const struct reqinfo *ri, struct str path, bool post)
-{
-    int st = waitroom_admin(path, post, api_body(c));
-    api_respond(c, ri, st);
-}
-
-static void serve_revoke(struct aconn *c, const struct reqinfo *ri, struct str query, bool post)
-{
-    int st = revocation_admin(post, query, api_body(c));
-    api_respond(c, ri, st);
+    struct model m;
+    struct abuf *b = admin_scratch(a);
+    bool ok = collector_collect(a->col, &m, flags, ev_now_update(&a->loop), admin_wall_ms()) == 0;
+    if (ok)
+        status_json_render(&m, b);
+    model_free(&m);
+    return ok && !a->body.failed;
 }
 
 static void sse_event(struct aconn *c, const struct abuf *doc)
@@ -355,7 +204,7 @@ static void sse_event(struct aconn *c, const struct abuf *doc)
     abuf_add(&c->out, "\n\n", 2);
 }
 
-static void serve_events(struct aconn *c, const struct reqinfo *ri)
+void admin_sse_start(struct aconn *c, const struct reqinfo *ri)
 {
     struct admin *a = c->a;
     static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -372,87 +221,10 @@ static void serve_events(struct aconn *c, const struct reqinfo *ri)
     c->inlen = 0;
     timer_disarm(&a->loop.timers, &c->timer);
     abuf_str(&c->out, "retry: 2000\n: ping\n\n");
-    if (render_status(a, 0))
+    if (admin_render_status(a, 0))
         sse_event(c, &a->body);
     if (c->out.failed)
         conn_close(c);
-}
-
-static void handle(struct aconn *c, const struct h1_request *req)
-{
-    struct admin *a = c->a;
-    struct reqinfo ri = {.head = req->method_id == H1_M_HEAD};
-    ri.keep = req->minor >= 1 ? !(req->flags & H1F_CONN_CLOSE)
-                              : (req->flags & H1F_CONN_KEEPALIVE) != 0;
-    bool body = req->framing == H1_FRAME_CHUNKED ||
-                (req->framing == H1_FRAME_LENGTH && req->content_length > 0);
-    if (body)
-        ri.keep = false; /* never read: the connection cannot be reused */
-
-    /* Split the target into path and query; absolute-form loses its scheme and authority. */
-    struct str t = req->target;
-    if (req->flags & H1F_ABSOLUTE_FORM) {
-        const char *p = memchr(t.ptr, ':', t.len);
-        size_t skip = p && (size_t)(p - t.ptr) + 3 <= t.len ? (size_t)(p - t.ptr) + 3 : t.len;
-        const char *slash = memchr(t.ptr + skip, '/', t.len - skip);
-        t = slash ? str_from(slash, t.len - (size_t)(slash - t.ptr)) : str_cstr("/");
-    }
-    const char *qm = memchr(t.ptr, '?', t.len);
-    struct str path = qm ? str_from(t.ptr, (size_t)(qm - t.ptr)) : t;
-    struct str query = qm ? str_from(qm + 1, t.len - (size_t)(qm - t.ptr) - 1) : str_from("", 0);
-
-    bool room_cmd = req->method_id == H1_M_POST && str_has_prefix(path, STR_LIT("/waitroom/"));
-    bool revoke = str_eq(path, STR_LIT("/revoke"));
-    room_cmd |= revoke && req->method_id == H1_M_POST; /* GET lists, POST revokes */
-    bool reload = str_eq(path, str_cstr("/reload"));
-    bool cache_api = str_has_prefix(path, STR_LIT("/cache/"));
-    bool unlock = str_eq(path, STR_LIT("/lockouts/unlock"));
-    bool post_only = reload || cache_api || unlock;
-    if (post_only ? req->method_id != H1_M_POST
-                  : req->method_id != H1_M_GET && req->method_id != H1_M_HEAD && !room_cmd) {
-        respond_text(c, &ri, 405, post_only ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n",
-                     "405 Method Not Allowed\n");
-        return;
-    }
-    if (body) {
-        respond_text(c, &ri, 400, NULL, "400 Bad Request: no body expected\n");
-        return;
-    }
-    if (!admin_auth_ok(a->token, a->token_len, req, query)) {
-        respond_text(c, &ri, 401, "WWW-Authenticate: Bearer realm=\"weir admin\"\r\n",
-                     "401 Unauthorized: Authorization: Bearer <token> or ?token=<token>\n");
-        return;
-    }
-    if (req->method_id == H1_M_POST)
-        security_admin_audit(path, query); /* every admin action, in the audit log */
-    if (reload) {
-        /* The same as SIGHUP (certificates and keys included): the main thread, which waits
-         * for that signal, re-reads the file; /status "reloads" tells how it went. */
-        kill(getpid(), SIGHUP);
-        respond_text(c, &ri, 202, NULL, "202 Accepted: reload requested (see /status)\n");
-    } else if (str_eq(path, str_cstr("/")) || str_eq(path, str_cstr("/index.html")))
-        respond(c, &ri, 200, "text/html; charset=utf-8", NULL, admin_dashboard_html,
-                admin_dashboard_html_len);
-    else if (str_eq(path, str_cstr("/metrics")))
-        serve_metrics(c, &ri);
-    else if (str_eq(path, str_cstr("/status")))
-        serve_status(c, &ri);
-    else if (str_eq(path, str_cstr("/events")))
-        serve_events(c, &ri);
-    else if (cache_api)
-        serve_cache(c, &ri, path, query);
-    else if (str_eq(path, STR_LIT("/waitroom")) || str_has_prefix(path, STR_LIT("/waitroom/")))
-        serve_waitroom(c, &ri, path, room_cmd);
-    else if (revoke)
-        serve_revoke(c, &ri, query, req->method_id == H1_M_POST);
-    else if (str_eq(path, STR_LIT("/lockouts")) || unlock)
-        serve_security(c, &ri, path, query, unlock);
-    else if (str_eq(path, str_cstr("/healthz")))
-        respond_text(c, &ri, 200, NULL, "ok\n");
-    else
-        respond_text(c, &ri, 404, NULL,
-                     "404 Not Found: try /, /metrics, /status, /events, /waitroom, /revoke, /lockouts, "
-                     "/healthz\n");
 }
 
 /* Answers the next complete request in c->in. 1: answered (or failed), 0: needs more bytes. */
@@ -476,7 +248,7 @@ static int process_one(struct aconn *c)
         c->inlen = 0;
         return 1;
     }
-    handle(c, &req);
+    admin_routes_handle(c, &req);
     if (c->sse) {
         c->inlen = 0;
     } else {
@@ -521,7 +293,7 @@ static ssize_t conn_fill(struct aconn *c)
 }
 
 /* Drives a connection as far as it can go without blocking. */
-static void conn_run(struct aconn *c)
+void admin_conn_run(struct aconn *c)
 {
     /* Every turn writes, answers (consuming input) or reads: it ends at EAGAIN or a close. */
     while (!c->closed) {
@@ -561,7 +333,7 @@ static void conn_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         conn_close(c);
         return;
     }
-    conn_run(c);
+    admin_conn_run(c);
 }
 
 static void accept_all(struct admin *a)
@@ -597,7 +369,7 @@ static void accept_all(struct admin *a)
         a->nconns++;
         conn_arm(c, ADMIN_FIRST_MS);
         /* Edge-triggered: bytes that came with the connection raise no new event later. */
-        conn_run(c);
+        admin_conn_run(c);
     }
 }
 
@@ -613,7 +385,7 @@ static void listen_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 static void broadcast(struct admin *a)
 {
     bool ping = a->ticks % ADMIN_PING_TICKS == 0;
-    if (!render_status(a, COLLECT_TICK))
+    if (!admin_render_status(a, COLLECT_TICK))
         return;
     for (struct aconn *c = a->conns, *next; c; c = next) {
         next = c->next;
@@ -630,7 +402,7 @@ static void broadcast(struct admin *a)
         if (c->out.failed)
             conn_close(c);
         else
-            conn_run(c);
+            admin_conn_run(c);
     }
 }
 
@@ -643,7 +415,7 @@ static void tick_cb(struct timer *t)
         broadcast(a);
     } else {
         struct model m;
-        collector_collect(a->col, &m, COLLECT_TICK, now, wall_ms());
+        collector_collect(a->col, &m, COLLECT_TICK, now, admin_wall_ms());
         model_free(&m);
     }
     if (a->body.cap > (4u << 20))

@@ -11,7 +11,8 @@
  *   GET /events    Server-Sent Events: the status document every second
  *   GET /healthz   200 "ok"
  * HEAD works on each; other methods get 405. With a token configured, every endpoint wants
- * `Authorization: Bearer <token>` or `?token=<token>`, else 401. */
+ * `Authorization: Bearer <token>` or `?token=<token>`, else 401. The full table of endpoints,
+ * with the API's POST actions, is in admin_routes.c. */
 #ifndef WEIR_ADMIN_ADMIN_H
 #define WEIR_ADMIN_ADMIN_H
 

@@ -560,6 +560,13 @@ def test_endpoints_methods_and_errors(launcher):
     assert r.status == 405 and r.header("allow") == "GET, HEAD"
     r = admin(aport, "/metrics", method="DELETE")
     assert r.status == 405
+    # Allow: and the 404 hint come from the endpoint table
+    assert admin(aport, "/reload").header("allow") == "POST"
+    assert admin(aport, "/revoke", method="PUT").header("allow") == "GET, HEAD, POST"
+    r = admin(aport, "/nope", method="POST")
+    assert r.status == 405 and r.header("allow") == "GET, HEAD"
+    assert admin(aport, "/nope").body == (b"404 Not Found: try /, /metrics, /status, /events, "
+                                          b"/waitroom, /revoke, /lockouts, /healthz\n")
     with Client(aport) as c:
         c.send(b"GARBAGE\r\n\r\n")
         r = c.read_response()
