@@ -24,6 +24,7 @@
 #include "pipeline/runner.h"
 #include "proxy/headers.h"
 #include "proxy/router.h"
+#include "proxy/wconf.h"
 #include "proxy/worker.h"
 #include "security/audit.h"
 #include "security/ip_rules.h"

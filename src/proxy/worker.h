@@ -48,8 +48,6 @@ void worker_x_put(struct worker *w, struct h1x *x);
 void worker_request_id(struct worker *w, char out[33]);
 uint64_t worker_rand(struct worker *w);
 
-/* Worker thread: a client is done with its config generation. */
-void wconf_put(struct wconf *wc);
 
 /* Worker thread: an `op` failed with errno err, a local shortage (sock_local_error(err) >= 0):
  * counted in the worker's metrics and logged, at most one line a second per op. */
